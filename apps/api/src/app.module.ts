@@ -1,0 +1,71 @@
+import { DynamicModule, Module } from '@nestjs/common';
+import { APP_FILTER, APP_GUARD } from '@nestjs/core';
+import { CqrsModule } from '@nestjs/cqrs';
+import { deriveKey, PurchaseTokens } from '@flash/access';
+import { EventStore } from '@flash/event-store';
+import { AuthGuard } from './auth/auth.guard';
+import { DevTokenController } from './auth/dev-token.controller';
+import { JwtService } from './auth/jwt.service';
+import { CLOCK, Clock, systemClock } from './clock';
+import { APP_CONFIG, AppConfig } from './config';
+import { HealthController } from './health/health.controller';
+import { ErrorEnvelopeFilter } from './http/error.filter';
+import { ReadinessGuard } from './http/readiness.guard';
+import { InventoryService } from './inventory/inventory.service';
+import { Lifecycle } from './lifecycle';
+import { Logger, LOGGER } from './logger';
+import { GetOrderController } from './orders/get-order/get-order.controller';
+import { AccessController } from './reservations/access/access.controller';
+import { ReserveStockController } from './reservations/reserve-stock/reserve-stock.controller';
+import { ReserveStockHandler } from './reservations/reserve-stock/reserve-stock.handler';
+import { GetSaleController } from './sales/get-sale/get-sale.controller';
+import { GetSaleService } from './sales/get-sale/get-sale.service';
+import { SaleCatalog } from './sales/sale-catalog';
+import { ScheduleSaleController } from './sales/schedule-sale/schedule-sale.controller';
+import { ScheduleSaleHandler } from './sales/schedule-sale/schedule-sale.handler';
+import { EVENT_STORE, openEventStore } from './store/event-store.provider';
+
+export interface AppDependencies {
+  readonly config: AppConfig;
+  readonly logger: Logger;
+  /** Defaults to the adapter the configuration selects. */
+  readonly store?: EventStore;
+  readonly clock?: Clock;
+}
+
+/** A thin shell: wires ports to adapters and lists the use cases. */
+@Module({})
+export class AppModule {
+  static forRoot({ config, logger, store, clock }: AppDependencies): DynamicModule {
+    return {
+      module: AppModule,
+      imports: [CqrsModule.forRoot()],
+      controllers: [
+        HealthController,
+        ScheduleSaleController,
+        GetSaleController,
+        AccessController,
+        ReserveStockController,
+        GetOrderController,
+        ...(config.demo ? [DevTokenController] : []),
+      ],
+      providers: [
+        { provide: APP_CONFIG, useValue: config },
+        { provide: LOGGER, useValue: logger },
+        { provide: CLOCK, useValue: clock ?? systemClock },
+        { provide: EVENT_STORE, useFactory: () => store ?? openEventStore(config) },
+        { provide: PurchaseTokens, useFactory: () => new PurchaseTokens(deriveKey(config.jwtSecret, 'purchase-token'), config.purchaseTokenTtlMs) },
+        { provide: APP_FILTER, useClass: ErrorEnvelopeFilter },
+        { provide: APP_GUARD, useClass: ReadinessGuard },
+        { provide: APP_GUARD, useClass: AuthGuard },
+        JwtService,
+        SaleCatalog,
+        InventoryService,
+        GetSaleService,
+        ScheduleSaleHandler,
+        ReserveStockHandler,
+        Lifecycle,
+      ],
+    };
+  }
+}

@@ -1,0 +1,80 @@
+import { randomBytes } from 'node:crypto';
+import path from 'node:path';
+import type { SqliteSynchronous } from '@flash/event-store';
+
+/** Everything the process reads from its environment, parsed once, typed, with the defaults of API.md. */
+export interface AppConfig {
+  readonly port: number;
+  readonly host: string;
+  readonly dataDir: string;
+  readonly demo: boolean;
+  readonly jwtSecret: string;
+  /** True when JWT_SECRET was not given: the generated one is printed in demo mode. */
+  readonly jwtSecretGenerated: boolean;
+  readonly paymentWebhookSecret: string;
+  readonly accessLimits: boolean;
+  readonly logLevel: string;
+  readonly sqliteSynchronous: SqliteSynchronous;
+  /** Most commands one shard writer decides and appends in one batch. */
+  readonly shardMaxBatch: number;
+  readonly purchaseTokenTtlMs: number;
+  readonly bodyLimitBytes: number;
+  readonly devTokenTtlSeconds: number;
+  readonly shutdownTimeoutMs: number;
+  readonly eventStoreUrl?: string;
+  readonly redisUrl?: string;
+  readonly mongoUrl?: string;
+}
+
+export class ConfigError extends Error {}
+
+const int = (env: NodeJS.ProcessEnv, name: string, fallback: number, min: number, max: number): number => {
+  const raw = env[name];
+  if (raw === undefined || raw === '') return fallback;
+  const n = Number(raw);
+  if (!Number.isInteger(n) || n < min || n > max) throw new ConfigError(`${name} must be an integer in ${min}..${max}, got "${raw}"`);
+  return n;
+};
+
+const flag = (env: NodeJS.ProcessEnv, name: string, fallback: boolean): boolean => {
+  const raw = env[name]?.toLowerCase();
+  if (raw === undefined || raw === '') return fallback;
+  if (['1', 'true', 'on', 'yes'].includes(raw)) return true;
+  if (['0', 'false', 'off', 'no'].includes(raw)) return false;
+  throw new ConfigError(`${name} must be on/off (1/0), got "${raw}"`);
+};
+
+const optional = (env: NodeJS.ProcessEnv, name: string): string | undefined => (env[name] === '' ? undefined : env[name]);
+
+export const loadConfig = (env: NodeJS.ProcessEnv = process.env): AppConfig => {
+  const synchronous = (env.SQLITE_SYNCHRONOUS ?? 'FULL').toUpperCase();
+  if (synchronous !== 'FULL' && synchronous !== 'NORMAL' && synchronous !== 'OFF') {
+    throw new ConfigError(`SQLITE_SYNCHRONOUS must be FULL, NORMAL or OFF, got "${synchronous}"`);
+  }
+  const jwtSecret = optional(env, 'JWT_SECRET');
+  const eventStoreUrl = optional(env, 'EVENTSTORE_URL');
+  const redisUrl = optional(env, 'REDIS_URL');
+  const mongoUrl = optional(env, 'MONGO_URL');
+  return {
+    port: int(env, 'PORT', 3000, 0, 65535),
+    host: env.HOST ?? '127.0.0.1',
+    dataDir: path.resolve(env.DATA_DIR ?? './data'),
+    demo: flag(env, 'DEMO', false),
+    jwtSecret: jwtSecret ?? randomBytes(32).toString('base64url'),
+    jwtSecretGenerated: jwtSecret === undefined,
+    paymentWebhookSecret: optional(env, 'PAYMENT_WEBHOOK_SECRET') ?? randomBytes(32).toString('base64url'),
+    accessLimits: flag(env, 'ACCESS_LIMITS', true),
+    logLevel: env.LOG_LEVEL ?? 'info',
+    sqliteSynchronous: synchronous,
+    shardMaxBatch: int(env, 'SHARD_MAX_BATCH', 256, 1, 10_000),
+    purchaseTokenTtlMs: int(env, 'PURCHASE_TOKEN_TTL_MS', 120_000, 1000, 120_000),
+    bodyLimitBytes: int(env, 'BODY_LIMIT_BYTES', 16 * 1024, 256, 1024 * 1024),
+    devTokenTtlSeconds: int(env, 'DEV_TOKEN_TTL_S', 3600, 60, 7 * 24 * 3600),
+    shutdownTimeoutMs: int(env, 'SHUTDOWN_TIMEOUT_MS', 10_000, 100, 120_000),
+    ...(eventStoreUrl ? { eventStoreUrl } : {}),
+    ...(redisUrl ? { redisUrl } : {}),
+    ...(mongoUrl ? { mongoUrl } : {}),
+  };
+};
+
+export const APP_CONFIG = Symbol('APP_CONFIG');

@@ -1,0 +1,26 @@
+import { Controller, Get, Inject } from '@nestjs/common';
+import { EventStore } from '@flash/event-store';
+import { ApiError } from '../http/error-catalogue';
+import { SaleCatalog } from '../sales/sale-catalog';
+import { EVENT_STORE } from '../store/event-store.provider';
+
+@Controller('health')
+export class HealthController {
+  constructor(
+    @Inject(EVENT_STORE) private readonly store: EventStore,
+    private readonly catalog: SaleCatalog,
+  ) {}
+
+  @Get('live')
+  live() {
+    return { status: 'ok' };
+  }
+
+  /** Ready once the store answers and the catalog has caught up with the log. */
+  @Get('ready')
+  async ready() {
+    const head = await this.store.headPosition();
+    if (!this.catalog.ready) throw new ApiError('NOT_READY', `catching up with the event log (${this.catalog.position}/${head})`);
+    return { status: 'ready', store: { head }, catalog: { position: this.catalog.position, lagEvents: Math.max(0, head - this.catalog.position) } };
+  }
+}

@@ -1,0 +1,39 @@
+import { ErrorCode } from '@flash/domain';
+
+/** The one table from error code to HTTP status and retryability (API.md "Errors"). */
+export const ERROR_CATALOGUE: Readonly<Record<ErrorCode | 'NOT_READY', { status: number; retryable: boolean }>> = {
+  VALIDATION_FAILED: { status: 400, retryable: false },
+  UNAUTHENTICATED: { status: 401, retryable: false },
+  FORBIDDEN: { status: 403, retryable: false },
+  BLOCKED: { status: 403, retryable: false },
+  NOT_FOUND: { status: 404, retryable: false },
+  SALE_NOT_STARTED: { status: 403, retryable: true },
+  SALE_ENDED: { status: 403, retryable: false },
+  INVALID_PURCHASE_TOKEN: { status: 403, retryable: false },
+  CHALLENGE_FAILED: { status: 403, retryable: false },
+  SOLD_OUT: { status: 409, retryable: false },
+  LIMIT_EXCEEDED: { status: 409, retryable: false },
+  IDEMPOTENCY_KEY_REUSED: { status: 422, retryable: false },
+  ORDER_NOT_PAYABLE: { status: 409, retryable: false },
+  ORDER_NOT_CANCELLABLE: { status: 409, retryable: false },
+  RATE_LIMITED: { status: 429, retryable: true },
+  OVERLOADED: { status: 503, retryable: true },
+  DEGRADED: { status: 503, retryable: true },
+  NOT_READY: { status: 503, retryable: true },
+  PAYLOAD_TOO_LARGE: { status: 413, retryable: false },
+  INTERNAL: { status: 500, retryable: true },
+};
+
+export type ApiErrorCode = keyof typeof ERROR_CATALOGUE;
+
+/** An error raised by the HTTP layer itself (auth, headers, body shape), with a code of the catalogue. */
+export class ApiError extends Error {
+  constructor(
+    readonly code: ApiErrorCode,
+    message: string,
+    readonly extra: { retryAfterMs?: number; details?: unknown } = {},
+  ) {
+    super(message);
+    this.name = 'ApiError';
+  }
+}

@@ -1,0 +1,74 @@
+import { ArgumentsHost, Catch, ExceptionFilter, HttpException, Inject } from '@nestjs/common';
+import { DomainError, SaleNotStarted } from '@flash/domain';
+import type { FastifyReply } from 'fastify';
+import { Logger, LOGGER } from '../logger';
+import { ApiError, ApiErrorCode, ERROR_CATALOGUE } from './error-catalogue';
+
+interface Envelope {
+  readonly status: number;
+  readonly body: { error: { code: ApiErrorCode; message: string; retryable: boolean; retryAfterMs?: number; details?: unknown } };
+}
+
+const byStatus: Readonly<Record<number, ApiErrorCode>> = {
+  400: 'VALIDATION_FAILED',
+  401: 'UNAUTHENTICATED',
+  403: 'FORBIDDEN',
+  404: 'NOT_FOUND',
+  405: 'NOT_FOUND',
+  413: 'PAYLOAD_TOO_LARGE',
+  415: 'VALIDATION_FAILED',
+  429: 'RATE_LIMITED',
+  503: 'OVERLOADED',
+};
+
+const envelope = (code: ApiErrorCode, message: string, extra: { retryAfterMs?: number; details?: unknown } = {}): Envelope => {
+  const { status, retryable } = ERROR_CATALOGUE[code];
+  return {
+    status,
+    body: {
+      error: {
+        code,
+        message,
+        retryable,
+        ...(extra.retryAfterMs === undefined ? {} : { retryAfterMs: extra.retryAfterMs }),
+        ...(extra.details === undefined ? {} : { details: extra.details }),
+      },
+    },
+  };
+};
+
+/** Maps anything thrown — domain, HTTP layer, Nest, Fastify — to the one error envelope of API.md. */
+export const toEnvelope = (error: unknown): Envelope => {
+  if (error instanceof ApiError) return envelope(error.code, error.message, error.extra);
+  if (error instanceof DomainError) {
+    return envelope(error.code, error.message, error instanceof SaleNotStarted ? { retryAfterMs: error.retryAfterMs } : {});
+  }
+  if (error instanceof HttpException) {
+    const code = byStatus[error.getStatus()] ?? 'INTERNAL';
+    return envelope(code, error.message);
+  }
+  const fastifyError = error as { statusCode?: number; code?: string; message?: string };
+  if (typeof fastifyError.statusCode === 'number' && fastifyError.statusCode < 500) {
+    const code = fastifyError.code === 'FST_ERR_CTP_BODY_TOO_LARGE' ? 'PAYLOAD_TOO_LARGE' : (byStatus[fastifyError.statusCode] ?? 'VALIDATION_FAILED');
+    return envelope(code, fastifyError.message ?? 'bad request');
+  }
+  return envelope('INTERNAL', 'internal error');
+};
+
+export const sendEnvelope = (reply: FastifyReply, { status, body }: Envelope): void => {
+  if (status === 429 || status === 503) {
+    reply.header('Retry-After', String(Math.max(1, Math.ceil((body.error.retryAfterMs ?? 1000) / 1000))));
+  }
+  void reply.status(status).send(body);
+};
+
+@Catch()
+export class ErrorEnvelopeFilter implements ExceptionFilter {
+  constructor(@Inject(LOGGER) private readonly logger: Logger) {}
+
+  catch(error: unknown, host: ArgumentsHost): void {
+    const result = toEnvelope(error);
+    if (result.status >= 500 && result.body.error.code === 'INTERNAL') this.logger.error({ err: error }, 'unhandled error');
+    sendEnvelope(host.switchToHttp().getResponse<FastifyReply>(), result);
+  }
+}

@@ -1,0 +1,90 @@
+import { availableStock, Order, SaleDefinition, ShardConfig, SoldOut } from '@flash/domain';
+import { CommandMetadata, EventStore } from '@flash/event-store';
+import { Clock } from '../clock';
+import { ShardOutcome, ShardWriter, ShardWriterOptions } from './shard-writer';
+
+/**
+ * All inventory shards of one sale, and the choice of shard for a reservation: start at a rotating shard so
+ * load spreads, skip shards whose cached stock cannot serve the quantity, and move on when a shard turns out to
+ * be sold out at decision time. The sale is sold out only when every shard is.
+ */
+export class SaleInventory {
+  /** Reservations being decided, so two concurrent attempts for one order can never land on two shards. */
+  private readonly inFlight = new Map<string, Promise<ShardOutcome & { shard: number }>>();
+
+  private constructor(
+    readonly sale: SaleDefinition,
+    readonly writers: readonly ShardWriter[],
+  ) {}
+
+  static async load(
+    store: EventStore,
+    clock: Clock,
+    sale: SaleDefinition,
+    allocations: readonly number[],
+    options: ShardWriterOptions,
+  ): Promise<SaleInventory> {
+    const writers = await Promise.all(
+      allocations.map((allocated, shard) => ShardWriter.load(store, clock, shardConfig(sale, shard, allocated), options)),
+    );
+    return new SaleInventory(sale, writers);
+  }
+
+  /** Units still available across shards, from the writers' caches (a filter, not the truth). */
+  available(): number {
+    return this.writers.reduce((sum, w) => sum + availableStock(w.state), 0);
+  }
+
+  findOrder(orderId: string): { order: Order; shard: number } | undefined {
+    for (const w of this.writers) {
+      const order = w.state.orders.get(orderId);
+      if (order) return { order, shard: w.state.shard };
+    }
+    return undefined;
+  }
+
+  reserve(orderId: string, userId: string, quantity: number, metadata: CommandMetadata): Promise<ShardOutcome & { shard: number }> {
+    const known = this.findOrder(orderId);
+    if (known) return Promise.resolve({ order: known.order, events: [], position: 0, shard: known.shard });
+    let attempt = this.inFlight.get(orderId);
+    if (!attempt) {
+      attempt = this.route(orderId, userId, quantity, metadata).finally(() => this.inFlight.delete(orderId));
+      this.inFlight.set(orderId, attempt);
+    }
+    return attempt;
+  }
+
+  /** Visits shards in an order derived from the order id (so load spreads and a retry takes the same path). */
+  private async route(orderId: string, userId: string, quantity: number, metadata: CommandMetadata): Promise<ShardOutcome & { shard: number }> {
+    const n = this.writers.length;
+    const start = Number.parseInt(orderId.slice(0, 8), 16) % n;
+    for (let i = 0; i < n; i++) {
+      const writer = this.writers[(start + i) % n] as ShardWriter;
+      if (availableStock(writer.state) < quantity) continue;
+      try {
+        const outcome = await writer.submit({ type: 'ReserveStock', orderId, userId, quantity }, metadata);
+        return { ...outcome, shard: writer.state.shard };
+      } catch (error) {
+        if (!(error instanceof SoldOut)) throw error;
+      }
+    }
+    throw new SoldOut(this.sale.saleId);
+  }
+
+  writer(shard: number): ShardWriter | undefined {
+    return this.writers[shard];
+  }
+
+  async flush(): Promise<void> {
+    await Promise.all(this.writers.map((w) => w.flush()));
+  }
+}
+
+export const shardConfig = (sale: SaleDefinition, shard: number, allocated: number): ShardConfig => ({
+  saleId: sale.saleId,
+  shard,
+  allocated,
+  inventoryMode: sale.inventoryMode,
+  holdTtlMs: sale.holdTtlMs,
+  unitPrice: sale.price,
+});

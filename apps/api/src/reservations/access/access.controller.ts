@@ -1,0 +1,32 @@
+import { Controller, Get, Inject, Param } from '@nestjs/common';
+import { NotFound, SaleEnded, SaleNotStarted, SoldOut } from '@flash/domain';
+import { PurchaseTokens } from '@flash/access';
+import { Authenticated, CurrentPrincipal } from '../../auth/auth.guard';
+import { Principal } from '../../auth/jwt.service';
+import { Clock, CLOCK } from '../../clock';
+import { InventoryService } from '../../inventory/inventory.service';
+import { SaleCatalog } from '../../sales/sale-catalog';
+
+/** The dynamic order URL (seed 001): a purchase token exists only from the sale's start. */
+@Controller('sales/:id/access')
+export class AccessController {
+  constructor(
+    @Inject(CLOCK) private readonly clock: Clock,
+    private readonly catalog: SaleCatalog,
+    private readonly inventory: InventoryService,
+    private readonly tokens: PurchaseTokens,
+  ) {}
+
+  @Get()
+  @Authenticated()
+  async access(@Param('id') saleId: string, @CurrentPrincipal() principal: Principal) {
+    const sale = this.catalog.sale(saleId);
+    if (!sale) throw new NotFound('sale', saleId);
+    const now = this.clock.now();
+    if (now < sale.definition.startsAt) throw new SaleNotStarted(saleId, sale.definition.startsAt - now);
+    if (sale.closed || now >= sale.definition.endsAt) throw new SaleEnded(saleId);
+    if ((await this.inventory.forSale(saleId)).available() <= 0) throw new SoldOut(saleId);
+    const { purchaseToken, expiresAt } = this.tokens.issue(principal.userId, saleId, now);
+    return { purchaseToken, expiresAt: new Date(expiresAt).toISOString() };
+  }
+}

@@ -1,0 +1,30 @@
+import { Command } from '@nestjs/cqrs';
+
+export interface ReservationBody {
+  readonly orderId: string;
+  readonly saleId: string;
+  readonly userId: string;
+  readonly quantity: number;
+  readonly status: 'reserved' | 'placed';
+  readonly shard: number;
+  readonly expiresAt?: string;
+}
+
+export interface ReservationResult {
+  /** True when this request placed the order (201); false when it found it (200, same body). */
+  readonly created: boolean;
+  readonly body: ReservationBody;
+}
+
+export class ReserveStockCommand extends Command<ReservationResult> {
+  constructor(
+    readonly saleId: string,
+    readonly userId: string,
+    readonly idempotencyKey: string,
+    readonly quantity: number,
+    readonly purchaseToken: string,
+    readonly clientIpHash: string,
+  ) {
+    super();
+  }
+}

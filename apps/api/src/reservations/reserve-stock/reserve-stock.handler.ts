@@ -1,0 +1,164 @@
+import { Inject } from '@nestjs/common';
+import { CommandHandler, ICommandHandler } from '@nestjs/cqrs';
+import {
+  buyerDecider,
+  BuyerState,
+  buyerStream,
+  claimForKey,
+  IdempotencyKeyReused,
+  initialBuyerState,
+  NotFound,
+  Order,
+  QuotaClaim,
+  QuotaReleaseReason,
+  SaleEnded,
+  SaleNotStarted,
+  SoldOut,
+} from '@flash/domain';
+import { CommandMetadata, encodeEvent, EventStore, reservationIdFor, WrongExpectedRevision } from '@flash/event-store';
+import { PurchaseTokens } from '@flash/access';
+import { Clock, CLOCK } from '../../clock';
+import { ApiError } from '../../http/error-catalogue';
+import { Logger, LOGGER } from '../../logger';
+import { InventoryService } from '../../inventory/inventory.service';
+import { SaleInventory } from '../../inventory/sale-inventory';
+import { CatalogSale, SaleCatalog } from '../../sales/sale-catalog';
+import { EVENT_STORE } from '../../store/event-store.provider';
+import { LoadedStream, loadStream } from '../../store/load-stream';
+import { ReservationBody, ReservationResult, ReserveStockCommand } from './reserve-stock.command';
+
+const MAX_CLAIM_ATTEMPTS = 8;
+
+export const reservationBody = (saleId: string, order: Order, shard: number): ReservationBody => ({
+  orderId: order.orderId,
+  saleId,
+  userId: order.userId,
+  quantity: order.quantity,
+  status: order.placedStatus,
+  shard,
+  ...(order.expiresAt === undefined ? {} : { expiresAt: new Date(order.expiresAt).toISOString() }),
+});
+
+/**
+ * A purchase attempt: (1) a known Idempotency-Key is answered from the buyer stream before anything else;
+ * (2) the cheap refusals (timing, token, quantity, stock filter); (3) QuotaClaimed on the buyer stream under the
+ * key (per-user limit, durable idempotency); (4) [StockReserved, OrderPlaced] on one inventory shard through its
+ * group-commit writer. The 201 is sent only after both appends are durable. If the shard refuses, the claim is
+ * released; if its outcome is unknown, the claim stays and a retry with the same key settles it.
+ */
+@CommandHandler(ReserveStockCommand)
+export class ReserveStockHandler implements ICommandHandler<ReserveStockCommand> {
+  constructor(
+    @Inject(EVENT_STORE) private readonly store: EventStore,
+    @Inject(CLOCK) private readonly clock: Clock,
+    @Inject(LOGGER) private readonly logger: Logger,
+    private readonly catalog: SaleCatalog,
+    private readonly inventory: InventoryService,
+    private readonly tokens: PurchaseTokens,
+  ) {}
+
+  async execute(cmd: ReserveStockCommand): Promise<ReservationResult> {
+    const sale = this.catalog.sale(cmd.saleId);
+    if (!sale) throw new NotFound('sale', cmd.saleId);
+    const buyer = await this.loadBuyer(cmd);
+    const known = claimForKey(buyer.state, cmd.idempotencyKey);
+    if (known) return this.replay(sale, cmd, known);
+
+    const now = this.clock.now();
+    const { startsAt, endsAt, perUserLimit } = sale.definition;
+    if (now < startsAt) throw new SaleNotStarted(cmd.saleId, startsAt - now);
+    if (sale.closed || now >= endsAt) throw new SaleEnded(cmd.saleId);
+    if (!this.tokens.verify(cmd.purchaseToken, cmd.userId, cmd.saleId, now)) {
+      throw new ApiError('INVALID_PURCHASE_TOKEN', 'the purchase token is missing, expired, or not for this user and sale');
+    }
+    if (cmd.quantity > perUserLimit) throw new ApiError('VALIDATION_FAILED', `quantity must be in 1..${perUserLimit}`);
+    const inventory = await this.inventory.forSale(cmd.saleId);
+    if (inventory.available() < cmd.quantity) throw new SoldOut(cmd.saleId);
+
+    const claim = await this.claim(sale, cmd, buyer);
+    return this.place(inventory, cmd, claim);
+  }
+
+  private loadBuyer(cmd: ReserveStockCommand): Promise<LoadedStream<BuyerState>> {
+    return loadStream(this.store, buyerStream(cmd.saleId, cmd.userId), buyerDecider.evolve, initialBuyerState(cmd.saleId, cmd.userId));
+  }
+
+  private metadata(cmd: ReserveStockCommand, reservationId: string): CommandMetadata {
+    return { correlationId: reservationId, userId: cmd.userId, clientIpHash: cmd.clientIpHash, decidedAt: this.clock.now() };
+  }
+
+  /** The same key again: the original answer, whatever happened since (a restart included). */
+  private async replay(sale: CatalogSale, cmd: ReserveStockCommand, claim: QuotaClaim): Promise<ReservationResult> {
+    if (claim.quantity !== cmd.quantity) throw new IdempotencyKeyReused(cmd.idempotencyKey);
+    const inventory = await this.inventory.forSale(sale.definition.saleId);
+    const found = inventory.findOrder(claim.reservationId);
+    if (found) return { created: false, body: reservationBody(cmd.saleId, found.order, found.shard) };
+    if (claim.released) throw new SoldOut(cmd.saleId);
+    // Claimed but never placed: the first attempt's outcome was unknown (a crash, a failed append). Redo it.
+    return this.place(inventory, cmd, claim);
+  }
+
+  private async claim(sale: CatalogSale, cmd: ReserveStockCommand, loaded: LoadedStream<BuyerState>): Promise<QuotaClaim> {
+    const streamId = buyerStream(cmd.saleId, cmd.userId);
+    const reservationId = reservationIdFor(cmd.saleId, cmd.userId, cmd.idempotencyKey);
+    let buyer = loaded;
+    for (let attempt = 1; attempt <= MAX_CLAIM_ATTEMPTS; attempt++) {
+      const events = buyerDecider.decide(
+        {
+          type: 'ClaimQuota',
+          saleId: cmd.saleId,
+          userId: cmd.userId,
+          reservationId,
+          idempotencyKey: cmd.idempotencyKey,
+          quantity: cmd.quantity,
+          perUserLimit: sale.definition.perUserLimit,
+        },
+        buyer.state,
+        this.clock.now(),
+      );
+      const metadata = this.metadata(cmd, reservationId);
+      try {
+        if (events.length > 0) {
+          await this.store.append(streamId, events.map((e) => encodeEvent(streamId, e, metadata)), buyer.expectedRevision);
+        }
+        const state = events.reduce(buyerDecider.evolve, buyer.state);
+        return claimForKey(state, cmd.idempotencyKey) as QuotaClaim;
+      } catch (error) {
+        if (!(error instanceof WrongExpectedRevision)) throw error;
+        buyer = await this.loadBuyer(cmd);
+      }
+    }
+    throw new ApiError('OVERLOADED', 'too many concurrent attempts for this buyer, retry with the same Idempotency-Key');
+  }
+
+  private async place(inventory: SaleInventory, cmd: ReserveStockCommand, claim: QuotaClaim): Promise<ReservationResult> {
+    try {
+      const outcome = await inventory.reserve(claim.reservationId, cmd.userId, claim.quantity, this.metadata(cmd, claim.reservationId));
+      for (const e of outcome.events) this.catalog.apply(e);
+      if (!outcome.order) throw new Error(`reservation ${claim.reservationId} resolved without an order`);
+      return { created: outcome.events.length > 0, body: reservationBody(cmd.saleId, outcome.order, outcome.shard) };
+    } catch (error) {
+      if (error instanceof SoldOut) await this.release(cmd, claim.reservationId, 'sold_out');
+      throw error;
+    }
+  }
+
+  /** Gives the quota back; if that cannot be recorded now, the claim stays pending for the compensation saga. */
+  private async release(cmd: ReserveStockCommand, reservationId: string, reason: QuotaReleaseReason): Promise<void> {
+    const streamId = buyerStream(cmd.saleId, cmd.userId);
+    for (let attempt = 1; attempt <= MAX_CLAIM_ATTEMPTS; attempt++) {
+      const buyer = await this.loadBuyer(cmd);
+      const events = buyerDecider.decide({ type: 'ReleaseQuota', reservationId, reason }, buyer.state, this.clock.now());
+      if (events.length === 0) return;
+      try {
+        await this.store.append(streamId, events.map((e) => encodeEvent(streamId, e, this.metadata(cmd, reservationId))), buyer.expectedRevision);
+        return;
+      } catch (error) {
+        if (!(error instanceof WrongExpectedRevision)) {
+          this.logger.warn({ err: error, reservationId }, 'quota release not recorded; left for compensation');
+          return;
+        }
+      }
+    }
+  }
+}

@@ -1,0 +1,42 @@
+import { Inject, Injectable } from '@nestjs/common';
+import { NotFound } from '@flash/domain';
+import { EventStore } from '@flash/event-store';
+import { Clock, CLOCK } from '../../clock';
+import { ShardWriter } from '../../inventory/shard-writer';
+import { InventoryService } from '../../inventory/inventory.service';
+import { shardConfig } from '../../inventory/sale-inventory';
+import { EVENT_STORE } from '../../store/event-store.provider';
+import { SaleCatalog } from '../sale-catalog';
+import { adminSaleView, publicSaleView } from '../sale-views';
+
+@Injectable()
+export class GetSaleService {
+  constructor(
+    @Inject(EVENT_STORE) private readonly store: EventStore,
+    @Inject(CLOCK) private readonly clock: Clock,
+    private readonly catalog: SaleCatalog,
+    private readonly inventory: InventoryService,
+  ) {}
+
+  private saleOrThrow(saleId: string) {
+    const sale = this.catalog.sale(saleId);
+    if (!sale) throw new NotFound('sale', saleId);
+    return sale;
+  }
+
+  async publicView(saleId: string) {
+    const sale = this.saleOrThrow(saleId);
+    const inventory = await this.inventory.forSale(saleId);
+    return publicSaleView(sale, inventory.available(), this.clock.now());
+  }
+
+  /** Counts folded from the shard streams in the store (the truth), not from any cache. */
+  async adminView(saleId: string) {
+    const sale = this.saleOrThrow(saleId);
+    const shards = await Promise.all(
+      sale.allocations.map(async (allocated, shard) => (await ShardWriter.read(this.store, shardConfig(sale.definition, shard, allocated))).state),
+    );
+    const head = await this.store.headPosition();
+    return adminSaleView(sale, shards, this.clock.now(), { events: Math.max(0, head - this.catalog.position) });
+  }
+}

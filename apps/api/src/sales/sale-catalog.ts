@@ -1,0 +1,118 @@
+import { Inject, Injectable } from '@nestjs/common';
+import { DomainEvent, SaleDefinition } from '@flash/domain';
+import { decodeEvent, EventStore, RecordedEvent, Subscription } from '@flash/event-store';
+import { Logger, LOGGER } from '../logger';
+import { EVENT_STORE } from '../store/event-store.provider';
+
+export interface CatalogSale {
+  readonly definition: SaleDefinition;
+  readonly allocations: readonly number[];
+  readonly closed: boolean;
+}
+
+export interface OrderLocation {
+  readonly saleId: string;
+  readonly shard: number;
+}
+
+/**
+ * An in-memory projection of the global log that the command side needs to route: the sales that exist and the
+ * shard each order lives on. Fed by a catch-up subscription from position 0 at start (the api is not ready until
+ * it has caught up), and directly by the command handlers after their own appends (read-your-writes). Both paths
+ * apply idempotently, so seeing an event twice changes nothing.
+ */
+@Injectable()
+export class SaleCatalog {
+  private readonly sales = new Map<string, CatalogSale>();
+  private readonly orders = new Map<string, OrderLocation>();
+  private subscription: Subscription | undefined;
+  private appliedPosition = 0;
+  private caughtUp = false;
+
+  constructor(
+    @Inject(EVENT_STORE) private readonly store: EventStore,
+    @Inject(LOGGER) private readonly logger: Logger,
+  ) {}
+
+  /** Replays the log up to its current head, then keeps following it. */
+  async start(): Promise<void> {
+    const head = await this.store.headPosition();
+    const started = Date.now();
+    const subscription = this.store.subscribeToAll(0);
+    this.subscription = subscription;
+    const iterator = subscription[Symbol.asyncIterator]();
+    while (this.appliedPosition < head) {
+      const next = await iterator.next();
+      if (next.done) return;
+      this.applyRecorded(next.value);
+      if (this.appliedPosition % 100_000 === 0) this.logger.info({ position: this.appliedPosition, head }, 'catalog catching up');
+    }
+    this.caughtUp = true;
+    this.logger.info({ head, ms: Date.now() - started, sales: this.sales.size, orders: this.orders.size }, 'catalog caught up');
+    void this.follow(iterator);
+  }
+
+  private async follow(iterator: AsyncIterator<RecordedEvent>): Promise<void> {
+    try {
+      for (let next = await iterator.next(); !next.done; next = await iterator.next()) this.applyRecorded(next.value);
+    } catch (error) {
+      this.caughtUp = false;
+      this.logger.error({ err: error }, 'catalog subscription failed');
+    }
+  }
+
+  get ready(): boolean {
+    return this.caughtUp;
+  }
+
+  get position(): number {
+    return this.appliedPosition;
+  }
+
+  private applyRecorded(recorded: RecordedEvent): void {
+    this.appliedPosition = recorded.position;
+    if (recorded.type.startsWith('Sale') || recorded.type === 'OrderPlaced') this.apply(decodeEvent(recorded));
+  }
+
+  apply(event: DomainEvent): void {
+    switch (event.type) {
+      case 'SaleScheduled': {
+        if (this.sales.has(event.data.saleId)) return;
+        const { scheduledAt: _scheduledAt, ...definition } = event.data;
+        this.sales.set(definition.saleId, { definition, allocations: [], closed: false });
+        return;
+      }
+      case 'SaleStockAllocated': {
+        const sale = this.sales.get(event.data.saleId);
+        if (sale) this.sales.set(event.data.saleId, { ...sale, allocations: event.data.allocations });
+        return;
+      }
+      case 'SaleClosed': {
+        const sale = this.sales.get(event.data.saleId);
+        if (sale) this.sales.set(event.data.saleId, { ...sale, closed: true });
+        return;
+      }
+      case 'OrderPlaced':
+        this.orders.set(event.data.orderId, { saleId: event.data.saleId, shard: event.data.shard });
+        return;
+      default:
+        return;
+    }
+  }
+
+  sale(saleId: string): CatalogSale | undefined {
+    return this.sales.get(saleId);
+  }
+
+  allSales(): CatalogSale[] {
+    return [...this.sales.values()];
+  }
+
+  locateOrder(orderId: string): OrderLocation | undefined {
+    return this.orders.get(orderId);
+  }
+
+  stop(): void {
+    this.subscription?.close();
+  }
+}

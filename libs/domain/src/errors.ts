@@ -1,0 +1,92 @@
+/**
+ * Typed domain errors. Each carries one of the stable codes of API.md; the HTTP layer maps codes to statuses
+ * in one table (apps/api/src/http/error-catalogue.ts), so the domain never speaks HTTP.
+ */
+export type ErrorCode =
+  | 'VALIDATION_FAILED'
+  | 'UNAUTHENTICATED'
+  | 'FORBIDDEN'
+  | 'BLOCKED'
+  | 'NOT_FOUND'
+  | 'SALE_NOT_STARTED'
+  | 'SALE_ENDED'
+  | 'INVALID_PURCHASE_TOKEN'
+  | 'CHALLENGE_FAILED'
+  | 'SOLD_OUT'
+  | 'LIMIT_EXCEEDED'
+  | 'IDEMPOTENCY_KEY_REUSED'
+  | 'ORDER_NOT_PAYABLE'
+  | 'ORDER_NOT_CANCELLABLE'
+  | 'RATE_LIMITED'
+  | 'OVERLOADED'
+  | 'DEGRADED'
+  | 'PAYLOAD_TOO_LARGE'
+  | 'INTERNAL';
+
+export class DomainError extends Error {
+  constructor(
+    readonly code: ErrorCode,
+    message: string,
+    readonly details: Readonly<Record<string, unknown>> = {},
+  ) {
+    super(message);
+    this.name = new.target.name;
+  }
+}
+
+export class InvalidCommand extends DomainError {
+  constructor(message: string) {
+    super('VALIDATION_FAILED', message);
+  }
+}
+
+export class SoldOut extends DomainError {
+  constructor(saleId: string, shard?: number) {
+    super('SOLD_OUT', shard === undefined ? `sale ${saleId} is sold out` : `shard ${shard} of sale ${saleId} is sold out`, {
+      saleId,
+      ...(shard === undefined ? {} : { shard }),
+    });
+  }
+}
+
+export class LimitExceeded extends DomainError {
+  constructor(saleId: string, perUserLimit: number) {
+    super('LIMIT_EXCEEDED', `the limit of ${perUserLimit} per buyer for sale ${saleId} is reached`, { saleId, perUserLimit });
+  }
+}
+
+export class IdempotencyKeyReused extends DomainError {
+  constructor(idempotencyKey: string) {
+    super('IDEMPOTENCY_KEY_REUSED', `Idempotency-Key ${idempotencyKey} was already used with a different request`);
+  }
+}
+
+export class SaleNotStarted extends DomainError {
+  constructor(saleId: string, readonly retryAfterMs: number) {
+    super('SALE_NOT_STARTED', `sale ${saleId} has not started yet`, { saleId });
+  }
+}
+
+export class SaleEnded extends DomainError {
+  constructor(saleId: string) {
+    super('SALE_ENDED', `sale ${saleId} has ended`, { saleId });
+  }
+}
+
+export class NotFound extends DomainError {
+  constructor(what: string, id: string) {
+    super('NOT_FOUND', `${what} ${id} not found`);
+  }
+}
+
+export class OrderNotPayable extends DomainError {
+  constructor(orderId: string, status: string) {
+    super('ORDER_NOT_PAYABLE', `order ${orderId} is ${status} and cannot be paid`, { orderId, status });
+  }
+}
+
+export class OrderNotCancellable extends DomainError {
+  constructor(orderId: string, status: string) {
+    super('ORDER_NOT_CANCELLABLE', `order ${orderId} is ${status} and cannot be cancelled`, { orderId, status });
+  }
+}

@@ -1,0 +1,7 @@
+/** Stream names: the one place they are spelled. */
+export const saleStream = (saleId: string): string => `sale-${saleId}`;
+export const buyerStream = (saleId: string, userId: string): string => `buyer-${saleId}-${userId}`;
+export const inventoryStream = (saleId: string, shard: number): string => `inventory-${saleId}-${shard}`;
+
+export const STREAM_CATEGORIES = ['sale', 'buyer', 'inventory'] as const;
+export type StreamCategory = (typeof STREAM_CATEGORIES)[number];

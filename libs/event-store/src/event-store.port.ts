@@ -1,0 +1,85 @@
+/**
+ * The event store port: the truth of the system. Adapters: SQLite (embedded default), in-memory (tests),
+ * EventStoreDB (production). One contract suite (../test/event-store.contract.ts) runs against every adapter.
+ */
+export const NO_STREAM = 'no_stream' as const;
+/** The revision the writer decided on, or NO_STREAM. There is deliberately no "any revision". */
+export type ExpectedRevision = number | typeof NO_STREAM;
+
+export interface EventMetadata {
+  readonly schemaVersion: number;
+  readonly correlationId?: string;
+  readonly causationId?: string;
+  readonly userId?: string;
+  readonly clientIpHash?: string;
+  /** Epoch ms at which the decision was taken (the Clock port's time, not the store's). */
+  readonly decidedAt?: number;
+  readonly [key: string]: unknown;
+}
+
+export interface EventData {
+  /** Deterministic where a retry must be recognised (UUIDv5 of what the event is about). */
+  readonly eventId: string;
+  readonly type: string;
+  readonly data: Record<string, unknown>;
+  readonly metadata: EventMetadata;
+}
+
+export interface RecordedEvent extends EventData {
+  readonly streamId: string;
+  /** 0-based position of the event in its stream. */
+  readonly revision: number;
+  /** 1-based position in the store's single total order ("$all"). */
+  readonly position: number;
+  /** Epoch ms at which the store recorded it. */
+  readonly recordedAt: number;
+}
+
+export interface AppendResult {
+  /** Revision of the last event now in the stream: the expectedRevision of the next append. */
+  readonly nextExpectedRevision: number;
+  /** Global position of the last event appended. */
+  readonly position: number;
+}
+
+export interface ReadAllOptions {
+  /** Exclusive: events with a greater position are returned. 0 reads from the start. */
+  readonly after: number;
+  readonly maxCount: number;
+}
+
+export interface Subscription extends AsyncIterable<RecordedEvent> {
+  /** Ends the iteration; pending `next()` calls resolve as done. */
+  close(): void;
+}
+
+export interface EventStore {
+  append(streamId: string, events: readonly EventData[], expectedRevision: ExpectedRevision): Promise<AppendResult>;
+  /** Events of one stream in revision order; [] for a stream that does not exist. */
+  readStream(streamId: string, fromRevision?: number): Promise<RecordedEvent[]>;
+  readAll(options: ReadAllOptions): Promise<RecordedEvent[]>;
+  /** Position of the last event in the store, 0 when empty. */
+  headPosition(): Promise<number>;
+  /** Catch-up from `after` (exclusive), then live; no gap, no duplicate, in position order. */
+  subscribeToAll(after: number): Subscription;
+  close(): Promise<void>;
+}
+
+export class WrongExpectedRevision extends Error {
+  constructor(
+    readonly streamId: string,
+    readonly expected: ExpectedRevision,
+    readonly actual: number | typeof NO_STREAM,
+  ) {
+    super(`stream ${streamId}: expected revision ${String(expected)}, actual ${String(actual)}`);
+    this.name = 'WrongExpectedRevision';
+  }
+}
+
+/** An event id that is already stored but not as part of this same append. */
+export class DuplicateEventId extends Error {
+  constructor(readonly eventId: string) {
+    super(`event ${eventId} is already stored elsewhere`);
+    this.name = 'DuplicateEventId';
+  }
+}

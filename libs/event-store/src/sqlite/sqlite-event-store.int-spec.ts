@@ -1,0 +1,211 @@
+import Database from 'better-sqlite3';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { DuplicateEventId, EventStore, NO_STREAM, SqliteEventStore, SqliteEventStoreOptions, WrongExpectedRevision } from '@flash/event-store';
+import { eventStoreContract, makeEvent, makeEvents, rejectionOf, streamName, SubscriptionReader } from '../../test/event-store.contract';
+
+const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'flash-event-store-'));
+let fileCounter = 0;
+const newFile = (): string => path.join(dir, `events-${++fileCounter}.sqlite`);
+
+afterAll(() => {
+  fs.rmSync(dir, { recursive: true, force: true });
+});
+
+/** A contract factory over files in the temp dir; `reopen` closes the store and opens the same file again. */
+const sqliteFactory = (options: Omit<SqliteEventStoreOptions, 'file'>) => {
+  const files = new Map<EventStore, string>();
+  const openFile = (file: string): EventStore => {
+    const store = new SqliteEventStore({ ...options, file });
+    files.set(store, file);
+    return store;
+  };
+  return {
+    open: () => Promise.resolve(openFile(newFile())),
+    reopen: async (previous: EventStore) => {
+      const file = files.get(previous);
+      if (file === undefined) throw new Error('not opened by this factory');
+      await previous.close();
+      files.delete(previous);
+      return openFile(file);
+    },
+  };
+};
+
+// A long poll interval: within one process, live delivery must come from the in-process signal, not from polling.
+eventStoreContract('sqlite', sqliteFactory({ pollMs: 60_000 }));
+eventStoreContract('sqlite (coalesceAppends: false)', sqliteFactory({ pollMs: 60_000, coalesceAppends: false }));
+
+describe('SqliteEventStore specifics', () => {
+  const stores: Array<{ close(): unknown }> = [];
+  const track = <T extends { close(): unknown }>(store: T): T => {
+    stores.push(store);
+    return store;
+  };
+  afterEach(async () => {
+    for (const store of stores.splice(0).reverse()) await store.close();
+  });
+
+  describe('a read-only store on the same file', () => {
+    it('sees the appends of the writer through readAll, readStream and headPosition', async () => {
+      const file = newFile();
+      const writer = track(new SqliteEventStore({ file, pollMs: 60_000 }));
+      const streamId = streamName();
+      const first = await writer.append(streamId, makeEvents(2), NO_STREAM);
+      const reader = track(new SqliteEventStore({ file, readonly: true, pollMs: 20 }));
+
+      expect(await reader.headPosition()).toBe(2);
+      expect(await reader.readAll({ after: 0, maxCount: 100 })).toEqual(await writer.readAll({ after: 0, maxCount: 100 }));
+
+      // Appends made after the reader opened are visible to it.
+      await writer.append(streamId, makeEvents(3), first.nextExpectedRevision);
+      await writer.append(streamName(), makeEvents(1), NO_STREAM);
+      expect(await reader.headPosition()).toBe(6);
+      expect(await reader.readAll({ after: 0, maxCount: 100 })).toEqual(await writer.readAll({ after: 0, maxCount: 100 }));
+      expect(await reader.readStream(streamId)).toEqual(await writer.readStream(streamId));
+      expect((await reader.readStream(streamId, 3)).map((e) => e.revision)).toEqual([3, 4]);
+      expect(await reader.readAll({ after: 4, maxCount: 1 })).toHaveLength(1);
+    });
+
+    it('delivers the writer\'s appends to its subscriptions by polling', async () => {
+      const file = newFile();
+      const writer = track(new SqliteEventStore({ file, pollMs: 60_000 }));
+      const streamId = streamName();
+      let revision = (await writer.append(streamId, makeEvents(2), NO_STREAM)).nextExpectedRevision;
+      const reader = track(new SqliteEventStore({ file, readonly: true, pollMs: 20 }));
+
+      const subscription = new SubscriptionReader(reader.subscribeToAll(0));
+      expect((await subscription.take(2)).map((e) => e.position)).toEqual([1, 2]);
+      const resumed = new SubscriptionReader(reader.subscribeToAll(2));
+
+      for (let i = 0; i < 3; i++) {
+        revision = (await writer.append(streamId, makeEvents(2), revision)).nextExpectedRevision;
+        await new Promise((resolve) => setTimeout(resolve, i * 15));
+      }
+      const live = await subscription.take(6);
+      expect(live.map((e) => e.position)).toEqual([3, 4, 5, 6, 7, 8]);
+      expect(live).toEqual(await writer.readAll({ after: 2, maxCount: 100 }));
+      expect((await resumed.take(6)).map((e) => e.position)).toEqual([3, 4, 5, 6, 7, 8]);
+      expect(await subscription.staysQuiet(60)).toBe(true);
+
+      await reader.close();
+      expect(await subscription.drain()).toEqual([]);
+      expect(await resumed.drain()).toEqual([]);
+    });
+
+    it('rejects appends and writes nothing', async () => {
+      const file = newFile();
+      const writer = track(new SqliteEventStore({ file }));
+      const streamId = streamName();
+      await writer.append(streamId, makeEvents(1), NO_STREAM);
+      const reader = track(new SqliteEventStore({ file, readonly: true }));
+
+      await rejectionOf(reader.append(streamName(), makeEvents(1), NO_STREAM));
+      await rejectionOf(reader.append(streamId, makeEvents(1), 0));
+      expect(await writer.headPosition()).toBe(1);
+      expect(await reader.headPosition()).toBe(1);
+    });
+  });
+
+  describe('coalesced appends', () => {
+    /** The head as a separate connection sees it at this instant: what is committed, not what is in flight. */
+    const committedHead = (file: string) => {
+      const db = track(new Database(file, { readonly: true }));
+      const stmt = db.prepare<[], { head: number | null }>('SELECT max(position) AS head FROM events');
+      return (): number => stmt.get()?.head ?? 0;
+    };
+
+    it('appends issued in one tick to different streams all commit in one transaction, each with its own OCC outcome', async () => {
+      const file = newFile();
+      const seenDuringBatch: number[] = [];
+      const observer: { head?: () => number } = {};
+      const store = track(
+        new SqliteEventStore({
+          file,
+          coalesceAppends: true,
+          now: () => {
+            if (observer.head) seenDuringBatch.push(observer.head());
+            return Date.now();
+          },
+        }),
+      );
+      const contested = streamName('inventory');
+      const taken = makeEvent('Taken');
+      await store.append(contested, makeEvents(1), NO_STREAM);
+      await store.append(streamName(), [taken], NO_STREAM);
+      const head = committedHead(file);
+      observer.head = head;
+      expect(head()).toBe(2);
+
+      const pipelined = streamName('pipelined');
+      const requests = [
+        { streamId: streamName('s0'), events: makeEvents(2), expected: NO_STREAM, ok: true },
+        { streamId: streamName('s1'), events: makeEvents(1), expected: NO_STREAM, ok: true },
+        { streamId: contested, events: makeEvents(1), expected: NO_STREAM, ok: false }, // conflict: exists at 0
+        { streamId: streamName('s3'), events: makeEvents(3), expected: NO_STREAM, ok: true },
+        { streamId: streamName('s4'), events: [makeEvent(), taken], expected: NO_STREAM, ok: false }, // duplicate id, after a fresh one
+        { streamId: contested, events: makeEvents(2), expected: 0, ok: true }, // the right revision in the same batch
+        { streamId: pipelined, events: makeEvents(1), expected: NO_STREAM, ok: true },
+        { streamId: pipelined, events: makeEvents(1), expected: 0, ok: true }, // builds on the previous one of this batch
+        { streamId: streamName('s8'), events: makeEvents(1), expected: 5, ok: false }, // missing stream
+        { streamId: streamName('s9'), events: makeEvents(1), expected: NO_STREAM, ok: true },
+      ] as const;
+
+      const outcomes = await Promise.allSettled(requests.map((r) => store.append(r.streamId, r.events, r.expected)));
+
+      expect(outcomes.map((o) => o.status)).toEqual(requests.map((r) => (r.ok ? 'fulfilled' : 'rejected')));
+      const reasons = outcomes.flatMap((o) => (o.status === 'rejected' ? [o.reason as unknown] : []));
+      expect(reasons[0]).toBeInstanceOf(WrongExpectedRevision);
+      expect(reasons[0]).toMatchObject({ streamId: contested, expected: NO_STREAM, actual: 0 });
+      expect(reasons[1]).toBeInstanceOf(DuplicateEventId);
+      expect(reasons[1]).toMatchObject({ eventId: taken.eventId });
+      expect(reasons[2]).toBeInstanceOf(WrongExpectedRevision);
+      expect(reasons[2]).toMatchObject({ expected: 5, actual: NO_STREAM });
+
+      // The successful appends, in the order they were issued, got contiguous positions after the head.
+      const succeeded = requests.filter((r) => r.ok);
+      const written = succeeded.flatMap((r) => r.events);
+      const all = await store.readAll({ after: 2, maxCount: 100 });
+      expect(all.map((e) => e.eventId)).toEqual(written.map((e) => e.eventId));
+      expect(all.map((e) => e.position)).toEqual(written.map((_, i) => 3 + i));
+      let end = 2;
+      outcomes.forEach((o, i) => {
+        if (o.status !== 'fulfilled') return;
+        end += requests[i]?.events.length ?? 0;
+        expect(o.value.position).toBe(end);
+      });
+      expect((await store.readStream(contested)).map((e) => e.revision)).toEqual([0, 1, 2]);
+      expect((await store.readStream(pipelined)).map((e) => e.revision)).toEqual([0, 1]);
+      expect(await store.readStream(requests[4].streamId)).toEqual([]);
+
+      // One transaction: while the batch was being written, another connection still saw the old head.
+      expect(seenDuringBatch.length).toBeGreaterThanOrEqual(succeeded.length);
+      expect(new Set(seenDuringBatch)).toEqual(new Set([2]));
+      expect(head()).toBe(2 + written.length);
+    });
+
+    it('without coalescing, each append is committed on its own', async () => {
+      const file = newFile();
+      const seen: number[] = [];
+      const observer: { head?: () => number } = {};
+      const store = track(
+        new SqliteEventStore({
+          file,
+          coalesceAppends: false,
+          now: () => {
+            if (observer.head) seen.push(observer.head());
+            return Date.now();
+          },
+        }),
+      );
+      await store.append(streamName(), makeEvents(1), NO_STREAM);
+      observer.head = committedHead(file);
+
+      const results = await Promise.all([1, 2, 3].map((n) => store.append(streamName(), makeEvents(n), NO_STREAM)));
+
+      expect(results.map((r) => r.position)).toEqual([2, 4, 7]);
+      expect(seen).toEqual([1, 2, 4]);
+    });
+  });
+});

@@ -1,0 +1,777 @@
+/**
+ * The shared contract of the EventStore port. Every adapter runs it through a small `*.int-spec.ts` that passes a
+ * factory, e.g. `eventStoreContract('sqlite', { open, reopen, cleanup })`. Adding an adapter (EventStoreDB) means
+ * adding one more such spec, not another copy of these tests.
+ *
+ * Factory rules:
+ * - `open()` returns a new, EMPTY store (head position 0), fully independent of the stores opened before.
+ * - `reopen(previous)` closes `previous` and opens the same durable store again (a process restart). Adapters that
+ *   keep nothing across restarts (in-memory) omit it, and the durability tests are skipped for them.
+ * - `cleanup()` runs once after the whole suite (temp dirs, containers).
+ * The suite closes every store it opened after each test; `close()` may therefore be called on a store twice.
+ */
+import { randomUUID } from 'node:crypto';
+import {
+  AppendResult,
+  DuplicateEventId,
+  EventData,
+  EventMetadata,
+  EventStore,
+  ExpectedRevision,
+  NO_STREAM,
+  RecordedEvent,
+  Subscription,
+  WrongExpectedRevision,
+} from '../src/event-store.port';
+
+export interface EventStoreFactory {
+  /** A new, empty store. */
+  open(): Promise<EventStore>;
+  /** Closes `previous` and opens the same durable store again, as a restarted process would. */
+  reopen?: (previous: EventStore) => Promise<EventStore>;
+  cleanup?(): Promise<void>;
+}
+
+/** Long enough for a loaded CI box, short enough that a lost wake-up fails fast instead of hanging the suite. */
+const DELIVERY_TIMEOUT_MS = 2000;
+
+// ---------------------------------------------------------------------------------------------------------------
+// helpers
+
+let counter = 0;
+export const streamName = (prefix = 'contract'): string => `${prefix}-${randomUUID()}`;
+
+export const makeEvent = (type = 'Tested', data: Record<string, unknown> = {}, metadata: Partial<EventMetadata> = {}): EventData => ({
+  eventId: randomUUID(),
+  type,
+  data: { n: ++counter, ...data },
+  metadata: { schemaVersion: 1, ...metadata },
+});
+
+export const makeEvents = (n: number, type = 'Tested'): EventData[] => Array.from({ length: n }, () => makeEvent(type));
+
+/** The error a promise rejects with; fails the test when it fulfils instead. */
+export const rejectionOf = async (promise: Promise<unknown>): Promise<unknown> => {
+  let value: unknown;
+  try {
+    value = await promise;
+  } catch (error) {
+    return error;
+  }
+  throw new Error(`expected a rejection, got ${JSON.stringify(value)}`);
+};
+
+export const expectWrongRevision = async (
+  promise: Promise<unknown>,
+  streamId: string,
+  expected: ExpectedRevision,
+  actual: number | typeof NO_STREAM,
+): Promise<void> => {
+  const error = await rejectionOf(promise);
+  expect(error).toBeInstanceOf(WrongExpectedRevision);
+  expect(error).toMatchObject({ streamId, expected, actual });
+};
+
+const delay = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
+const nextMacrotask = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
+
+const TIMED_OUT = Symbol('timed out');
+const within = async <T>(promise: Promise<T>, ms: number): Promise<T | typeof TIMED_OUT> => {
+  let timer: NodeJS.Timeout | undefined;
+  try {
+    const timeout = new Promise<typeof TIMED_OUT>((resolve) => {
+      timer = setTimeout(() => {
+        resolve(TIMED_OUT);
+      }, ms);
+    });
+    return await Promise.race([promise, timeout]);
+  } finally {
+    clearTimeout(timer);
+  }
+};
+
+/**
+ * Reads a subscription step by step without ever hanging the suite. A `next()` that is still pending when a wait
+ * times out is kept and reused, so no event is lost between two reads.
+ */
+export class SubscriptionReader {
+  private readonly iterator: AsyncIterator<RecordedEvent>;
+  private pending: Promise<IteratorResult<RecordedEvent>> | undefined;
+
+  constructor(readonly subscription: Subscription) {
+    this.iterator = subscription[Symbol.asyncIterator]();
+  }
+
+  private next(): Promise<IteratorResult<RecordedEvent>> {
+    this.pending ??= this.iterator.next();
+    return this.pending;
+  }
+
+  /** The next `n` events; fails when they do not arrive in time or the subscription ends first. */
+  async take(n: number, timeoutMs = DELIVERY_TIMEOUT_MS): Promise<RecordedEvent[]> {
+    const events: RecordedEvent[] = [];
+    const deadline = Date.now() + timeoutMs;
+    while (events.length < n) {
+      const result = await within(this.next(), Math.max(0, deadline - Date.now()));
+      if (result === TIMED_OUT) throw new Error(`subscription delivered ${events.length} of ${n} events within ${timeoutMs} ms`);
+      this.pending = undefined;
+      if (result.done === true) throw new Error(`subscription ended after ${events.length} of ${n} events`);
+      events.push(result.value);
+    }
+    return events;
+  }
+
+  /** True when nothing is delivered for `ms` (no duplicate, no phantom event). */
+  async staysQuiet(ms = 50): Promise<boolean> {
+    const result = await within(this.next(), ms);
+    return result === TIMED_OUT;
+  }
+
+  /** The events still handed out until the iteration ends; fails when it does not end in time. */
+  async drain(timeoutMs = DELIVERY_TIMEOUT_MS): Promise<RecordedEvent[]> {
+    const events: RecordedEvent[] = [];
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      const result = await within(this.next(), Math.max(0, deadline - Date.now()));
+      if (result === TIMED_OUT) throw new Error(`subscription still open after ${timeoutMs} ms`);
+      this.pending = undefined;
+      if (result.done === true) return events;
+      events.push(result.value);
+    }
+  }
+}
+
+const positions = (events: readonly RecordedEvent[]): number[] => events.map((e) => e.position);
+const ids = (events: readonly { eventId: string }[]): string[] => events.map((e) => e.eventId);
+const range = (from: number, count: number): number[] => Array.from({ length: count }, (_, i) => from + i);
+
+// ---------------------------------------------------------------------------------------------------------------
+// the contract
+
+export function eventStoreContract(name: string, factory: EventStoreFactory): void {
+  describe(`EventStore contract: ${name}`, () => {
+    const openStores = new Set<EventStore>();
+
+    const open = async (): Promise<EventStore> => {
+      const store = await factory.open();
+      openStores.add(store);
+      return store;
+    };
+    const reopen = async (previous: EventStore): Promise<EventStore> => {
+      if (!factory.reopen) throw new Error('this adapter has no reopen');
+      openStores.delete(previous);
+      const store = await factory.reopen(previous);
+      openStores.add(store);
+      return store;
+    };
+    const close = async (store: EventStore): Promise<void> => {
+      openStores.delete(store);
+      await store.close();
+    };
+
+    afterEach(async () => {
+      const stores = [...openStores];
+      openStores.clear();
+      await Promise.all(stores.map((s) => s.close()));
+    });
+
+    afterAll(async () => {
+      await factory.cleanup?.();
+    });
+
+    const readEverything = (store: EventStore): Promise<RecordedEvent[]> => store.readAll({ after: 0, maxCount: 1_000_000 });
+    // Durability tests exist only for adapters that can be reopened; the in-memory one is not durable by design,
+    // so for it they are not registered at all (rather than shown as skipped).
+    const durableIt = (name: string, fn: () => Promise<void>): void => {
+      if (factory.reopen) it(`${name} (durable)`, fn);
+    };
+
+    describe('append', () => {
+      it('a new store is empty', async () => {
+        const store = await open();
+        expect(await store.headPosition()).toBe(0);
+        expect(await readEverything(store)).toEqual([]);
+      });
+
+      it('appending with NO_STREAM creates the stream at revision 0 with a position of at least 1', async () => {
+        const store = await open();
+        const streamId = streamName();
+        const event = makeEvent('SaleScheduled', { saleId: 's1' }, { correlationId: 'c1' });
+        const before = Date.now();
+
+        const result = await store.append(streamId, [event], NO_STREAM);
+
+        expect(result.nextExpectedRevision).toBe(0);
+        expect(result.position).toBeGreaterThanOrEqual(1);
+        const stored = await store.readStream(streamId);
+        expect(stored).toHaveLength(1);
+        expect(stored[0]).toMatchObject({ ...event, streamId, revision: 0, position: result.position });
+        expect(stored[0]?.recordedAt).toEqual(expect.any(Number));
+        expect(stored[0]?.recordedAt).toBeGreaterThanOrEqual(before - 1000);
+      });
+
+      it('appending with the correct expected revision continues the stream, one revision and position per event', async () => {
+        const store = await open();
+        const streamId = streamName();
+        const first = await store.append(streamId, makeEvents(2), NO_STREAM);
+        expect(first.nextExpectedRevision).toBe(1);
+
+        const second = await store.append(streamId, makeEvents(3), first.nextExpectedRevision);
+        expect(second.nextExpectedRevision).toBe(4);
+        expect(second.position).toBe(first.position + 3);
+
+        const third = await store.append(streamId, makeEvents(1), second.nextExpectedRevision);
+        expect(third).toEqual({ nextExpectedRevision: 5, position: second.position + 1 });
+
+        const stored = await store.readStream(streamId);
+        expect(stored.map((e) => e.revision)).toEqual(range(0, 6));
+        expect(positions(stored)).toEqual(range(first.position - 1, 6));
+      });
+
+      it('an empty append is rejected (as a rejected promise) and writes nothing', async () => {
+        const store = await open();
+        const streamId = streamName();
+        let attempt: Promise<AppendResult> | undefined;
+        expect(() => {
+          attempt = store.append(streamId, [], NO_STREAM);
+        }).not.toThrow();
+        await expect(attempt).rejects.toThrow();
+
+        const created = await store.append(streamId, makeEvents(1), NO_STREAM);
+        await expect(store.append(streamId, [], created.nextExpectedRevision)).rejects.toThrow();
+        expect(await store.readStream(streamId)).toHaveLength(1);
+        expect(await store.headPosition()).toBe(created.position);
+      });
+    });
+
+    describe('optimistic concurrency', () => {
+      it('a stale or future expected revision fails with WrongExpectedRevision naming stream, expected and actual', async () => {
+        const store = await open();
+        const streamId = streamName('inventory');
+        const created = await store.append(streamId, makeEvents(3), NO_STREAM);
+
+        await expectWrongRevision(store.append(streamId, makeEvents(1), 0), streamId, 0, 2);
+        await expectWrongRevision(store.append(streamId, makeEvents(1), 1), streamId, 1, 2);
+        await expectWrongRevision(store.append(streamId, makeEvents(1), 3), streamId, 3, 2);
+
+        expect(await store.readStream(streamId)).toHaveLength(3);
+        expect(await store.headPosition()).toBe(created.position);
+      });
+
+      it('NO_STREAM on an existing stream fails with WrongExpectedRevision', async () => {
+        const store = await open();
+        const streamId = streamName();
+        const created = await store.append(streamId, makeEvents(1), NO_STREAM);
+
+        await expectWrongRevision(store.append(streamId, makeEvents(2), NO_STREAM), streamId, NO_STREAM, 0);
+
+        expect(await store.readStream(streamId)).toHaveLength(1);
+        expect(await store.headPosition()).toBe(created.position);
+      });
+
+      it('a numeric expected revision on a missing stream fails with WrongExpectedRevision', async () => {
+        const store = await open();
+        const streamId = streamName();
+
+        await expectWrongRevision(store.append(streamId, makeEvents(1), 0), streamId, 0, NO_STREAM);
+        await expectWrongRevision(store.append(streamId, makeEvents(1), 7), streamId, 7, NO_STREAM);
+
+        expect(await store.readStream(streamId)).toEqual([]);
+        expect(await store.headPosition()).toBe(0);
+      });
+
+      it('many concurrent appenders on one stream with the same expected revision: exactly one wins, no gap', async () => {
+        const store = await open();
+        const streamId = streamName('inventory');
+        await store.append(streamId, makeEvents(1), NO_STREAM);
+        const batches = Array.from({ length: 24 }, () => makeEvents(2, 'StockReserved'));
+
+        // Half start in this turn, the others in later turns: same-batch and cross-batch races both count.
+        const outcomes = await Promise.allSettled(
+          batches.map(async (events, i) => {
+            if (i % 3 === 1) await Promise.resolve();
+            if (i % 3 === 2) await nextMacrotask();
+            return store.append(streamId, events, 0);
+          }),
+        );
+
+        const winners = outcomes.flatMap((o, i) => (o.status === 'fulfilled' ? [{ i, result: o.value }] : []));
+        expect(winners).toHaveLength(1);
+        const winner = winners[0];
+        if (!winner) throw new Error('no winner');
+        expect(winner.result.nextExpectedRevision).toBe(2);
+        for (const outcome of outcomes) {
+          if (outcome.status === 'fulfilled') continue;
+          expect(outcome.reason).toBeInstanceOf(WrongExpectedRevision);
+          expect(outcome.reason).toMatchObject({ streamId, expected: 0, actual: 2 });
+        }
+
+        const stored = await store.readStream(streamId);
+        expect(stored.map((e) => e.revision)).toEqual([0, 1, 2]);
+        expect(ids(stored.slice(1))).toEqual(ids(batches[winner.i] ?? []));
+        expect(positions(stored)).toEqual(range(1, 3));
+        expect(await store.headPosition()).toBe(3);
+      });
+
+      it('concurrent appenders on different streams all succeed, each with its own positions', async () => {
+        const store = await open();
+        const appends = Array.from({ length: 24 }, (_, i) => ({ streamId: streamName(`buyer-${i}`), events: makeEvents(1 + (i % 3)) }));
+
+        const results = await Promise.all(
+          appends.map(async ({ streamId, events }, i) => {
+            if (i % 2 === 1) await nextMacrotask();
+            return store.append(streamId, events, NO_STREAM);
+          }),
+        );
+
+        const total = appends.reduce((n, a) => n + a.events.length, 0);
+        results.forEach((result, i) => {
+          expect(result.nextExpectedRevision).toBe((appends[i]?.events.length ?? 0) - 1);
+        });
+        expect(new Set(results.map((r) => r.position)).size).toBe(appends.length);
+        expect(await store.headPosition()).toBe(total);
+        expect(positions(await readEverything(store))).toEqual(range(1, total));
+        for (const [i, { streamId, events }] of appends.entries()) {
+          const stored = await store.readStream(streamId);
+          expect(ids(stored)).toEqual(ids(events));
+          expect(stored.at(-1)?.position).toBe(results[i]?.position);
+        }
+      });
+    });
+
+    describe('reading', () => {
+      it('readStream returns only that stream, in revision order; [] for a missing stream', async () => {
+        const store = await open();
+        const a = streamName('a');
+        const b = streamName('b');
+        const written: Record<string, EventData[]> = { [a]: [], [b]: [] };
+        const revision: Record<string, ExpectedRevision> = { [a]: NO_STREAM, [b]: NO_STREAM };
+        for (let i = 0; i < 6; i++) {
+          const streamId = i % 2 === 0 ? a : b;
+          const events = makeEvents(1 + (i % 2), `Type${i}`);
+          revision[streamId] = (await store.append(streamId, events, revision[streamId] ?? NO_STREAM)).nextExpectedRevision;
+          written[streamId]?.push(...events);
+        }
+
+        for (const streamId of [a, b]) {
+          const stored = await store.readStream(streamId);
+          expect(ids(stored)).toEqual(ids(written[streamId] ?? []));
+          expect(stored.map((e) => e.type)).toEqual((written[streamId] ?? []).map((e) => e.type));
+          expect(stored.map((e) => e.revision)).toEqual(range(0, stored.length));
+          expect(stored.every((e) => e.streamId === streamId)).toBe(true);
+          const pos = positions(stored);
+          expect(pos).toEqual([...pos].sort((x, y) => x - y));
+        }
+        expect(await store.readStream(streamName('missing'))).toEqual([]);
+      });
+
+      it('readStream fromRevision starts at that revision', async () => {
+        const store = await open();
+        const streamId = streamName();
+        const events = makeEvents(5);
+        await store.append(streamId, events, NO_STREAM);
+
+        expect(ids(await store.readStream(streamId, 0))).toEqual(ids(events));
+        const fromTwo = await store.readStream(streamId, 2);
+        expect(fromTwo.map((e) => e.revision)).toEqual([2, 3, 4]);
+        expect(ids(fromTwo)).toEqual(ids(events.slice(2)));
+        expect((await store.readStream(streamId, 4)).map((e) => e.revision)).toEqual([4]);
+        expect(await store.readStream(streamId, 5)).toEqual([]);
+        expect(await store.readStream(streamName('missing'), 3)).toEqual([]);
+      });
+
+      it('readAll gives one strictly increasing, contiguous total order across streams, with after/maxCount paging', async () => {
+        const store = await open();
+        const streams = [streamName('x'), streamName('y'), streamName('z')];
+        const revisions = new Map<string, ExpectedRevision>();
+        const appended: EventData[] = [];
+        for (let i = 0; i < 9; i++) {
+          const streamId = streams[i % 3] ?? '';
+          const events = makeEvents(1 + (i % 4));
+          const result = await store.append(streamId, events, revisions.get(streamId) ?? NO_STREAM);
+          revisions.set(streamId, result.nextExpectedRevision);
+          appended.push(...events);
+        }
+        const total = appended.length;
+
+        const all = await store.readAll({ after: 0, maxCount: 1000 });
+        expect(ids(all)).toEqual(ids(appended));
+        expect(positions(all)).toEqual(range(1, total));
+        for (const streamId of streams) {
+          expect(all.filter((e) => e.streamId === streamId).map((e) => e.revision)).toEqual(range(0, all.filter((e) => e.streamId === streamId).length));
+        }
+
+        // Paging by `after` = last position seen rebuilds exactly the same sequence.
+        const paged: RecordedEvent[] = [];
+        for (let after = 0; ; ) {
+          const page = await store.readAll({ after, maxCount: 4 });
+          expect(page.length).toBeLessThanOrEqual(4);
+          if (page.length === 0) break;
+          paged.push(...page);
+          after = page.at(-1)?.position ?? after;
+        }
+        expect(paged).toEqual(all);
+
+        expect(positions(await store.readAll({ after: 5, maxCount: 3 }))).toEqual([6, 7, 8]);
+        expect(positions(await store.readAll({ after: total - 2, maxCount: 100 }))).toEqual([total - 1, total]);
+        expect(await store.readAll({ after: total, maxCount: 10 })).toEqual([]);
+        expect(await store.readAll({ after: total + 50, maxCount: 10 })).toEqual([]);
+      });
+
+      it('headPosition is the position of the last event, unchanged by failed appends', async () => {
+        const store = await open();
+        const streamId = streamName();
+        const first = await store.append(streamId, makeEvents(3), NO_STREAM);
+        expect(await store.headPosition()).toBe(first.position);
+        expect(first.position).toBe(3);
+
+        const other = await store.append(streamName(), makeEvents(2), NO_STREAM);
+        expect(await store.headPosition()).toBe(other.position);
+        expect(other.position).toBe(5);
+
+        await rejectionOf(store.append(streamId, makeEvents(1), NO_STREAM));
+        expect(await store.headPosition()).toBe(5);
+        const all = await readEverything(store);
+        expect(all.at(-1)?.position).toBe(5);
+      });
+    });
+
+    describe('idempotent retry and event ids', () => {
+      it('the same event ids with the same expected revision return the original result and write nothing', async () => {
+        const store = await open();
+        const streamId = streamName('buyer');
+        const firstEvents = makeEvents(2, 'QuotaClaimed');
+        const secondEvents = makeEvents(1, 'QuotaReleased');
+        const first = await store.append(streamId, firstEvents, NO_STREAM);
+        const second = await store.append(streamId, secondEvents, first.nextExpectedRevision);
+        await store.append(streamName(), makeEvents(1), NO_STREAM);
+        const head = await store.headPosition();
+        const before = await readEverything(store);
+
+        // Retried after the stream moved on (the client never saw the first answer).
+        expect(await store.append(streamId, firstEvents, NO_STREAM)).toEqual(first);
+        expect(await store.append(streamId, secondEvents, first.nextExpectedRevision)).toEqual(second);
+        // A retry of the retry, and a retry built from fresh objects with the same ids.
+        expect(await store.append(streamId, firstEvents.map((e) => ({ ...e })), NO_STREAM)).toEqual(first);
+
+        expect(await store.headPosition()).toBe(head);
+        expect(await readEverything(store)).toEqual(before);
+      });
+
+      it('concurrent retries of one append all get the original result', async () => {
+        const store = await open();
+        const streamId = streamName('buyer');
+        const events = makeEvents(2);
+        const results = await Promise.all(
+          Array.from({ length: 8 }, async (_, i) => {
+            if (i % 2 === 1) await nextMacrotask();
+            return store.append(streamId, events, NO_STREAM);
+          }),
+        );
+        for (const result of results) expect(result).toEqual({ nextExpectedRevision: 1, position: 2 });
+        expect(await store.headPosition()).toBe(2);
+        expect(ids(await store.readStream(streamId))).toEqual(ids(events));
+      });
+
+      durableIt('appends survive a restart, and a retry after the restart is still recognised', async () => {
+        const store = await open();
+        const streamId = streamName('buyer');
+        const events = [
+          makeEvent('QuotaClaimed', { nested: { deep: ['秒杀', { ok: true }] } }, { correlationId: 'corr', decidedAt: 123 }),
+          makeEvent('QuotaReleased'),
+        ];
+        const first = await store.append(streamId, events, NO_STREAM);
+        await store.append(streamName(), makeEvents(2), NO_STREAM);
+        const before = await readEverything(store);
+
+        const reopened = await reopen(store);
+        expect(await reopened.headPosition()).toBe(4);
+        expect(await readEverything(reopened)).toEqual(before);
+        expect(await reopened.append(streamId, events, NO_STREAM)).toEqual(first);
+        expect(await reopened.headPosition()).toBe(4);
+
+        // The stream and the total order continue where they were.
+        const next = await reopened.append(streamId, makeEvents(1), first.nextExpectedRevision);
+        expect(next).toEqual({ nextExpectedRevision: 2, position: 5 });
+        await expectWrongRevision(reopened.append(streamId, makeEvents(1), first.nextExpectedRevision), streamId, 1, 2);
+
+        const again = await reopen(reopened);
+        expect(await again.append(streamId, events, NO_STREAM)).toEqual(first);
+        expect(positions(await readEverything(again))).toEqual(range(1, 5));
+      });
+
+      it('an event id already stored in another stream fails with DuplicateEventId and writes nothing', async () => {
+        const store = await open();
+        const a = streamName('a');
+        const b = streamName('b');
+        const shared = makeEvent('Shared');
+        await store.append(a, [shared], NO_STREAM);
+
+        const alone = await rejectionOf(store.append(b, [shared], NO_STREAM));
+        expect(alone).toBeInstanceOf(DuplicateEventId);
+        expect(alone).toMatchObject({ eventId: shared.eventId });
+
+        const fresh = makeEvent('Fresh');
+        const second = await rejectionOf(store.append(b, [fresh, shared], NO_STREAM));
+        expect(second).toBeInstanceOf(DuplicateEventId);
+        expect(second).toMatchObject({ eventId: shared.eventId });
+
+        expect(await store.readStream(b)).toEqual([]);
+        expect(await store.headPosition()).toBe(1);
+        // Nothing of the failed append was kept: its other id is still free and the positions stay contiguous.
+        expect(await store.append(b, [fresh], NO_STREAM)).toEqual({ nextExpectedRevision: 0, position: 2 });
+      });
+
+      it('a partial overlap with stored event ids fails and writes nothing', async () => {
+        const store = await open();
+        const streamId = streamName('inventory');
+        const [e1, e2, e3] = makeEvents(3);
+        if (!e1 || !e2 || !e3) throw new Error('events');
+        await store.append(streamId, [e1, e2], NO_STREAM);
+
+        const attempts: Array<[EventData[], ExpectedRevision]> = [
+          [[e1, e3], NO_STREAM], // starts like the stored append, then differs
+          [[e1, e2, e3], NO_STREAM], // a superset of the stored append
+          [[e2], NO_STREAM], // a stored event at another revision
+          [[e3, e2], 1], // a new event followed by a stored one, at the right revision
+          [[e3, e1], 1],
+        ];
+        for (const [events, expected] of attempts) {
+          const error = await rejectionOf(store.append(streamId, events, expected));
+          expect([WrongExpectedRevision.name, DuplicateEventId.name]).toContain((error as Error).name);
+          expect(error instanceof WrongExpectedRevision || error instanceof DuplicateEventId).toBe(true);
+          expect(ids(await store.readStream(streamId))).toEqual(ids([e1, e2]));
+          expect(await store.headPosition()).toBe(2);
+        }
+
+        expect(await store.append(streamId, [e3], 1)).toEqual({ nextExpectedRevision: 2, position: 3 });
+      });
+
+      it('the same event id twice within one append fails and writes nothing', async () => {
+        const store = await open();
+        const streamId = streamName();
+        const event = makeEvent();
+        const error = await rejectionOf(store.append(streamId, [event, { ...event, type: 'Other' }], NO_STREAM));
+        expect(error).toBeInstanceOf(DuplicateEventId);
+        expect(error).toMatchObject({ eventId: event.eventId });
+        expect(await store.readStream(streamId)).toEqual([]);
+        expect(await store.headPosition()).toBe(0);
+        expect(await store.append(streamId, [event], NO_STREAM)).toEqual({ nextExpectedRevision: 0, position: 1 });
+      });
+    });
+
+    describe('subscribeToAll', () => {
+      it('from 0 delivers the existing events, then live ones, in order, with no gap and no duplicate', async () => {
+        const store = await open();
+        const a = streamName('a');
+        let revisionA = (await store.append(a, makeEvents(3), NO_STREAM)).nextExpectedRevision;
+        await store.append(streamName('b'), makeEvents(2), NO_STREAM);
+
+        const reader = new SubscriptionReader(store.subscribeToAll(0));
+        const existing = await reader.take(5);
+        expect(positions(existing)).toEqual(range(1, 5));
+        expect(await reader.staysQuiet(30)).toBe(true);
+
+        revisionA = (await store.append(a, makeEvents(2), revisionA)).nextExpectedRevision;
+        const live = await reader.take(2);
+        expect(positions(live)).toEqual([6, 7]);
+        expect(live.map((e) => e.revision)).toEqual([3, 4]);
+        expect(revisionA).toBe(4);
+
+        expect(await reader.staysQuiet(30)).toBe(true);
+        expect([...existing, ...live]).toEqual(await readEverything(store));
+        reader.subscription.close();
+      });
+
+      it('concurrent appenders while iterating: every event exactly once, in position order', async () => {
+        const store = await open();
+        await store.append(streamName('seed'), makeEvents(4), NO_STREAM);
+        const reader = new SubscriptionReader(store.subscribeToAll(0));
+
+        const appenders = 5;
+        const appendsEach = 12;
+        const appending = Promise.all(
+          Array.from({ length: appenders }, async (_, w) => {
+            const streamId = streamName(`writer-${w}`);
+            let revision: ExpectedRevision = NO_STREAM;
+            for (let i = 0; i < appendsEach; i++) {
+              // Vary the interleaving: back to back, after a microtask, after a macrotask.
+              if ((i + w) % 3 === 1) await Promise.resolve();
+              if ((i + w) % 3 === 2) await nextMacrotask();
+              revision = (await store.append(streamId, makeEvents(1 + ((i + w) % 2)), revision)).nextExpectedRevision;
+            }
+          }),
+        );
+        const expectedTotal = 4 + Array.from({ length: appenders }, (_, w) => Array.from({ length: appendsEach }, (__, i) => 1 + ((i + w) % 2)).reduce((x, y) => x + y, 0)).reduce((x, y) => x + y, 0);
+
+        const delivered = await reader.take(expectedTotal, 5000);
+        await appending;
+        expect(positions(delivered)).toEqual(range(1, expectedTotal));
+        expect(new Set(ids(delivered)).size).toBe(expectedTotal);
+        expect(delivered).toEqual(await readEverything(store));
+        expect(await reader.staysQuiet(30)).toBe(true);
+        reader.subscription.close();
+      });
+
+      it('an append that lands while the caught-up subscription is reading is not missed', async () => {
+        const store = await open();
+        const streamId = streamName();
+        let revision = (await store.append(streamId, makeEvents(1), NO_STREAM)).nextExpectedRevision;
+        const reader = new SubscriptionReader(store.subscribeToAll(0));
+        expect(positions(await reader.take(1))).toEqual([1]);
+
+        for (let round = 0; round < 5; round++) {
+          // Queued before the subscription's next read is even issued, so it runs between that read and the wait.
+          const appended = Promise.resolve().then(() => store.append(streamId, makeEvents(1), revision));
+          const next = reader.take(1, 1000);
+          revision = (await appended).nextExpectedRevision;
+          expect(positions(await next)).toEqual([round + 2]);
+        }
+        reader.subscription.close();
+      });
+
+      it('from a checkpoint delivers exactly the events after it, then live ones', async () => {
+        const store = await open();
+        const streamId = streamName();
+        const created = await store.append(streamId, makeEvents(10), NO_STREAM);
+        const all = await readEverything(store);
+        const checkpoint = all[5]?.position ?? -1;
+        expect(checkpoint).toBe(6);
+
+        const resumed = new SubscriptionReader(store.subscribeToAll(checkpoint));
+        const caughtUp = await resumed.take(4);
+        expect(caughtUp).toEqual(all.slice(6));
+        expect(await resumed.staysQuiet(30)).toBe(true);
+
+        const atHead = new SubscriptionReader(store.subscribeToAll(await store.headPosition()));
+        expect(await atHead.staysQuiet(30)).toBe(true);
+
+        const more = await store.append(streamId, makeEvents(1), created.nextExpectedRevision);
+        expect(positions(await resumed.take(1))).toEqual([more.position]);
+        expect(positions(await atHead.take(1))).toEqual([more.position]);
+        expect(await resumed.staysQuiet(30)).toBe(true);
+        resumed.subscription.close();
+        atHead.subscription.close();
+      });
+
+      it('close() of the subscription ends a for-await loop, whether it is busy or waiting for live events', async () => {
+        const store = await open();
+        const streamId = streamName();
+        const created = await store.append(streamId, makeEvents(5), NO_STREAM);
+
+        // Closed from inside the loop, while events are still buffered.
+        const inside = store.subscribeToAll(0);
+        const seenInside: number[] = [];
+        for await (const event of inside) {
+          seenInside.push(event.position);
+          if (seenInside.length === 2) inside.close();
+        }
+        expect(seenInside).toEqual([1, 2]);
+
+        // Closed from outside, while the loop waits for live events.
+        const outside = store.subscribeToAll(0);
+        const seenOutside: number[] = [];
+        const loop = (async () => {
+          for await (const event of outside) seenOutside.push(event.position);
+        })();
+        while (seenOutside.length < 5) await delay(5);
+        outside.close();
+        expect(await within(loop, DELIVERY_TIMEOUT_MS)).not.toBe(TIMED_OUT);
+        expect(seenOutside).toEqual([1, 2, 3, 4, 5]);
+
+        // The loop did not see the later append; a fresh subscription still sees everything.
+        await store.append(streamId, makeEvents(1), created.nextExpectedRevision);
+        expect(seenOutside).toEqual([1, 2, 3, 4, 5]);
+        const fresh = new SubscriptionReader(store.subscribeToAll(0));
+        expect(positions(await fresh.take(6))).toEqual(range(1, 6));
+        fresh.subscription.close();
+      });
+
+      it('breaking out of a for-await loop ends that subscription only', async () => {
+        const store = await open();
+        await store.append(streamName(), makeEvents(3), NO_STREAM);
+        const other = new SubscriptionReader(store.subscribeToAll(0));
+        const seen: number[] = [];
+        for await (const event of store.subscribeToAll(0)) {
+          seen.push(event.position);
+          if (event.position === 2) break;
+        }
+        expect(seen).toEqual([1, 2]);
+        expect(positions(await other.take(3))).toEqual([1, 2, 3]);
+        other.subscription.close();
+      });
+
+      it('closing the store ends its open subscriptions', async () => {
+        const store = await open();
+        await store.append(streamName(), makeEvents(3), NO_STREAM);
+
+        const idle = store.subscribeToAll(0);
+        const idleSeen: number[] = [];
+        const idleLoop = (async () => {
+          for await (const event of idle) idleSeen.push(event.position);
+        })();
+        const buffered = new SubscriptionReader(store.subscribeToAll(0));
+        expect(positions(await buffered.take(1))).toEqual([1]);
+        while (idleSeen.length < 3) await delay(5);
+
+        await close(store);
+
+        expect(await within(idleLoop, DELIVERY_TIMEOUT_MS)).not.toBe(TIMED_OUT);
+        expect(idleSeen).toEqual([1, 2, 3]);
+        // A subscription that still had buffered events ends too (it may first hand out what it already read).
+        const rest = positions(await buffered.drain());
+        expect([[], [2], [2, 3]]).toContainEqual(rest);
+      });
+    });
+
+    describe('data', () => {
+      it('data, metadata, type and ids round-trip exactly (nested objects, arrays, unicode)', async () => {
+        const store = await open();
+        const streamId = `buyer-秒杀-${randomUUID()}-用户🚀`;
+        const data = {
+          saleId: 'sale-2024-双十一',
+          qty: 3,
+          price: 1999.99,
+          negative: -42,
+          zero: 0,
+          big: 9007199254740991,
+          flags: [true, false, null],
+          empty: { object: {}, array: [], string: '' },
+          nested: { level1: { level2: { level3: ['deep', 1, { x: 'ü' }] } } },
+          unicode: '秒杀 — Ärger, ñandú, עברית, العربية, 🚀🔥👩‍👩‍👧‍👦, e\u0301',
+          escapes: 'quote " backslash \\ newline \n tab \t nul-ish \u0001 slash /',
+        };
+        const metadata: EventMetadata = {
+          schemaVersion: 2,
+          correlationId: randomUUID(),
+          causationId: randomUUID(),
+          userId: 'użytkownik-用户',
+          clientIpHash: 'ab12cd34',
+          decidedAt: 1_700_000_000_123,
+          custom: { trace: ['a', 'b'], sampled: true },
+        };
+        const event: EventData = { eventId: randomUUID(), type: 'QuotaClaimed.v2', data, metadata };
+        const copy = structuredClone(event);
+
+        const result = await store.append(streamId, [event], NO_STREAM);
+        // Mutating the caller's objects afterwards does not change what was stored.
+        (data.nested.level1.level2.level3 as unknown[]).push('mutated');
+        data.qty = 99;
+
+        const expected = { ...copy, streamId, revision: 0, position: result.position };
+        const [fromStream] = await store.readStream(streamId);
+        expect(fromStream).toMatchObject(expected);
+        expect(fromStream?.data).toEqual(copy.data);
+        expect(fromStream?.metadata).toEqual(copy.metadata);
+
+        const [fromAll] = await store.readAll({ after: 0, maxCount: 1 });
+        expect(fromAll).toEqual(fromStream);
+
+        const reader = new SubscriptionReader(store.subscribeToAll(0));
+        const [fromSubscription] = await reader.take(1);
+        expect(fromSubscription).toEqual(fromStream);
+        reader.subscription.close();
+      });
+    });
+  });
+}

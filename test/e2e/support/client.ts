@@ -1,0 +1,75 @@
+import { createSigner } from 'fast-jwt';
+import { Pool } from 'undici';
+
+export interface ApiResponse<T = any> {
+  readonly status: number;
+  readonly body: T;
+  readonly headers: Record<string, string | string[] | undefined>;
+}
+
+/** A thin HTTP client over one undici pool: enough concurrency for a spike without a socket per request. */
+export class ApiClient {
+  private readonly pool: Pool;
+
+  constructor(
+    baseUrl: string,
+    private readonly jwtSecret: string,
+    connections = 64,
+  ) {
+    this.pool = new Pool(baseUrl, { connections, pipelining: 1 });
+  }
+
+  token(userId: string, roles: string[] = [], expiresInMs = 3_600_000): string {
+    return createSigner({ key: this.jwtSecret, algorithm: 'HS256', expiresIn: expiresInMs })({ sub: userId, ...(roles.length ? { roles } : {}) });
+  }
+
+  async request<T = any>(
+    method: 'GET' | 'POST' | 'PUT' | 'DELETE',
+    path: string,
+    options: { token?: string; body?: unknown; rawBody?: string; headers?: Record<string, string> } = {},
+  ): Promise<ApiResponse<T>> {
+    const headers: Record<string, string> = { ...options.headers };
+    if (options.token) headers.authorization = `Bearer ${options.token}`;
+    let body: string | undefined;
+    if (options.rawBody !== undefined) body = options.rawBody;
+    else if (options.body !== undefined) body = JSON.stringify(options.body);
+    if (body !== undefined && !Object.keys(headers).some((h) => h.toLowerCase() === 'content-type')) headers['content-type'] = 'application/json';
+    const res = await this.pool.request({ method, path, headers, ...(body === undefined ? {} : { body }) });
+    const text = await res.body.text();
+    let parsed: unknown = text;
+    try {
+      parsed = text ? JSON.parse(text) : undefined;
+    } catch {
+      // not JSON: keep the text
+    }
+    return { status: res.statusCode, body: parsed as T, headers: res.headers };
+  }
+
+  async close(): Promise<void> {
+    await this.pool.close();
+  }
+
+  async destroy(): Promise<void> {
+    await this.pool.destroy();
+  }
+}
+
+export const ERROR_ENVELOPE = {
+  error: expect.objectContaining({ code: expect.any(String), message: expect.any(String), retryable: expect.any(Boolean) }),
+};
+
+/** A sale that is open now, as an admin would create it. */
+export const openSale = (overrides: Record<string, unknown> = {}) => ({
+  sku: 'SKU-E2E',
+  name: 'e2e sale',
+  price: 1999,
+  totalStock: 300,
+  shards: 8,
+  startsAt: new Date(Date.now() - 1000).toISOString(),
+  endsAt: new Date(Date.now() + 3_600_000).toISOString(),
+  perUserLimit: 1,
+  inventoryMode: 'reserve',
+  holdTtlMs: 600_000,
+  challenge: 'none',
+  ...overrides,
+});

@@ -1,0 +1,100 @@
+import { ChildProcess, spawn } from 'node:child_process';
+import fs from 'node:fs';
+import net from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+
+const MAIN = path.resolve(__dirname, '../../../dist/apps/api/src/main.js');
+
+export const freePort = (): Promise<number> =>
+  new Promise((resolve, reject) => {
+    const srv = net.createServer();
+    srv.unref();
+    srv.on('error', reject);
+    srv.listen(0, '127.0.0.1', () => {
+      const { port } = srv.address() as net.AddressInfo;
+      srv.close(() => resolve(port));
+    });
+  });
+
+export interface ServerOptions {
+  readonly dataDir?: string;
+  readonly env?: Record<string, string>;
+}
+
+/** The built server as a child process on a free port with its own DATA_DIR: what a user runs. */
+export class ServerProcess {
+  private child: ChildProcess | undefined;
+  private output = '';
+  readonly jwtSecret = 'e2e-secret-' + Math.random().toString(36).slice(2);
+  readonly webhookSecret = 'e2e-webhook-' + Math.random().toString(36).slice(2);
+  port = 0;
+  readonly dataDir: string;
+
+  constructor(private readonly options: ServerOptions = {}) {
+    this.dataDir = options.dataDir ?? fs.mkdtempSync(path.join(os.tmpdir(), 'flash-e2e-'));
+  }
+
+  get baseUrl(): string {
+    return `http://127.0.0.1:${this.port}`;
+  }
+
+  get logs(): string {
+    return this.output;
+  }
+
+  async start(): Promise<void> {
+    if (!fs.existsSync(MAIN)) throw new Error(`${MAIN} is missing: run "npm run build" first (npm test does)`);
+    if (this.port === 0) this.port = await freePort();
+    this.output = '';
+    this.child = spawn(process.execPath, [MAIN], {
+      env: {
+        PATH: process.env.PATH ?? '',
+        PORT: String(this.port),
+        HOST: '127.0.0.1',
+        DATA_DIR: this.dataDir,
+        JWT_SECRET: this.jwtSecret,
+        PAYMENT_WEBHOOK_SECRET: this.webhookSecret,
+        DEMO: '0',
+        LOG_LEVEL: 'warn',
+        ...this.options.env,
+      },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    this.child.stdout?.on('data', (d: Buffer) => (this.output += d.toString()));
+    this.child.stderr?.on('data', (d: Buffer) => (this.output += d.toString()));
+    await this.waitReady();
+  }
+
+  private async waitReady(timeoutMs = 30_000): Promise<void> {
+    const deadline = Date.now() + timeoutMs;
+    while (Date.now() < deadline) {
+      if (this.child?.exitCode !== null) throw new Error(`server exited during start:\n${this.output}`);
+      try {
+        const res = await fetch(`${this.baseUrl}/health/ready`);
+        if (res.status === 200) return;
+      } catch {
+        // not listening yet
+      }
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    throw new Error(`server not ready after ${timeoutMs} ms:\n${this.output}`);
+  }
+
+  /** Sends a signal and resolves with the exit code (or the signal that ended it). */
+  async stop(signal: NodeJS.Signals = 'SIGTERM'): Promise<number | NodeJS.Signals> {
+    const child = this.child;
+    if (!child || child.exitCode !== null || child.signalCode !== null) return child?.exitCode ?? 0;
+    const exited = new Promise<number | NodeJS.Signals>((resolve) => child.once('exit', (code, sig) => resolve(code ?? (sig as NodeJS.Signals))));
+    child.kill(signal);
+    return exited;
+  }
+
+  kill(): Promise<number | NodeJS.Signals> {
+    return this.stop('SIGKILL');
+  }
+
+  cleanup(): void {
+    fs.rmSync(this.dataDir, { recursive: true, force: true });
+  }
+}
