@@ -59,15 +59,15 @@ const paid = (orderId: string, paymentId: string, amount = UNIT_PRICE, paidAt = 
   type: 'OrderPaid',
   data: { ...ref(orderId), paymentId, amount, paidAt },
 });
-const expired = (orderId: string, expiredAt = DEADLINE): ShardEvent => ({ type: 'ReservationExpired', data: { ...ref(orderId), expiredAt } });
-const cancelled = (orderId: string, cancelledAt = T0 + 1_000): ShardEvent => ({ type: 'OrderCancelled', data: { ...ref(orderId), cancelledAt } });
+const expired = (orderId: string, expiredAt = DEADLINE): ShardEvent => ({ type: 'ReservationExpired', data: { ...ref(orderId), userId: USER, expiredAt } });
+const cancelled = (orderId: string, cancelledAt = T0 + 1_000): ShardEvent => ({ type: 'OrderCancelled', data: { ...ref(orderId), userId: USER, cancelledAt } });
 const stockReleased = (orderId: string, reason: ReleaseReason, quantity = 1): ShardEvent => ({
   type: 'StockReleased',
   data: { ...ref(orderId), quantity, reason },
 });
 const refundRequested = (orderId: string, paymentId: string, reason: RefundReason, requestedAt: number, amount = UNIT_PRICE): ShardEvent => ({
   type: 'PaymentRefundRequested',
-  data: { ...ref(orderId), paymentId, amount, reason, requestedAt },
+  data: { ...ref(orderId), userId: USER, paymentId, amount, reason, requestedAt },
 });
 
 describe('inventory shard decider', () => {

@@ -24,6 +24,8 @@ export interface Order {
   readonly expiresAt?: number;
   readonly paidAt?: number;
   readonly paymentId?: string;
+  /** When the hold ended without payment (expired or cancelled). */
+  readonly endedAt?: number;
 }
 
 /** What the shard is born with, taken from the sale's SaleScheduled and SaleStockAllocated. */
@@ -64,9 +66,9 @@ export const initialShardState = (config: ShardConfig): ShardState => ({
 
 const ref = (s: ShardState, orderId: string) => ({ saleId: s.saleId, shard: s.shard, orderId });
 
-const refund = (s: ShardState, cmd: PayOrder, reason: RefundReason, now: number): ShardEvent => ({
+const refund = (s: ShardState, o: Order, cmd: PayOrder, reason: RefundReason, now: number): ShardEvent => ({
   type: 'PaymentRefundRequested',
-  data: { ...ref(s, cmd.orderId), paymentId: cmd.paymentId, amount: cmd.amount, reason, requestedAt: now },
+  data: { ...ref(s, cmd.orderId), userId: o.userId, paymentId: cmd.paymentId, amount: cmd.amount, reason, requestedAt: now },
 });
 
 const decideReserve = (cmd: ReserveStock, s: ShardState, now: number): ShardEvent[] => {
@@ -92,7 +94,7 @@ const decideReserve = (cmd: ReserveStock, s: ShardState, now: number): ShardEven
 };
 
 const expiry = (s: ShardState, o: Order, now: number): ShardEvent[] => [
-  { type: 'ReservationExpired', data: { ...ref(s, o.orderId), expiredAt: now } },
+  { type: 'ReservationExpired', data: { ...ref(s, o.orderId), userId: o.userId, expiredAt: now } },
   { type: 'StockReleased', data: { ...ref(s, o.orderId), quantity: o.quantity, reason: 'expired' } },
 ];
 
@@ -102,22 +104,22 @@ const decidePay = (cmd: PayOrder, s: ShardState, now: number): ShardEvent[] => {
   if (s.payments.has(cmd.paymentId)) return []; // the same webhook again: no second effect
   const o = s.orders.get(cmd.orderId);
   if (!o) throw new NotFound('order', cmd.orderId);
-  if (cmd.amount !== o.amount) return [refund(s, cmd, 'amount_mismatch', now)];
+  if (cmd.amount !== o.amount) return [refund(s, o, cmd, 'amount_mismatch', now)];
   switch (o.status) {
     case 'paid':
-      return [refund(s, cmd, 'already_paid', now)];
+      return [refund(s, o, cmd, 'already_paid', now)];
     case 'expired':
     case 'refund_pending':
-      return [refund(s, cmd, 'order_expired', now)];
+      return [refund(s, o, cmd, 'order_expired', now)];
     case 'cancelled':
-      return [refund(s, cmd, 'order_cancelled', now)];
+      return [refund(s, o, cmd, 'order_cancelled', now)];
     case 'reserved':
     case 'placed': {
       // The deadline is the truth, not the sweeper's timing: money that arrives after it loses the race.
-      if (isDue(o, now)) return [...expiry(s, o, now), refund(s, cmd, 'order_expired', now)];
+      if (isDue(o, now)) return [...expiry(s, o, now), refund(s, o, cmd, 'order_expired', now)];
       const paid: ShardEvent = { type: 'OrderPaid', data: { ...ref(s, o.orderId), paymentId: cmd.paymentId, amount: cmd.amount, paidAt: now } };
       if (o.stockTaken) return [paid];
-      if (availableStock(s) < o.quantity) return [refund(s, cmd, 'sold_out', now)];
+      if (availableStock(s) < o.quantity) return [refund(s, o, cmd, 'sold_out', now)];
       return [{ type: 'StockReserved', data: { ...ref(s, o.orderId), userId: o.userId, quantity: o.quantity, reservedAt: now } }, paid];
     }
   }
@@ -129,7 +131,7 @@ const decideCancel = (cmd: CancelOrder, s: ShardState, now: number): ShardEvent[
   if (o.status === 'cancelled') return [];
   if (o.status !== 'reserved' && o.status !== 'placed') throw new OrderNotCancellable(o.orderId, o.status);
   if (isDue(o, now)) return expiry(s, o, now);
-  const cancelled: ShardEvent = { type: 'OrderCancelled', data: { ...ref(s, o.orderId), cancelledAt: now } };
+  const cancelled: ShardEvent = { type: 'OrderCancelled', data: { ...ref(s, o.orderId), userId: o.userId, cancelledAt: now } };
   if (!o.stockTaken) return [cancelled];
   return [cancelled, { type: 'StockReleased', data: { ...ref(s, o.orderId), quantity: o.quantity, reason: 'cancelled' } }];
 };
@@ -186,9 +188,9 @@ export const inventoryShardDecider: Decider<ShardCommand, ShardEvent, ShardState
         return withOrder(next, event.data.orderId, (x) => ({ ...x, status: 'paid', paidAt: event.data.paidAt, paymentId: event.data.paymentId }));
       }
       case 'ReservationExpired':
-        return withOrder({ ...state }, event.data.orderId, (o) => ({ ...o, status: 'expired' }));
+        return withOrder({ ...state }, event.data.orderId, (o) => ({ ...o, status: 'expired', endedAt: event.data.expiredAt }));
       case 'OrderCancelled':
-        return withOrder({ ...state }, event.data.orderId, (o) => ({ ...o, status: 'cancelled' }));
+        return withOrder({ ...state }, event.data.orderId, (o) => ({ ...o, status: 'cancelled', endedAt: event.data.cancelledAt }));
       case 'StockReleased':
         return withOrder({ ...state, released: state.released + event.data.quantity }, event.data.orderId, (o) => ({ ...o, stockTaken: false }));
       case 'PaymentRefundRequested': {

@@ -19,12 +19,13 @@ export type OrderPlaced = {
   };
 };
 export type OrderPaid = { type: 'OrderPaid'; data: ShardEventData & { paymentId: string; amount: number; paidAt: number } };
-export type ReservationExpired = { type: 'ReservationExpired'; data: ShardEventData & { expiredAt: number } };
-export type OrderCancelled = { type: 'OrderCancelled'; data: ShardEventData & { cancelledAt: number } };
+/** `userId` rides along so the quota saga can release the buyer's claim from this event alone. */
+export type ReservationExpired = { type: 'ReservationExpired'; data: ShardEventData & { userId: string; expiredAt: number } };
+export type OrderCancelled = { type: 'OrderCancelled'; data: ShardEventData & { userId: string; cancelledAt: number } };
 export type StockReleased = { type: 'StockReleased'; data: ShardEventData & { quantity: number; reason: ReleaseReason } };
 export type PaymentRefundRequested = {
   type: 'PaymentRefundRequested';
-  data: ShardEventData & { paymentId: string; amount: number; reason: RefundReason; requestedAt: number };
+  data: ShardEventData & { userId: string; paymentId: string; amount: number; reason: RefundReason; requestedAt: number };
 };
 
 export type ShardEvent = StockReserved | OrderPlaced | OrderPaid | ReservationExpired | OrderCancelled | StockReleased | PaymentRefundRequested;
