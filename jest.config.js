@@ -13,6 +13,7 @@ const swc = [
 
 const moduleNameMapper = {
   '^@flash/(domain|event-store|gate|access|read-models)$': '<rootDir>/libs/$1/src',
+  '^@flash/worker$': '<rootDir>/apps/worker/src',
 };
 
 const base = { transform: { '^.+\\.ts$': swc }, moduleNameMapper, testEnvironment: 'node', rootDir: __dirname };

@@ -14,7 +14,12 @@ import { ReadinessGuard } from './http/readiness.guard';
 import { InventoryService } from './inventory/inventory.service';
 import { Lifecycle } from './lifecycle';
 import { Logger, LOGGER } from './logger';
+import { CancelOrderController } from './orders/cancel-order/cancel-order.controller';
 import { GetOrderController } from './orders/get-order/get-order.controller';
+import { DemoPaymentsController, PaymentsController } from './payments/payments.controller';
+import { PaymentsService } from './payments/payments.service';
+import { EmbeddedInventory } from './sagas/embedded-inventory';
+import { SagaHost } from './sagas/saga-host';
 import { AccessController } from './reservations/access/access.controller';
 import { ReserveStockController } from './reservations/reserve-stock/reserve-stock.controller';
 import { ReserveStockHandler } from './reservations/reserve-stock/reserve-stock.handler';
@@ -47,7 +52,9 @@ export class AppModule {
         AccessController,
         ReserveStockController,
         GetOrderController,
-        ...(config.demo ? [DevTokenController] : []),
+        CancelOrderController,
+        PaymentsController,
+        ...(config.demo ? [DevTokenController, DemoPaymentsController] : []),
       ],
       providers: [
         { provide: APP_CONFIG, useValue: config },
@@ -64,6 +71,9 @@ export class AppModule {
         GetSaleService,
         ScheduleSaleHandler,
         ReserveStockHandler,
+        PaymentsService,
+        EmbeddedInventory,
+        SagaHost,
         Lifecycle,
       ],
     };

@@ -21,6 +21,12 @@ export interface AppConfig {
   readonly bodyLimitBytes: number;
   readonly devTokenTtlSeconds: number;
   readonly shutdownTimeoutMs: number;
+  /** How often the sagas look for due work (expired holds, releases, unsettled claims). */
+  readonly sweepIntervalMs: number;
+  /** How long a quota claim may stay without its order before the compensation saga settles it. */
+  readonly compensationSettleMs: number;
+  /** Tests inject an in-memory event store; then the saga checkpoints stay in memory too. */
+  readonly inMemoryStore?: boolean;
   readonly eventStoreUrl?: string;
   readonly redisUrl?: string;
   readonly mongoUrl?: string;
@@ -71,6 +77,8 @@ export const loadConfig = (env: NodeJS.ProcessEnv = process.env): AppConfig => {
     bodyLimitBytes: int(env, 'BODY_LIMIT_BYTES', 16 * 1024, 256, 1024 * 1024),
     devTokenTtlSeconds: int(env, 'DEV_TOKEN_TTL_S', 3600, 60, 7 * 24 * 3600),
     shutdownTimeoutMs: int(env, 'SHUTDOWN_TIMEOUT_MS', 10_000, 100, 120_000),
+    sweepIntervalMs: int(env, 'SWEEP_INTERVAL_MS', 1000, 10, 60_000),
+    compensationSettleMs: int(env, 'COMPENSATION_SETTLE_MS', 5000, 100, 600_000),
     ...(eventStoreUrl ? { eventStoreUrl } : {}),
     ...(redisUrl ? { redisUrl } : {}),
     ...(mongoUrl ? { mongoUrl } : {}),

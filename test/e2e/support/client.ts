@@ -73,3 +73,11 @@ export const openSale = (overrides: Record<string, unknown> = {}) => ({
   challenge: 'none',
   ...overrides,
 });
+
+/** Signs a payment webhook body the way the provider does: hex HMAC-SHA256 over the raw bytes. */
+export const signedWebhook = (secret: string, payment: { paymentId: string; orderId: string; amount: number; status: 'succeeded' | 'failed' }) => {
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  const { createHmac } = require('node:crypto') as typeof import('node:crypto');
+  const rawBody = JSON.stringify(payment);
+  return { rawBody, headers: { 'x-signature': createHmac('sha256', secret).update(rawBody).digest('hex') } };
+};

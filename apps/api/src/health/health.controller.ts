@@ -1,6 +1,8 @@
 import { Controller, Get, Inject } from '@nestjs/common';
 import { EventStore } from '@flash/event-store';
 import { ApiError } from '../http/error-catalogue';
+import { Clock, CLOCK } from '../clock';
+import { SagaHost } from '../sagas/saga-host';
 import { SaleCatalog } from '../sales/sale-catalog';
 import { EVENT_STORE } from '../store/event-store.provider';
 
@@ -8,7 +10,9 @@ import { EVENT_STORE } from '../store/event-store.provider';
 export class HealthController {
   constructor(
     @Inject(EVENT_STORE) private readonly store: EventStore,
+    @Inject(CLOCK) private readonly clock: Clock,
     private readonly catalog: SaleCatalog,
+    private readonly sagas: SagaHost,
   ) {}
 
   @Get('live')
@@ -21,6 +25,12 @@ export class HealthController {
   async ready() {
     const head = await this.store.headPosition();
     if (!this.catalog.ready) throw new ApiError('NOT_READY', `catching up with the event log (${this.catalog.position}/${head})`);
-    return { status: 'ready', store: { head }, catalog: { position: this.catalog.position, lagEvents: Math.max(0, head - this.catalog.position) } };
+    const sagas = this.sagas.follower.status(this.clock.now());
+    return {
+      status: 'ready',
+      store: { head },
+      catalog: { position: this.catalog.position, lagEvents: Math.max(0, head - this.catalog.position) },
+      sagas: { ...sagas, lagEvents: Math.max(0, head - sagas.position) },
+    };
   }
 }

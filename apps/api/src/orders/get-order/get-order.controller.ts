@@ -15,6 +15,7 @@ export const orderView = (saleId: string, shard: number, o: Order) => ({
   amount: o.amount,
   ...(o.expiresAt === undefined ? {} : { expiresAt: new Date(o.expiresAt).toISOString() }),
   ...(o.paidAt === undefined ? {} : { paidAt: new Date(o.paidAt).toISOString() }),
+  ...(o.endedAt === undefined ? {} : { endedAt: new Date(o.endedAt).toISOString() }),
 });
 
 /** Reads its own writes: the order locator and the shard state are updated before the 201 is sent. */

@@ -17,6 +17,7 @@ import {
 } from '@flash/domain';
 import { CommandMetadata, encodeEvent, EventStore, reservationIdFor, WrongExpectedRevision } from '@flash/event-store';
 import { PurchaseTokens } from '@flash/access';
+import { BuyerQuota } from '@flash/worker';
 import { Clock, CLOCK } from '../../clock';
 import { ApiError } from '../../http/error-catalogue';
 import { Logger, LOGGER } from '../../logger';
@@ -48,6 +49,8 @@ export const reservationBody = (saleId: string, order: Order, shard: number): Re
  */
 @CommandHandler(ReserveStockCommand)
 export class ReserveStockHandler implements ICommandHandler<ReserveStockCommand> {
+  private readonly quota: BuyerQuota;
+
   constructor(
     @Inject(EVENT_STORE) private readonly store: EventStore,
     @Inject(CLOCK) private readonly clock: Clock,
@@ -55,7 +58,9 @@ export class ReserveStockHandler implements ICommandHandler<ReserveStockCommand>
     private readonly catalog: SaleCatalog,
     private readonly inventory: InventoryService,
     private readonly tokens: PurchaseTokens,
-  ) {}
+  ) {
+    this.quota = new BuyerQuota(store, () => clock.now());
+  }
 
   async execute(cmd: ReserveStockCommand): Promise<ReservationResult> {
     const sale = this.catalog.sale(cmd.saleId);
@@ -145,20 +150,10 @@ export class ReserveStockHandler implements ICommandHandler<ReserveStockCommand>
 
   /** Gives the quota back; if that cannot be recorded now, the claim stays pending for the compensation saga. */
   private async release(cmd: ReserveStockCommand, reservationId: string, reason: QuotaReleaseReason): Promise<void> {
-    const streamId = buyerStream(cmd.saleId, cmd.userId);
-    for (let attempt = 1; attempt <= MAX_CLAIM_ATTEMPTS; attempt++) {
-      const buyer = await this.loadBuyer(cmd);
-      const events = buyerDecider.decide({ type: 'ReleaseQuota', reservationId, reason }, buyer.state, this.clock.now());
-      if (events.length === 0) return;
-      try {
-        await this.store.append(streamId, events.map((e) => encodeEvent(streamId, e, this.metadata(cmd, reservationId))), buyer.expectedRevision);
-        return;
-      } catch (error) {
-        if (!(error instanceof WrongExpectedRevision)) {
-          this.logger.warn({ err: error, reservationId }, 'quota release not recorded; left for compensation');
-          return;
-        }
-      }
+    try {
+      await this.quota.release(cmd.saleId, cmd.userId, reservationId, reason, this.metadata(cmd, reservationId));
+    } catch (error) {
+      this.logger.warn({ err: error, reservationId }, 'quota release not recorded; left for compensation');
     }
   }
 }

@@ -1,0 +1,43 @@
+import { randomUUID } from 'node:crypto';
+import { Body, Controller, Headers, HttpCode, Inject, Param, Post } from '@nestjs/common';
+import { NotFound } from '@flash/domain';
+import { Authenticated, CurrentPrincipal, isAdmin } from '../auth/auth.guard';
+import { Principal } from '../auth/jwt.service';
+import { APP_CONFIG, AppConfig } from '../config';
+import { RawJsonBody } from '../http/json-body';
+import { InventoryService } from '../inventory/inventory.service';
+import { SaleCatalog } from '../sales/sale-catalog';
+import { PaymentsService, signWebhook } from './payments.service';
+
+@Controller('payments')
+export class PaymentsController {
+  constructor(private readonly payments: PaymentsService) {}
+
+  @Post('webhook')
+  @HttpCode(200)
+  webhook(@Headers('x-signature') signature: string | undefined, @Body() raw: unknown) {
+    return this.payments.handle(raw, signature);
+  }
+}
+
+/** DEMO=1 only: pays an order through the real webhook path with a correctly signed body. */
+@Controller('demo/payments')
+export class DemoPaymentsController {
+  constructor(
+    @Inject(APP_CONFIG) private readonly config: AppConfig,
+    private readonly payments: PaymentsService,
+    private readonly catalog: SaleCatalog,
+    private readonly inventory: InventoryService,
+  ) {}
+
+  @Post(':orderId')
+  @HttpCode(200)
+  @Authenticated()
+  async pay(@Param('orderId') orderId: string, @CurrentPrincipal() principal: Principal) {
+    const location = this.catalog.locateOrder(orderId);
+    const order = location && (await this.inventory.forSale(location.saleId)).writer(location.shard)?.state.orders.get(orderId);
+    if (!order || (order.userId !== principal.userId && !isAdmin(principal))) throw new NotFound('order', orderId);
+    const body = JSON.stringify({ paymentId: `demo-${randomUUID()}`, orderId, amount: order.amount, status: 'succeeded' });
+    return this.payments.handle(new RawJsonBody(body), signWebhook(this.config.paymentWebhookSecret, body));
+  }
+}

@@ -1,0 +1,90 @@
+import { DomainEvent, SoldOut } from '@flash/domain';
+import { Logger } from 'pino';
+import { PendingWork } from '../pending-work';
+import { InventoryPort, QuotaPort } from '../ports';
+import { LogProcess } from './log-process';
+
+export interface CompensationOptions {
+  /** How long a claim may stay without its order before this process looks at it. */
+  readonly settleAfterMs: number;
+  /** How long the client's attempt stays valid (its purchase token's life): within it the reservation is redone. */
+  readonly clientWindowMs: number;
+}
+
+interface Claim {
+  readonly saleId: string;
+  readonly userId: string;
+  readonly quantity: number;
+  readonly claimedAt: number;
+}
+
+/**
+ * Settles a QuotaClaimed whose shard append failed or ended with an unknown outcome (seed 000's rollback vs. async
+ * redo): while the client's attempt is still valid and the sale open, redo the reservation (the shard decider is
+ * idempotent per order, so a reservation that did land is found, not doubled); otherwise release the quota. Either
+ * way the choice is an event an auditor can read: OrderPlaced, or QuotaReleased {reason: sold_out | compensated}.
+ */
+export class CompensationProcess implements LogProcess {
+  readonly name = 'compensation';
+  private readonly claims = new PendingWork<Claim>();
+
+  constructor(
+    private readonly inventory: InventoryPort,
+    private readonly quota: QuotaPort,
+    private readonly logger: Logger,
+    private readonly options: CompensationOptions,
+  ) {}
+
+  apply(event: DomainEvent, position: number): void {
+    switch (event.type) {
+      case 'QuotaClaimed': {
+        const { reservationId, saleId, userId, quantity, claimedAt } = event.data;
+        this.claims.add(reservationId, position, claimedAt + this.options.settleAfterMs, { saleId, userId, quantity, claimedAt });
+        return;
+      }
+      case 'OrderPlaced':
+        this.claims.remove(event.data.orderId);
+        return;
+      case 'QuotaReleased':
+        this.claims.remove(event.data.reservationId);
+        return;
+      default:
+        return;
+    }
+  }
+
+  async tick(now: number): Promise<void> {
+    await Promise.all(
+      this.claims.due(now).map(async (item) => {
+        const claim = item.payload;
+        const metadata = { causationId: `compensation:${item.key}`, userId: claim.userId, decidedAt: now };
+        try {
+          const sale = this.inventory.sale(claim.saleId);
+          const withinWindow = now <= claim.claimedAt + this.options.clientWindowMs;
+          if (sale && withinWindow && now < sale.endsAt) {
+            try {
+              await this.inventory.reserve(claim.saleId, item.key, claim.userId, claim.quantity, metadata);
+            } catch (error) {
+              if (!(error instanceof SoldOut)) throw error;
+              await this.quota.release(claim.saleId, claim.userId, item.key, 'sold_out', metadata);
+            }
+          } else {
+            await this.quota.release(claim.saleId, claim.userId, item.key, 'compensated', metadata);
+          }
+          this.claims.remove(item.key);
+        } catch (error) {
+          this.logger.warn({ err: error, reservationId: item.key }, 'claim not settled yet; will retry');
+          this.claims.retryLater(item, now);
+        }
+      }),
+    );
+  }
+
+  lowWater(): number | undefined {
+    return this.claims.lowWater();
+  }
+
+  status(now: number) {
+    return { backlog: this.claims.size, overdueMs: this.claims.overdueMs(now) };
+  }
+}
