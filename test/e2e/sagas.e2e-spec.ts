@@ -19,6 +19,7 @@ const harness = (env: Record<string, string> = {}) => {
     async restart(kill = false) {
       await h.client.destroy();
       if (kill) await server.kill();
+      else expect(await server.stop('SIGTERM')).toBe(0);
       await server.start();
       h.client = new ApiClient(server.baseUrl, server.jwtSecret, 64);
     },

@@ -3,11 +3,14 @@ import { APP_FILTER, APP_GUARD } from '@nestjs/core';
 import { CqrsModule } from '@nestjs/cqrs';
 import { deriveKey, PurchaseTokens } from '@flash/access';
 import { EventStore } from '@flash/event-store';
+import { EligibilityGate } from '@flash/gate';
 import { AuthGuard } from './auth/auth.guard';
 import { DevTokenController } from './auth/dev-token.controller';
 import { JwtService } from './auth/jwt.service';
 import { CLOCK, Clock, systemClock } from './clock';
 import { APP_CONFIG, AppConfig } from './config';
+import { ELIGIBILITY_GATE, GateKeeper } from './gate/gate-keeper';
+import { openGate } from './gate/gate.provider';
 import { HealthController } from './health/health.controller';
 import { ErrorEnvelopeFilter } from './http/error.filter';
 import { ReadinessGuard } from './http/readiness.guard';
@@ -36,12 +39,13 @@ export interface AppDependencies {
   /** Defaults to the adapter the configuration selects. */
   readonly store?: EventStore;
   readonly clock?: Clock;
+  readonly gate?: EligibilityGate;
 }
 
 /** A thin shell: wires ports to adapters and lists the use cases. */
 @Module({})
 export class AppModule {
-  static forRoot({ config, logger, store, clock }: AppDependencies): DynamicModule {
+  static forRoot({ config, logger, store, clock, gate }: AppDependencies): DynamicModule {
     return {
       module: AppModule,
       imports: [CqrsModule.forRoot()],
@@ -61,6 +65,8 @@ export class AppModule {
         { provide: LOGGER, useValue: logger },
         { provide: CLOCK, useValue: clock ?? systemClock },
         { provide: EVENT_STORE, useFactory: () => store ?? openEventStore(config) },
+        { provide: ELIGIBILITY_GATE, useFactory: () => gate ?? openGate(config) },
+        GateKeeper,
         { provide: PurchaseTokens, useFactory: () => new PurchaseTokens(deriveKey(config.jwtSecret, 'purchase-token'), config.purchaseTokenTtlMs) },
         { provide: APP_FILTER, useClass: ErrorEnvelopeFilter },
         { provide: APP_GUARD, useClass: ReadinessGuard },

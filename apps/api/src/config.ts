@@ -61,6 +61,7 @@ export const loadConfig = (env: NodeJS.ProcessEnv = process.env): AppConfig => {
   const eventStoreUrl = optional(env, 'EVENTSTORE_URL');
   const redisUrl = optional(env, 'REDIS_URL');
   const mongoUrl = optional(env, 'MONGO_URL');
+  if (mongoUrl) throw new ConfigError('MONGO_URL is set, but the MongoDB read models are not part of this build yet; unset it');
   return {
     port: int(env, 'PORT', 3000, 0, 65535),
     host: env.HOST ?? '127.0.0.1',

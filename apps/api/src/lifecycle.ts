@@ -1,5 +1,7 @@
 import { Inject, Injectable, OnApplicationShutdown } from '@nestjs/common';
 import { EventStore } from '@flash/event-store';
+import { EligibilityGate } from '@flash/gate';
+import { ELIGIBILITY_GATE } from './gate/gate-keeper';
 import { InventoryService } from './inventory/inventory.service';
 import { Logger, LOGGER } from './logger';
 import { SagaHost } from './sagas/saga-host';
@@ -18,12 +20,14 @@ export class Lifecycle implements OnApplicationShutdown {
     private readonly inventory: InventoryService,
     private readonly catalog: SaleCatalog,
     private readonly sagas: SagaHost,
+    @Inject(ELIGIBILITY_GATE) private readonly gate: EligibilityGate,
   ) {}
 
   async onApplicationShutdown(signal?: string): Promise<void> {
     await this.sagas.stop();
     await this.inventory.flush();
     this.catalog.stop();
+    await this.gate.close();
     await this.store.close();
     this.logger.info({ signal }, 'stopped cleanly');
   }

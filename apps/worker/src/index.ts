@@ -7,3 +7,4 @@ export * from './processes/log-process';
 export * from './processes/expiry.process';
 export * from './processes/quota-release.process';
 export * from './processes/compensation.process';
+export * from './processes/gate-sync.process';

@@ -1,2 +1,3 @@
-/** The eligibility gate (Redis Lua and in-process adapters) lands with issue #4 (the funnel). */
-export {};
+export * from './gate.port';
+export { InProcessGate } from './in-process/in-process-gate';
+export { RedisGate, UnsafeRedisConfiguration } from './redis/redis-gate';

@@ -45,6 +45,7 @@ export class ServerProcess {
 
   async start(): Promise<void> {
     if (!fs.existsSync(MAIN)) throw new Error(`${MAIN} is missing: run "npm run build" first (npm test does)`);
+    if (this.child && this.child.exitCode === null && this.child.signalCode === null) throw new Error('the previous server process is still running: stop it first');
     if (this.port === 0) this.port = await freePort();
     this.output = '';
     this.child = spawn(process.execPath, [MAIN], {

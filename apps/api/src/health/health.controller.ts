@@ -1,5 +1,6 @@
 import { Controller, Get, Inject } from '@nestjs/common';
 import { EventStore } from '@flash/event-store';
+import { GateKeeper } from '../gate/gate-keeper';
 import { ApiError } from '../http/error-catalogue';
 import { Clock, CLOCK } from '../clock';
 import { SagaHost } from '../sagas/saga-host';
@@ -13,6 +14,7 @@ export class HealthController {
     @Inject(CLOCK) private readonly clock: Clock,
     private readonly catalog: SaleCatalog,
     private readonly sagas: SagaHost,
+    private readonly gate: GateKeeper,
   ) {}
 
   @Get('live')
@@ -25,6 +27,7 @@ export class HealthController {
   async ready() {
     const head = await this.store.headPosition();
     if (!this.catalog.ready) throw new ApiError('NOT_READY', `catching up with the event log (${this.catalog.position}/${head})`);
+    if (!this.gate.ready) throw new ApiError('NOT_READY', 'the eligibility gate is unreachable or being rebuilt from the store');
     const sagas = this.sagas.follower.status(this.clock.now());
     return {
       status: 'ready',

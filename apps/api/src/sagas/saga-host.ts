@@ -6,6 +6,7 @@ import {
   CheckpointStore,
   CompensationProcess,
   ExpiryProcess,
+  GateSyncProcess,
   LogFollower,
   MemoryCheckpointStore,
   QuotaReleaseProcess,
@@ -15,6 +16,7 @@ import { Clock, CLOCK } from '../clock';
 import { APP_CONFIG, AppConfig } from '../config';
 import { Logger, LOGGER } from '../logger';
 import { EVENT_STORE } from '../store/event-store.provider';
+import { GateKeeper } from '../gate/gate-keeper';
 import { EmbeddedInventory } from './embedded-inventory';
 
 export const SAGA_CHECKPOINTS_FILE = 'worker.sqlite';
@@ -31,6 +33,7 @@ export class SagaHost {
     @Inject(APP_CONFIG) config: AppConfig,
     @Inject(LOGGER) logger: Logger,
     inventory: EmbeddedInventory,
+    gate: GateKeeper,
   ) {
     const log = logger.child({ component: 'sagas' });
     const quota = new BuyerQuota(store, () => clock.now());
@@ -42,6 +45,7 @@ export class SagaHost {
         new ExpiryProcess(inventory, log),
         new QuotaReleaseProcess(quota, log),
         new CompensationProcess(inventory, quota, log, { settleAfterMs: config.compensationSettleMs, clientWindowMs: config.purchaseTokenTtlMs }),
+        new GateSyncProcess(gate, log),
       ],
       log,
       { name: 'sagas', tickIntervalMs: config.sweepIntervalMs, now: () => clock.now() },

@@ -1,6 +1,7 @@
 import { Inject } from '@nestjs/common';
 import { CommandHandler, ICommandHandler } from '@nestjs/cqrs';
 import {
+  availableStock,
   buyerDecider,
   BuyerState,
   buyerStream,
@@ -19,6 +20,7 @@ import { CommandMetadata, encodeEvent, EventStore, reservationIdFor, WrongExpect
 import { PurchaseTokens } from '@flash/access';
 import { BuyerQuota } from '@flash/worker';
 import { Clock, CLOCK } from '../../clock';
+import { GateKeeper } from '../../gate/gate-keeper';
 import { ApiError } from '../../http/error-catalogue';
 import { Logger, LOGGER } from '../../logger';
 import { InventoryService } from '../../inventory/inventory.service';
@@ -58,6 +60,7 @@ export class ReserveStockHandler implements ICommandHandler<ReserveStockCommand>
     private readonly catalog: SaleCatalog,
     private readonly inventory: InventoryService,
     private readonly tokens: PurchaseTokens,
+    private readonly gate: GateKeeper,
   ) {
     this.quota = new BuyerQuota(store, () => clock.now());
   }
@@ -78,10 +81,18 @@ export class ReserveStockHandler implements ICommandHandler<ReserveStockCommand>
     }
     if (cmd.quantity > perUserLimit) throw new ApiError('VALIDATION_FAILED', `quantity must be in 1..${perUserLimit}`);
     const inventory = await this.inventory.forSale(cmd.saleId);
-    if (inventory.available() < cmd.quantity) throw new SoldOut(cmd.saleId);
+    const reservationId = reservationIdFor(cmd.saleId, cmd.userId, cmd.idempotencyKey);
+    const shard = await this.gate.admit(sale, cmd.userId, reservationId, cmd.quantity, now);
 
-    const claim = await this.claim(sale, cmd, buyer);
-    return this.place(inventory, cmd, claim);
+    let claim: QuotaClaim;
+    try {
+      claim = await this.claim(sale, cmd, buyer);
+    } catch (error) {
+      // The store refused (limit) or could not record the claim: the gate's hold goes back.
+      await this.gate.release(cmd.saleId, reservationId);
+      throw error;
+    }
+    return this.place(inventory, cmd, claim, shard);
   }
 
   private loadBuyer(cmd: ReserveStockCommand): Promise<LoadedStream<BuyerState>> {
@@ -136,14 +147,20 @@ export class ReserveStockHandler implements ICommandHandler<ReserveStockCommand>
     throw new ApiError('OVERLOADED', 'too many concurrent attempts for this buyer, retry with the same Idempotency-Key');
   }
 
-  private async place(inventory: SaleInventory, cmd: ReserveStockCommand, claim: QuotaClaim): Promise<ReservationResult> {
+  private async place(inventory: SaleInventory, cmd: ReserveStockCommand, claim: QuotaClaim, shard?: number): Promise<ReservationResult> {
     try {
-      const outcome = await inventory.reserve(claim.reservationId, cmd.userId, claim.quantity, this.metadata(cmd, claim.reservationId));
+      const outcome = await inventory.reserve(claim.reservationId, cmd.userId, claim.quantity, this.metadata(cmd, claim.reservationId), shard);
       for (const e of outcome.events) this.catalog.apply(e);
       if (!outcome.order) throw new Error(`reservation ${claim.reservationId} resolved without an order`);
       return { created: outcome.events.length > 0, body: reservationBody(cmd.saleId, outcome.order, outcome.shard) };
     } catch (error) {
-      if (error instanceof SoldOut) await this.release(cmd, claim.reservationId, 'sold_out');
+      if (error instanceof SoldOut) {
+        // The gate let through more than the store has: give back the quota and the gate's hold, and lower the
+        // gate's counts to what the shards really have.
+        await this.release(cmd, claim.reservationId, 'sold_out');
+        await this.gate.release(cmd.saleId, claim.reservationId);
+        await Promise.all(inventory.writers.map((w) => this.gate.correct(cmd.saleId, w.state.shard, availableStock(w.state))));
+      }
       throw error;
     }
   }

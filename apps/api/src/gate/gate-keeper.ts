@@ -1,0 +1,148 @@
+import { Inject, Injectable } from '@nestjs/common';
+import { availableStock, LimitExceeded, SaleEnded, SaleNotStarted, SoldOut } from '@flash/domain';
+import { EventStore } from '@flash/event-store';
+import { EligibilityGate, GateHold, GateUnavailable } from '@flash/gate';
+import { ApiError } from '../http/error-catalogue';
+import { shardConfig } from '../inventory/sale-inventory';
+import { ShardWriter } from '../inventory/shard-writer';
+import { Logger, LOGGER } from '../logger';
+import { CatalogSale } from '../sales/sale-catalog';
+import { EVENT_STORE } from '../store/event-store.provider';
+
+export const ELIGIBILITY_GATE = Symbol('ELIGIBILITY_GATE');
+
+/** How long a SOLD_OUT answer is trusted locally before the gate is asked again (stock can come back). */
+const SOLD_OUT_MEMORY_MS = 500;
+
+/**
+ * The command side's use of the eligibility gate: admit before the store, correct the gate when the store
+ * disagrees, and rebuild a sale's gate state from the store when it is missing (first use, or Redis lost its data).
+ * While a rebuild runs, admissions for that sale wait for it; while Redis is unreachable they are refused with a
+ * retryable 503 — the store is never asked to absorb a spike the filter cannot see.
+ */
+@Injectable()
+export class GateKeeper {
+  private readonly rebuilds = new Map<string, Promise<void>>();
+  private readonly soldOutUntil = new Map<string, number>();
+  private unavailableSince: number | undefined;
+
+  constructor(
+    @Inject(ELIGIBILITY_GATE) private readonly gate: EligibilityGate,
+    @Inject(EVENT_STORE) private readonly store: EventStore,
+    @Inject(LOGGER) private readonly logger: Logger,
+  ) {}
+
+  /** Admits an attempt or throws the refusal; returns the shard the gate set aside stock on. */
+  async admit(sale: CatalogSale, userId: string, reservationId: string, quantity: number, now: number): Promise<number> {
+    const saleId = sale.definition.saleId;
+    if ((this.soldOutUntil.get(saleId) ?? 0) > now) throw new SoldOut(saleId);
+    const request = {
+      saleId,
+      userId,
+      reservationId,
+      quantity,
+      now,
+      startShard: Number.parseInt(reservationId.slice(0, 8), 16) % sale.allocations.length,
+      takeStock: sale.definition.inventoryMode !== 'on-payment',
+    };
+    let verdict = await this.call(() => this.gate.admit(request));
+    if (verdict.kind === 'not-loaded') {
+      await this.rebuild(sale);
+      verdict = await this.call(() => this.gate.admit(request));
+    }
+    switch (verdict.kind) {
+      case 'admitted':
+      case 'known':
+        return verdict.shard;
+      case 'not-loaded':
+        throw new ApiError('NOT_READY', 'the eligibility gate is being rebuilt; retry shortly', { retryAfterMs: 500 });
+      case 'refused':
+        switch (verdict.code) {
+          case 'SOLD_OUT':
+            this.soldOutUntil.set(saleId, now + SOLD_OUT_MEMORY_MS);
+            throw new SoldOut(saleId);
+          case 'LIMIT_EXCEEDED':
+            throw new LimitExceeded(saleId, sale.definition.perUserLimit);
+          case 'SALE_NOT_STARTED':
+            throw new SaleNotStarted(saleId, sale.definition.startsAt - now);
+          case 'SALE_ENDED':
+            throw new SaleEnded(saleId);
+        }
+    }
+  }
+
+  /** Gives an admitted attempt's stock and quota back in the gate (the store refused it, or its hold ended). */
+  async release(saleId: string, reservationId: string): Promise<void> {
+    this.soldOutUntil.delete(saleId);
+    await this.call(() => this.gate.release(saleId, reservationId)).catch((error: unknown) =>
+      this.logger.warn({ err: error, saleId, reservationId }, 'gate release failed; the next rebuild converges it'),
+    );
+  }
+
+  async correct(saleId: string, shard: number, available: number): Promise<void> {
+    await this.call(() => this.gate.correct(saleId, shard, available)).catch(() => undefined);
+  }
+
+  /** Rebuilds one sale's gate state from the shard streams (single flight per sale). */
+  rebuild(sale: CatalogSale): Promise<void> {
+    const saleId = sale.definition.saleId;
+    let running = this.rebuilds.get(saleId);
+    if (!running) {
+      running = this.loadFromStore(sale).finally(() => this.rebuilds.delete(saleId));
+      this.rebuilds.set(saleId, running);
+    }
+    return running;
+  }
+
+  private async loadFromStore(sale: CatalogSale): Promise<void> {
+    const started = Date.now();
+    const shards = await Promise.all(sale.allocations.map(async (allocated, shard) => (await ShardWriter.read(this.store, shardConfig(sale.definition, shard, allocated))).state));
+    const holds: GateHold[] = [];
+    for (const s of shards) {
+      for (const o of s.orders.values()) {
+        if (o.status !== 'reserved' && o.status !== 'placed' && o.status !== 'paid') continue;
+        holds.push({ reservationId: o.orderId, userId: o.userId, shard: s.shard, quantity: o.quantity, stockTaken: o.stockTaken });
+      }
+    }
+    const { saleId, startsAt, endsAt, perUserLimit } = sale.definition;
+    await this.call(() =>
+      this.gate.load({
+        saleId,
+        startsAt,
+        endsAt: sale.closed ? Math.min(endsAt, startsAt) : endsAt,
+        perUserLimit,
+        available: shards.map((s) => availableStock(s)),
+        holds,
+      }),
+    );
+    this.soldOutUntil.delete(saleId);
+    this.logger.info({ saleId, holds: holds.length, ms: Date.now() - started }, 'gate rebuilt from the event store');
+  }
+
+  private async call<T>(op: () => Promise<T>): Promise<T> {
+    try {
+      const result = await op();
+      if (this.unavailableSince !== undefined) {
+        this.logger.info({ pausedMs: Date.now() - this.unavailableSince }, 'eligibility gate reachable again');
+        this.unavailableSince = undefined;
+      }
+      return result;
+    } catch (error) {
+      if (!(error instanceof GateUnavailable)) throw error;
+      if (this.unavailableSince === undefined) {
+        this.unavailableSince = Date.now();
+        this.logger.warn({ err: error }, 'eligibility gate unreachable: admissions paused');
+      }
+      throw new ApiError('OVERLOADED', 'admissions are paused while the eligibility gate is unreachable', { retryAfterMs: 1000 });
+    }
+  }
+
+  /** For /health/ready: false while a rebuild runs or the gate is unreachable. */
+  get ready(): boolean {
+    return this.rebuilds.size === 0 && this.unavailableSince === undefined;
+  }
+
+  inspect(saleId: string) {
+    return this.gate.inspect(saleId);
+  }
+}

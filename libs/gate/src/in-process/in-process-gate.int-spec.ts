@@ -1,0 +1,4 @@
+import { gateContract } from '../../test/gate.contract';
+import { InProcessGate } from './in-process-gate';
+
+gateContract('in-process', async () => new InProcessGate());

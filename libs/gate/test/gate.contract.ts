@@ -1,0 +1,131 @@
+import { EligibilityGate, GateSnapshot } from '../src';
+
+const T0 = 1_800_000_000_000;
+
+export const snapshot = (overrides: Partial<GateSnapshot> = {}): GateSnapshot => ({
+  saleId: `sale-${Math.random().toString(36).slice(2)}`,
+  startsAt: T0,
+  endsAt: T0 + 3_600_000,
+  perUserLimit: 2,
+  available: [3, 3],
+  holds: [],
+  ...overrides,
+});
+
+const admitOf = (saleId: string, userId: string, reservationId: string, quantity = 1, now = T0 + 1, startShard = 0) => ({
+  saleId,
+  userId,
+  reservationId,
+  quantity,
+  now,
+  startShard,
+  takeStock: true,
+});
+
+/** One contract for every gate adapter (in-process, Redis): the same answers to the same questions. */
+export function gateContract(name: string, open: () => Promise<EligibilityGate>): void {
+  describe(`eligibility gate contract: ${name}`, () => {
+    let gate: EligibilityGate;
+    beforeEach(async () => {
+      gate = await open();
+    });
+    afterEach(async () => {
+      await gate.close();
+    });
+
+    it('knows nothing about a sale until it is loaded', async () => {
+      expect(await gate.admit(admitOf('never-loaded', 'u1', 'r1'))).toEqual({ kind: 'not-loaded' });
+      expect(await gate.inspect('never-loaded')).toBeUndefined();
+    });
+
+    it('admits on the first shard from startShard that has the quantity, and counts it against stock and buyer', async () => {
+      const s = snapshot({ available: [0, 1, 5] });
+      await gate.load(s);
+      expect(await gate.admit(admitOf(s.saleId, 'u1', 'r1', 2, T0 + 1, 1))).toEqual({ kind: 'admitted', shard: 2 });
+      expect(await gate.admit(admitOf(s.saleId, 'u2', 'r2', 1, T0 + 1, 1))).toEqual({ kind: 'admitted', shard: 1 });
+      expect(await gate.inspect(s.saleId)).toEqual({ available: [0, 0, 3], users: { u1: 2, u2: 1 }, holds: 2 });
+    });
+
+    it('refuses before the start and from the end', async () => {
+      const s = snapshot();
+      await gate.load(s);
+      expect(await gate.admit(admitOf(s.saleId, 'u1', 'r1', 1, T0 - 1))).toEqual({ kind: 'refused', code: 'SALE_NOT_STARTED' });
+      expect(await gate.admit(admitOf(s.saleId, 'u1', 'r2', 1, s.endsAt))).toEqual({ kind: 'refused', code: 'SALE_ENDED' });
+    });
+
+    it('refuses a buyer over the per-user limit', async () => {
+      const s = snapshot({ perUserLimit: 2 });
+      await gate.load(s);
+      expect((await gate.admit(admitOf(s.saleId, 'u1', 'r1', 2))).kind).toBe('admitted');
+      expect(await gate.admit(admitOf(s.saleId, 'u1', 'r2', 1))).toEqual({ kind: 'refused', code: 'LIMIT_EXCEEDED' });
+    });
+
+    it('says SOLD_OUT when no shard can serve the quantity', async () => {
+      const s = snapshot({ available: [1, 1], perUserLimit: 5 });
+      await gate.load(s);
+      expect(await gate.admit(admitOf(s.saleId, 'u1', 'r1', 2))).toEqual({ kind: 'refused', code: 'SOLD_OUT' });
+      expect((await gate.admit(admitOf(s.saleId, 'u1', 'r2', 1))).kind).toBe('admitted');
+      expect((await gate.admit(admitOf(s.saleId, 'u2', 'r3', 1))).kind).toBe('admitted');
+      expect(await gate.admit(admitOf(s.saleId, 'u3', 'r4', 1))).toEqual({ kind: 'refused', code: 'SOLD_OUT' });
+    });
+
+    it('has no second effect when the same reservation is admitted again', async () => {
+      const s = snapshot();
+      await gate.load(s);
+      const first = await gate.admit(admitOf(s.saleId, 'u1', 'r1'));
+      const state = await gate.inspect(s.saleId);
+      expect(await gate.admit(admitOf(s.saleId, 'u1', 'r1'))).toEqual({ kind: 'known', shard: (first as { shard: number }).shard });
+      expect(await gate.inspect(s.saleId)).toEqual(state);
+    });
+
+    it('gives a hold back once, however often it is released', async () => {
+      const s = snapshot({ available: [1, 0] });
+      await gate.load(s);
+      await gate.admit(admitOf(s.saleId, 'u1', 'r1'));
+      await gate.release(s.saleId, 'r1');
+      await gate.release(s.saleId, 'r1');
+      await gate.release(s.saleId, 'unknown');
+      expect(await gate.inspect(s.saleId)).toEqual({ available: [1, 0], users: {}, holds: 0 });
+    });
+
+    it('lowers a shard to the store truth but never raises it', async () => {
+      const s = snapshot({ available: [5, 5] });
+      await gate.load(s);
+      await gate.correct(s.saleId, 0, 2);
+      await gate.correct(s.saleId, 1, 9);
+      expect((await gate.inspect(s.saleId))?.available).toEqual([2, 5]);
+    });
+
+    it('counts the holds of a snapshot against their buyers, and a reload replaces everything', async () => {
+      const s = snapshot({ perUserLimit: 1, holds: [{ reservationId: 'h1', userId: 'u1', shard: 0, quantity: 1, stockTaken: true }] });
+      await gate.load(s);
+      expect(await gate.admit(admitOf(s.saleId, 'u1', 'r2'))).toEqual({ kind: 'refused', code: 'LIMIT_EXCEEDED' });
+      expect(await gate.admit(admitOf(s.saleId, 'u1', 'h1'))).toEqual({ kind: 'known', shard: 0 });
+      await gate.load({ ...s, holds: [], available: [1, 0] });
+      expect(await gate.inspect(s.saleId)).toEqual({ available: [1, 0], users: {}, holds: 0 });
+    });
+
+    it('without taking stock (on-payment) counts the buyer but leaves the shard, and gives no stock back on release', async () => {
+      const s = snapshot({ available: [1, 0], perUserLimit: 1 });
+      await gate.load(s);
+      const request = { ...admitOf(s.saleId, 'u1', 'r1'), takeStock: false };
+      expect(await gate.admit(request)).toEqual({ kind: 'admitted', shard: 0 });
+      expect(await gate.admit({ ...admitOf(s.saleId, 'u2', 'r2'), takeStock: false })).toEqual({ kind: 'admitted', shard: 0 });
+      expect(await gate.inspect(s.saleId)).toEqual({ available: [1, 0], users: { u1: 1, u2: 1 }, holds: 2 });
+      expect(await gate.admit({ ...admitOf(s.saleId, 'u1', 'r3'), takeStock: false })).toEqual({ kind: 'refused', code: 'LIMIT_EXCEEDED' });
+      await gate.release(s.saleId, 'r1');
+      expect(await gate.inspect(s.saleId)).toEqual({ available: [1, 0], users: { u2: 1 }, holds: 1 });
+    });
+
+    it('admits exactly the stock under 1,000 concurrent attempts', async () => {
+      const s = snapshot({ available: [50, 50, 50, 50], perUserLimit: 1 });
+      await gate.load(s);
+      const verdicts = await Promise.all(Array.from({ length: 1000 }, (_, i) => gate.admit(admitOf(s.saleId, `u${i % 400}`, `r${i}`, 1, T0 + 1, i % 4))));
+      expect(verdicts.filter((v) => v.kind === 'admitted')).toHaveLength(200);
+      const state = await gate.inspect(s.saleId);
+      expect(state?.available).toEqual([0, 0, 0, 0]);
+      expect(Object.values(state?.users ?? {}).every((q) => q === 1)).toBe(true);
+      expect(state?.holds).toBe(200);
+    });
+  });
+}
