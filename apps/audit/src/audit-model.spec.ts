@@ -1,0 +1,252 @@
+import { buyerStream, inventoryStream } from '@flash/domain';
+import { AuditLog, saleDefinition, T0 } from '../test/audit-log';
+import { AuditModel, AuditVerdict, DEFAULT_EXPIRY_GRACE_MS, Violation } from './audit-model';
+
+const SECOND = 1000;
+const sale = saleDefinition({ saleId: 'sale-a', totalStock: 4, shards: 2, perUserLimit: 2, holdTtlMs: 60 * SECOND, price: 100 });
+
+/** Folds the log and judges it at its last recordedAt (or `now`), as `verify` does. */
+const audit = (log: AuditLog, now?: number, options: { saleId?: string } = {}): AuditVerdict => {
+  const model = new AuditModel(options);
+  for (const e of log.events) model.apply(e);
+  return model.verdict({ now: now ?? model.lastRecordedAt ?? 0, expiryGraceMs: DEFAULT_EXPIRY_GRACE_MS });
+};
+
+const violationsOf = (verdict: AuditVerdict): Violation[] => verdict.sales.flatMap((s) => s.violations);
+
+describe('AuditModel', () => {
+  it('finds no violation in a clean history and reports the units GET /admin/sales/:id reports', () => {
+    const log = new AuditLog().scheduleSale(sale);
+    const paidOrder = log.purchase(sale, 0, 'alice', 'alice-key-1', 2, T0 + SECOND);
+    log.pay(sale, 0, paidOrder, 'pay-1', 200, T0 + 10 * SECOND);
+    const expiredOrder = log.purchase(sale, 1, 'bob', 'bob-key-1', 1, T0 + 2 * SECOND);
+    log.expire(sale, 1, expiredOrder, T0 + 62 * SECOND).releaseQuota(sale.saleId, 'bob', expiredOrder, 1, T0 + 62 * SECOND);
+    // A late payment for the expired hold is refunded, never paid.
+    log.refund(sale, 1, expiredOrder, 'pay-2', 100, T0 + 70 * SECOND);
+    const soldOutClaim = log.claim(sale.saleId, 'carol', 'carol-key-1', 1, T0 + 80 * SECOND);
+    log.releaseQuota(sale.saleId, 'carol', soldOutClaim, 1, T0 + 80 * SECOND);
+    const liveOrder = log.purchase(sale, 1, 'dave', 'dave-key-1', 1, T0 + 90 * SECOND);
+
+    const verdict = audit(log, T0 + 100 * SECOND);
+
+    expect(verdict.ok).toBe(true);
+    expect(verdict.logViolations).toEqual([]);
+    expect(verdict.position).toBe(log.events.length);
+    expect(verdict.events).toBe(log.events.length);
+    expect(verdict.sales).toEqual([
+      {
+        saleId: 'sale-a',
+        allocated: 4,
+        reserved: 4,
+        paid: 2,
+        released: 1,
+        expired: 1,
+        cancelled: 0,
+        available: 1,
+        shards: [
+          { shard: 0, allocated: 2, reserved: 2, paid: 2, released: 0, available: 0 },
+          { shard: 1, allocated: 2, reserved: 2, paid: 0, released: 1, available: 1 },
+        ],
+        violations: [],
+      },
+    ]);
+    expect(liveOrder).not.toBe(paidOrder);
+  });
+
+  it('names the stream, revision and position of the reservation that oversells a shard', () => {
+    const log = new AuditLog().scheduleSale(sale);
+    log.purchase(sale, 0, 'u1', 'key-0001', 1, T0 + SECOND);
+    log.purchase(sale, 0, 'u2', 'key-0002', 1, T0 + SECOND);
+    log.claim(sale.saleId, 'u3', 'key-0003', 1, T0 + SECOND, 'order-3');
+    log.shard(sale.saleId, 0, { type: 'StockReserved', data: { saleId: sale.saleId, shard: 0, orderId: 'order-3', userId: 'u3', quantity: 1, reservedAt: T0 } }, T0 + SECOND);
+    const overselling = log.last;
+
+    const verdict = audit(log);
+
+    expect(verdict.ok).toBe(false);
+    // Shard 0 (2 units) holds 3, while the sale (4 units) is still within its total.
+    expect(violationsOf(verdict)).toEqual([
+      {
+        invariant: 'never-oversold',
+        message: expect.stringContaining('shard 0 of sale sale-a holds 3 units'),
+        stream: inventoryStream('sale-a', 0),
+        revision: 4,
+        position: overselling.position,
+      },
+    ]);
+    expect(overselling.revision).toBe(4);
+  });
+
+  it('reports a sale oversold across its shards as well as the shard that took the unit', () => {
+    const log = new AuditLog().scheduleSale(sale);
+    for (let i = 0; i < 4; i++) log.purchase(sale, i % 2, `u${i}`, `key-000${i}`, 1, T0 + SECOND);
+    log.purchase(sale, 1, 'u4', 'key-0004', 1, T0 + SECOND);
+
+    const invariants = violationsOf(audit(log)).map((v) => [v.invariant, v.message.split(' holds')[0]]);
+
+    expect(invariants).toEqual([
+      ['never-oversold', 'shard 1 of sale sale-a'],
+      ['never-oversold', 'sale sale-a'],
+    ]);
+  });
+
+  it('flags a payment recorded after the hold expired, with no refund instead', () => {
+    const log = new AuditLog().scheduleSale(sale);
+    const orderId = log.purchase(sale, 0, 'late-payer', 'late-key-1', 1, T0);
+    log.pay(sale, 0, orderId, 'pay-late', 100, T0 + sale.holdTtlMs + 1);
+    const payment = log.last;
+
+    const [violation, ...others] = violationsOf(audit(log));
+
+    expect(others).toEqual([]);
+    expect(violation).toMatchObject({ invariant: 'paid-on-live-reservation', stream: inventoryStream('sale-a', 0), position: payment.position });
+    expect(violation?.message).toContain('a late payment must be refunded');
+  });
+
+  it('flags a payment on an order that already expired, a paid-and-refunded payment, and a refund given twice', () => {
+    const log = new AuditLog().scheduleSale(sale);
+    const orderId = log.purchase(sale, 0, 'u1', 'key-0001', 1, T0);
+    log.expire(sale, 0, orderId, T0 + sale.holdTtlMs);
+    log.refund(sale, 0, orderId, 'pay-1', 100, T0 + sale.holdTtlMs + 5);
+    const paidAfterRefund = log.pay(sale, 0, orderId, 'pay-1', 100, T0 + sale.holdTtlMs + 5).last;
+    log.refund(sale, 0, orderId, 'pay-2', 100, T0 + sale.holdTtlMs + 6);
+    const secondRefund = log.refund(sale, 0, orderId, 'pay-2', 100, T0 + sale.holdTtlMs + 7).last;
+
+    const found = violationsOf(audit(log)).map((v) => [v.invariant, v.position, v.message]);
+
+    expect(found).toEqual([
+      ['paid-on-live-reservation', paidAfterRefund.position, expect.stringContaining('the order was already refund_pending')],
+      ['one-outcome-per-payment', paidAfterRefund.position, expect.stringContaining('payment pay-1 both paid and refunded')],
+      ['one-outcome-per-payment', secondRefund.position, expect.stringContaining('payment pay-2 refunded twice')],
+    ]);
+  });
+
+  it('accepts a payment in time on a live hold', () => {
+    const log = new AuditLog().scheduleSale(sale);
+    const orderId = log.purchase(sale, 0, 'u1', 'key-0001', 2, T0);
+    log.pay(sale, 0, orderId, 'pay-1', 200, T0 + sale.holdTtlMs - 1);
+    expect(audit(log).ok).toBe(true);
+  });
+
+  it('flags the claim that takes a buyer above the per-user limit', () => {
+    const log = new AuditLog().scheduleSale(sale);
+    log.purchase(sale, 0, 'greedy', 'greedy-key-1', 2, T0);
+    log.claim(sale.saleId, 'greedy', 'greedy-key-2', 1, T0 + SECOND);
+    const breach = log.last;
+    log.releaseQuota(sale.saleId, 'greedy', breach.event.type === 'QuotaClaimed' ? breach.event.data.reservationId : '', 1, T0 + SECOND);
+
+    const violations = violationsOf(audit(log));
+
+    expect(violations).toEqual([
+      {
+        invariant: 'per-user-limit',
+        message: 'user greedy holds 3 units of sale sale-a, above its per-user limit of 2',
+        stream: buyerStream('sale-a', 'greedy'),
+        revision: 1,
+        position: breach.position,
+      },
+    ]);
+  });
+
+  it('counts only active claims against the limit: released quota can be claimed again', () => {
+    const log = new AuditLog().scheduleSale(sale);
+    const first = log.purchase(sale, 0, 'u1', 'key-0001', 2, T0);
+    log.expire(sale, 0, first, T0 + sale.holdTtlMs).releaseQuota(sale.saleId, 'u1', first, 2, T0 + sale.holdTtlMs);
+    log.purchase(sale, 1, 'u1', 'key-0002', 2, T0 + sale.holdTtlMs + 1);
+    expect(audit(log).ok).toBe(true);
+  });
+
+  it('flags a quota claim left without order or release past the grace, and not within it', () => {
+    const log = new AuditLog().scheduleSale(sale);
+    log.claim(sale.saleId, 'stuck', 'stuck-key-1', 1, T0);
+    const claim = log.last;
+
+    expect(audit(log, T0 + DEFAULT_EXPIRY_GRACE_MS).ok).toBe(true);
+    const verdict = audit(log, T0 + DEFAULT_EXPIRY_GRACE_MS + 1);
+    expect(violationsOf(verdict)).toEqual([
+      expect.objectContaining({ invariant: 'claim-settled', stream: buyerStream('sale-a', 'stuck'), revision: 0, position: claim.position }),
+    ]);
+    expect(verdict.now).toBe(new Date(T0 + DEFAULT_EXPIRY_GRACE_MS + 1).toISOString());
+  });
+
+  it('flags two quota claims under one Idempotency-Key', () => {
+    const log = new AuditLog().scheduleSale(sale);
+    log.purchase(sale, 0, 'u1', 'same-key-1', 1, T0);
+    const again = log.purchase(sale, 1, 'u1', 'same-key-1', 1, T0 + SECOND);
+    // The second claim derives the same reservation id, so it is a second OrderPlaced of one order as well.
+    const found = violationsOf(audit(log)).map((v) => [v.invariant, v.stream, v.position]);
+
+    expect(found).toEqual([
+      ['no-duplicate-reservation', buyerStream('sale-a', 'u1'), 6],
+      ['no-duplicate-reservation', inventoryStream('sale-a', 1), 8],
+    ]);
+    expect(again).toBeDefined();
+  });
+
+  it('flags a hold that outlives its ttl plus the grace without being paid, expired or cancelled', () => {
+    const log = new AuditLog().scheduleSale(sale);
+    log.purchase(sale, 0, 'u1', 'key-0001', 1, T0);
+    const expiresAt = T0 + sale.holdTtlMs;
+
+    expect(audit(log, expiresAt + DEFAULT_EXPIRY_GRACE_MS).ok).toBe(true);
+    const [violation] = violationsOf(audit(log, expiresAt + DEFAULT_EXPIRY_GRACE_MS + 1));
+    expect(violation).toMatchObject({ invariant: 'hold-ended', stream: inventoryStream('sale-a', 0), position: 5 });
+    expect(violation?.message).toContain('hold not ended');
+  });
+
+  it('flags stock released for a paid order and an expiry of a paid order', () => {
+    const log = new AuditLog().scheduleSale(sale);
+    const orderId = log.purchase(sale, 0, 'u1', 'key-0001', 1, T0);
+    log.pay(sale, 0, orderId, 'pay-1', 100, T0 + SECOND);
+    log.expire(sale, 0, orderId, T0 + sale.holdTtlMs);
+
+    const found = violationsOf(audit(log)).map((v) => v.invariant);
+
+    expect(found).toEqual(['order-lifecycle', 'stock-accounting']);
+  });
+
+  it('flags shard events of a sale that was never scheduled', () => {
+    const log = new AuditLog();
+    log.reserve(sale, 0, 'ghost-order', 'u1', 1, T0);
+    const found = violationsOf(audit(log)).map((v) => v.invariant);
+    // With no allocation the shard has 0 units, so the unit it took was oversold too.
+    expect(found).toEqual(['known-sale', 'never-oversold', 'never-oversold']);
+  });
+
+  it('audits only the sale asked for', () => {
+    const other = saleDefinition({ saleId: 'sale-b', totalStock: 1, shards: 1 });
+    const log = new AuditLog().scheduleSale(sale).scheduleSale(other);
+    log.purchase(other, 0, 'u1', 'key-0001', 1, T0);
+    log.purchase(other, 0, 'u2', 'key-0002', 1, T0);
+    log.purchase(sale, 0, 'u1', 'key-0003', 1, T0);
+
+    const onlyA = audit(log, undefined, { saleId: 'sale-a' });
+    const everything = audit(log);
+
+    expect(onlyA.ok).toBe(true);
+    expect(onlyA.sales.map((s) => s.saleId)).toEqual(['sale-a']);
+    expect(onlyA.events).toBe(log.events.length);
+    expect(everything.ok).toBe(false);
+    expect(everything.sales.find((s) => s.saleId === 'sale-b')?.violations[0]?.invariant).toBe('never-oversold');
+  });
+
+  it('reports an event it cannot read instead of stopping', () => {
+    const model = new AuditModel();
+    model.applyRecorded({ eventId: 'e1', type: 'SomethingNew', data: {}, metadata: { schemaVersion: 1 }, streamId: 'x-1', revision: 0, position: 1, recordedAt: T0 });
+
+    const verdict = model.verdict({ now: T0, expiryGraceMs: 0 });
+
+    expect(verdict.ok).toBe(false);
+    expect(verdict.logViolations).toEqual([expect.objectContaining({ invariant: 'decodable-event', stream: 'x-1', revision: 0, position: 1 })]);
+  });
+
+  it('gives the counts at any prefix without judging the end of the log', () => {
+    const log = new AuditLog().scheduleSale(sale);
+    log.claim(sale.saleId, 'u1', 'key-0001', 1, T0);
+    const model = new AuditModel();
+    for (const e of log.events) model.apply(e);
+    expect(model.counts()).toEqual([
+      expect.objectContaining({ saleId: 'sale-a', allocated: 4, reserved: 0, available: 4, shards: [expect.objectContaining({ shard: 0 }), expect.objectContaining({ shard: 1 })] }),
+    ]);
+  });
+});

@@ -1,0 +1,545 @@
+import {
+  availableStock,
+  buyerStream,
+  DomainEvent,
+  initialShardState,
+  inventoryShardDecider,
+  inventoryStream,
+  Order,
+  SaleDefinition,
+  saleStream,
+  ShardEvent,
+  ShardState,
+} from '@flash/domain';
+import { decodeEvent, RecordedEvent } from '@flash/event-store';
+
+/** The invariants the audit checks; each violation names one. */
+export const INVARIANTS = [
+  /** DESIGN 1: per shard and per sale, reserved − released ≤ allocated at every prefix of the log. */
+  'never-oversold',
+  /** Every unit released or held by an order was taken by a StockReserved for that order (else "released" hides an oversell). */
+  'stock-accounting',
+  /** DESIGN 2: units claimed and not released per buyer (sale, user: one buyer stream) ≤ perUserLimit. */
+  'per-user-limit',
+  /** DESIGN 3: OrderPaid only on a placed, live, unexpired order, for its amount, with its stock taken. */
+  'paid-on-live-reservation',
+  /** Only a live order expires or is cancelled, and never before its hold runs out. */
+  'order-lifecycle',
+  /** DESIGN 4: every hold ends (paid, expired, cancelled) within its ttl + grace, and an ended hold gives its stock back. */
+  'hold-ended',
+  /** Every QuotaClaimed is settled by its OrderPlaced or a QuotaReleased within the grace. */
+  'claim-settled',
+  /** One reservation per Idempotency-Key, one OrderPlaced per order id in a sale. */
+  'no-duplicate-reservation',
+  /** A payment id has one outcome: paid, or refund requested, once. */
+  'one-outcome-per-payment',
+  /** Σ SaleStockAllocated.allocations = totalStock, one allocation per shard. */
+  'allocation-matches-stock',
+  /** A shard or buyer event refers to a sale whose SaleScheduled precedes it. */
+  'known-sale',
+  /** An event sits in the stream its own data names (the API reads shards by stream name). */
+  'event-in-its-stream',
+  /** Every event in the log is one this build can read. */
+  'decodable-event',
+] as const;
+export type Invariant = (typeof INVARIANTS)[number];
+
+export interface EventRef {
+  readonly stream: string;
+  readonly revision: number;
+  readonly position: number;
+}
+
+export interface Violation extends EventRef {
+  readonly invariant: Invariant;
+  readonly message: string;
+}
+
+/** A decoded event with where and when the store recorded it. */
+export interface AuditedEvent {
+  readonly streamId: string;
+  readonly revision: number;
+  readonly position: number;
+  readonly recordedAt: number;
+  readonly event: DomainEvent;
+}
+
+/** Cumulative units of one shard, exactly as GET /admin/sales/:id reports them. */
+export interface ShardCounts {
+  readonly shard: number;
+  readonly allocated: number;
+  readonly reserved: number;
+  readonly paid: number;
+  readonly released: number;
+  readonly available: number;
+}
+
+/**
+ * One sale's state. Every number is in units: allocated/reserved/paid/released/available as API.md defines them for
+ * GET /admin/sales/:id (Σ over shards); `expired` and `cancelled` are the units of the orders that expired or were
+ * cancelled.
+ */
+export interface SaleCounts {
+  readonly saleId: string;
+  readonly allocated: number;
+  readonly reserved: number;
+  readonly paid: number;
+  readonly released: number;
+  readonly expired: number;
+  readonly cancelled: number;
+  readonly available: number;
+  readonly shards: ShardCounts[];
+}
+
+export interface SaleVerdict extends SaleCounts {
+  readonly violations: Violation[];
+}
+
+export interface AuditVerdict {
+  readonly ok: boolean;
+  /** Position of the last event audited. */
+  readonly position: number;
+  /** Events read from the log (all sales). */
+  readonly events: number;
+  /** The instant the end-of-log checks (holds, claims) were judged at, ISO-8601; null for an empty log. */
+  readonly now: string | null;
+  readonly expiryGraceMs: number;
+  readonly sales: SaleVerdict[];
+  /** Violations that belong to no sale (an event the audit cannot read). */
+  readonly logViolations: Violation[];
+}
+
+export interface AuditModelOptions {
+  /** Audit only this sale; events of other sales are read (and counted) but not folded. */
+  readonly saleId?: string;
+}
+
+export interface EndOfLogOptions {
+  /** The instant holds and claims are judged at: normally the log's last recordedAt. */
+  readonly now: number;
+  /** Slack past a hold's expiresAt (or a claim's recording) before it counts as not ended / unsettled. */
+  readonly expiryGraceMs: number;
+}
+
+export const DEFAULT_EXPIRY_GRACE_MS = 60_000;
+
+interface ShardAudit {
+  /** Folded by the InventoryShard decider's own evolve: the same numbers the API computes. */
+  state: ShardState;
+  /** orderId → units reserved for it and not yet released. */
+  readonly heldUnits: Map<string, number>;
+}
+
+interface PlacedOrder {
+  readonly shard: number;
+  readonly placed: EventRef;
+}
+
+interface ClaimRecord {
+  readonly claimed: EventRef;
+  readonly recordedAt: number;
+  readonly userId: string;
+  readonly quantity: number;
+  /** Its OrderPlaced is in the log. */
+  placed: boolean;
+  /** A QuotaReleased gave its units back. */
+  released: boolean;
+}
+
+interface SaleAudit {
+  readonly saleId: string;
+  definition: SaleDefinition | undefined;
+  allocations: readonly number[];
+  readonly shards: Map<number, ShardAudit>;
+  reservedUnits: number;
+  releasedUnits: number;
+  expiredUnits: number;
+  cancelledUnits: number;
+  /** orderId → where it was first placed. */
+  readonly orders: Map<string, PlacedOrder>;
+  /** reservationId → its QuotaClaimed. */
+  readonly claims: Map<string, ClaimRecord>;
+  /** `${userId}\n${idempotencyKey}` → the reservation first claimed under that key. */
+  readonly reservationByKey: Map<string, string>;
+  /** userId → units claimed and not released (active holds plus paid orders), as the Buyer decider counts them. */
+  readonly activeUnits: Map<string, number>;
+  readonly violations: Violation[];
+  unknownSaleReported: boolean;
+}
+
+const iso = (ms: number): string => new Date(ms).toISOString();
+const sum = (ns: readonly number[]): number => ns.reduce((a, b) => a + b, 0);
+const isLive = (o: Order): boolean => o.status === 'reserved' || o.status === 'placed';
+const refOf = (e: AuditedEvent): EventRef => ({ stream: e.streamId, revision: e.revision, position: e.position });
+
+const expectedStream = (event: DomainEvent): string => {
+  switch (event.type) {
+    case 'SaleScheduled':
+    case 'SaleStockAllocated':
+    case 'SaleClosed':
+      return saleStream(event.data.saleId);
+    case 'QuotaClaimed':
+    case 'QuotaReleased':
+      return buyerStream(event.data.saleId, event.data.userId);
+    default:
+      return inventoryStream(event.data.saleId, event.data.shard);
+  }
+};
+
+/**
+ * The audit as a fold: events go in one at a time in log order; every invariant that can break at an event is
+ * checked right after it (so a violation names the event where the prefix first went wrong), and the checks that
+ * need the end of the log (a hold never ended, a claim never settled) are made by `verdict`. No I/O, no clock.
+ */
+export class AuditModel {
+  private readonly sales = new Map<string, SaleAudit>();
+  private readonly payments = new Map<string, { outcome: 'paid' | 'refund'; at: EventRef }>();
+  private readonly logViolations: Violation[] = [];
+  private lastPosition = 0;
+  private eventCount = 0;
+  private latestRecordedAt: number | undefined;
+
+  constructor(private readonly options: AuditModelOptions = {}) {}
+
+  /** Position of the last event applied (0 before any). */
+  get position(): number {
+    return this.lastPosition;
+  }
+
+  get events(): number {
+    return this.eventCount;
+  }
+
+  /** The latest recordedAt seen: "now" as far as the log can tell. */
+  get lastRecordedAt(): number | undefined {
+    return this.latestRecordedAt;
+  }
+
+  /** Decodes a stored event (upcasting old versions) and applies it; an unreadable event is a violation, not a crash. */
+  applyRecorded(recorded: RecordedEvent): void {
+    let event: DomainEvent;
+    try {
+      event = decodeEvent(recorded);
+    } catch (error) {
+      this.advance(recorded);
+      const message = `event ${recorded.eventId} of type ${recorded.type} cannot be read: ${error instanceof Error ? error.message : String(error)}`;
+      this.logViolations.push(this.violation('decodable-event', message, { stream: recorded.streamId, revision: recorded.revision, position: recorded.position }));
+      return;
+    }
+    this.apply({ streamId: recorded.streamId, revision: recorded.revision, position: recorded.position, recordedAt: recorded.recordedAt, event });
+  }
+
+  apply(e: AuditedEvent): void {
+    this.advance(e);
+    const saleId = e.event.data.saleId;
+    if (this.options.saleId !== undefined && saleId !== this.options.saleId) return;
+    const sale = this.saleAudit(saleId);
+    const expected = expectedStream(e.event);
+    if (e.streamId !== expected) this.violate(sale, 'event-in-its-stream', `${e.event.type} of sale ${saleId} is in stream ${e.streamId}, expected ${expected}`, e);
+    if (sale.definition === undefined && e.event.type !== 'SaleScheduled' && !sale.unknownSaleReported) {
+      sale.unknownSaleReported = true;
+      this.violate(sale, 'known-sale', `${e.event.type} refers to sale ${saleId}, which no SaleScheduled before it created`, e);
+    }
+    switch (e.event.type) {
+      case 'SaleScheduled': {
+        const { scheduledAt: _scheduledAt, ...definition } = e.event.data;
+        sale.definition ??= definition;
+        return;
+      }
+      case 'SaleStockAllocated':
+        return this.onStockAllocated(sale, e.event.data.allocations, e);
+      case 'SaleClosed':
+        return;
+      case 'QuotaClaimed':
+        return this.onQuotaClaimed(sale, e.event, e);
+      case 'QuotaReleased': {
+        // As the Buyer decider: releasing an unknown or already released claim gives nothing back.
+        const claim = sale.claims.get(e.event.data.reservationId);
+        if (claim && !claim.released) {
+          claim.released = true;
+          sale.activeUnits.set(claim.userId, (sale.activeUnits.get(claim.userId) ?? 0) - claim.quantity);
+        }
+        return;
+      }
+      default:
+        return this.onShardEvent(sale, e.event, e);
+    }
+  }
+
+  /** The current counts of every sale (replay's answer), in the order the sales first appear in the log. */
+  counts(): SaleCounts[] {
+    return [...this.sales.values()].map((sale) => this.saleCounts(sale));
+  }
+
+  /** Counts plus every violation, including the end-of-log checks judged at `now`. */
+  verdict({ now, expiryGraceMs }: EndOfLogOptions): AuditVerdict {
+    const sales = [...this.sales.values()].map((sale) => ({
+      ...this.saleCounts(sale),
+      violations: [...sale.violations, ...this.endOfLogViolations(sale, now, expiryGraceMs)].sort((a, b) => a.position - b.position),
+    }));
+    const ok = this.logViolations.length === 0 && sales.every((s) => s.violations.length === 0);
+    return {
+      ok,
+      position: this.lastPosition,
+      events: this.eventCount,
+      now: this.eventCount === 0 ? null : iso(now),
+      expiryGraceMs,
+      sales,
+      logViolations: [...this.logViolations],
+    };
+  }
+
+  private advance(e: { position: number; recordedAt: number }): void {
+    this.lastPosition = e.position;
+    this.eventCount++;
+    this.latestRecordedAt = Math.max(this.latestRecordedAt ?? e.recordedAt, e.recordedAt);
+  }
+
+  private saleAudit(saleId: string): SaleAudit {
+    let sale = this.sales.get(saleId);
+    if (!sale) {
+      sale = {
+        saleId,
+        definition: undefined,
+        allocations: [],
+        shards: new Map(),
+        reservedUnits: 0,
+        releasedUnits: 0,
+        expiredUnits: 0,
+        cancelledUnits: 0,
+        orders: new Map(),
+        claims: new Map(),
+        reservationByKey: new Map(),
+        activeUnits: new Map(),
+        violations: [],
+        unknownSaleReported: false,
+      };
+      this.sales.set(saleId, sale);
+    }
+    return sale;
+  }
+
+  private shardAudit(sale: SaleAudit, shard: number): ShardAudit {
+    let audit = sale.shards.get(shard);
+    if (!audit) {
+      const d = sale.definition;
+      const state = initialShardState({
+        saleId: sale.saleId,
+        shard,
+        allocated: sale.allocations[shard] ?? 0,
+        inventoryMode: d?.inventoryMode ?? 'reserve',
+        holdTtlMs: d?.holdTtlMs ?? 0,
+        unitPrice: d?.price ?? 0,
+      });
+      audit = { state, heldUnits: new Map() };
+      sale.shards.set(shard, audit);
+    }
+    return audit;
+  }
+
+  private violation(invariant: Invariant, message: string, at: EventRef): Violation {
+    return { invariant, message, stream: at.stream, revision: at.revision, position: at.position };
+  }
+
+  private violate(sale: SaleAudit, invariant: Invariant, message: string, e: AuditedEvent | EventRef): void {
+    sale.violations.push(this.violation(invariant, message, 'streamId' in e ? refOf(e) : e));
+  }
+
+  private onStockAllocated(sale: SaleAudit, allocations: readonly number[], e: AuditedEvent): void {
+    sale.allocations = allocations;
+    const d = sale.definition;
+    if (d && (allocations.length !== d.shards || sum(allocations) !== d.totalStock)) {
+      const message = `sale ${sale.saleId} allocates ${sum(allocations)} units over ${allocations.length} shards, but has ${d.totalStock} units over ${d.shards} shards`;
+      this.violate(sale, 'allocation-matches-stock', message, e);
+    }
+    for (const [shard, audit] of sale.shards) {
+      audit.state = { ...audit.state, allocated: allocations[shard] ?? 0 };
+      this.checkShardNotOversold(sale, audit.state, e);
+    }
+    this.checkSaleNotOversold(sale, e);
+  }
+
+  private onQuotaClaimed(sale: SaleAudit, event: Extract<DomainEvent, { type: 'QuotaClaimed' }>, e: AuditedEvent): void {
+    const { userId, reservationId, idempotencyKey, quantity } = event.data;
+    const keyOfUser = `${userId}\n${idempotencyKey}`;
+    const earlier = sale.reservationByKey.get(keyOfUser);
+    if (earlier !== undefined) {
+      const first = sale.claims.get(earlier)?.claimed.position;
+      const message = `user ${userId} claimed quota twice under Idempotency-Key ${idempotencyKey} (reservations ${earlier} and ${reservationId}${first === undefined ? '' : `; first at position ${first}`})`;
+      this.violate(sale, 'no-duplicate-reservation', message, e);
+    } else {
+      sale.reservationByKey.set(keyOfUser, reservationId);
+    }
+    const active = (sale.activeUnits.get(userId) ?? 0) + quantity;
+    sale.activeUnits.set(userId, active);
+    const limit = sale.definition?.perUserLimit;
+    if (limit !== undefined && active > limit) {
+      this.violate(sale, 'per-user-limit', `user ${userId} holds ${active} units of sale ${sale.saleId}, above its per-user limit of ${limit}`, e);
+    }
+    if (!sale.claims.has(reservationId)) {
+      sale.claims.set(reservationId, { claimed: refOf(e), recordedAt: e.recordedAt, userId, quantity, placed: sale.orders.has(reservationId), released: false });
+    }
+  }
+
+  private onShardEvent(sale: SaleAudit, event: ShardEvent, e: AuditedEvent): void {
+    const shard = this.shardAudit(sale, event.data.shard);
+    const orderId = event.data.orderId;
+    const order = shard.state.orders.get(orderId);
+    const held = shard.heldUnits.get(orderId) ?? 0;
+    const where = `order ${orderId} on shard ${event.data.shard} of sale ${sale.saleId}`;
+    switch (event.type) {
+      case 'StockReserved':
+        shard.heldUnits.set(orderId, held + event.data.quantity);
+        sale.reservedUnits += event.data.quantity;
+        break;
+      case 'OrderPlaced': {
+        const first = sale.orders.get(orderId);
+        if (first) {
+          const message = `${where} was already placed on shard ${first.shard} (position ${first.placed.position})`;
+          this.violate(sale, 'no-duplicate-reservation', message, e);
+        } else {
+          sale.orders.set(orderId, { shard: event.data.shard, placed: refOf(e) });
+        }
+        if (event.data.stockTaken && held < event.data.quantity) {
+          this.violate(sale, 'stock-accounting', `${where} is placed as holding ${event.data.quantity} units, but only ${held} were reserved for it`, e);
+        }
+        const claim = sale.claims.get(orderId);
+        if (claim) claim.placed = true;
+        break;
+      }
+      case 'OrderPaid':
+        this.checkPayment(sale, event, order, held, where, e);
+        this.recordPaymentOutcome(sale, event.data.paymentId, 'paid', e);
+        break;
+      case 'PaymentRefundRequested':
+        this.recordPaymentOutcome(sale, event.data.paymentId, 'refund', e);
+        break;
+      case 'ReservationExpired':
+        if (!order || !isLive(order)) {
+          this.violate(sale, 'order-lifecycle', `${where} expired while ${order ? order.status : 'never placed'}`, e);
+        } else if (order.expiresAt === undefined || event.data.expiredAt < order.expiresAt) {
+          const due = order.expiresAt === undefined ? 'it has no expiry' : `its hold ran until ${iso(order.expiresAt)}`;
+          this.violate(sale, 'order-lifecycle', `${where} expired at ${iso(event.data.expiredAt)}, but ${due}`, e);
+        }
+        sale.expiredUnits += order?.quantity ?? 0;
+        break;
+      case 'OrderCancelled':
+        if (!order || !isLive(order)) this.violate(sale, 'order-lifecycle', `${where} was cancelled while ${order ? order.status : 'never placed'}`, e);
+        sale.cancelledUnits += order?.quantity ?? 0;
+        break;
+      case 'StockReleased':
+        if (event.data.quantity > held) {
+          this.violate(sale, 'stock-accounting', `${where}: ${event.data.quantity} units released, but only ${held} are held for it`, e);
+        } else if (order && (order.paidAt !== undefined || (order.status !== 'expired' && order.status !== 'cancelled'))) {
+          // A paid order keeps its units whatever status a later (itself flagged) event gave it.
+          const status = order.paidAt === undefined ? order.status : 'paid';
+          this.violate(sale, 'stock-accounting', `${where}: its stock is released while the order is ${status}`, e);
+        }
+        if (held > event.data.quantity) shard.heldUnits.set(orderId, held - event.data.quantity);
+        else shard.heldUnits.delete(orderId);
+        sale.releasedUnits += event.data.quantity;
+        break;
+    }
+    shard.state = inventoryShardDecider.evolve(shard.state, event);
+    if (event.type === 'StockReserved') {
+      this.checkShardNotOversold(sale, shard.state, e);
+      this.checkSaleNotOversold(sale, e);
+    }
+  }
+
+  private checkPayment(
+    sale: SaleAudit,
+    event: Extract<ShardEvent, { type: 'OrderPaid' }>,
+    order: Order | undefined,
+    held: number,
+    where: string,
+    e: AuditedEvent,
+  ): void {
+    const fail = (why: string): void => this.violate(sale, 'paid-on-live-reservation', `${where} paid by ${event.data.paymentId}: ${why}`, e);
+    if (!order) return fail('the order was never placed');
+    if (!isLive(order)) return fail(`the order was already ${order.status}`);
+    if (order.expiresAt !== undefined && event.data.paidAt >= order.expiresAt) {
+      return fail(`paid at ${iso(event.data.paidAt)}, at or after its hold expired at ${iso(order.expiresAt)}; a late payment must be refunded`);
+    }
+    if (event.data.amount !== order.amount) return fail(`amount ${event.data.amount} ≠ order amount ${order.amount}`);
+    if (held < order.quantity) fail(`only ${held} of its ${order.quantity} units are reserved`);
+  }
+
+  private recordPaymentOutcome(sale: SaleAudit, paymentId: string, outcome: 'paid' | 'refund', e: AuditedEvent): void {
+    const earlier = this.payments.get(paymentId);
+    if (!earlier) {
+      this.payments.set(paymentId, { outcome, at: refOf(e) });
+      return;
+    }
+    const what =
+      earlier.outcome === outcome
+        ? outcome === 'paid'
+          ? 'paid twice'
+          : 'refunded twice'
+        : `both paid and refunded (${earlier.outcome === 'paid' ? 'paid' : 'refund requested'} first)`;
+    this.violate(sale, 'one-outcome-per-payment', `payment ${paymentId} ${what}; earlier outcome at position ${earlier.at.position}`, e);
+  }
+
+  private checkShardNotOversold(sale: SaleAudit, s: ShardState, e: AuditedEvent): void {
+    const outstanding = s.reserved - s.released;
+    if (outstanding > s.allocated) {
+      this.violate(sale, 'never-oversold', `shard ${s.shard} of sale ${sale.saleId} holds ${outstanding} units (reserved − released) against ${s.allocated} allocated`, e);
+    }
+  }
+
+  private checkSaleNotOversold(sale: SaleAudit, e: AuditedEvent): void {
+    const outstanding = sale.reservedUnits - sale.releasedUnits;
+    const allocated = sum(sale.allocations);
+    if (outstanding > allocated) {
+      this.violate(sale, 'never-oversold', `sale ${sale.saleId} holds ${outstanding} units (reserved − released) against ${allocated} allocated`, e);
+    }
+  }
+
+  private endOfLogViolations(sale: SaleAudit, now: number, graceMs: number): Violation[] {
+    const found: Violation[] = [];
+    for (const shard of sale.shards.values()) {
+      for (const order of shard.state.orders.values()) {
+        const placed = sale.orders.get(order.orderId)?.placed;
+        if (!placed) continue;
+        const where = `order ${order.orderId} (${order.quantity} units) on shard ${shard.state.shard}`;
+        if (isLive(order) && order.expiresAt !== undefined && order.expiresAt + graceMs < now) {
+          const message = `${where} held until ${iso(order.expiresAt)} is neither paid, expired nor cancelled at ${iso(now)} (grace ${graceMs} ms): hold not ended`;
+          found.push(this.violation('hold-ended', message, placed));
+        }
+        const held = shard.heldUnits.get(order.orderId) ?? 0;
+        if ((order.status === 'expired' || order.status === 'cancelled') && held > 0) {
+          found.push(this.violation('hold-ended', `${where} is ${order.status}, but ${held} of its units were never released`, placed));
+        }
+      }
+    }
+    for (const [reservationId, claim] of sale.claims) {
+      if (claim.placed || claim.released || claim.recordedAt + graceMs >= now) continue;
+      const message = `quota claim ${reservationId} of user ${claim.userId} (${claim.quantity} units) has neither an OrderPlaced nor a QuotaReleased at ${iso(now)} (grace ${graceMs} ms)`;
+      found.push(this.violation('claim-settled', message, claim.claimed));
+    }
+    return found;
+  }
+
+  private saleCounts(sale: SaleAudit): SaleCounts {
+    // Every allocated shard (as the API lists them), plus any shard that has events without an allocation.
+    const shardNumbers = new Set([...sale.allocations.keys(), ...sale.shards.keys()]);
+    const shards = [...shardNumbers]
+      .sort((a, b) => a - b)
+      .map((shard): ShardCounts => {
+        const s = sale.shards.get(shard)?.state ?? { allocated: sale.allocations[shard] ?? 0, reserved: 0, paid: 0, released: 0 };
+        return { shard, allocated: s.allocated, reserved: s.reserved, paid: s.paid, released: s.released, available: availableStock(s) };
+      });
+    const total = (k: keyof Omit<ShardCounts, 'shard'>): number => sum(shards.map((s) => s[k]));
+    return {
+      saleId: sale.saleId,
+      allocated: total('allocated'),
+      reserved: total('reserved'),
+      paid: total('paid'),
+      released: total('released'),
+      expired: sale.expiredUnits,
+      cancelled: sale.cancelledUnits,
+      available: total('available'),
+      shards,
+    };
+  }
+}
