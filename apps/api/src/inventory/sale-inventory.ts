@@ -35,32 +35,49 @@ export class SaleInventory {
     return this.writers.reduce((sum, w) => sum + availableStock(w.state), 0);
   }
 
+  /**
+   * Where an order lives, by decisions known to be durable. A writer folds a batch into its cache before the append
+   * lands, so an order whose reservation is still in flight, or on a writer whose last append failed and whose stream
+   * could not be re-read, may not exist: it is not reported.
+   */
   findOrder(orderId: string): { order: Order; shard: number } | undefined {
+    if (this.inFlight.has(orderId)) return undefined;
     for (const w of this.writers) {
+      if (!w.trusted) continue;
       const order = w.state.orders.get(orderId);
       if (order) return { order, shard: w.state.shard };
     }
     return undefined;
   }
 
-  reserve(orderId: string, userId: string, quantity: number, metadata: CommandMetadata): Promise<ShardOutcome & { shard: number }> {
-    const known = this.findOrder(orderId);
-    if (known) return Promise.resolve({ order: known.order, events: [], position: 0, shard: known.shard });
+  /** `preferredShard`: where the eligibility gate set stock aside; otherwise a shard derived from the order id. */
+  reserve(orderId: string, userId: string, quantity: number, metadata: CommandMetadata, preferredShard?: number): Promise<ShardOutcome & { shard: number }> {
     let attempt = this.inFlight.get(orderId);
     if (!attempt) {
-      attempt = this.route(orderId, userId, quantity, metadata).finally(() => this.inFlight.delete(orderId));
+      const known = this.findOrder(orderId);
+      if (known) return Promise.resolve({ order: known.order, events: [], position: 0, shard: known.shard });
+      attempt = this.route(orderId, userId, quantity, metadata, preferredShard).finally(() => this.inFlight.delete(orderId));
       this.inFlight.set(orderId, attempt);
     }
     return attempt;
   }
 
   /** Visits shards in an order derived from the order id (so load spreads and a retry takes the same path). */
-  private async route(orderId: string, userId: string, quantity: number, metadata: CommandMetadata): Promise<ShardOutcome & { shard: number }> {
+  private async route(
+    orderId: string,
+    userId: string,
+    quantity: number,
+    metadata: CommandMetadata,
+    preferredShard?: number,
+  ): Promise<ShardOutcome & { shard: number }> {
     const n = this.writers.length;
-    const start = Number.parseInt(orderId.slice(0, 8), 16) % n;
-    for (let i = 0; i < n; i++) {
-      const writer = this.writers[(start + i) % n] as ShardWriter;
-      if (availableStock(writer.state) < quantity) continue;
+    const start = preferredShard ?? Number.parseInt(orderId.slice(0, 8), 16) % n;
+    const rotation = Array.from({ length: n }, (_, i) => this.writers[(start + i) % n] as ShardWriter);
+    // An untrusted writer may hold this order durably: ask it first, whatever its cached stock (it re-reads its
+    // stream before deciding), so the order is found there instead of being placed a second time on another shard.
+    rotation.sort((a, b) => Number(a.trusted) - Number(b.trusted));
+    for (const writer of rotation) {
+      if (writer.trusted && availableStock(writer.state) < quantity) continue;
       try {
         const outcome = await writer.submit({ type: 'ReserveStock', orderId, userId, quantity }, metadata);
         return { ...outcome, shard: writer.state.shard };

@@ -82,6 +82,11 @@ export class ShardWriter {
     return this.current;
   }
 
+  /** False while `state` may hold decisions of a failed append (the stream could not be re-read yet). */
+  get trusted(): boolean {
+    return !this.stale;
+  }
+
   get streamId(): string {
     return inventoryStream(this.config.saleId, this.config.shard);
   }
