@@ -73,11 +73,14 @@ describe('compensation saga (fake clock)', () => {
     fx.clock.set(T0 + SECOND);
     const reservationId = await crashAfterClaim('alice', 'k1', 2);
 
+    // Just past the window a client's own retry may still be redoing it: the saga waits one settle period.
     await fx.tickAt(T0 + SECOND + CLIENT_WINDOW + 1);
+    expect(await releasesOf(reservationId)).toEqual([]);
+    await fx.tickAt(T0 + SECOND + CLIENT_WINDOW + SETTLE_AFTER + 1);
     await fx.tick();
 
     expect(await releasesOf(reservationId)).toEqual([
-      { saleId: fx.sale.saleId, userId: 'alice', reservationId, quantity: 2, reason: 'compensated', releasedAt: T0 + SECOND + CLIENT_WINDOW + 1 },
+      { saleId: fx.sale.saleId, userId: 'alice', reservationId, quantity: 2, reason: 'compensated', releasedAt: T0 + SECOND + CLIENT_WINDOW + SETTLE_AFTER + 1 },
     ]);
     expect(await fx.count('OrderPlaced', reservationId)).toBe(0);
     expect(await fx.count('StockReserved', reservationId)).toBe(0);
@@ -207,7 +210,7 @@ describe('compensation saga (fake clock)', () => {
       fx.store.failReads(fx.inventoryStreamPrefix, 1);
       expect(await failingAttempt(reservationId, 'alice')).toMatchObject({ code: 'OVERLOADED' });
 
-      await fx.tickAt(T0 + CLIENT_WINDOW + 1);
+      await fx.tickAt(T0 + CLIENT_WINDOW + SETTLE_AFTER + 1);
       await fx.tick();
 
       expect(await fx.count('OrderPlaced', reservationId)).toBe(0);

@@ -60,8 +60,13 @@ export class CompensationProcess implements LogProcess {
         const metadata = { causationId: `compensation:${item.key}`, userId: claim.userId, decidedAt: now };
         try {
           const sale = this.inventory.sale(claim.saleId);
-          const withinWindow = now <= claim.claimedAt + this.options.clientWindowMs;
-          if (sale && withinWindow && now < sale.endsAt) {
+          const windowEnds = claim.claimedAt + this.options.clientWindowMs;
+          // Just past the window a client's own retry may still be redoing it: wait one settle period before giving up.
+          if (now > windowEnds && now <= windowEnds + this.options.settleAfterMs) {
+            this.claims.retryLater(item, now);
+            return;
+          }
+          if (sale && now <= windowEnds && now < sale.endsAt) {
             try {
               await this.inventory.reserve(claim.saleId, item.key, claim.userId, claim.quantity, metadata);
             } catch (error) {

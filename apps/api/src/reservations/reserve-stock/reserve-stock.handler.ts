@@ -20,6 +20,7 @@ import { CommandMetadata, encodeEvent, EventStore, reservationIdFor, WrongExpect
 import { PurchaseTokens } from '@flash/access';
 import { BuyerQuota } from '@flash/worker';
 import { Clock, CLOCK } from '../../clock';
+import { APP_CONFIG, AppConfig } from '../../config';
 import { GateKeeper } from '../../gate/gate-keeper';
 import { ApiError } from '../../http/error-catalogue';
 import { Logger, LOGGER } from '../../logger';
@@ -57,6 +58,7 @@ export class ReserveStockHandler implements ICommandHandler<ReserveStockCommand>
     @Inject(EVENT_STORE) private readonly store: EventStore,
     @Inject(CLOCK) private readonly clock: Clock,
     @Inject(LOGGER) private readonly logger: Logger,
+    @Inject(APP_CONFIG) private readonly config: AppConfig,
     private readonly catalog: SaleCatalog,
     private readonly inventory: InventoryService,
     private readonly tokens: PurchaseTokens,
@@ -110,6 +112,8 @@ export class ReserveStockHandler implements ICommandHandler<ReserveStockCommand>
     const found = inventory.findOrder(claim.reservationId);
     if (found) return { created: false, body: reservationBody(cmd.saleId, found.order, found.shard) };
     if (claim.released) throw new SoldOut(cmd.saleId);
+    // Past the attempt's window (its purchase token's life) the compensation saga settles the claim, not a retry.
+    if (this.clock.now() > claim.claimedAt + this.config.purchaseTokenTtlMs) throw new SoldOut(cmd.saleId);
     // Claimed but never placed: the first attempt's outcome was unknown (a crash, a failed append). Redo it.
     return this.place(inventory, cmd, claim);
   }
