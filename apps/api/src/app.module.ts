@@ -12,6 +12,9 @@ import { APP_CONFIG, AppConfig } from './config';
 import { ELIGIBILITY_GATE, GateKeeper } from './gate/gate-keeper';
 import { openGate } from './gate/gate.provider';
 import { HealthController } from './health/health.controller';
+import { HotPathCounters } from './metrics/hot-path-counters';
+import { MetricsController } from './metrics/metrics.controller';
+import { MetricsService } from './metrics/metrics.service';
 import { ErrorEnvelopeFilter } from './http/error.filter';
 import { ReadinessGuard } from './http/readiness.guard';
 import { InventoryService } from './inventory/inventory.service';
@@ -51,6 +54,7 @@ export class AppModule {
       imports: [CqrsModule.forRoot()],
       controllers: [
         HealthController,
+        MetricsController,
         ScheduleSaleController,
         GetSaleController,
         AccessController,
@@ -67,6 +71,8 @@ export class AppModule {
         { provide: EVENT_STORE, useFactory: () => store ?? openEventStore(config) },
         { provide: ELIGIBILITY_GATE, useFactory: () => gate ?? openGate(config) },
         GateKeeper,
+        HotPathCounters,
+        MetricsService,
         { provide: PurchaseTokens, useFactory: () => new PurchaseTokens(deriveKey(config.jwtSecret, 'purchase-token'), config.purchaseTokenTtlMs) },
         { provide: APP_FILTER, useClass: ErrorEnvelopeFilter },
         { provide: APP_GUARD, useClass: ReadinessGuard },

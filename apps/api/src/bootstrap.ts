@@ -3,6 +3,7 @@ import { FastifyAdapter, NestFastifyApplication } from '@nestjs/platform-fastify
 import { AppDependencies, AppModule } from './app.module';
 import { registerRawJsonParser } from './http/json-body';
 import { PinoNestLogger } from './logger';
+import { HotPathCounters } from './metrics/hot-path-counters';
 
 /** Builds the Nest application on Fastify; `main.ts` and the tests both start it through here. */
 export const createApp = async (deps: AppDependencies): Promise<NestFastifyApplication> => {
@@ -20,11 +21,17 @@ export const createApp = async (deps: AppDependencies): Promise<NestFastifyAppli
     if (closing) void reply.header('connection', 'close');
     done(null, payload);
   });
+  const late: { counters?: HotPathCounters } = {}; // the hook exists before Nest has built the counters
+  fastify.addHook('onResponse', (request, reply, done) => {
+    late.counters?.requests.inc({ method: request.method, route: request.routeOptions.url ?? 'unmatched', code: String(reply.statusCode) });
+    done();
+  });
   const app = await NestFactory.create<NestFastifyApplication>(AppModule.forRoot(deps), adapter, {
     logger: new PinoNestLogger(deps.logger.child({ component: 'nest' })),
     bufferLogs: false,
     bodyParser: false,
   });
+  late.counters = app.get(HotPathCounters);
   await app.init();
   return app;
 };

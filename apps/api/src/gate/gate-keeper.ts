@@ -6,6 +6,7 @@ import { ApiError } from '../http/error-catalogue';
 import { shardConfig } from '../inventory/sale-inventory';
 import { ShardWriter } from '../inventory/shard-writer';
 import { Logger, LOGGER } from '../logger';
+import { HotPathCounters } from '../metrics/hot-path-counters';
 import { CatalogSale } from '../sales/sale-catalog';
 import { EVENT_STORE } from '../store/event-store.provider';
 
@@ -30,12 +31,16 @@ export class GateKeeper {
     @Inject(ELIGIBILITY_GATE) private readonly gate: EligibilityGate,
     @Inject(EVENT_STORE) private readonly store: EventStore,
     @Inject(LOGGER) private readonly logger: Logger,
+    private readonly counters: HotPathCounters,
   ) {}
 
   /** Admits an attempt or throws the refusal; returns the shard the gate set aside stock on. */
   async admit(sale: CatalogSale, userId: string, reservationId: string, quantity: number, now: number): Promise<number> {
     const saleId = sale.definition.saleId;
-    if ((this.soldOutUntil.get(saleId) ?? 0) > now) throw new SoldOut(saleId);
+    if ((this.soldOutUntil.get(saleId) ?? 0) > now) {
+      this.counters.gateDecisions.inc({ verdict: 'SOLD_OUT_CACHED' });
+      throw new SoldOut(saleId);
+    }
     const request = {
       saleId,
       userId,
@@ -50,6 +55,7 @@ export class GateKeeper {
       await this.rebuild(sale);
       verdict = await this.call(() => this.gate.admit(request));
     }
+    this.counters.gateDecisions.inc({ verdict: verdict.kind === 'refused' ? verdict.code : verdict.kind });
     switch (verdict.kind) {
       case 'admitted':
       case 'known':

@@ -31,9 +31,14 @@ export class InventoryService {
     return inventory;
   }
 
+  /** The inventories loaded so far (for metrics); never loads one. */
+  async loadedInventories(): Promise<SaleInventory[]> {
+    const settled = await Promise.allSettled([...this.inventories.values()]);
+    return settled.flatMap((r) => (r.status === 'fulfilled' ? [r.value] : []));
+  }
+
   /** Settles every queued command: called on shutdown after the HTTP server stopped taking requests. */
   async flush(): Promise<void> {
-    const inventories = await Promise.allSettled([...this.inventories.values()]);
-    await Promise.all(inventories.flatMap((r) => (r.status === 'fulfilled' ? [r.value.flush()] : [])));
+    await Promise.all((await this.loadedInventories()).map((i) => i.flush()));
   }
 }

@@ -1,0 +1,97 @@
+import { Inject, Injectable, OnApplicationShutdown, OnModuleInit } from '@nestjs/common';
+import { HttpAdapterHost } from '@nestjs/core';
+import { KnownIdempotencyKeys, OverloadShedder, RejectionCounter } from '@flash/access';
+import type { FastifyInstance, FastifyRequest } from 'fastify';
+import { SaleCatalog } from '../sales/sale-catalog';
+import { AccessRequest, saleIdOf } from './access-request';
+import { KNOWN_IDEMPOTENCY_KEYS } from './access.tokens';
+
+export const RESERVATIONS_ROUTE = '/sales/:id/reservations';
+
+export interface AccessHookDependencies {
+  readonly shedder: OverloadShedder;
+  readonly rejections: RejectionCounter;
+  readonly knownKeys: KnownIdempotencyKeys;
+  /** Refusals are counted for sales that exist only: sale ids in refused requests come from clients. */
+  readonly saleExists: (saleId: string) => boolean;
+}
+
+const IN_FLIGHT = Symbol('flash:in-flight');
+type CountedRequest = FastifyRequest & { [IN_FLIGHT]?: boolean };
+
+/** The envelope starts `{"error":{"code":"…"` (error.filter.ts): read the code without parsing the body. */
+const ENVELOPE_CODE = /^\{"error":\{"code":"([A-Z_]+)"/;
+
+const errorCodeOf = (payload: unknown): string | undefined => {
+  const text = typeof payload === 'string' ? payload : Buffer.isBuffer(payload) ? payload.subarray(0, 64).toString('utf8') : undefined;
+  return text === undefined ? undefined : ENVELOPE_CODE.exec(text)?.[1];
+};
+
+const isReservation = (request: FastifyRequest): boolean => request.method === 'POST' && request.routeOptions.url === RESERVATIONS_ROUTE;
+
+/**
+ * Fastify hooks around every request: the in-flight count the shedder reads (from the first byte to the last,
+ * aborted requests included), and, on POST /sales/:id/reservations, every refusal counted by sale and code —
+ * whichever layer refused it (body limit, auth, access guards, handler) — and the keys answered with a reservation.
+ */
+export const installAccessHooks = (fastify: FastifyInstance, deps: AccessHookDependencies): void => {
+  const { shedder, rejections, knownKeys, saleExists } = deps;
+  const release = (request: CountedRequest): void => {
+    if (!request[IN_FLIGHT]) return;
+    request[IN_FLIGHT] = false;
+    shedder.leave();
+  };
+  fastify.addHook('onRequest', (request: CountedRequest, _reply, done) => {
+    request[IN_FLIGHT] = true;
+    shedder.enter();
+    done();
+  });
+  fastify.addHook('onResponse', (request: CountedRequest, _reply, done) => {
+    release(request);
+    done();
+  });
+  // A client that hangs up before its answer gets no onResponse.
+  fastify.addHook('onRequestAbort', (request: CountedRequest, done) => {
+    release(request);
+    done();
+  });
+  fastify.addHook('onSend', (request: AccessRequest, reply, payload, done) => {
+    if (isReservation(request)) {
+      const saleId = saleIdOf(request);
+      if (saleId !== undefined && reply.statusCode >= 400) {
+        const code = errorCodeOf(payload);
+        if (code !== undefined && saleExists(saleId)) rejections.record(saleId, code);
+      } else if (saleId !== undefined && reply.statusCode < 300 && knownKeys.remember) {
+        const key = request.headers['idempotency-key'];
+        const userId = request.principal?.userId;
+        if (typeof key === 'string' && userId !== undefined) knownKeys.remember(saleId, userId, key);
+      }
+    }
+    done(null, payload);
+  });
+};
+
+/** Installs the hooks while Nest initialises, before Fastify is ready (hooks reach every route at ready). */
+@Injectable()
+export class AccessHooks implements OnModuleInit, OnApplicationShutdown {
+  constructor(
+    private readonly adapterHost: HttpAdapterHost,
+    private readonly shedder: OverloadShedder,
+    private readonly rejections: RejectionCounter,
+    @Inject(KNOWN_IDEMPOTENCY_KEYS) private readonly knownKeys: KnownIdempotencyKeys,
+    private readonly catalog: SaleCatalog,
+  ) {}
+
+  onModuleInit(): void {
+    installAccessHooks(this.adapterHost.httpAdapter.getInstance<FastifyInstance>(), {
+      shedder: this.shedder,
+      rejections: this.rejections,
+      knownKeys: this.knownKeys,
+      saleExists: (saleId) => this.catalog.sale(saleId) !== undefined,
+    });
+  }
+
+  onApplicationShutdown(): void {
+    this.shedder.close();
+  }
+}

@@ -1,0 +1,31 @@
+import { ExecutionContext } from '@nestjs/common';
+import type { AccessRefusalCode, KnownIdempotencyKeys, PurchaseStep, Refused } from '@flash/access';
+import type { FastifyRequest } from 'fastify';
+import type { Principal } from '../auth/jwt.service';
+import { ApiError } from '../http/error-catalogue';
+
+/** The request as the guards see it: AuthGuard has put the principal on it. */
+export type AccessRequest = FastifyRequest & { principal?: Principal };
+
+export const accessRequest = (context: ExecutionContext): AccessRequest => context.switchToHttp().getRequest<AccessRequest>();
+
+export const saleIdOf = (request: FastifyRequest): string | undefined => {
+  const { id } = request.params as { id?: unknown };
+  return typeof id === 'string' ? id : undefined;
+};
+
+export const refusal = (verdict: Refused<AccessRefusalCode>): ApiError =>
+  new ApiError(verdict.code, verdict.reason, verdict.retryAfterMs === undefined ? {} : { retryAfterMs: verdict.retryAfterMs });
+
+/**
+ * A reservation whose Idempotency-Key is already known is a replay, answered by the handler before rate limits
+ * (API.md): asked only on the way to a refusal, so the common path pays nothing for it.
+ */
+export const isKnownReplay = async (request: AccessRequest, step: PurchaseStep, keys: KnownIdempotencyKeys): Promise<boolean> => {
+  if (step !== 'reservation') return false;
+  const idempotencyKey = request.headers['idempotency-key'];
+  const saleId = saleIdOf(request);
+  const userId = request.principal?.userId;
+  if (typeof idempotencyKey !== 'string' || saleId === undefined || userId === undefined) return false;
+  return keys.has(saleId, userId, idempotencyKey);
+};

@@ -1,0 +1,84 @@
+import { Provider, Type } from '@nestjs/common';
+import { APP_GUARD } from '@nestjs/core';
+import {
+  Blacklist,
+  Degradation,
+  DegradationState,
+  deriveKey,
+  FrequencyLimits,
+  InMemoryBlacklist,
+  InMemoryDegradationState,
+  OverloadShedder,
+  ProofOfWork,
+  RecentIdempotencyKeys,
+  RejectionCounter,
+} from '@flash/access';
+import type Redis from 'ioredis';
+import { Clock, CLOCK } from '../clock';
+import { AccessHooks } from './access-hooks';
+import { AccessSettings } from './access-settings';
+import { ACCESS_REDIS, BLACKLIST, DEGRADATION_STATE, KNOWN_IDEMPOTENCY_KEYS } from './access.tokens';
+import { BlacklistController } from './blacklist.controller';
+import { BlacklistGuard } from './blacklist.guard';
+import { DegradationController } from './degradation.controller';
+import { DegradationGuard } from './degradation.guard';
+import { FrequencyLimitGuard } from './frequency-limit.guard';
+import { OverloadGuard } from './overload.guard';
+
+/** The access layer's services, one instance each per api process; in-memory until shared ones replace them. */
+export const accessProviders = (config: AccessSettings): Provider[] => [
+  {
+    provide: FrequencyLimits,
+    useFactory: (redis?: Redis) =>
+      new FrequencyLimits(
+        {
+          enabled: config.accessLimits,
+          perUser: { points: config.freqPerUserPerS, durationS: 1 },
+          perIp: { points: config.freqPerIpPerS, durationS: 1 },
+          admission: { points: config.admissionPerS, durationS: 1 },
+        },
+        redis ? { redis } : {},
+      ),
+    inject: [{ token: ACCESS_REDIS, optional: true }],
+  },
+  {
+    provide: OverloadShedder,
+    useFactory: (clock: Clock) =>
+      new OverloadShedder({ maxEventLoopDelayMs: config.shedEventLoopDelayMs, maxInFlight: config.shedMaxInFlight }, { now: () => clock.now() }),
+    inject: [CLOCK],
+  },
+  { provide: DEGRADATION_STATE, useFactory: (): DegradationState => new InMemoryDegradationState() },
+  {
+    provide: Degradation,
+    useFactory: (state: DegradationState, limits: FrequencyLimits) =>
+      new Degradation(
+        state,
+        { dropShare: config.degradationDropShare, tightenFactor: config.degradationTightenFactor },
+        { random: Math.random, limits },
+      ),
+    inject: [DEGRADATION_STATE, FrequencyLimits],
+  },
+  { provide: BLACKLIST, useFactory: (clock: Clock): Blacklist => new InMemoryBlacklist(() => clock.now()), inject: [CLOCK] },
+  { provide: RejectionCounter, useFactory: () => new RejectionCounter() },
+  { provide: KNOWN_IDEMPOTENCY_KEYS, useFactory: () => new RecentIdempotencyKeys() },
+  {
+    provide: ProofOfWork,
+    useFactory: () =>
+      new ProofOfWork(deriveKey(config.jwtSecret, 'pow-challenge').toString('base64url'), {
+        difficulty: config.powDifficulty,
+        minSolveMs: config.powMinSolveMs,
+        ttlMs: config.purchaseTokenTtlMs,
+      }),
+  },
+  AccessHooks,
+];
+
+/**
+ * In this order, registered right after AuthGuard (APP_GUARDs run in registration order): blacklist → frequency
+ * limits → overload shedding → degradation. The purchase token and the challenge follow in the handler.
+ */
+export const ACCESS_GUARDS: Provider[] = [BlacklistGuard, FrequencyLimitGuard, OverloadGuard, DegradationGuard].map(
+  (guard): Provider => ({ provide: APP_GUARD, useClass: guard }),
+);
+
+export const ACCESS_CONTROLLERS: Type[] = [BlacklistController, DegradationController];

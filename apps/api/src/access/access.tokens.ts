@@ -1,0 +1,6 @@
+/** Injection tokens for the access layer's ports (the classes are their own tokens). */
+export const BLACKLIST = Symbol('BLACKLIST');
+export const DEGRADATION_STATE = Symbol('DEGRADATION_STATE');
+export const KNOWN_IDEMPOTENCY_KEYS = Symbol('KNOWN_IDEMPOTENCY_KEYS');
+/** Optional: an ioredis client; when provided, per-user and per-IP limits are shared between instances. */
+export const ACCESS_REDIS = Symbol('ACCESS_REDIS');
