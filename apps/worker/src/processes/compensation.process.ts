@@ -1,8 +1,8 @@
 import { DomainEvent, SoldOut } from '@flash/domain';
 import { Logger } from 'pino';
-import { PendingWork } from '../pending-work';
+import { PendingItem } from '../pending-work';
 import { InventoryPort, QuotaPort } from '../ports';
-import { LogProcess } from './log-process';
+import { PendingWorkProcess } from './log-process';
 
 export interface CompensationOptions {
   /** How long a claim may stay without its order before this process looks at it. */
@@ -24,72 +24,53 @@ interface Claim {
  * idempotent per order, so a reservation that did land is found, not doubled); otherwise release the quota. Either
  * way the choice is an event an auditor can read: OrderPlaced, or QuotaReleased {reason: sold_out | compensated}.
  */
-export class CompensationProcess implements LogProcess {
+export class CompensationProcess extends PendingWorkProcess<Claim> {
   readonly name = 'compensation';
-  private readonly claims = new PendingWork<Claim>();
 
   constructor(
     private readonly inventory: InventoryPort,
     private readonly quota: QuotaPort,
-    private readonly logger: Logger,
+    logger: Logger,
     private readonly options: CompensationOptions,
-  ) {}
+  ) {
+    super(logger);
+  }
 
   apply(event: DomainEvent, position: number): void {
     switch (event.type) {
       case 'QuotaClaimed': {
         const { reservationId, saleId, userId, quantity, claimedAt } = event.data;
-        this.claims.add(reservationId, position, claimedAt + this.options.settleAfterMs, { saleId, userId, quantity, claimedAt });
+        this.pending.add(reservationId, position, claimedAt + this.options.settleAfterMs, { saleId, userId, quantity, claimedAt });
         return;
       }
       case 'OrderPlaced':
-        this.claims.remove(event.data.orderId);
+        this.pending.remove(event.data.orderId);
         return;
       case 'QuotaReleased':
-        this.claims.remove(event.data.reservationId);
+        this.pending.remove(event.data.reservationId);
         return;
       default:
         return;
     }
   }
 
-  async tick(now: number): Promise<void> {
-    await Promise.all(
-      this.claims.due(now).map(async (item) => {
-        const claim = item.payload;
-        const metadata = { causationId: `compensation:${item.key}`, userId: claim.userId, decidedAt: now };
-        try {
-          const sale = this.inventory.sale(claim.saleId);
-          const windowEnds = claim.claimedAt + this.options.clientWindowMs;
-          // Just past the window a client's own retry may still be redoing it: wait one settle period before giving up.
-          if (now > windowEnds && now <= windowEnds + this.options.settleAfterMs) {
-            this.claims.retryLater(item, now);
-            return;
-          }
-          if (sale && now <= windowEnds && now < sale.endsAt) {
-            try {
-              await this.inventory.reserve(claim.saleId, item.key, claim.userId, claim.quantity, metadata);
-            } catch (error) {
-              if (!(error instanceof SoldOut)) throw error;
-              await this.quota.release(claim.saleId, claim.userId, item.key, 'sold_out', metadata);
-            }
-          } else {
-            await this.quota.release(claim.saleId, claim.userId, item.key, 'compensated', metadata);
-          }
-          this.claims.remove(item.key);
-        } catch (error) {
-          this.logger.warn({ err: error, reservationId: item.key }, 'claim not settled yet; will retry');
-          this.claims.retryLater(item, now);
-        }
-      }),
-    );
-  }
-
-  lowWater(): number | undefined {
-    return this.claims.lowWater();
-  }
-
-  status(now: number) {
-    return { backlog: this.claims.size, overdueMs: this.claims.overdueMs(now) };
+  protected async work(item: PendingItem<Claim>, now: number): Promise<'done' | 'retry'> {
+    const claim = item.payload;
+    const metadata = { causationId: `compensation:${item.key}`, userId: claim.userId, decidedAt: now };
+    const sale = this.inventory.sale(claim.saleId);
+    const windowEnds = claim.claimedAt + this.options.clientWindowMs;
+    // Just past the window a client's own retry may still be redoing it: wait one settle period before giving up.
+    if (now > windowEnds && now <= windowEnds + this.options.settleAfterMs) return 'retry';
+    if (sale && now <= windowEnds && now < sale.endsAt) {
+      try {
+        await this.inventory.reserve(claim.saleId, item.key, claim.userId, claim.quantity, metadata);
+      } catch (error) {
+        if (!(error instanceof SoldOut)) throw error;
+        await this.quota.release(claim.saleId, claim.userId, item.key, 'sold_out', metadata);
+      }
+    } else {
+      await this.quota.release(claim.saleId, claim.userId, item.key, 'compensated', metadata);
+    }
+    return 'done';
   }
 }
