@@ -4,6 +4,7 @@ import { CqrsModule } from '@nestjs/cqrs';
 import { deriveKey, PurchaseTokens } from '@flash/access';
 import { EventStore } from '@flash/event-store';
 import { EligibilityGate } from '@flash/gate';
+import { ACCESS_CONTROLLERS, ACCESS_GUARDS, accessProviders } from './access/access.providers';
 import { AuthGuard } from './auth/auth.guard';
 import { DevTokenController } from './auth/dev-token.controller';
 import { JwtService } from './auth/jwt.service';
@@ -62,6 +63,7 @@ export class AppModule {
         GetOrderController,
         CancelOrderController,
         PaymentsController,
+        ...ACCESS_CONTROLLERS,
         ...(config.demo ? [DevTokenController, DemoPaymentsController] : []),
       ],
       providers: [
@@ -77,6 +79,8 @@ export class AppModule {
         { provide: APP_FILTER, useClass: ErrorEnvelopeFilter },
         { provide: APP_GUARD, useClass: ReadinessGuard },
         { provide: APP_GUARD, useClass: AuthGuard },
+        ...ACCESS_GUARDS,
+        ...accessProviders(config),
         JwtService,
         SaleCatalog,
         InventoryService,

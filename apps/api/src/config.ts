@@ -25,6 +25,16 @@ export interface AppConfig {
   readonly sweepIntervalMs: number;
   /** How long a quota claim may stay without its order before the compensation saga settles it. */
   readonly compensationSettleMs: number;
+  /** The access layer (apps/api/src/access/access-settings.ts names what it reads). */
+  readonly freqPerUserPerS: number;
+  readonly freqPerIpPerS: number;
+  readonly admissionPerS: number;
+  readonly shedEventLoopDelayMs: number;
+  readonly shedMaxInFlight: number;
+  readonly degradationDropShare: number;
+  readonly degradationTightenFactor: number;
+  readonly powDifficulty: number;
+  readonly powMinSolveMs: number;
   /** Tests inject an in-memory event store; then the saga checkpoints stay in memory too. */
   readonly inMemoryStore?: boolean;
   readonly eventStoreUrl?: string;
@@ -48,6 +58,14 @@ const flag = (env: NodeJS.ProcessEnv, name: string, fallback: boolean): boolean 
   if (['1', 'true', 'on', 'yes'].includes(raw)) return true;
   if (['0', 'false', 'off', 'no'].includes(raw)) return false;
   throw new ConfigError(`${name} must be on/off (1/0), got "${raw}"`);
+};
+
+const share = (env: NodeJS.ProcessEnv, name: string, fallback: number): number => {
+  const raw = env[name];
+  if (raw === undefined || raw === '') return fallback;
+  const n = Number(raw);
+  if (!Number.isFinite(n) || n < 0 || n > 1) throw new ConfigError(`${name} must be a number in 0..1, got "${raw}"`);
+  return n;
 };
 
 const optional = (env: NodeJS.ProcessEnv, name: string): string | undefined => (env[name] === '' ? undefined : env[name]);
@@ -80,6 +98,15 @@ export const loadConfig = (env: NodeJS.ProcessEnv = process.env): AppConfig => {
     shutdownTimeoutMs: int(env, 'SHUTDOWN_TIMEOUT_MS', 10_000, 100, 120_000),
     sweepIntervalMs: int(env, 'SWEEP_INTERVAL_MS', 1000, 10, 60_000),
     compensationSettleMs: int(env, 'COMPENSATION_SETTLE_MS', 5000, 100, 600_000),
+    freqPerUserPerS: int(env, 'FREQ_PER_USER_PER_S', 5, 1, 1_000_000),
+    freqPerIpPerS: int(env, 'FREQ_PER_IP_PER_S', 20, 1, 1_000_000),
+    admissionPerS: int(env, 'ADMISSION_PER_S', 5000, 1, 10_000_000),
+    shedEventLoopDelayMs: int(env, 'SHED_EVENT_LOOP_DELAY_MS', 200, 10, 60_000),
+    shedMaxInFlight: int(env, 'SHED_MAX_IN_FLIGHT', 2000, 1, 1_000_000),
+    degradationDropShare: share(env, 'DEGRADATION_DROP_SHARE', 0.5),
+    degradationTightenFactor: int(env, 'DEGRADATION_TIGHTEN_FACTOR', 2, 1, 1000),
+    powDifficulty: int(env, 'POW_DIFFICULTY', 100_000, 1, 100_000_000),
+    powMinSolveMs: int(env, 'POW_MIN_SOLVE_MS', 300, 0, 60_000),
     ...(eventStoreUrl ? { eventStoreUrl } : {}),
     ...(redisUrl ? { redisUrl } : {}),
     ...(mongoUrl ? { mongoUrl } : {}),

@@ -1,6 +1,7 @@
 import { Controller, Get, Inject, Param } from '@nestjs/common';
 import { NotFound, SaleEnded, SaleNotStarted, SoldOut } from '@flash/domain';
-import { PurchaseTokens } from '@flash/access';
+import { ProofOfWork, PurchaseTokens } from '@flash/access';
+import { PurchaseRoute } from '../../access/purchase-route.decorator';
 import { Authenticated, CurrentPrincipal } from '../../auth/auth.guard';
 import { Principal } from '../../auth/jwt.service';
 import { Clock, CLOCK } from '../../clock';
@@ -15,10 +16,12 @@ export class AccessController {
     private readonly catalog: SaleCatalog,
     private readonly inventory: InventoryService,
     private readonly tokens: PurchaseTokens,
+    private readonly challenges: ProofOfWork,
   ) {}
 
   @Get()
   @Authenticated()
+  @PurchaseRoute('access')
   async access(@Param('id') saleId: string, @CurrentPrincipal() principal: Principal) {
     const sale = this.catalog.sale(saleId);
     if (!sale) throw new NotFound('sale', saleId);
@@ -27,6 +30,7 @@ export class AccessController {
     if (sale.closed || now >= sale.definition.endsAt) throw new SaleEnded(saleId);
     if ((await this.inventory.forSale(saleId)).available() <= 0) throw new SoldOut(saleId);
     const { purchaseToken, expiresAt } = this.tokens.issue(principal.userId, saleId, now);
-    return { purchaseToken, expiresAt: new Date(expiresAt).toISOString() };
+    const challenge = sale.definition.challenge === 'pow' ? await this.challenges.issue(principal.userId, saleId, now) : undefined;
+    return { purchaseToken, expiresAt: new Date(expiresAt).toISOString(), ...(challenge ? { challenge } : {}) };
   }
 }

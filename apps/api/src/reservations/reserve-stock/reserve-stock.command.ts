@@ -24,6 +24,7 @@ export class ReserveStockCommand extends Command<ReservationResult> {
     readonly quantity: number,
     readonly purchaseToken: string,
     readonly clientIpHash: string,
+    readonly challengeAnswer: string | undefined,
   ) {
     super();
   }

@@ -2,6 +2,7 @@ import { createHash } from 'node:crypto';
 import { Body, Controller, Headers, Ip, Param, Post, Res } from '@nestjs/common';
 import { CommandBus } from '@nestjs/cqrs';
 import type { FastifyReply } from 'fastify';
+import { PurchaseRoute } from '../../access/purchase-route.decorator';
 import { Authenticated, CurrentPrincipal } from '../../auth/auth.guard';
 import { Principal } from '../../auth/jwt.service';
 import { ApiError } from '../../http/error-catalogue';
@@ -18,6 +19,7 @@ export class ReserveStockController {
 
   @Post()
   @Authenticated()
+  @PurchaseRoute('reservation')
   async reserve(
     @Param('id') saleId: string,
     @CurrentPrincipal() principal: Principal,
@@ -31,7 +33,7 @@ export class ReserveStockController {
     }
     const body = parseBody(ReservationRequest, rawBody);
     const result = await this.commands.execute(
-      new ReserveStockCommand(saleId, principal.userId, idempotencyKey, body.quantity, body.purchaseToken, hashClientIp(ip)),
+      new ReserveStockCommand(saleId, principal.userId, idempotencyKey, body.quantity, body.purchaseToken, hashClientIp(ip), body.challengeAnswer),
     );
     void reply.status(result.created ? 201 : 200);
     return result.body;

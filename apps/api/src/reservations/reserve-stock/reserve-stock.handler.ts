@@ -17,7 +17,7 @@ import {
   SoldOut,
 } from '@flash/domain';
 import { CommandMetadata, encodeEvent, EventStore, reservationIdFor, WrongExpectedRevision } from '@flash/event-store';
-import { PurchaseTokens } from '@flash/access';
+import { ProofOfWork, PurchaseTokens } from '@flash/access';
 import { BuyerQuota } from '@flash/worker';
 import { Clock, CLOCK } from '../../clock';
 import { APP_CONFIG, AppConfig } from '../../config';
@@ -62,6 +62,7 @@ export class ReserveStockHandler implements ICommandHandler<ReserveStockCommand>
     private readonly catalog: SaleCatalog,
     private readonly inventory: InventoryService,
     private readonly tokens: PurchaseTokens,
+    private readonly challenges: ProofOfWork,
     private readonly gate: GateKeeper,
   ) {
     this.quota = new BuyerQuota(store, () => clock.now());
@@ -80,6 +81,10 @@ export class ReserveStockHandler implements ICommandHandler<ReserveStockCommand>
     if (sale.closed || now >= endsAt) throw new SaleEnded(cmd.saleId);
     if (!this.tokens.verify(cmd.purchaseToken, cmd.userId, cmd.saleId, now)) {
       throw new ApiError('INVALID_PURCHASE_TOKEN', 'the purchase token is missing, expired, or not for this user and sale');
+    }
+    if (sale.definition.challenge === 'pow') {
+      const verdict = await this.challenges.verify(cmd.challengeAnswer, cmd.userId, cmd.saleId, now);
+      if (!verdict.ok) throw new ApiError('CHALLENGE_FAILED', verdict.reason);
     }
     if (cmd.quantity > perUserLimit) throw new ApiError('VALIDATION_FAILED', `quantity must be in 1..${perUserLimit}`);
     const inventory = await this.inventory.forSale(cmd.saleId);
