@@ -1,0 +1,187 @@
+import { Client } from 'pg';
+import { LATENCY_LOAD_FRACTION } from '../settings';
+import { reservationRequests } from '../support/buyers';
+import { BenchContext, RunningSystem, startBaseline, startEngine } from '../support/context';
+import { LoadResult, openLoop, rateOf, warmThenMeasure } from '../support/load';
+import { loud } from '../support/log';
+import { judge, RowResult, Target } from '../support/report';
+import { loadDetails, loadNotes, unexpected } from './common';
+
+/** Plenty of stock: nobody is ever refused for stock, every attempt is a new buyer and a durable 201. */
+const PLENTY = { totalStock: 1_000_000_000, shards: 8, perUserLimit: 1 } as const;
+
+const PG_URLS = ['postgres://postgres@127.0.0.1:5432/test', 'postgres://postgres@127.0.0.1:5432/postgres'];
+
+export interface PostgresProbe {
+  readonly url: string;
+  readonly version: string;
+  readonly fsync: string;
+  readonly synchronousCommit: string;
+}
+
+/** The first PostgreSQL database that answers, with the settings that decide whether its commits are durable. */
+export const probePostgres = async (): Promise<PostgresProbe | string> => {
+  const reasons: string[] = [];
+  for (const url of PG_URLS) {
+    const client = new Client({ connectionString: url, connectionTimeoutMillis: 3000 });
+    try {
+      await client.connect();
+      const setting = async (name: string): Promise<string> => String((await client.query(`SHOW ${name}`)).rows[0]?.[name]);
+      return { url, version: await setting('server_version'), fsync: await setting('fsync'), synchronousCommit: await setting('synchronous_commit') };
+    } catch (error) {
+      reasons.push(`${url}: ${error instanceof Error ? error.message : String(error)}`);
+    } finally {
+      await client.end().catch(() => undefined);
+    }
+  }
+  return reasons.join('; ');
+};
+
+/** New buyers on a sale with plenty of stock, closed loop, warm-up then timed window. */
+const measureReservations = async (ctx: BenchContext, system: RunningSystem, saleId: string, label: string): Promise<LoadResult> => {
+  const load = reservationRequests({ auth: ctx.auth, saleId, keyPrefix: label.replace(/\W+/g, '') });
+  return warmThenMeasure({
+    label,
+    baseUrl: system.baseUrl,
+    connections: ctx.mode.connections,
+    seconds: ctx.mode.timedSeconds,
+    warmupSeconds: ctx.mode.warmupSeconds,
+    next: load.next,
+    sutPid: system.process.pid,
+  });
+};
+
+const engineReservations = async (ctx: BenchContext, label: string, env: Record<string, string> = {}): Promise<LoadResult> => {
+  const engine = await startEngine(ctx, label, env);
+  try {
+    const saleId = await engine.api.createSale(PLENTY);
+    await engine.api.checkTokenEquivalence(saleId, 0);
+    return await measureReservations(ctx, engine, saleId, label);
+  } finally {
+    await engine.stop();
+  }
+};
+
+export interface DurableRows {
+  readonly row2: RowResult;
+  readonly row3?: RowResult;
+  /** Row 2's measured peak of durable reservations/s, the input of row 5. */
+  readonly peak: number;
+}
+
+const ROW2_TARGET: Target = { kind: 'ratio-at-least', threshold: 7, text: '≥ 7×' };
+const ROW3_TARGET: Target = { kind: 'ratio-at-least', threshold: 10, text: '≥ 10×' };
+
+/**
+ * Row 2: durable reservations/s (SQLITE_SYNCHRONOUS=FULL, the default group commit) against a naive PostgreSQL
+ * service; row 3: the same load with SHARD_MAX_BATCH=1 against row 2's figure.
+ */
+export const durableRows = async (ctx: BenchContext, options: { readonly groupCommitRow: boolean }): Promise<DurableRows> => {
+  const engine = await engineReservations(ctx, 'row2-engine');
+  const value = rateOf(engine, 201);
+
+  const pg = await probePostgres();
+  let baseline: LoadResult | undefined;
+  let skipped: string | undefined;
+  if (typeof pg === 'string') {
+    skipped = `PostgreSQL unreachable (${pg})`;
+    loud(`ROW 2 BASELINE SKIPPED: ${skipped}`);
+  } else {
+    const saleId = 'bench-sale';
+    const naive = await startBaseline(ctx, 'row2-naive-postgres', 'naive-postgres', { PG_URL: pg.url, SALE_ID: saleId, STOCK: String(PLENTY.totalStock) });
+    try {
+      baseline = await measureReservations(ctx, naive, saleId, 'row 2 naive PostgreSQL');
+    } finally {
+      await naive.stop();
+    }
+  }
+  const baselineValue = baseline ? rateOf(baseline, 201) : null;
+  const ratio2 = baselineValue ? value / baselineValue : null;
+  const row2: RowResult = {
+    id: 2,
+    key: 'durable-reservations',
+    title: 'durable reservations/s (SQLite FULL, group commit) vs naive PostgreSQL',
+    metric: '201/s',
+    value,
+    baseline: { label: 'naive PostgreSQL', value: baselineValue },
+    ratio: ratio2,
+    target: ROW2_TARGET,
+    pass: judge(ROW2_TARGET, value, ratio2),
+    ...(skipped === undefined ? {} : { skipped }),
+    notes: [
+      `every request a new buyer and key; totalStock 10^9 over ${PLENTY.shards} shards, perUserLimit 1, ${ctx.mode.connections} connections`,
+      ...(typeof pg === 'string' ? [] : [`PostgreSQL ${pg.version} (fsync=${pg.fsync}, synchronous_commit=${pg.synchronousCommit}) is not pinned: its CPU shows as "other"`]),
+      ...unexpected('engine', engine, 201),
+      ...(baseline ? unexpected('naive PostgreSQL', baseline, 201) : []),
+      ...loadNotes('engine', engine),
+      ...(baseline ? loadNotes('naive PostgreSQL', baseline, true) : []),
+    ],
+    details: { engine: loadDetails(engine), ...(baseline ? { naivePostgres: loadDetails(baseline) } : {}), ...(typeof pg === 'string' ? {} : { postgres: pg }) },
+  };
+
+  if (!options.groupCommitRow) return { row2, peak: value };
+  const unbatched = await engineReservations(ctx, 'row3-engine-batch1', { SHARD_MAX_BATCH: '1' });
+  const batch1 = rateOf(unbatched, 201);
+  const ratio3 = batch1 > 0 ? value / batch1 : null;
+  const row3: RowResult = {
+    id: 3,
+    key: 'group-commit',
+    title: 'group commit: default SHARD_MAX_BATCH vs SHARD_MAX_BATCH=1 (row 2 load)',
+    metric: '201/s',
+    value,
+    baseline: { label: 'SHARD_MAX_BATCH=1', value: batch1 },
+    ratio: ratio3,
+    target: ROW3_TARGET,
+    pass: judge(ROW3_TARGET, value, ratio3),
+    notes: [
+      'the default figure is row 2\'s window; the store still coalesces appends of one event-loop turn across streams (no knob turns that off)',
+      ...unexpected('SHARD_MAX_BATCH=1', unbatched, 201),
+      ...loadNotes('SHARD_MAX_BATCH=1', unbatched),
+    ],
+    details: { batch1: loadDetails(unbatched) },
+  };
+  return { row2, row3, peak: value };
+};
+
+const ROW5_TARGET: Target = { kind: 'value-below', threshold: 25, text: 'p99 < 25 ms' };
+
+/** Row 5: latency of durable reservations at a constant 70% of row 2's peak, open loop. */
+export const latencyRow = async (ctx: BenchContext, peak: number): Promise<RowResult> => {
+  const rate = Math.max(1, Math.round(peak * LATENCY_LOAD_FRACTION));
+  const engine = await startEngine(ctx, 'row5-engine');
+  let result;
+  try {
+    const saleId = await engine.api.createSale(PLENTY);
+    await engine.api.checkTokenEquivalence(saleId, 0);
+    const load = reservationRequests({ auth: ctx.auth, saleId, keyPrefix: 'latency' });
+    result = await openLoop({
+      label: 'row 5 engine',
+      baseUrl: engine.baseUrl,
+      rate,
+      warmupSeconds: ctx.mode.warmupSeconds,
+      seconds: ctx.mode.timedSeconds,
+      next: load.next,
+      sutPid: engine.process.pid,
+    });
+  } finally {
+    await engine.stop();
+  }
+  const { p50, p99, p999 } = result.latencyMs;
+  return {
+    id: 5,
+    key: 'latency',
+    title: `latency at ${Math.round(LATENCY_LOAD_FRACTION * 100)}% of row 2 peak (${rate.toLocaleString('en-US')} req/s, open loop): p50 / p99 / p99.9`,
+    metric: `ms p99 (p50 ${p50}, p99.9 ${p999})`,
+    value: p99,
+    ratio: null,
+    target: ROW5_TARGET,
+    pass: judge(ROW5_TARGET, p99, null),
+    notes: [
+      `constant rate, latency measured from each request's due time (no coordinated omission); a new buyer per request`,
+      ...unexpected('engine', result, 201),
+      ...(result.responses < result.sent ? [`${result.sent - result.responses} of ${result.sent} timed requests never completed`] : []),
+      ...loadNotes('engine', result),
+    ],
+    details: { offeredRate: rate, ...loadDetails(result), sent: result.sent },
+  };
+};

@@ -1,0 +1,54 @@
+/** How long and how big each row runs, per mode. */
+export interface ModeSettings {
+  readonly name: 'full' | 'quick' | 'smoke';
+  readonly warmupSeconds: number;
+  readonly timedSeconds: number;
+  /** In-flight requests of the closed-loop rows (1, 2, 3, 7). */
+  readonly connections: number;
+  /** The filter row cycles over this many buyers: more than the server's JWT cache (10k), so every token is verified. */
+  readonly filterBuyers: number;
+  /** Bearer tokens signed before any window; beyond the pool they are signed on the load generator's core. */
+  readonly presignedBuyers: number;
+  readonly replayEvents: number;
+  /** Longest wait for other work on the machine to stop before a window (0 in smoke mode, which runs inside npm test). */
+  readonly quietWaitSeconds: number;
+  readonly scale?: { readonly buyers: number; readonly stock: number; readonly shards: number; readonly capSeconds: number };
+}
+
+export const MODES: Readonly<Record<ModeSettings['name'], ModeSettings>> = {
+  full: {
+    name: 'full',
+    warmupSeconds: 2,
+    timedSeconds: 10,
+    connections: 128,
+    filterBuyers: 50_000,
+    presignedBuyers: 150_000,
+    replayEvents: 1_000_000,
+    quietWaitSeconds: 300,
+    scale: { buyers: 1_000_000, stock: 100_000, shards: 64, capSeconds: 180 },
+  },
+  quick: {
+    name: 'quick',
+    warmupSeconds: 1,
+    timedSeconds: 3,
+    connections: 128,
+    filterBuyers: 20_000,
+    presignedBuyers: 40_000,
+    replayEvents: 100_000,
+    quietWaitSeconds: 30,
+    scale: { buyers: 20_000, stock: 2_000, shards: 64, capSeconds: 30 },
+  },
+  smoke: {
+    name: 'smoke',
+    warmupSeconds: 0.5,
+    timedSeconds: 1,
+    connections: 32,
+    filterBuyers: 2_000,
+    presignedBuyers: 5_000,
+    replayEvents: 10_000,
+    quietWaitSeconds: 0,
+  },
+};
+
+/** Fraction of row 2's measured peak that row 5 offers at a constant rate. */
+export const LATENCY_LOAD_FRACTION = 0.7;

@@ -1,0 +1,84 @@
+import fs from 'node:fs';
+
+/** Linux reports process and system CPU time in clock ticks of 1/100 s (USER_HZ) on every mainstream kernel. */
+const TICKS_PER_SECOND = 100;
+
+const processTicks = (pid: number): number => {
+  try {
+    // Fields after the command name (which may contain spaces): state is field 3; utime and stime are 14 and 15.
+    const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return Number(fields[11]) + Number(fields[12]);
+  } catch {
+    return 0;
+  }
+};
+
+const machineBusyTicks = (): number => {
+  const line = fs.readFileSync('/proc/stat', 'utf8').split('\n', 1)[0] ?? '';
+  const [, user, nice, system, , , irq, softirq, steal] = line.trim().split(/\s+/).map(Number);
+  return (user ?? 0) + (nice ?? 0) + (system ?? 0) + (irq ?? 0) + (softirq ?? 0) + (steal ?? 0);
+};
+
+/** Where the CPU went during a timed window, in cores (1.0 = one core busy the whole window). */
+export interface CpuShare {
+  /** The system under test (server or baseline process). */
+  readonly sut: number;
+  /** This process: the load generator. */
+  readonly loadGenerator: number;
+  /** Everything else on the machine: PostgreSQL for the naive baseline, otherwise noise from other work. */
+  readonly other: number;
+}
+
+/** Starts measuring; the returned function ends the window and returns the shares. */
+export const cpuWindow = (sutPid: number | undefined): (() => CpuShare) => {
+  const started = performance.now();
+  const sut0 = sutPid === undefined ? 0 : processTicks(sutPid);
+  const self0 = process.cpuUsage();
+  const busy0 = machineBusyTicks();
+  return () => {
+    const seconds = (performance.now() - started) / 1000;
+    const sut = (sutPid === undefined ? 0 : processTicks(sutPid) - sut0) / TICKS_PER_SECOND;
+    const selfUsage = process.cpuUsage(self0);
+    const self = (selfUsage.user + selfUsage.system) / 1e6;
+    const busy = (machineBusyTicks() - busy0) / TICKS_PER_SECOND;
+    const round = (n: number): number => Math.round((n / seconds) * 100) / 100;
+    return { sut: round(sut), loadGenerator: round(self), other: round(Math.max(0, busy - sut - self)) };
+  };
+};
+
+let quietWaitSeconds = 0;
+const QUIET_THRESHOLD_CORES = 0.3;
+
+/** How long a window may wait for other work on the machine to stop (0: never wait). */
+export const setQuietWait = (seconds: number): void => {
+  quietWaitSeconds = seconds;
+};
+
+/**
+ * Waits (up to the configured time) until the machine's CPU outside this process has stayed under 0.3 cores for two
+ * consecutive seconds, so that a window does not start while someone else's build or test run shares the cores.
+ * Returns the cores that were busy in the last sample (the caller notes it when the wait gave up).
+ */
+export const waitForQuiet = async (onWait: (message: string) => void): Promise<number> => {
+  if (quietWaitSeconds <= 0) return 0;
+  const deadline = performance.now() + quietWaitSeconds * 1000;
+  let calm = 0;
+  let last = 0;
+  let announced = 0;
+  while (performance.now() < deadline) {
+    const end = cpuWindow(undefined);
+    await new Promise((r) => setTimeout(r, 1000));
+    const share = end();
+    last = share.other;
+    calm = last < QUIET_THRESHOLD_CORES ? calm + 1 : 0;
+    if (calm >= 2) return last;
+    const waited = quietWaitSeconds - (deadline - performance.now()) / 1000;
+    if (waited - announced >= 10) {
+      announced = waited;
+      onWait(`waiting for a quiet machine: ${last} cores busy elsewhere (${Math.round(waited)} s of at most ${quietWaitSeconds} s)`);
+    }
+  }
+  onWait(`machine still busy after ${quietWaitSeconds} s (${last} cores elsewhere): measuring anyway`);
+  return last;
+};
