@@ -15,6 +15,8 @@ export interface AppConfig {
   readonly accessLimits: boolean;
   readonly logLevel: string;
   readonly sqliteSynchronous: SqliteSynchronous;
+  /** Commit the appends of one event-loop turn (all shards and buyers) in one transaction: store-level group commit. */
+  readonly sqliteCoalesceAppends: boolean;
   /** Most commands one shard writer decides and appends in one batch. */
   readonly shardMaxBatch: number;
   readonly purchaseTokenTtlMs: number;
@@ -91,6 +93,7 @@ export const loadConfig = (env: NodeJS.ProcessEnv = process.env): AppConfig => {
     accessLimits: flag(env, 'ACCESS_LIMITS', true),
     logLevel: env.LOG_LEVEL ?? 'info',
     sqliteSynchronous: synchronous,
+    sqliteCoalesceAppends: flag(env, 'SQLITE_COALESCE_APPENDS', true),
     shardMaxBatch: int(env, 'SHARD_MAX_BATCH', 256, 1, 10_000),
     purchaseTokenTtlMs: int(env, 'PURCHASE_TOKEN_TTL_MS', 120_000, 1000, 120_000),
     bodyLimitBytes: int(env, 'BODY_LIMIT_BYTES', 16 * 1024, 256, 1024 * 1024),

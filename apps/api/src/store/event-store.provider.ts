@@ -13,5 +13,9 @@ export const openEventStore = (config: AppConfig): EventStore => {
     throw new ConfigError('EVENTSTORE_URL is set, but the EventStoreDB adapter is not part of this build yet; unset it to use the embedded SQLite store');
   }
   fs.mkdirSync(config.dataDir, { recursive: true });
-  return new SqliteEventStore({ file: path.join(config.dataDir, EVENTS_FILE), synchronous: config.sqliteSynchronous });
+  return new SqliteEventStore({
+    file: path.join(config.dataDir, EVENTS_FILE),
+    synchronous: config.sqliteSynchronous,
+    coalesceAppends: config.sqliteCoalesceAppends,
+  });
 };
