@@ -7,3 +7,4 @@ export * from './proof-of-work';
 export * from './purchase-token';
 export * from './rejections';
 export * from './verdict';
+export * from './redis-shared-state';

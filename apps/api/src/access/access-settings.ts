@@ -25,4 +25,6 @@ export interface AccessSettings {
   readonly powDifficulty: number;
   /** POW_MIN_SOLVE_MS */
   readonly powMinSolveMs: number;
+  /** REDIS_URL: when set, limits, blacklist and degradation level are shared by every instance. */
+  readonly redisUrl?: string;
 }

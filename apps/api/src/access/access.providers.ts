@@ -11,13 +11,15 @@ import {
   OverloadShedder,
   ProofOfWork,
   RecentIdempotencyKeys,
+  RedisSharedAccessState,
   RejectionCounter,
 } from '@flash/access';
-import type Redis from 'ioredis';
+import Redis from 'ioredis';
 import { Clock, CLOCK } from '../clock';
+import { HotPathCounters } from '../metrics/hot-path-counters';
 import { AccessHooks } from './access-hooks';
 import { AccessSettings } from './access-settings';
-import { ACCESS_REDIS, BLACKLIST, DEGRADATION_STATE, KNOWN_IDEMPOTENCY_KEYS } from './access.tokens';
+import { ACCESS_REDIS, BLACKLIST, DEGRADATION_STATE, KNOWN_IDEMPOTENCY_KEYS, SHARED_ACCESS_STATE } from './access.tokens';
 import { BlacklistController } from './blacklist.controller';
 import { BlacklistGuard } from './blacklist.guard';
 import { DegradationController } from './degradation.controller';
@@ -25,7 +27,21 @@ import { DegradationGuard } from './degradation.guard';
 import { FrequencyLimitGuard } from './frequency-limit.guard';
 import { OverloadGuard } from './overload.guard';
 
-/** The access layer's services, one instance each per api process; in-memory until shared ones replace them. */
+/** Blacklist and degradation level of this process only (embedded mode). */
+const inProcess: Provider[] = [
+  { provide: DEGRADATION_STATE, useFactory: (): DegradationState => new InMemoryDegradationState() },
+  { provide: BLACKLIST, useFactory: (clock: Clock): Blacklist => new InMemoryBlacklist(() => clock.now()), inject: [CLOCK] },
+];
+
+/** With REDIS_URL: frequency limits, blacklist and degradation level shared by every api instance. */
+const sharedThroughRedis = (url: string): Provider[] => [
+  { provide: ACCESS_REDIS, useFactory: () => new Redis(url, { maxRetriesPerRequest: 1, enableOfflineQueue: false }) },
+  { provide: SHARED_ACCESS_STATE, useFactory: (clock: Clock) => RedisSharedAccessState.connect(url, () => clock.now()), inject: [CLOCK] },
+  { provide: DEGRADATION_STATE, useFactory: (shared: RedisSharedAccessState) => shared.degradation, inject: [SHARED_ACCESS_STATE] },
+  { provide: BLACKLIST, useFactory: (shared: RedisSharedAccessState) => shared.blacklist, inject: [SHARED_ACCESS_STATE] },
+];
+
+/** The access layer's services, one instance each per api process. */
 export const accessProviders = (config: AccessSettings): Provider[] => [
   {
     provide: FrequencyLimits,
@@ -47,7 +63,7 @@ export const accessProviders = (config: AccessSettings): Provider[] => [
       new OverloadShedder({ maxEventLoopDelayMs: config.shedEventLoopDelayMs, maxInFlight: config.shedMaxInFlight }, { now: () => clock.now() }),
     inject: [CLOCK],
   },
-  { provide: DEGRADATION_STATE, useFactory: (): DegradationState => new InMemoryDegradationState() },
+  ...(config.redisUrl ? sharedThroughRedis(config.redisUrl) : inProcess),
   {
     provide: Degradation,
     useFactory: (state: DegradationState, limits: FrequencyLimits) =>
@@ -58,8 +74,11 @@ export const accessProviders = (config: AccessSettings): Provider[] => [
       ),
     inject: [DEGRADATION_STATE, FrequencyLimits],
   },
-  { provide: BLACKLIST, useFactory: (clock: Clock): Blacklist => new InMemoryBlacklist(() => clock.now()), inject: [CLOCK] },
-  { provide: RejectionCounter, useFactory: () => new RejectionCounter() },
+  {
+    provide: RejectionCounter,
+    useFactory: (counters: HotPathCounters) => new RejectionCounter({ onRecord: (_saleId, code) => counters.rejections.inc({ code }) }),
+    inject: [HotPathCounters],
+  },
   { provide: KNOWN_IDEMPOTENCY_KEYS, useFactory: () => new RecentIdempotencyKeys() },
   {
     provide: ProofOfWork,

@@ -4,3 +4,5 @@ export const DEGRADATION_STATE = Symbol('DEGRADATION_STATE');
 export const KNOWN_IDEMPOTENCY_KEYS = Symbol('KNOWN_IDEMPOTENCY_KEYS');
 /** Optional: an ioredis client; when provided, per-user and per-IP limits are shared between instances. */
 export const ACCESS_REDIS = Symbol('ACCESS_REDIS');
+/** With REDIS_URL: the blacklist and degradation level shared through Redis (RedisSharedAccessState). */
+export const SHARED_ACCESS_STATE = Symbol('SHARED_ACCESS_STATE');

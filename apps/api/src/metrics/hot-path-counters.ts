@@ -11,6 +11,12 @@ export class HotPathCounters {
     labelNames: ['method', 'route', 'code'] as const,
     registers: [this.registry],
   });
+  readonly rejections = new Counter({
+    name: 'purchase_rejections_total',
+    help: 'Refused purchase requests by code (per sale in the analytics summary; not a label here, to bound cardinality)',
+    labelNames: ['code'] as const,
+    registers: [this.registry],
+  });
   readonly gateDecisions = new Counter({
     name: 'gate_decisions_total',
     help: 'Eligibility gate decisions by verdict',
