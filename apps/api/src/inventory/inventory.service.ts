@@ -1,11 +1,19 @@
 import { Inject, Injectable } from '@nestjs/common';
-import { NotFound } from '@flash/domain';
+import { NotFound, Order } from '@flash/domain';
 import { EventStore } from '@flash/event-store';
 import { Clock, CLOCK } from '../clock';
 import { APP_CONFIG, AppConfig } from '../config';
 import { SaleCatalog } from '../sales/sale-catalog';
 import { EVENT_STORE } from '../store/event-store.provider';
 import { SaleInventory } from './sale-inventory';
+import { ShardWriter } from './shard-writer';
+
+export interface LocatedOrder {
+  readonly saleId: string;
+  readonly shard: number;
+  readonly writer: ShardWriter;
+  readonly order: Order;
+}
 
 /** Owns the shard writers of every sale this process has touched, loading a sale's shards on first use. */
 @Injectable()
@@ -29,6 +37,15 @@ export class InventoryService {
       this.inventories.set(saleId, inventory);
     }
     return inventory;
+  }
+
+  /** Finds an order wherever it lives: the catalog's locator names its shard, the shard writer holds it. */
+  async findOrder(orderId: string): Promise<LocatedOrder | undefined> {
+    const location = this.catalog.locateOrder(orderId);
+    if (!location) return undefined;
+    const writer = (await this.forSale(location.saleId)).writer(location.shard);
+    const order = writer?.state.orders.get(orderId);
+    return writer && order ? { saleId: location.saleId, shard: location.shard, writer, order } : undefined;
   }
 
   /** The inventories loaded so far (for metrics); never loads one. */

@@ -6,7 +6,6 @@ import { Principal } from '../auth/jwt.service';
 import { APP_CONFIG, AppConfig } from '../config';
 import { RawJsonBody } from '../http/json-body';
 import { InventoryService } from '../inventory/inventory.service';
-import { SaleCatalog } from '../sales/sale-catalog';
 import { PaymentsService, signWebhook } from './payments.service';
 
 @Controller('payments')
@@ -26,7 +25,6 @@ export class DemoPaymentsController {
   constructor(
     @Inject(APP_CONFIG) private readonly config: AppConfig,
     private readonly payments: PaymentsService,
-    private readonly catalog: SaleCatalog,
     private readonly inventory: InventoryService,
   ) {}
 
@@ -34,8 +32,7 @@ export class DemoPaymentsController {
   @HttpCode(200)
   @Authenticated()
   async pay(@Param('orderId') orderId: string, @CurrentPrincipal() principal: Principal) {
-    const location = this.catalog.locateOrder(orderId);
-    const order = location && (await this.inventory.forSale(location.saleId)).writer(location.shard)?.state.orders.get(orderId);
+    const order = (await this.inventory.findOrder(orderId))?.order;
     if (!order || (order.userId !== principal.userId && !isAdmin(principal))) throw new NotFound('order', orderId);
     const body = JSON.stringify({ paymentId: `demo-${randomUUID()}`, orderId, amount: order.amount, status: 'succeeded' });
     return this.payments.handle(new RawJsonBody(body), signWebhook(this.config.paymentWebhookSecret, body));

@@ -5,7 +5,6 @@ import { APP_CONFIG, AppConfig } from '../config';
 import { ApiError } from '../http/error-catalogue';
 import { parseBody, RawJsonBody } from '../http/json-body';
 import { InventoryService } from '../inventory/inventory.service';
-import { SaleCatalog } from '../sales/sale-catalog';
 import { PaymentWebhookRequest } from './payment-webhook.dto';
 
 export const signWebhook = (secret: string, rawBody: string): string => createHmac('sha256', secret).update(rawBody).digest('hex');
@@ -20,7 +19,6 @@ export const signWebhook = (secret: string, rawBody: string): string => createHm
 export class PaymentsService {
   constructor(
     @Inject(APP_CONFIG) private readonly config: AppConfig,
-    private readonly catalog: SaleCatalog,
     private readonly inventory: InventoryService,
   ) {}
 
@@ -36,11 +34,9 @@ export class PaymentsService {
   async handle(raw: unknown, signature: string | undefined): Promise<{ orderId: string; status: OrderStatus }> {
     this.verifySignature(raw, signature);
     const payment = parseBody(PaymentWebhookRequest, raw);
-    const location = this.catalog.locateOrder(payment.orderId);
-    if (!location) throw new NotFound('order', payment.orderId);
-    const writer = (await this.inventory.forSale(location.saleId)).writer(location.shard);
-    const order = writer?.state.orders.get(payment.orderId);
-    if (!writer || !order) throw new NotFound('order', payment.orderId);
+    const found = await this.inventory.findOrder(payment.orderId);
+    if (!found) throw new NotFound('order', payment.orderId);
+    const { writer, order } = found;
     // A failed payment changes nothing: the hold stays until it is paid or expires.
     if (payment.status === 'failed') return { orderId: order.orderId, status: order.status };
 

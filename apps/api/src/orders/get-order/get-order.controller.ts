@@ -3,7 +3,6 @@ import { NotFound, Order } from '@flash/domain';
 import { Authenticated, CurrentPrincipal, isAdmin } from '../../auth/auth.guard';
 import { Principal } from '../../auth/jwt.service';
 import { InventoryService } from '../../inventory/inventory.service';
-import { SaleCatalog } from '../../sales/sale-catalog';
 
 export const orderView = (saleId: string, shard: number, o: Order) => ({
   orderId: o.orderId,
@@ -21,20 +20,14 @@ export const orderView = (saleId: string, shard: number, o: Order) => ({
 /** Reads its own writes: the order locator and the shard state are updated before the 201 is sent. */
 @Controller('orders')
 export class GetOrderController {
-  constructor(
-    private readonly catalog: SaleCatalog,
-    private readonly inventory: InventoryService,
-  ) {}
+  constructor(private readonly inventory: InventoryService) {}
 
   @Get(':id')
   @Authenticated()
   async get(@Param('id') orderId: string, @CurrentPrincipal() principal: Principal) {
-    const location = this.catalog.locateOrder(orderId);
-    if (!location) throw new NotFound('order', orderId);
-    const inventory = await this.inventory.forSale(location.saleId);
-    const order = inventory.writer(location.shard)?.state.orders.get(orderId);
+    const found = await this.inventory.findOrder(orderId);
     // Someone else's order is indistinguishable from a missing one.
-    if (!order || (order.userId !== principal.userId && !isAdmin(principal))) throw new NotFound('order', orderId);
-    return orderView(location.saleId, location.shard, order);
+    if (!found || (found.order.userId !== principal.userId && !isAdmin(principal))) throw new NotFound('order', orderId);
+    return orderView(found.saleId, found.shard, found.order);
   }
 }
