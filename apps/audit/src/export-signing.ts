@@ -51,6 +51,9 @@ export const parsePublicKey = (text: string): KeyObject => {
     const key = source.includes('-----BEGIN')
       ? createPublicKey({ key: source, format: 'pem' })
       : createPublicKey({ key: Buffer.from(source.trim(), 'base64'), format: 'der', type: 'spki' });
+    // OpenSSL tolerates some non-canonical DER (e.g. a BIT STRING's unused-bits byte): accept only the exact
+    // encoding it would write, so no changed byte of a key can still verify.
+    if (!source.includes('-----BEGIN') && publicKeyText(key) !== source.trim()) throw new SigningKeyError('the public key is not canonical SPKI DER');
     return requireEd25519(key, 'the public key');
   } catch (error) {
     if (error instanceof SigningKeyError) throw error;
