@@ -152,6 +152,14 @@ describe('bad input gets its documented code and changes nothing', () => {
     expect(await head()).toBe(before);
   });
 
+  it('sends security headers (helmet) on answers and on errors', async () => {
+    for (const res of [await client.request('GET', `/sales/${saleId}`), await client.request('GET', '/no/such/route')]) {
+      expect(res.headers['x-content-type-options']).toBe('nosniff');
+      expect(res.headers['x-frame-options']).toBe('SAMEORIGIN');
+      expect(String(res.headers['content-security-policy'])).toContain("default-src 'none'");
+    }
+  });
+
   it('does not offer the dev-token route outside demo mode', async () => {
     expectError(await client.request('POST', '/auth/dev-token', { body: { userId: 'x' } }), 404, 'NOT_FOUND');
   });

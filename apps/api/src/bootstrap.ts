@@ -1,3 +1,4 @@
+import helmet from '@fastify/helmet';
 import { NestFactory } from '@nestjs/core';
 import { FastifyAdapter, NestFastifyApplication } from '@nestjs/platform-fastify';
 import { AppDependencies, AppModule } from './app.module';
@@ -32,6 +33,8 @@ export const createApp = async (deps: AppDependencies): Promise<NestFastifyAppli
     bodyParser: false,
   });
   late.counters = app.get(HotPathCounters);
+  // Security headers on every answer; the API serves JSON only, so the strictest content policy fits.
+  await app.register(helmet, { contentSecurityPolicy: { directives: { defaultSrc: ["'none'"], frameAncestors: ["'none'"] } } });
   await app.init();
   return app;
 };
