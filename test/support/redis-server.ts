@@ -1,5 +1,6 @@
 import { ChildProcess, spawn, spawnSync } from 'node:child_process';
 import net from 'node:net';
+import { freePort } from './free-port';
 
 /**
  * A private redis-server for one test file, on a free port, with nothing persisted, so a test can kill it, flush
@@ -46,16 +47,6 @@ export class RedisServer {
     await this.start();
   }
 }
-
-const freePort = (): Promise<number> =>
-  new Promise((resolve, reject) => {
-    const srv = net.createServer();
-    srv.on('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const { port } = srv.address() as net.AddressInfo;
-      srv.close(() => resolve(port));
-    });
-  });
 
 const waitForPort = async (port: number, timeoutMs = 5000): Promise<void> => {
   const deadline = Date.now() + timeoutMs;

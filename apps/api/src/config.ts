@@ -27,15 +27,23 @@ export interface AppConfig {
   readonly sweepIntervalMs: number;
   /** How long a quota claim may stay without its order before the compensation saga settles it. */
   readonly compensationSettleMs: number;
-  /** The access layer (apps/api/src/access/access-settings.ts names what it reads). */
+  /** FREQ_PER_USER_PER_S: purchase attempts per user per second (off with ACCESS_LIMITS=off). */
   readonly freqPerUserPerS: number;
+  /** FREQ_PER_IP_PER_S: purchase attempts per client IP per second (off with ACCESS_LIMITS=off). */
   readonly freqPerIpPerS: number;
+  /** ADMISSION_PER_S: purchase requests admitted per second by this instance (off with ACCESS_LIMITS=off). */
   readonly admissionPerS: number;
+  /** SHED_EVENT_LOOP_DELAY_MS: shed while the event loop's p99 delay is above this. */
   readonly shedEventLoopDelayMs: number;
+  /** SHED_MAX_IN_FLIGHT: shed above this many requests in flight. */
   readonly shedMaxInFlight: number;
+  /** DEGRADATION_DROP_SHARE: share of purchases dropped at degradation level 2, 0..1. */
   readonly degradationDropShare: number;
+  /** DEGRADATION_TIGHTEN_FACTOR: level ≥ 1 divides the frequency limits by this. */
   readonly degradationTightenFactor: number;
+  /** POW_DIFFICULTY: proof-of-work search space (altcha maxnumber). */
   readonly powDifficulty: number;
+  /** POW_MIN_SOLVE_MS: answers faster than this after the challenge was issued are refused. */
   readonly powMinSolveMs: number;
   /** Tests inject an in-memory event store; then the saga checkpoints stay in memory too. */
   readonly inMemoryStore?: boolean;
