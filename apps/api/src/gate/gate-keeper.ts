@@ -3,8 +3,7 @@ import { availableStock, LimitExceeded, SaleEnded, SaleNotStarted, SoldOut } fro
 import { EventStore } from '@flash/event-store';
 import { EligibilityGate, GateHold, GateUnavailable } from '@flash/gate';
 import { ApiError } from '../http/error-catalogue';
-import { shardConfig } from '../inventory/sale-inventory';
-import { ShardWriter } from '../inventory/shard-writer';
+import { homeShard, readShardStates } from '../inventory/sale-inventory';
 import { Logger, LOGGER } from '../logger';
 import { HotPathCounters } from '../metrics/hot-path-counters';
 import { CatalogSale } from '../sales/sale-catalog';
@@ -47,7 +46,7 @@ export class GateKeeper {
       reservationId,
       quantity,
       now,
-      startShard: Number.parseInt(reservationId.slice(0, 8), 16) % sale.allocations.length,
+      startShard: homeShard(reservationId, sale.allocations.length),
       takeStock: sale.definition.inventoryMode !== 'on-payment',
     };
     let verdict = await this.call(() => this.gate.admit(request));
@@ -102,7 +101,7 @@ export class GateKeeper {
 
   private async loadFromStore(sale: CatalogSale): Promise<void> {
     const started = Date.now();
-    const shards = await Promise.all(sale.allocations.map(async (allocated, shard) => (await ShardWriter.read(this.store, shardConfig(sale.definition, shard, allocated))).state));
+    const shards = await readShardStates(this.store, sale.definition, sale.allocations);
     const holds: GateHold[] = [];
     for (const s of shards) {
       for (const o of s.orders.values()) {

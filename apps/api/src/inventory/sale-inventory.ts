@@ -1,4 +1,4 @@
-import { availableStock, Order, SaleDefinition, ShardConfig, SoldOut } from '@flash/domain';
+import { availableStock, Order, SaleDefinition, ShardConfig, ShardState, SoldOut } from '@flash/domain';
 import { CommandMetadata, EventStore } from '@flash/event-store';
 import { Clock } from '../clock';
 import { ShardOutcome, ShardWriter, ShardWriterOptions } from './shard-writer';
@@ -71,7 +71,7 @@ export class SaleInventory {
     preferredShard?: number,
   ): Promise<ShardOutcome & { shard: number }> {
     const n = this.writers.length;
-    const start = preferredShard ?? Number.parseInt(orderId.slice(0, 8), 16) % n;
+    const start = preferredShard ?? homeShard(orderId, n);
     const rotation = Array.from({ length: n }, (_, i) => this.writers[(start + i) % n] as ShardWriter);
     // An untrusted writer may hold this order durably: ask it first, whatever its cached stock (it re-reads its
     // stream before deciding), so the order is found there instead of being placed a second time on another shard.
@@ -105,3 +105,10 @@ export const shardConfig = (sale: SaleDefinition, shard: number, allocated: numb
   holdTtlMs: sale.holdTtlMs,
   unitPrice: sale.price,
 });
+
+/** The shard an order is tried on first: derived from its id, so load spreads and a retry takes the same path. */
+export const homeShard = (orderId: string, shards: number): number => Number.parseInt(orderId.slice(0, 8), 16) % shards;
+
+/** Every shard of a sale folded from the store (the truth, not a writer's cache). */
+export const readShardStates = (store: EventStore, sale: SaleDefinition, allocations: readonly number[]): Promise<ShardState[]> =>
+  Promise.all(allocations.map(async (allocated, shard) => (await ShardWriter.read(store, shardConfig(sale, shard, allocated))).state));

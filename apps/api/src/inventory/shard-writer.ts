@@ -9,9 +9,8 @@ import {
   ShardEvent,
   ShardState,
 } from '@flash/domain';
-import { CommandMetadata, encodeEvent, EventStore, ExpectedRevision } from '@flash/event-store';
+import { CommandMetadata, encodeEvent, EventStore, ExpectedRevision, loadStream } from '@flash/event-store';
 import { Clock } from '../clock';
-import { loadStream } from '../store/load-stream';
 
 export interface ShardOutcome {
   /** The order the command was about, as the shard holds it after the command (undefined if unknown). */

@@ -1,5 +1,5 @@
 import { buyerDecider, buyerStream, initialBuyerState, QuotaReleaseReason } from '@flash/domain';
-import { CommandMetadata, decodeEvent, encodeEvent, EventStore, NO_STREAM, WrongExpectedRevision } from '@flash/event-store';
+import { CommandMetadata, encodeEvent, EventStore, loadStream, WrongExpectedRevision } from '@flash/event-store';
 import { QuotaPort } from '../ports';
 
 const MAX_ATTEMPTS = 8;
@@ -14,14 +14,11 @@ export class BuyerQuota implements QuotaPort {
   async release(saleId: string, userId: string, reservationId: string, reason: QuotaReleaseReason, metadata: CommandMetadata): Promise<void> {
     const streamId = buyerStream(saleId, userId);
     for (let attempt = 1; ; attempt++) {
-      const recorded = await this.store.readStream(streamId);
-      let state = initialBuyerState(saleId, userId);
-      for (const r of recorded) state = buyerDecider.evolve(state, decodeEvent(r) as Parameters<typeof buyerDecider.evolve>[1]);
+      const { state, expectedRevision } = await loadStream(this.store, streamId, buyerDecider.evolve, initialBuyerState(saleId, userId));
       const events = buyerDecider.decide({ type: 'ReleaseQuota', reservationId, reason }, state, this.now());
       if (events.length === 0) return;
-      const last = recorded[recorded.length - 1];
       try {
-        await this.store.append(streamId, events.map((e) => encodeEvent(streamId, e, metadata)), last ? last.revision : NO_STREAM);
+        await this.store.append(streamId, events.map((e) => encodeEvent(streamId, e, metadata)), expectedRevision);
         return;
       } catch (error) {
         if (!(error instanceof WrongExpectedRevision) || attempt >= MAX_ATTEMPTS) throw error;

@@ -16,7 +16,7 @@ import {
   SaleNotStarted,
   SoldOut,
 } from '@flash/domain';
-import { CommandMetadata, encodeEvent, EventStore, reservationIdFor, WrongExpectedRevision } from '@flash/event-store';
+import { CommandMetadata, encodeEvent, EventStore, LoadedStream, loadStream, reservationIdFor, WrongExpectedRevision } from '@flash/event-store';
 import { ProofOfWork, PurchaseTokens } from '@flash/access';
 import { BuyerQuota } from '@flash/worker';
 import { Clock, CLOCK } from '../../clock';
@@ -28,7 +28,6 @@ import { InventoryService } from '../../inventory/inventory.service';
 import { SaleInventory } from '../../inventory/sale-inventory';
 import { CatalogSale, SaleCatalog } from '../../sales/sale-catalog';
 import { EVENT_STORE } from '../../store/event-store.provider';
-import { LoadedStream, loadStream } from '../../store/load-stream';
 import { ReservationBody, ReservationResult, ReserveStockCommand } from './reserve-stock.command';
 
 const MAX_CLAIM_ATTEMPTS = 8;

@@ -2,9 +2,8 @@ import { Inject, Injectable } from '@nestjs/common';
 import { NotFound } from '@flash/domain';
 import { EventStore } from '@flash/event-store';
 import { Clock, CLOCK } from '../../clock';
-import { ShardWriter } from '../../inventory/shard-writer';
 import { InventoryService } from '../../inventory/inventory.service';
-import { shardConfig } from '../../inventory/sale-inventory';
+import { readShardStates } from '../../inventory/sale-inventory';
 import { EVENT_STORE } from '../../store/event-store.provider';
 import { SaleCatalog } from '../sale-catalog';
 import { adminSaleView, publicSaleView } from '../sale-views';
@@ -33,9 +32,7 @@ export class GetSaleService {
   /** Counts folded from the shard streams in the store (the truth), not from any cache. */
   async adminView(saleId: string) {
     const sale = this.saleOrThrow(saleId);
-    const shards = await Promise.all(
-      sale.allocations.map(async (allocated, shard) => (await ShardWriter.read(this.store, shardConfig(sale.definition, shard, allocated))).state),
-    );
+    const shards = await readShardStates(this.store, sale.definition, sale.allocations);
     const head = await this.store.headPosition();
     return adminSaleView(sale, shards, this.clock.now(), { events: Math.max(0, head - this.catalog.position) });
   }

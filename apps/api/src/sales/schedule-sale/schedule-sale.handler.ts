@@ -1,10 +1,9 @@
 import { Inject } from '@nestjs/common';
 import { CommandHandler, ICommandHandler } from '@nestjs/cqrs';
 import { saleDecider, SaleDefinition, saleStream } from '@flash/domain';
-import { encodeEvent, EventStore } from '@flash/event-store';
+import { encodeEvent, EventStore, loadStream } from '@flash/event-store';
 import { Clock, CLOCK } from '../../clock';
 import { EVENT_STORE } from '../../store/event-store.provider';
-import { loadStream } from '../../store/load-stream';
 import { SaleCatalog } from '../sale-catalog';
 import { ScheduleSaleCommand } from './schedule-sale.command';
 

@@ -1,5 +1,6 @@
 import { DomainEvent } from '@flash/domain';
-import { decodeEvent, EventStore, ExpectedRevision, NO_STREAM } from '@flash/event-store';
+import { EventStore, ExpectedRevision, NO_STREAM } from '../event-store.port';
+import { decodeEvent } from './domain-event-codec';
 
 export interface LoadedStream<S> {
   readonly state: S;
