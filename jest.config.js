@@ -1,4 +1,5 @@
-/** Jest projects: unit (*.spec.ts beside the code), integration (*.int-spec.ts), end-to-end (test/e2e, spawns the built server). */
+/** Jest projects: unit (*.spec.ts beside the code), integration (*.int-spec.ts), end-to-end (test/e2e, spawns the built server),
+ * chaos (test/chaos: faults and hostile input against the built server; quick mode here, long mode via `npm run chaos`). */
 const swc = [
   '@swc/jest',
   {
@@ -24,5 +25,6 @@ module.exports = {
     { ...base, displayName: 'unit', testMatch: ['<rootDir>/{apps,libs}/**/*.spec.ts'] },
     { ...base, displayName: 'int', testMatch: ['<rootDir>/{apps,libs,test}/**/*.int-spec.ts'] },
     { ...base, displayName: 'e2e', testMatch: ['<rootDir>/test/e2e/**/*.e2e-spec.ts'] },
+    { ...base, displayName: 'chaos', testMatch: ['<rootDir>/test/chaos/**/*.chaos-spec.ts'] },
   ],
 };

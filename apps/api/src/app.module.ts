@@ -4,6 +4,9 @@ import { CqrsModule } from '@nestjs/cqrs';
 import { deriveKey, PurchaseTokens } from '@flash/access';
 import { EventStore } from '@flash/event-store';
 import { EligibilityGate } from '@flash/gate';
+import { AnalyticsController, ProjectionsAdminController } from './analytics/analytics.controller';
+import { AnalyticsHost } from './analytics/analytics-host';
+import { analyticsProviders } from './analytics/analytics.providers';
 import { ACCESS_CONTROLLERS, ACCESS_GUARDS, accessProviders } from './access/access.providers';
 import { AuthGuard } from './auth/auth.guard';
 import { DevTokenController } from './auth/dev-token.controller';
@@ -63,6 +66,8 @@ export class AppModule {
         GetOrderController,
         CancelOrderController,
         PaymentsController,
+        AnalyticsController,
+        ProjectionsAdminController,
         ...ACCESS_CONTROLLERS,
         ...(config.demo ? [DevTokenController, DemoPaymentsController] : []),
       ],
@@ -90,6 +95,8 @@ export class AppModule {
         PaymentsService,
         EmbeddedInventory,
         SagaHost,
+        ...analyticsProviders,
+        AnalyticsHost,
         Lifecycle,
       ],
     };

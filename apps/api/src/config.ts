@@ -45,6 +45,14 @@ export interface AppConfig {
   readonly powDifficulty: number;
   /** POW_MIN_SOLVE_MS: answers faster than this after the challenge was issued are refused. */
   readonly powMinSolveMs: number;
+  /** PROJECTION_BATCH_SIZE: events a projection applies and writes with its checkpoint in one go. */
+  readonly projectionBatchSize: number;
+  /** ANALYTICS_MAX_ROWS: most rows `POST /analytics/query` returns. */
+  readonly analyticsMaxRows: number;
+  /** ANALYTICS_MAX_TIME_MS: an analyst's pipeline is abandoned after this. */
+  readonly analyticsMaxTimeMs: number;
+  /** REJECTION_FLUSH_MS: how often refused-purchase counts are written to the `rejections` read model. */
+  readonly rejectionFlushMs: number;
   /** Tests inject an in-memory event store; then the saga checkpoints stay in memory too. */
   readonly inMemoryStore?: boolean;
   readonly eventStoreUrl?: string;
@@ -89,7 +97,6 @@ export const loadConfig = (env: NodeJS.ProcessEnv = process.env): AppConfig => {
   const eventStoreUrl = optional(env, 'EVENTSTORE_URL');
   const redisUrl = optional(env, 'REDIS_URL');
   const mongoUrl = optional(env, 'MONGO_URL');
-  if (mongoUrl) throw new ConfigError('MONGO_URL is set, but the MongoDB read models are not part of this build yet; unset it');
   return {
     port: int(env, 'PORT', 3000, 0, 65535),
     host: env.HOST ?? '127.0.0.1',
@@ -118,6 +125,10 @@ export const loadConfig = (env: NodeJS.ProcessEnv = process.env): AppConfig => {
     degradationTightenFactor: int(env, 'DEGRADATION_TIGHTEN_FACTOR', 2, 1, 1000),
     powDifficulty: int(env, 'POW_DIFFICULTY', 100_000, 1, 100_000_000),
     powMinSolveMs: int(env, 'POW_MIN_SOLVE_MS', 300, 0, 60_000),
+    projectionBatchSize: int(env, 'PROJECTION_BATCH_SIZE', 500, 1, 100_000),
+    analyticsMaxRows: int(env, 'ANALYTICS_MAX_ROWS', 1000, 1, 100_000),
+    analyticsMaxTimeMs: int(env, 'ANALYTICS_MAX_TIME_MS', 2000, 10, 60_000),
+    rejectionFlushMs: int(env, 'REJECTION_FLUSH_MS', 1000, 50, 60_000),
     ...(eventStoreUrl ? { eventStoreUrl } : {}),
     ...(redisUrl ? { redisUrl } : {}),
     ...(mongoUrl ? { mongoUrl } : {}),

@@ -1,6 +1,7 @@
 import { Inject, Injectable, OnApplicationShutdown } from '@nestjs/common';
 import { EventStore } from '@flash/event-store';
 import { EligibilityGate } from '@flash/gate';
+import { AnalyticsHost } from './analytics/analytics-host';
 import { ELIGIBILITY_GATE } from './gate/gate-keeper';
 import { InventoryService } from './inventory/inventory.service';
 import { Logger, LOGGER } from './logger';
@@ -10,7 +11,7 @@ import { EVENT_STORE } from './store/event-store.provider';
 
 /**
  * Shutdown in one explicit order. Nest runs this after the HTTP server has stopped taking requests and drained
- * the in-flight ones: stop the sagas (finishing their current tick), settle every queued shard command, stop following the log, then close the store.
+ * the in-flight ones: stop the sagas (finishing their current tick), settle every queued shard command, write the read models' last batch and rejection counts, stop following the log, then close the store.
  */
 @Injectable()
 export class Lifecycle implements OnApplicationShutdown {
@@ -20,12 +21,14 @@ export class Lifecycle implements OnApplicationShutdown {
     private readonly inventory: InventoryService,
     private readonly catalog: SaleCatalog,
     private readonly sagas: SagaHost,
+    private readonly analytics: AnalyticsHost,
     @Inject(ELIGIBILITY_GATE) private readonly gate: EligibilityGate,
   ) {}
 
   async onApplicationShutdown(signal?: string): Promise<void> {
     await this.sagas.stop();
     await this.inventory.flush();
+    await this.analytics.stop();
     this.catalog.stop();
     await this.gate.close();
     await this.store.close();

@@ -4,6 +4,7 @@ import { createApp } from './bootstrap';
 import { ConfigError, loadConfig } from './config';
 import { demoInstructions, ensureDemoSale } from './demo/demo-sale';
 import { createLogger, Logger } from './logger';
+import { AnalyticsHost } from './analytics/analytics-host';
 import { SagaHost } from './sagas/saga-host';
 import { SaleCatalog } from './sales/sale-catalog';
 
@@ -43,6 +44,7 @@ const main = async (): Promise<void> => {
   logger.info({ port: config.port, host: config.host, dataDir: config.dataDir, demo: config.demo }, 'listening');
   await app.get(SaleCatalog).start();
   await app.get(SagaHost).start();
+  await app.get(AnalyticsHost).start();
   if (config.demo) {
     const sale = await ensureDemoSale(app, Date.now());
     process.stdout.write(demoInstructions(app, config, sale) + '\n');

@@ -14,9 +14,11 @@ import {
   RedisSharedAccessState,
   RejectionCounter,
 } from '@flash/access';
+import { RejectionLog } from '@flash/read-models';
 import Redis from 'ioredis';
 import { Clock, CLOCK } from '../clock';
 import { HotPathCounters } from '../metrics/hot-path-counters';
+import { SaleCatalog } from '../sales/sale-catalog';
 import { AccessHooks } from './access-hooks';
 import { AccessSettings } from './access-settings';
 import { ACCESS_REDIS, BLACKLIST, DEGRADATION_STATE, KNOWN_IDEMPOTENCY_KEYS, SHARED_ACCESS_STATE } from './access.tokens';
@@ -76,8 +78,15 @@ export const accessProviders = (config: AccessSettings): Provider[] => [
   },
   {
     provide: RejectionCounter,
-    useFactory: (counters: HotPathCounters) => new RejectionCounter({ onRecord: (_saleId, code) => counters.rejections.inc({ code }) }),
-    inject: [HotPathCounters],
+    useFactory: (counters: HotPathCounters, log: RejectionLog, catalog: SaleCatalog, clock: Clock) =>
+      new RejectionCounter({
+        onRecord: (saleId, code) => {
+          counters.rejections.inc({ code });
+          // Only real sales reach the read model: sale ids in refused requests come from clients.
+          if (catalog.sale(saleId)) log.record(saleId, code, clock.now());
+        },
+      }),
+    inject: [HotPathCounters, RejectionLog, SaleCatalog, CLOCK],
   },
   { provide: KNOWN_IDEMPOTENCY_KEYS, useFactory: () => new RecentIdempotencyKeys() },
   {

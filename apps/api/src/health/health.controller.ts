@@ -1,5 +1,7 @@
 import { Controller, Get, Inject } from '@nestjs/common';
 import { EventStore } from '@flash/event-store';
+import { ProjectionHost } from '@flash/read-models';
+import { ANALYTICS_HOST } from '../analytics/analytics.providers';
 import { GateKeeper } from '../gate/gate-keeper';
 import { ApiError } from '../http/error-catalogue';
 import { Clock, CLOCK } from '../clock';
@@ -15,6 +17,7 @@ export class HealthController {
     private readonly catalog: SaleCatalog,
     private readonly sagas: SagaHost,
     private readonly gate: GateKeeper,
+    @Inject(ANALYTICS_HOST) private readonly analytics: ProjectionHost,
   ) {}
 
   @Get('live')
@@ -22,18 +25,21 @@ export class HealthController {
     return { status: 'ok' };
   }
 
-  /** Ready once the store answers and the catalog has caught up with the log. */
+  /** Ready once the store answers, the catalog and the analytics projection have caught up with the log, and the gate is usable. */
   @Get('ready')
   async ready() {
     const head = await this.store.headPosition();
     if (!this.catalog.ready) throw new ApiError('NOT_READY', `catching up with the event log (${this.catalog.position}/${head})`);
     if (!this.gate.ready) throw new ApiError('NOT_READY', 'the eligibility gate is unreachable or being rebuilt from the store');
+    const projection = this.analytics.progress();
+    if (!projection.caughtUp) throw new ApiError('NOT_READY', `the analytics projection is catching up (${projection.position}/${head})`);
     const sagas = this.sagas.follower.status(this.clock.now());
     return {
       status: 'ready',
       store: { head },
       catalog: { position: this.catalog.position, lagEvents: Math.max(0, head - this.catalog.position) },
       sagas: { ...sagas, lagEvents: Math.max(0, head - sagas.position) },
+      projections: { [projection.projection]: projection },
     };
   }
 }

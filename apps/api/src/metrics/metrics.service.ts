@@ -1,5 +1,7 @@
 import { Inject, Injectable } from '@nestjs/common';
 import { EventStore } from '@flash/event-store';
+import { ProjectionHost } from '@flash/read-models';
+import { ANALYTICS_HOST } from '../analytics/analytics.providers';
 import { Gauge, Registry, collectDefaultMetrics } from 'prom-client';
 import { Clock, CLOCK } from '../clock';
 import { InventoryService } from '../inventory/inventory.service';
@@ -23,6 +25,7 @@ export class MetricsService {
     catalog: SaleCatalog,
     inventory: InventoryService,
     sagas: SagaHost,
+    @Inject(ANALYTICS_HOST) analytics: ProjectionHost,
   ) {
     this.registry = counters.registry;
     const registers = [this.registry];
@@ -70,6 +73,17 @@ export class MetricsService {
         const head = await store.headPosition();
         this.set({ follower: 'catalog' }, Math.max(0, head - catalog.position));
         this.set({ follower: 'sagas' }, Math.max(0, head - sagas.follower.status(clock.now()).position));
+        this.set({ follower: 'analytics' }, Math.max(0, head - analytics.progress().position));
+      },
+    });
+    new Gauge({
+      name: 'projection_lag_seconds',
+      help: 'Age of the oldest event the analytics projection has not applied yet',
+      labelNames: ['projection'],
+      registers,
+      collect() {
+        const progress = analytics.progress();
+        this.set({ projection: progress.projection }, progress.lagMs / 1000);
       },
     });
     new Gauge({

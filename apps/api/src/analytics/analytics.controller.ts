@@ -1,0 +1,87 @@
+import { Controller, Get, HttpCode, Inject, Param, Post, Query } from '@nestjs/common';
+import { AnalyticsQueries, PipelineRefused, ProjectionHost, QueryTimeLimitExceeded, TIMELINE_BUCKETS, TimelineBucket } from '@flash/read-models';
+import { Authenticated } from '../auth/auth.guard';
+import { ApiError } from '../http/error-catalogue';
+import { JsonBody } from '../http/json-body';
+import { AnalyticsQueryRequest } from './analytics.dto';
+import { ANALYTICS_HOST } from './analytics.providers';
+import { Logger, LOGGER } from '../logger';
+
+const isBucket = (value: string): value is TimelineBucket => Object.prototype.hasOwnProperty.call(TIMELINE_BUCKETS, value);
+
+/** The analysts' API: read models only, never the event store, never a write. */
+@Controller('analytics')
+@Authenticated('admin', 'analyst')
+export class AnalyticsController {
+  constructor(private readonly queries: AnalyticsQueries) {}
+
+  @Get('sales/:id/summary')
+  async summary(@Param('id') saleId: string) {
+    const summary = await this.queries.summary(saleId);
+    if (!summary) throw new ApiError('NOT_FOUND', `no sale ${saleId} in the read model`);
+    return summary;
+  }
+
+  @Get('sales/:id/timeline')
+  async timeline(@Param('id') saleId: string, @Query() query: Record<string, unknown>) {
+    const unknown = Object.keys(query).filter((key) => key !== 'bucket');
+    if (unknown.length > 0) throw new ApiError('VALIDATION_FAILED', `unknown query parameter ${unknown.join(', ')}`);
+    const bucket = query.bucket ?? '1s';
+    if (typeof bucket !== 'string' || !isBucket(bucket)) throw new ApiError('VALIDATION_FAILED', `bucket must be one of ${Object.keys(TIMELINE_BUCKETS).join(', ')}`);
+    const rows = await this.queries.timeline(saleId, bucket);
+    if (!rows) throw new ApiError('NOT_FOUND', `no sale ${saleId} in the read model`);
+    return rows;
+  }
+
+  @Post('query')
+  @HttpCode(200)
+  async query(@JsonBody(AnalyticsQueryRequest) body: AnalyticsQueryRequest) {
+    try {
+      const { rows, truncated } = await this.queries.query(body.collection, body.pipeline);
+      return { rows, truncated };
+    } catch (error) {
+      if (error instanceof PipelineRefused) throw new ApiError('VALIDATION_FAILED', error.message);
+      if (error instanceof QueryTimeLimitExceeded) throw new ApiError('QUERY_TIMEOUT', error.message);
+      throw error;
+    }
+  }
+}
+
+/** Operators' handle on the projections: progress and lag, pause/resume, blue/green rebuild. */
+@Controller('admin/projections')
+@Authenticated('admin')
+export class ProjectionsAdminController {
+  constructor(
+    @Inject(ANALYTICS_HOST) private readonly analytics: ProjectionHost,
+    @Inject(LOGGER) private readonly logger: Logger,
+  ) {}
+
+  @Get()
+  list() {
+    return [this.analytics.progress()];
+  }
+
+  @Post(':name/:action')
+  @HttpCode(202)
+  control(@Param('name') name: string, @Param('action') action: string) {
+    if (name !== this.analytics.projection.name) throw new ApiError('NOT_FOUND', `no projection ${name}`);
+    switch (action) {
+      case 'pause':
+        this.analytics.pause();
+        break;
+      case 'resume':
+        this.analytics.resume();
+        break;
+      case 'rebuild':
+        // Runs in the background; progress and the switch show in GET /admin/projections.
+        void this.analytics.rebuild().then(
+          (fresh) => this.logger.info({ projection: name, generation: fresh.generation }, 'projection rebuilt'),
+          (error: unknown) => this.logger.error({ err: error, projection: name }, 'projection rebuild failed'),
+        );
+        break;
+      default:
+        throw new ApiError('NOT_FOUND', `no action ${action}; one of pause, resume, rebuild`);
+    }
+    return this.analytics.progress();
+  }
+}

@@ -1,0 +1,112 @@
+import Database from 'better-sqlite3';
+import { Aggregator } from 'mingo';
+import {
+  AggregateLimits,
+  AggregateResult,
+  DocumentIncrement,
+  DocumentReplacement,
+  DocumentStore,
+  IndexSpec,
+  PipelineStage,
+  QueryTimeLimitExceeded,
+  StoredDocument,
+} from '../document-store';
+
+/** Rows pulled from a pipeline between two looks at the clock. */
+const TIME_CHECK_EVERY = 256;
+
+/**
+ * The embedded twin of the MongoDB read models: the same documents, kept as JSON in SQLite, and analyst pipelines
+ * evaluated in process with mingo. Every `replace` is one transaction, so a checkpoint written with its documents
+ * is never ahead of or behind them. Read models can be rebuilt from the log, so NORMAL durability is enough.
+ */
+export class SqliteDocumentStore implements DocumentStore {
+  private readonly db: Database.Database;
+  private readonly selectOne: Database.Statement<[string, string], { body: string }>;
+  private readonly selectAll: Database.Statement<[string], { body: string }>;
+  private readonly upsert: Database.Statement<[string, string, string]>;
+  private readonly deleteCollection: Database.Statement<[string]>;
+  private readonly listCollections: Database.Statement<[], { collection: string }>;
+
+  /** `file` is a path, or ':memory:' for tests and the in-memory mode. */
+  constructor(file: string) {
+    this.db = new Database(file);
+    this.db.pragma('journal_mode = WAL');
+    this.db.pragma('synchronous = NORMAL');
+    // A rebuild from the projections CLI writes the same file as the running server.
+    this.db.pragma('busy_timeout = 5000');
+    this.db.exec('CREATE TABLE IF NOT EXISTS documents (collection TEXT NOT NULL, id TEXT NOT NULL, body TEXT NOT NULL, PRIMARY KEY (collection, id)) WITHOUT ROWID');
+    this.selectOne = this.db.prepare('SELECT body FROM documents WHERE collection = ? AND id = ?');
+    this.selectAll = this.db.prepare('SELECT body FROM documents WHERE collection = ? ORDER BY id');
+    this.upsert = this.db.prepare('INSERT INTO documents (collection, id, body) VALUES (?, ?, ?) ON CONFLICT (collection, id) DO UPDATE SET body = excluded.body');
+    this.deleteCollection = this.db.prepare('DELETE FROM documents WHERE collection = ?');
+    this.listCollections = this.db.prepare('SELECT DISTINCT collection FROM documents ORDER BY collection');
+  }
+
+  async ensureIndexes(_collection: string, _indexes: readonly IndexSpec[]): Promise<void> {
+    // Lookups are by primary key and pipelines scan: nothing to create.
+  }
+
+  async replace(replacements: readonly DocumentReplacement[]): Promise<void> {
+    this.db.transaction(() => {
+      for (const { collection, doc } of replacements) this.upsert.run(collection, doc._id, JSON.stringify(doc));
+    })();
+  }
+
+  async increment(increments: readonly DocumentIncrement[]): Promise<void> {
+    this.db.transaction(() => {
+      for (const { collection, id, inc, setOnInsert } of increments) {
+        const current = this.read(collection, id);
+        const next: Record<string, unknown> = current ? { ...current } : { _id: id, ...setOnInsert };
+        for (const [field, by] of Object.entries(inc)) next[field] = (typeof next[field] === 'number' ? next[field] : 0) + by;
+        this.upsert.run(collection, id, JSON.stringify(next));
+      }
+    })();
+  }
+
+  async get(collection: string, id: string): Promise<StoredDocument | undefined> {
+    return this.read(collection, id);
+  }
+
+  async getMany(collection: string, ids: readonly string[]): Promise<StoredDocument[]> {
+    const found: StoredDocument[] = [];
+    for (const id of new Set(ids)) {
+      const doc = this.read(collection, id);
+      if (doc) found.push(doc);
+    }
+    return found;
+  }
+
+  async aggregate(collection: string, pipeline: readonly PipelineStage[], limits: AggregateLimits): Promise<AggregateResult> {
+    const deadline = Date.now() + limits.maxTimeMs;
+    const docs = this.selectAll.all(collection).map((row) => JSON.parse(row.body) as StoredDocument);
+    if (Date.now() > deadline) throw new QueryTimeLimitExceeded(limits.maxTimeMs);
+    // Blocking stages ($group, $sort) run inside the first pull; the clock is looked at between rows after that.
+    const rows = new Aggregator(pipeline as Record<string, unknown>[]).stream(docs);
+    const out: StoredDocument[] = [];
+    for (let next = rows.next(); !next.done; next = rows.next()) {
+      if (out.length === limits.maxRows) return { rows: out, truncated: true };
+      out.push(next.value as StoredDocument);
+      if (out.length % TIME_CHECK_EVERY === 0 && Date.now() > deadline) throw new QueryTimeLimitExceeded(limits.maxTimeMs);
+    }
+    if (Date.now() > deadline) throw new QueryTimeLimitExceeded(limits.maxTimeMs);
+    return { rows: out, truncated: false };
+  }
+
+  async drop(collection: string): Promise<void> {
+    this.deleteCollection.run(collection);
+  }
+
+  async collections(): Promise<string[]> {
+    return this.listCollections.all().map((row) => row.collection);
+  }
+
+  async close(): Promise<void> {
+    if (this.db.open) this.db.close();
+  }
+
+  private read(collection: string, id: string): StoredDocument | undefined {
+    const row = this.selectOne.get(collection, id);
+    return row ? (JSON.parse(row.body) as StoredDocument) : undefined;
+  }
+}
