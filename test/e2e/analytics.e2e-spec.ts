@@ -1,5 +1,6 @@
 import path from 'node:path';
 import Database from 'better-sqlite3';
+import { PROJECTIONS_CLI, runAuditCli } from '../../apps/audit/test/run-audit-cli';
 import { ApiClient, openSale, signedWebhook } from './support/client';
 import { ServerProcess } from './support/server';
 
@@ -227,5 +228,28 @@ describe('analytics read models after a sale of 10,000 attempts', () => {
     expect(progress.generation).toBe(generation + 1);
     const after = await summary();
     expect({ ...after, projectionPosition: 0 }).toEqual({ ...before, projectionPosition: 0 });
+  });
+
+  it('rebuilds from the projections CLI beside the running server, which follows the switch', async () => {
+    const before = await summary();
+    const { generation } = (await client.request('GET', '/admin/projections', { token: admin })).body[0];
+    const run = await runAuditCli<{ generation: number; position: number }>(['rebuild', 'analytics'], { DATA_DIR: server.dataDir }, PROJECTIONS_CLI);
+    expect(run.exitCode).toBe(0);
+    expect(run.report.generation).toBe(generation + 1);
+    const status = await runAuditCli<Array<{ projection: string; generation: number; lagEvents: number }>>(['status'], { DATA_DIR: server.dataDir }, PROJECTIONS_CLI);
+    expect(status.report).toEqual([expect.objectContaining({ projection: 'analytics', generation: generation + 1 })]);
+    const deadline = Date.now() + 10_000;
+    let progress = { generation };
+    while (progress.generation === generation && Date.now() < deadline) {
+      const s = await client.request('GET', `/analytics/sales/${saleId}/summary`, { token: analyst });
+      expect(s.status).toBe(200);
+      expect(s.body.orders).toBe(before.orders);
+      await sleep(100);
+      progress = (await client.request('GET', '/admin/projections', { token: admin })).body[0];
+    }
+    expect(progress.generation).toBe(generation + 1);
+    expect({ ...(await summary()), projectionPosition: 0 }).toEqual({ ...before, projectionPosition: 0 });
+    const usage = await runAuditCli(['rebuild', 'nope'], { DATA_DIR: server.dataDir }, PROJECTIONS_CLI);
+    expect(usage.exitCode).toBe(2);
   });
 });

@@ -3,6 +3,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 
 const CLI = path.resolve(__dirname, '../../../dist/apps/audit/src/main.js');
+export const PROJECTIONS_CLI = path.resolve(__dirname, '../../../dist/apps/projections/src/main.js');
 
 export interface CliRun<Report> {
   readonly exitCode: number | null;
@@ -12,12 +13,14 @@ export interface CliRun<Report> {
   readonly report: Report;
 }
 
-/** Runs the built CLI (`npm run audit -- …` without npm) as a user would, with only the env given. */
-/** `Report` names what the command prints; the JSON is trusted to be of that shape. */
-export const runAuditCli = <Report = unknown>(args: readonly string[], env: Record<string, string> = {}): Promise<CliRun<Report>> => {
-  if (!fs.existsSync(CLI)) throw new Error(`${CLI} is missing: run "npm run build" first (npm test does)`);
+/**
+ * Runs a built CLI (`npm run audit -- …` without npm; `cli` selects another, such as the projections CLI) as a user
+ * would, with only the env given. `Report` names what the command prints; the JSON is trusted to be of that shape.
+ */
+export const runAuditCli = <Report = unknown>(args: readonly string[], env: Record<string, string> = {}, cli = CLI): Promise<CliRun<Report>> => {
+  if (!fs.existsSync(cli)) throw new Error(`${cli} is missing: run "npm run build" first (npm test does)`);
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [CLI, ...args], { env: { PATH: process.env.PATH ?? '', ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, [cli, ...args], { env: { PATH: process.env.PATH ?? '', ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
     let stdout = '';
     let stderr = '';
     child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));

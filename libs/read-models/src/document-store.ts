@@ -36,8 +36,11 @@ export interface AggregateLimits {
   readonly maxTimeMs: number;
 }
 
+/** A pipeline's output row: `_id` may be anything a `$group` made of it, or gone after a `$project`. */
+export type ResultRow = Readonly<Record<string, unknown>>;
+
 export interface AggregateResult {
-  readonly rows: StoredDocument[];
+  readonly rows: ResultRow[];
   readonly truncated: boolean;
 }
 

@@ -4,7 +4,7 @@ import { appendSaleHistory } from '../test/sale-history';
 import { ANALYTICS, analyticsProjection, SALE_SUMMARY, SALE_TIMELINE } from './analytics/analytics.projection';
 import { AnalyticsQueries } from './analytics/analytics-queries';
 import { RejectionLog } from './analytics/rejection-log';
-import { DocumentReplacement, DocumentStore, StoredDocument } from './document-store';
+import { DocumentReplacement, DocumentStore, ResultRow } from './document-store';
 import { SqliteDocumentStore } from './embedded/sqlite-document-store';
 import { physicalCollection } from './projection';
 import { ProjectionHost, readActiveGeneration, rebuildGeneration } from './projection-host';
@@ -14,8 +14,8 @@ const options = (generation: number, batchSize = 50) => ({ generation, batchSize
 const hostOptions = { batchSize: 50, idleMs: 5, now: () => Date.now(), pointerPollMs: 20, dropAfterMs: 60_000 };
 
 /** Every document of one generation, by collection: what "identical read models" compares. */
-async function dump(docs: DocumentStore, generation: number): Promise<Record<string, StoredDocument[]>> {
-  const out: Record<string, StoredDocument[]> = {};
+async function dump(docs: DocumentStore, generation: number): Promise<Record<string, ResultRow[]>> {
+  const out: Record<string, ResultRow[]> = {};
   for (const collection of analyticsProjection.collections) {
     const { rows } = await docs.aggregate(physicalCollection(collection, generation), [{ $sort: { _id: 1 } }], { maxRows: 1_000_000, maxTimeMs: 60_000 });
     out[collection] = rows;
@@ -23,7 +23,7 @@ async function dump(docs: DocumentStore, generation: number): Promise<Record<str
   return out;
 }
 
-async function cleanPass(store: EventStore): Promise<Record<string, StoredDocument[]>> {
+async function cleanPass(store: EventStore): Promise<Record<string, ResultRow[]>> {
   const docs = new SqliteDocumentStore(':memory:');
   await new ProjectionRunner(store, docs, analyticsProjection, options(1, 1000)).catchUp();
   const result = await dump(docs, 1);
@@ -140,11 +140,11 @@ describe('blue/green rebuild', () => {
     const before = await queries.summary('s1');
     const live = await dump(docs, 1);
 
-    let querying = true;
+    const probing = { on: true };
     let answered = 0;
     const failures: unknown[] = [];
     const probe = (async () => {
-      while (querying) {
+      while (probing.on) {
         try {
           const summary = await queries.summary('s1');
           const rows = await queries.query('orders', [{ $count: 'n' }]);
@@ -158,7 +158,7 @@ describe('blue/green rebuild', () => {
     })();
     const fresh = await host.rebuild();
     await new Promise((r) => setTimeout(r, 20));
-    querying = false;
+    probing.on = false;
     await probe;
 
     expect(failures).toEqual([]);

@@ -6,12 +6,11 @@ import { Clock, CLOCK } from '../clock';
 import { APP_CONFIG, AppConfig } from '../config';
 import { Logger, LOGGER } from '../logger';
 import { EVENT_STORE } from '../store/event-store.provider';
+import { READ_MODELS_FILE } from './read-models-file';
 
 export const DOCUMENT_STORE = Symbol('DOCUMENT_STORE');
 export const ANALYTICS_HOST = Symbol('ANALYTICS_HOST');
 
-/** The embedded read models' file in DATA_DIR. */
-export const READ_MODELS_FILE = 'read-models.sqlite';
 
 /** MongoDB when MONGO_URL is set, else the embedded SQLite twin (in memory when the event store is). */
 export const openDocumentStore = async (config: AppConfig): Promise<DocumentStore> => {

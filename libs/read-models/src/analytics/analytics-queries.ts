@@ -1,4 +1,4 @@
-import { AggregateResult, DocumentStore, StoredDocument } from '../document-store';
+import { AggregateResult, DocumentStore, ResultRow } from '../document-store';
 import { ProjectionHost } from '../projection-host';
 import { BUYERS, ORDERS, SALE_SUMMARY, SALE_TIMELINE } from './analytics.projection';
 import { checkPipeline, PipelineRefused } from './pipeline-policy';
@@ -107,7 +107,7 @@ export class AnalyticsQueries {
     return this.docs.aggregate(physical, pipeline, this.limits);
   }
 
-  private async rejectionDocuments(saleId: string): Promise<StoredDocument[]> {
+  private async rejectionDocuments(saleId: string): Promise<ResultRow[]> {
     const stored = await this.docs.aggregate(REJECTIONS, [{ $match: { saleId } }], INTERNAL_LIMITS);
     const pending = this.rejections.pending(saleId).map((p) => ({ _id: `${p.code}:${String(p.t)}`, ...p }));
     return [...stored.rows, ...pending];

@@ -142,7 +142,7 @@ export const analyticsProjection: Projection = {
           orderIds: [...strings(b?.orderIds), d.orderId],
         }));
         updateSummary(session, saleId, (s) => ({
-          ...bump(s, d.status, +1),
+          ...bump(s, d.status, 1),
           orders: num(s.orders) + 1,
           uniqueBuyers: num(s.uniqueBuyers) + (newBuyer ? 1 : 0),
         }));
@@ -153,7 +153,7 @@ export const analyticsProjection: Projection = {
         const d = event.data;
         const previous = transition(session, d.orderId, position, 'paid', d.paidAt, { paidAt: d.paidAt, paymentId: d.paymentId });
         if (previous === undefined) return;
-        updateSummary(session, saleId, (s) => ({ ...bump(bump(s, previous, -1), 'paid', +1), revenue: num(s.revenue) + d.amount }));
+        updateSummary(session, saleId, (s) => ({ ...bump(bump(s, previous, -1), 'paid', 1), revenue: num(s.revenue) + d.amount }));
         bumpTimeline(session, saleId, d.paidAt, 'paid');
         return;
       }
@@ -163,7 +163,7 @@ export const analyticsProjection: Projection = {
         const at = eventTime(event);
         const previous = transition(session, event.data.orderId, position, status, at, { endedAt: at });
         if (previous === undefined) return;
-        updateSummary(session, saleId, (s) => bump(bump(s, previous, -1), status, +1));
+        updateSummary(session, saleId, (s) => bump(bump(s, previous, -1), status, 1));
         bumpTimeline(session, saleId, at, status);
         return;
       }
@@ -179,7 +179,7 @@ export const analyticsProjection: Projection = {
           refunds: [...(Array.isArray(o?.refunds) ? (o.refunds as unknown[]) : []), { paymentId: d.paymentId, amount: d.amount, reason: d.reason, at: d.requestedAt }],
         }));
         updateSummary(session, saleId, (s) => ({
-          ...(after === before ? s : bump(bump(s, before, -1), after, +1)),
+          ...(after === before ? s : bump(bump(s, before, -1), after, 1)),
           refunds: num(s.refunds) + 1,
           refundAmount: num(s.refundAmount) + d.amount,
         }));

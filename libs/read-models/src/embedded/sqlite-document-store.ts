@@ -57,7 +57,9 @@ export class SqliteDocumentStore implements DocumentStore {
     this.db.transaction(() => {
       for (const { collection, id, inc, setOnInsert } of increments) {
         const current = this.read(collection, id);
-        const next: Record<string, unknown> = current ? { ...current } : { _id: id, ...setOnInsert };
+        // As on MongoDB: an insert-only field that is also incremented starts from 0, and `_id` is the id given.
+        const inserted = Object.fromEntries(Object.entries(setOnInsert ?? {}).filter(([field]) => field !== '_id' && !(field in inc)));
+        const next: Record<string, unknown> = current ? { ...current } : { ...inserted, _id: id };
         for (const [field, by] of Object.entries(inc)) next[field] = (typeof next[field] === 'number' ? next[field] : 0) + by;
         this.upsert.run(collection, id, JSON.stringify(next));
       }
