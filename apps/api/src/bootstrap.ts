@@ -1,14 +1,45 @@
-import helmet from '@fastify/helmet';
+import { STATUS_CODES } from 'node:http';
+import type { Socket } from 'node:net';
+import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
 import { NestFactory } from '@nestjs/core';
 import { FastifyAdapter, NestFastifyApplication } from '@nestjs/platform-fastify';
 import { AppDependencies, AppModule } from './app.module';
+import { ApiError } from './http/error-catalogue';
+import { sendEnvelope, toEnvelope } from './http/error.filter';
 import { registerRawJsonParser } from './http/json-body';
+import { registerSecurityHeaders } from './http/security-headers';
 import { PinoNestLogger } from './logger';
 import { HotPathCounters } from './metrics/hot-path-counters';
 
+/**
+ * What Node's HTTP parser refuses (headers over its 16 KB limit, malformed requests) never reaches Fastify's routing:
+ * answered on the raw socket, in the envelope, like Fastify's default handler otherwise does.
+ */
+const envelopeClientError = (error: Error & { code?: string }, socket: Socket): void => {
+  if (error.code === 'ECONNRESET' || socket.destroyed) return;
+  const { status, body } =
+    error.code === 'HPE_HEADER_OVERFLOW'
+      ? toEnvelope(new ApiError('PAYLOAD_TOO_LARGE', 'the request headers are too large'))
+      : toEnvelope(new ApiError('VALIDATION_FAILED', 'malformed HTTP request'));
+  const text = JSON.stringify(body);
+  if (socket.writable) {
+    socket.write(
+      `HTTP/1.1 ${status} ${STATUS_CODES[status] ?? ''}\r\nContent-Length: ${Buffer.byteLength(text)}\r\nContent-Type: application/json; charset=utf-8\r\nConnection: close\r\n\r\n${text}`,
+    );
+  }
+  socket.destroy(error);
+};
+
 /** Builds the Nest application on Fastify; `main.ts` and the tests both start it through here. */
 export const createApp = async (deps: AppDependencies): Promise<NestFastifyApplication> => {
-  const adapter = new FastifyAdapter({ bodyLimit: deps.config.bodyLimitBytes, logger: false, return503OnClosing: true });
+  const adapter = new FastifyAdapter({
+    bodyLimit: deps.config.bodyLimitBytes,
+    logger: false,
+    return503OnClosing: true,
+    // Fastify answers a badly encoded URL or an over-long path parameter itself, before any route: in the envelope too.
+    frameworkErrors: (error: FastifyError, _request: FastifyRequest, reply: FastifyReply) => sendEnvelope(reply, toEnvelope(error)),
+    clientErrorHandler: envelopeClientError,
+  });
   const fastify = adapter.getInstance();
   registerRawJsonParser(fastify, deps.config.bodyLimitBytes);
   // Draining: once closing starts, every response still in flight tells its client to hang up, so keep-alive
@@ -34,7 +65,7 @@ export const createApp = async (deps: AppDependencies): Promise<NestFastifyAppli
   });
   late.counters = app.get(HotPathCounters);
   // Security headers on every answer; the API serves JSON only, so the strictest content policy fits.
-  await app.register(helmet, { contentSecurityPolicy: { directives: { defaultSrc: ["'none'"], frameAncestors: ["'none'"] } } });
+  registerSecurityHeaders(fastify);
   await app.init();
   return app;
 };

@@ -30,12 +30,17 @@ export type ApiErrorCode = keyof typeof ERROR_CATALOGUE;
 
 /** An error raised by the HTTP layer itself (auth, headers, body shape), with a code of the catalogue. */
 export class ApiError extends Error {
-  constructor(
-    readonly code: ApiErrorCode,
-    message: string,
-    readonly extra: { retryAfterMs?: number; details?: unknown } = {},
-  ) {
+  readonly code: ApiErrorCode;
+  readonly extra: { retryAfterMs?: number; details?: unknown };
+
+  constructor(code: ApiErrorCode, message: string, extra: { retryAfterMs?: number; details?: unknown } = {}) {
+    // A refusal, not a fault: no stack trace to capture on the hot path (see DomainError).
+    const stackTraceLimit = Error.stackTraceLimit;
+    Error.stackTraceLimit = 0;
     super(message);
+    Error.stackTraceLimit = stackTraceLimit;
     this.name = 'ApiError';
+    this.code = code;
+    this.extra = extra;
   }
 }

@@ -11,13 +11,35 @@ import { ApiError } from './error-catalogue';
  * before the body is looked at, and the payment webhook can verify its HMAC over the exact bytes received.
  */
 export class RawJsonBody {
-  constructor(readonly text: string) {}
+  constructor(
+    readonly text: string,
+    /** The bytes as received: what the webhook signature covers (they differ from `text` when they are not UTF-8). */
+    readonly bytes: Buffer = Buffer.from(text, 'utf8'),
+  ) {}
 }
+
+/** A body of any other media type (or none named): kept, so that parseBody refuses it after the guards, not before. */
+export class NotJsonBody {}
+
+/** A Content-Type Fastify cannot parse would be refused (415) before the guards run: a stricter subset of its rule. */
+const PARSEABLE_CONTENT_TYPE = /^[ \t]*[\w!#$%&'*+.^`|~-]+\/[\w!#$%&'*+.^`|~-]+[ \t]*(?:;|$)/;
 
 export const registerRawJsonParser = (fastify: FastifyInstance, bodyLimit: number): void => {
   fastify.removeContentTypeParser('application/json');
-  fastify.addContentTypeParser('application/json', { parseAs: 'string', bodyLimit }, (_req, body, done) => {
-    done(null, new RawJsonBody(body as string));
+  // Read as bytes: with parseAs 'string' a body that is not UTF-8 decodes longer than its Content-Length and Fastify
+  // refuses it (400) before the guards. Undecodable bytes become U+FFFD and fail JSON parsing or validation instead.
+  fastify.addContentTypeParser('application/json', { parseAs: 'buffer', bodyLimit }, (_req, body, done) => {
+    done(null, new RawJsonBody((body as Buffer).toString('utf8'), body as Buffer));
+  });
+  // Authentication and role come before the body (API.md): an unsupported or unparseable media type is refused by
+  // parseBody, after the guards, instead of by Fastify's 415 before them.
+  fastify.addContentTypeParser('*', { parseAs: 'buffer', bodyLimit }, (_req, _body, done) => {
+    done(null, new NotJsonBody());
+  });
+  fastify.addHook('onRequest', (request, _reply, done) => {
+    const contentType = request.headers['content-type'];
+    if (contentType !== undefined && !PARSEABLE_CONTENT_TYPE.test(contentType)) request.headers['content-type'] = 'application/octet-stream';
+    done();
   });
 };
 
@@ -27,6 +49,27 @@ const describe = (errors: ValidationError[], prefix = ''): string[] =>
     const own = Object.values(e.constraints ?? {}).map((m) => (m.startsWith(e.property) ? `${prefix}${m}` : `${here}: ${m}`));
     return [...own, ...describe(e.children ?? [], `${here}.`)];
   });
+
+/** No request body nests deeper than 3; class-transformer recurses once per level and overflows the stack near 3000. */
+export const MAX_BODY_DEPTH = 32;
+
+/**
+ * What class-validator cannot see: class-transformer silently drops every key the target instance inherits a function
+ * for (`toString`, `constructor`, `hasOwnProperty`, …), so `forbidNonWhitelisted` never hears of them; and it recurses
+ * without bound. Walked iteratively, before the transformer runs.
+ */
+const shapeProblem = (plain: object): string | undefined => {
+  const pending: Array<{ value: object; path: string; depth: number }> = [{ value: plain, path: '', depth: 1 }];
+  for (let next = pending.pop(); next !== undefined; next = pending.pop()) {
+    if (next.depth > MAX_BODY_DEPTH) return `the body nests deeper than ${MAX_BODY_DEPTH} levels`;
+    const isArray = Array.isArray(next.value);
+    for (const [key, child] of Object.entries(next.value)) {
+      if (!isArray && key in Object.prototype) return `property ${next.path}${key} should not exist`;
+      if (child !== null && typeof child === 'object') pending.push({ value: child as object, path: `${next.path}${key}.`, depth: next.depth + 1 });
+    }
+  }
+  return undefined;
+};
 
 /** Parses (rejecting __proto__ and constructor.prototype keys), then validates strictly: no unknown field, no coercion. */
 export const parseBody = <T extends object>(dto: new () => T, raw: unknown): T => {
@@ -38,6 +81,8 @@ export const parseBody = <T extends object>(dto: new () => T, raw: unknown): T =
     throw new ApiError('VALIDATION_FAILED', 'the body is not valid JSON');
   }
   if (plain === null || typeof plain !== 'object' || Array.isArray(plain)) throw new ApiError('VALIDATION_FAILED', 'the body must be a JSON object');
+  const problem = shapeProblem(plain);
+  if (problem !== undefined) throw new ApiError('VALIDATION_FAILED', problem);
   const instance = plainToInstance(dto, plain);
   const errors = validateSync(instance, { whitelist: true, forbidNonWhitelisted: true, forbidUnknownValues: true });
   if (errors.length > 0) {

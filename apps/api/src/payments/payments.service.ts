@@ -7,7 +7,7 @@ import { parseBody, RawJsonBody } from '../http/json-body';
 import { InventoryService } from '../inventory/inventory.service';
 import { PaymentWebhookRequest } from './payment-webhook.dto';
 
-export const signWebhook = (secret: string, rawBody: string): string => createHmac('sha256', secret).update(rawBody).digest('hex');
+export const signWebhook = (secret: string, rawBody: string | Buffer): string => createHmac('sha256', secret).update(rawBody).digest('hex');
 
 /**
  * The payment provider's webhook. The signature is checked over the exact bytes received before anything is
@@ -23,11 +23,11 @@ export class PaymentsService {
   ) {}
 
   verifySignature(raw: unknown, signature: string | undefined): void {
-    const text = raw instanceof RawJsonBody ? raw.text : undefined;
-    if (text === undefined || signature === undefined || !/^[0-9a-f]{64}$/i.test(signature)) {
+    const bytes = raw instanceof RawJsonBody ? raw.bytes : undefined;
+    if (bytes === undefined || signature === undefined || !/^[0-9a-f]{64}$/i.test(signature)) {
       throw new ApiError('UNAUTHENTICATED', 'missing or malformed X-Signature');
     }
-    const expected = Buffer.from(signWebhook(this.config.paymentWebhookSecret, text), 'hex');
+    const expected = Buffer.from(signWebhook(this.config.paymentWebhookSecret, bytes), 'hex');
     if (!timingSafeEqual(expected, Buffer.from(signature, 'hex'))) throw new ApiError('UNAUTHENTICATED', 'bad webhook signature');
   }
 

@@ -25,6 +25,8 @@ export interface OrderLocation {
 export class SaleCatalog {
   private readonly sales = new Map<string, CatalogSale>();
   private readonly orders = new Map<string, OrderLocation>();
+  /** (sale, user) pairs whose buyer stream has a claim: the others need no read to know they hold no key. */
+  private readonly claimants = new Set<string>();
   private subscription: Subscription | undefined;
   private appliedPosition = 0;
   private caughtUp = false;
@@ -71,7 +73,7 @@ export class SaleCatalog {
 
   private applyRecorded(recorded: RecordedEvent): void {
     this.appliedPosition = recorded.position;
-    if (recorded.type.startsWith('Sale') || recorded.type === 'OrderPlaced') this.apply(decodeEvent(recorded));
+    if (recorded.type.startsWith('Sale') || recorded.type === 'OrderPlaced' || recorded.type === 'QuotaClaimed') this.apply(decodeEvent(recorded));
   }
 
   apply(event: DomainEvent): void {
@@ -95,6 +97,9 @@ export class SaleCatalog {
       case 'OrderPlaced':
         this.orders.set(event.data.orderId, { saleId: event.data.saleId, shard: event.data.shard });
         return;
+      case 'QuotaClaimed':
+        this.noteClaimant(event.data.saleId, event.data.userId);
+        return;
       default:
         return;
     }
@@ -106,6 +111,19 @@ export class SaleCatalog {
 
   allSales(): CatalogSale[] {
     return [...this.sales.values()];
+  }
+
+  /**
+   * Whether this buyer may have claimed in this sale. False is certain only where this process is the one writer
+   * of the store (SQLite) and notes every claim before appending it; callers check that.
+   */
+  mayHaveClaimed(saleId: string, userId: string): boolean {
+    return this.claimants.has(`${saleId}\u0000${userId}`);
+  }
+
+  /** Called before a claim is appended, so a retry racing the log subscription still reads the buyer stream. */
+  noteClaimant(saleId: string, userId: string): void {
+    this.claimants.add(`${saleId}\u0000${userId}`);
   }
 
   locateOrder(orderId: string): OrderLocation | undefined {
