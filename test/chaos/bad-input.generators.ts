@@ -756,6 +756,62 @@ export const ENDPOINTS: readonly Endpoint[] = [
   },
   {
     method: 'GET',
+    route: '/analytics/sales/:id/summary',
+    auth: 'staff',
+    path: (w) => `/analytics/sales/${w.sales.open}/summary`,
+    principal: admin,
+    realParam: (w) => w.sales.open,
+    trickPath: (_w, s) => `/analytics/sales/${s}/summary`,
+  },
+  {
+    method: 'GET',
+    route: '/analytics/sales/:id/timeline',
+    auth: 'staff',
+    path: (w) => `/analytics/sales/${w.sales.open}/timeline?bucket=10s`,
+    principal: admin,
+    realParam: (w) => w.sales.open,
+    trickPath: (_w, s) => `/analytics/sales/${s}/timeline`,
+    semantic: (w) =>
+      fc
+        .constantFrom('bucket=2s', 'bucket=', 'bucket=1S', 'bucket=1s&bucket=1m', 'bucket=%00', 'bucket=10s%00', 'bucket=__proto__', 'bucket=constructor')
+        .map((query) => ({ attack: `timeline query ${query}`, path: `/analytics/sales/${w.sales.open}/timeline?${query}`, headers: admin(w), expect: ['VALIDATION_FAILED'] })),
+  },
+  {
+    method: 'POST',
+    route: '/analytics/query',
+    auth: 'staff',
+    path: () => '/analytics/query',
+    principal: admin,
+    body: () => ({
+      valid: () => ({ collection: 'orders', pipeline: [{ $match: { status: 'paid' } }, { $count: 'n' }] }),
+      fields: {
+        collection: stringField(true, '"events"', '"orders_v1"', '"projections"', '"projection_checkpoints"', '"system.users"', '"__proto__"'),
+        pipeline: {
+          required: true,
+          invalid: [
+            'null',
+            '{}',
+            '"$match"',
+            '[1]',
+            '[[]]',
+            '[{}]',
+            '[{"$match":{},"$limit":1}]',
+            '[{"$out":"stolen"}]',
+            '[{"$merge":{"into":"stolen"}}]',
+            '[{"$match":{"$where":"sleep(1000)"}}]',
+            '[{"$group":{"_id":null,"f":{"$accumulator":{"init":"function(){}"}}}}]',
+            '[{"$addFields":{"f":{"$function":{"body":"return 1","args":[],"lang":"js"}}}}]',
+            '[{"$facet":{"a":[{"$out":"x"}]}}]',
+            '[{"$lookup":{"from":"orders","as":"x"}}]',
+            '[{"$unionWith":"orders"}]',
+            '[{"$nonsense":1}]',
+          ],
+        },
+      },
+    }),
+  },
+  {
+    method: 'GET',
     route: '/sales/:id',
     auth: 'public',
     path: (w) => `/sales/${w.sales.open}`,
@@ -923,11 +979,17 @@ const OTHER_ROUTES: ReadonlyArray<readonly [Method, RegExp]> = [
   ['GET', /^\/admin\/degradation$/],
   ['GET', /^\/metrics$/],
   ['GET', /^\/health\/(live|ready)$/],
+  ['GET', /^\/admin\/projections$/],
+  ['POST', /^\/admin\/projections\/[^/]+\/[^/]+$/],
 ];
 
-const routeExists = (method: Method, path: string): boolean =>
-  ENDPOINTS.some((e) => e.method === method && new RegExp(`^${e.route.replace(/:[a-z]+/g, '[^/]+').replace('*', '(live|ready)')}$`).test(path)) ||
-  OTHER_ROUTES.some(([m, re]) => m === method && re.test(path));
+const routeExists = (method: Method, pathAndQuery: string): boolean => {
+  const path = pathAndQuery.split('?')[0] ?? '';
+  return (
+    ENDPOINTS.some((e) => e.method === method && new RegExp(`^${e.route.replace(/:[a-z]+/g, '[^/]+').replace('*', '(live|ready)')}$`).test(path)) ||
+    OTHER_ROUTES.some(([m, re]) => m === method && re.test(path))
+  );
+};
 
 // ---------------------------------------------------------------------------------------------------------------
 // Attacks from the table
