@@ -129,7 +129,14 @@ export class ProjectionHost {
       await this.runner().stop();
       await fresh.catchUp();
     })
-      .then((fresh) => this.switchTo(fresh))
+      .then(
+        (fresh) => this.switchTo(fresh),
+        (error: unknown) => {
+          // The old generation stays the one read: make sure it is followed again if it was stopped for the switch.
+          this.live?.follow();
+          throw error;
+        },
+      )
       .finally(() => (this.rebuilding = undefined));
     return this.rebuilding;
   }

@@ -20,6 +20,8 @@ interface PendingCount {
  */
 export class RejectionLog {
   private pendingCounts = new Map<string, PendingCount>();
+  /** The batch being written: still counted by `pending` until the store has it. */
+  private flushing: ReadonlyMap<string, PendingCount> = new Map();
 
   constructor(private readonly docs: DocumentStore) {}
 
@@ -33,13 +35,15 @@ export class RejectionLog {
 
   /** Not yet written, for one sale. */
   pending(saleId: string): PendingCount[] {
-    return [...this.pendingCounts.values()].filter((p) => p.saleId === saleId).map((p) => ({ ...p }));
+    return [...this.flushing.values(), ...this.pendingCounts.values()].filter((p) => p.saleId === saleId).map((p) => ({ ...p }));
   }
 
   async flush(): Promise<void> {
     if (this.pendingCounts.size === 0) return;
+    if (this.flushing.size > 0) return;
     const batch = this.pendingCounts;
     this.pendingCounts = new Map();
+    this.flushing = batch;
     const increments: DocumentIncrement[] = [...batch.entries()].map(([id, p]) => ({
       collection: REJECTIONS,
       id,
@@ -48,7 +52,9 @@ export class RejectionLog {
     }));
     try {
       await this.docs.increment(increments);
+      this.flushing = new Map();
     } catch (error) {
+      this.flushing = new Map();
       // Put the counts back so the next flush carries them.
       for (const [id, p] of batch) {
         const since = this.pendingCounts.get(id);
