@@ -1,8 +1,9 @@
 import { Inject, Injectable } from '@nestjs/common';
-import { availableStock, LimitExceeded, SaleEnded, SaleNotStarted, SoldOut } from '@flash/domain';
-import { EventStore } from '@flash/event-store';
-import { EligibilityGate, GateHold, GateUnavailable } from '@flash/gate';
+import { availableStock, buyerDecider, buyerStream, initialBuyerState, LimitExceeded, SaleEnded, SaleNotStarted, SoldOut } from '@flash/domain';
+import { EventStore, loadStream } from '@flash/event-store';
+import { EligibilityGate, GateHold, GateRefusal, GateUnavailable } from '@flash/gate';
 import { ApiError } from '../http/error-catalogue';
+import { InventoryService } from '../inventory/inventory.service';
 import { homeShard, readShardStates } from '../inventory/sale-inventory';
 import { Logger, LOGGER } from '../logger';
 import { HotPathCounters } from '../metrics/hot-path-counters';
@@ -13,6 +14,12 @@ export const ELIGIBILITY_GATE = Symbol('ELIGIBILITY_GATE');
 
 /** How long a SOLD_OUT answer is trusted locally before the gate is asked again (stock can come back). */
 const SOLD_OUT_MEMORY_MS = 500;
+/** A sale id no sale has: the readiness probe asks the gate about it (one EXISTS on Redis). */
+const READINESS_PROBE_SALE = '$readiness-probe';
+/** A refusal of the gate is checked against the store at most this often per sale (see `refusalIsStale`). */
+const STALE_CHECK_INTERVAL_MS = 1000;
+/** Admissions this recent may still be on their way to the store: the gate rightly holds their stock meanwhile. */
+const ADMISSION_SETTLE_MS = 2000;
 
 /**
  * The command side's use of the eligibility gate: admit before the store, correct the gate when the store
@@ -24,6 +31,9 @@ const SOLD_OUT_MEMORY_MS = 500;
 export class GateKeeper {
   private readonly rebuilds = new Map<string, Promise<void>>();
   private readonly soldOutUntil = new Map<string, number>();
+  /** Wall-clock time of this process's last admission and last stale-refusal check, per sale. */
+  private readonly lastAdmitted = new Map<string, number>();
+  private readonly lastStaleCheck = new Map<string, number>();
   private unavailableSince: number | undefined;
 
   constructor(
@@ -31,6 +41,7 @@ export class GateKeeper {
     @Inject(EVENT_STORE) private readonly store: EventStore,
     @Inject(LOGGER) private readonly logger: Logger,
     private readonly counters: HotPathCounters,
+    private readonly inventory: InventoryService,
   ) {}
 
   /** Admits an attempt or throws the refusal; returns the shard the gate set aside stock on. */
@@ -50,13 +61,15 @@ export class GateKeeper {
       takeStock: sale.definition.inventoryMode !== 'on-payment',
     };
     let verdict = await this.call(() => this.gate.admit(request));
-    if (verdict.kind === 'not-loaded') {
+    if (verdict.kind === 'not-loaded' || (verdict.kind === 'refused' && (await this.refusalIsStale(sale, verdict.code, userId, quantity)))) {
       await this.rebuild(sale);
       verdict = await this.call(() => this.gate.admit(request));
     }
     this.counters.gateDecisions.inc({ verdict: verdict.kind === 'refused' ? verdict.code : verdict.kind });
     switch (verdict.kind) {
       case 'admitted':
+        this.lastAdmitted.set(saleId, Date.now());
+        return verdict.shard;
       case 'known':
         return verdict.shard;
       case 'not-loaded':
@@ -74,6 +87,36 @@ export class GateKeeper {
             throw new SaleEnded(saleId);
         }
     }
+  }
+
+  /**
+   * The gate can hold admissions that will never reach the store: the api killed between the gate's admit and the
+   * buyer's claim, an admit whose reply was lost with its Redis connection (the client got a 503 and went away), a
+   * release that could not be sent. Nothing gives such a hold back (no claim, no order, no saga sees it), so the
+   * gate would refuse stock or quota the store still has, for good. A refusal is stale when the store can serve it
+   * and no admission of this process is recent enough to still be on its way there: then the gate is rebuilt from
+   * the store, as after a Redis loss. Checked at most once per STALE_CHECK_INTERVAL_MS per sale, against this
+   * process's shard writers (stock) and the buyer's stream (quota). The rebuild may drop another instance's
+   * admission in flight; the store refuses what the gate lets through beyond its stock, so that costs a retry, never
+   * an oversell.
+   */
+  private async refusalIsStale(sale: CatalogSale, code: GateRefusal, userId: string, quantity: number): Promise<boolean> {
+    if (code !== 'SOLD_OUT' && code !== 'LIMIT_EXCEEDED') return false;
+    const saleId = sale.definition.saleId;
+    const wall = Date.now();
+    if (wall - (this.lastAdmitted.get(saleId) ?? 0) < ADMISSION_SETTLE_MS) return false;
+    if (wall - (this.lastStaleCheck.get(saleId) ?? 0) < STALE_CHECK_INTERVAL_MS) return false;
+    this.lastStaleCheck.set(saleId, wall);
+    let stale: boolean;
+    if (code === 'SOLD_OUT') {
+      const inventory = await this.inventory.forSale(saleId);
+      stale = inventory.writers.some((w) => w.trusted && availableStock(w.state) >= quantity);
+    } else {
+      const buyer = await loadStream(this.store, buyerStream(saleId, userId), buyerDecider.evolve, initialBuyerState(saleId, userId));
+      stale = buyer.state.claimedQuantity + quantity <= sale.definition.perUserLimit;
+    }
+    if (stale) this.logger.warn({ saleId, refusal: code }, 'the gate refused what the store can serve: rebuilding it from the event store');
+    return stale;
   }
 
   /** Gives an admitted attempt's stock and quota back in the gate (the store refused it, or its hold ended). */
@@ -145,6 +188,16 @@ export class GateKeeper {
   /** For /health/ready: false while a rebuild runs or the gate is unreachable. */
   get ready(): boolean {
     return this.rebuilds.size === 0 && this.unavailableSince === undefined;
+  }
+
+  /**
+   * `ready`, after asking an unreachable gate once more: only a gate call notices that Redis is back, and without
+   * this probe an instance taken out of rotation for being unready would get no purchase to make that call, and
+   * stay unready for good.
+   */
+  async probeReady(): Promise<boolean> {
+    if (this.unavailableSince !== undefined) await this.call(() => this.gate.inspect(READINESS_PROBE_SALE)).catch(() => undefined);
+    return this.ready;
   }
 
   inspect(saleId: string) {

@@ -30,7 +30,7 @@ export class HealthController {
   async ready() {
     const head = await this.store.headPosition();
     if (!this.catalog.ready) throw new ApiError('NOT_READY', `catching up with the event log (${this.catalog.position}/${head})`);
-    if (!this.gate.ready) throw new ApiError('NOT_READY', 'the eligibility gate is unreachable or being rebuilt from the store');
+    if (!(await this.gate.probeReady())) throw new ApiError('NOT_READY', 'the eligibility gate is unreachable or being rebuilt from the store');
     const projection = this.analytics.progress();
     if (!projection.caughtUp) throw new ApiError('NOT_READY', `the analytics projection is catching up (${projection.position}/${head})`);
     const sagas = this.sagas.follower.status(this.clock.now());
