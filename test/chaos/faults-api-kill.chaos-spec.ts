@@ -1,10 +1,9 @@
 import { ChaosClient } from './chaos-client';
 import { checkRun, keepHistory } from './checker';
-import { History } from './history';
-import { chaosRuns, chaosSeed, longMode, runRng, sleep } from './rng';
+import { chaosRuns, chaosSeed, runRng, sleep } from './rng';
 import { ChaosServer } from './server';
 import { ChaosSummary, describeViolations } from './summary';
-import { chaosSale, createSale, fetchTokens, planSpike, runSpike, topUp, waitForSagas } from './workload';
+import { runSpike, topUp, waitForSagas, prepareSpike } from './workload';
 
 /**
  * SIGKILL of the api (embedded mode: SQLite store, in-process gate, sagas inside) at a random moment of a spike of
@@ -38,14 +37,7 @@ describe(`chaos: SIGKILL of the api mid-spike (seed ${SEED}, ${RUNS} runs)`, () 
   const run = async (seed: number, index: number): Promise<string[]> => {
     const rng = runRng(seed, KIND, index);
     const tag = `k${seed}-${index}`;
-    const big = rng.chance(0.3) && longMode(); // drawn in every mode, so a run replays the same timings in quick and long mode
-    const stock = big ? rng.int(20, 40) : rng.int(6, 14);
-    const perUserLimit = rng.int(2, 3);
-    const users = big ? rng.int(40, 70) : rng.int(14, 24);
-    const saleId = await createSale(client, chaosSale({ totalStock: stock, shards: rng.int(1, 4), perUserLimit }));
-    const history = new History();
-    const attempts = planSpike(rng, saleId, tag, users, perUserLimit);
-    const tokens = await fetchTokens(client, saleId, attempts.map((a) => a.userId));
+    const { saleId, stock, perUserLimit, history, attempts, tokens } = await prepareSpike(client, rng, tag, [14, 24]);
 
     // The spike, and the kill at a random moment inside it; the restart after a random downtime.
     history.phase = 'spike';

@@ -4,11 +4,11 @@ import { RedisServer } from '../support/redis-server';
 import { ChaosClient } from './chaos-client';
 import { checkRun, keepHistory } from './checker';
 import { History } from './history';
-import { chaosRuns, chaosSeed, longMode, Rng, runRng, sleep } from './rng';
+import { chaosRuns, chaosSeed, Rng, runRng, sleep } from './rng';
 import { ChaosServer } from './server';
 import { ChaosSummary, describeViolations } from './summary';
 import { CALM, ChaosProxy } from './tcp-proxy';
-import { chaosSale, createSale, fetchTokens, planSpike, runSpike, topUp, waitForSagas } from './workload';
+import { chaosSale, createSale, runSpike, topUp, waitForSagas, prepareSpike } from './workload';
 
 /**
  * The Redis gate (REDIS_URL, the test's own redis-server) under faults at a random moment of a spike: Redis killed
@@ -106,14 +106,7 @@ RedisServer.describeWithRedis(`chaos: Redis gate faults mid-spike (seed ${SEED},
     const server = mode === 'proxy' ? proxied : direct;
     const client = clients.get(server)!;
     const tag = `r${seed}-${index}`;
-    const big = rng.chance(0.3) && longMode(); // drawn in every mode, so a run replays the same timings in quick and long mode
-    const stock = big ? rng.int(20, 40) : rng.int(6, 14);
-    const perUserLimit = rng.int(2, 3);
-    const users = big ? rng.int(40, 70) : rng.int(14, 24);
-    const saleId = await createSale(client, chaosSale({ totalStock: stock, shards: rng.int(1, 4), perUserLimit }));
-    const history = new History();
-    const attempts = planSpike(rng, saleId, tag, users, perUserLimit);
-    const tokens = await fetchTokens(client, saleId, attempts.map((a) => a.userId));
+    const { saleId, stock, perUserLimit, history, attempts, tokens } = await prepareSpike(client, rng, tag, [14, 24]);
 
     history.phase = 'spike';
     const spreadMs = rng.int(150, 500);

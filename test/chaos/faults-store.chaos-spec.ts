@@ -1,11 +1,10 @@
 import { ChaosClient } from './chaos-client';
 import { checkRun, keepHistory } from './checker';
 import { AppendFaultOdds, FaultyEventStore } from './faulty-store';
-import { History } from './history';
 import { InProcessApi } from './in-process-app';
-import { chaosRuns, chaosSeed, longMode, Rng, runRng } from './rng';
+import { chaosRuns, chaosSeed, Rng, runRng } from './rng';
 import { ChaosSummary, describeViolations } from './summary';
-import { chaosSale, createSale, fetchTokens, planSpike, runSpike, topUp, waitForSagas } from './workload';
+import { runSpike, topUp, waitForSagas, prepareSpike } from './workload';
 
 /**
  * Store appends whose outcome the caller cannot know (written, then an error; a timeout whose write lands later) or
@@ -43,14 +42,7 @@ describe(`chaos: event store appends with unknown outcomes (seed ${SEED}, ${RUNS
     const client = new ChaosClient(api.baseUrl, api.jwtSecret, { connections: 64, timeoutMs: 5000 });
     try {
       const tag = `s${seed}-${index}`;
-      const big = rng.chance(0.3) && longMode(); // drawn in every mode, so a run replays the same timings in quick and long mode
-      const stock = big ? rng.int(20, 40) : rng.int(6, 14);
-      const perUserLimit = rng.int(2, 3);
-      const users = big ? rng.int(40, 70) : rng.int(12, 20);
-      const saleId = await createSale(client, chaosSale({ totalStock: stock, shards: rng.int(1, 4), perUserLimit }));
-      const history = new History();
-      const attempts = planSpike(rng, saleId, tag, users, perUserLimit);
-      const tokens = await fetchTokens(client, saleId, attempts.map((a) => a.userId));
+      const { saleId, stock, perUserLimit, history, attempts, tokens } = await prepareSpike(client, rng, tag, [12, 20]);
 
       history.phase = 'spike+store-faults';
       faulty!.enable();

@@ -1,6 +1,6 @@
 import { ChaosClient, HttpAnswer } from './chaos-client';
 import { History, ReservationValue } from './history';
-import { Rng, sleep } from './rng';
+import { longMode, Rng, sleep } from './rng';
 
 /** A sale that is open now, as an admin creates it (API.md), with the chaos run's shape. */
 export const chaosSale = (overrides: Record<string, unknown> = {}, now = Date.now()) => ({
@@ -140,4 +140,29 @@ export const waitForSagas = async (client: ChaosClient, timeoutMs: number): Prom
     await sleep(100);
   }
   return last;
+};
+
+export interface PreparedSpike {
+  readonly saleId: string;
+  readonly stock: number;
+  readonly perUserLimit: number;
+  readonly users: number;
+  readonly history: History;
+  readonly attempts: ReservationValue[];
+  readonly tokens: Map<string, string>;
+}
+
+/**
+ * One run's sale, buyers and purchase tokens. Everything is drawn from the run's rng in the same order in every mode
+ * (the "big" draw included), so a seed replays the same timings in quick and long mode.
+ */
+export const prepareSpike = async (client: ChaosClient, rng: Rng, tag: string, smallUsers: readonly [number, number]): Promise<PreparedSpike> => {
+  const big = rng.chance(0.3) && longMode();
+  const stock = big ? rng.int(20, 40) : rng.int(6, 14);
+  const perUserLimit = rng.int(2, 3);
+  const users = big ? rng.int(40, 70) : rng.int(smallUsers[0], smallUsers[1]);
+  const saleId = await createSale(client, chaosSale({ totalStock: stock, shards: rng.int(1, 4), perUserLimit }));
+  const attempts = planSpike(rng, saleId, tag, users, perUserLimit);
+  const tokens = await fetchTokens(client, saleId, attempts.map((a) => a.userId));
+  return { saleId, stock, perUserLimit, users, history: new History(), attempts, tokens };
 };

@@ -1,6 +1,6 @@
 import { parseArgs } from 'node:util';
 import { DEFAULT_EXPIRY_GRACE_MS } from './audit-model';
-import { CannotRun, CommandIo, CommandResult, UsageError } from './command';
+import { CommandIo, CommandResult, runCommandLine, UsageError } from './command';
 import { exportCommand } from './commands/export';
 import { ReplayBound, replayCommand } from './commands/replay';
 import { verifyCommand } from './commands/verify';
@@ -106,25 +106,4 @@ export const runAudit = async (argv: string[], io: CommandIo): Promise<CommandRe
   }
 };
 
-const main = async (): Promise<void> => {
-  const argv = process.argv.slice(2);
-  if (argv[0] === 'help' || argv.includes('--help') || argv.includes('-h')) {
-    process.stdout.write(USAGE + '\n');
-    return;
-  }
-  const io: CommandIo = { stderr: process.stderr, env: process.env };
-  try {
-    const result = await runAudit(argv, io);
-    process.stdout.write(JSON.stringify(result.report, null, 2) + '\n');
-    process.exitCode = result.exitCode;
-  } catch (error) {
-    const message = error instanceof Error ? error.message : String(error);
-    if (error instanceof UsageError) process.stderr.write(`audit: ${message}\n\n${USAGE}\n`);
-    else if (error instanceof CannotRun) process.stderr.write(`audit: ${message}\n`);
-    // Anything else is a fault of the audit itself (or an unreadable store file): say so plainly, still not a verdict.
-    else process.stderr.write(`audit: failed: ${error instanceof Error ? (error.stack ?? message) : message}\n`);
-    process.exitCode = 2;
-  }
-};
-
-if (require.main === module) void main();
+if (require.main === module) void runCommandLine('audit', USAGE, runAudit);

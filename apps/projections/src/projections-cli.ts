@@ -12,7 +12,7 @@ import {
   SqliteDocumentStore,
 } from '@flash/read-models';
 import { READ_MODELS_FILE } from '../../api/src/analytics/read-models-file';
-import { CannotRun, CommandIo, CommandResult, UsageError } from '../../audit/src/command';
+import { CommandIo, CommandResult, UsageError } from '../../audit/src/command';
 import { openLogReadOnly, resolveDataDir } from '../../audit/src/log-source';
 import { progressBar } from '../../audit/src/progress';
 
@@ -107,4 +107,3 @@ export const runProjections = async (argv: string[], io: CommandIo): Promise<Com
   }
 };
 
-export { CannotRun, UsageError };

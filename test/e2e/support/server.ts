@@ -9,19 +9,26 @@ const MAIN = path.resolve(__dirname, '../../../dist/apps/api/src/main.js');
 export interface ServerOptions {
   readonly dataDir?: string;
   readonly env?: Record<string, string>;
+  /** The built entry point to run; `dist/apps/api/src/main.js` unless told (the chaos suite's long mode runs a copy). */
+  readonly main?: string;
+  /** Prefix of the generated secrets and data dir, so a leftover says which suite made it. */
+  readonly label?: string;
 }
 
 /** The built server as a child process on a free port with its own DATA_DIR: what a user runs. */
 export class ServerProcess {
   private child: ChildProcess | undefined;
   private output = '';
-  readonly jwtSecret = 'e2e-secret-' + Math.random().toString(36).slice(2);
-  readonly webhookSecret = 'e2e-webhook-' + Math.random().toString(36).slice(2);
+  readonly jwtSecret: string;
+  readonly webhookSecret: string;
   port = 0;
   readonly dataDir: string;
 
   constructor(private readonly options: ServerOptions = {}) {
-    this.dataDir = options.dataDir ?? fs.mkdtempSync(path.join(os.tmpdir(), 'flash-e2e-'));
+    const label = options.label ?? 'e2e';
+    this.jwtSecret = `${label}-secret-` + Math.random().toString(36).slice(2);
+    this.webhookSecret = `${label}-webhook-` + Math.random().toString(36).slice(2);
+    this.dataDir = options.dataDir ?? fs.mkdtempSync(path.join(os.tmpdir(), `flash-${label}-`));
   }
 
   get baseUrl(): string {
@@ -33,11 +40,12 @@ export class ServerProcess {
   }
 
   async start(): Promise<void> {
-    if (!fs.existsSync(MAIN)) throw new Error(`${MAIN} is missing: run "npm run build" first (npm test does)`);
+    const main = this.options.main ?? MAIN;
+    if (!fs.existsSync(main)) throw new Error(`${main} is missing: run "npm run build" first (npm test does)`);
     if (this.child && this.child.exitCode === null && this.child.signalCode === null) throw new Error('the previous server process is still running: stop it first');
     if (this.port === 0) this.port = await freePort();
     this.output = '';
-    this.child = spawn(process.execPath, [MAIN], {
+    this.child = spawn(process.execPath, [main], {
       env: {
         PATH: process.env.PATH ?? '',
         PORT: String(this.port),
