@@ -91,8 +91,13 @@ describe('analytics read models after a sale of 10,000 attempts', () => {
         tokens.set(userId, { jwt, purchaseToken: access.body.purchaseToken as string });
       },
     );
-    // Some users try again and again: after their limit they are refused with LIMIT_EXCEEDED, later SOLD_OUT.
-    const attempts = Array.from({ length: ATTEMPTS }, (_, i) => ({ userId: `buyer-${String((i * 7919) % USERS)}`, key: `attempt-${String(i).padStart(6, '0')}`, quantity: 1 + (i % 3 === 0 ? 1 : 0) }));
+    // The first 300 attempts are 100 eager users trying three times for one unit each (limit 2): the third is
+    // refused with LIMIT_EXCEEDED long before the stock runs out. The rest come from everyone; later ones get SOLD_OUT.
+    const attempts = Array.from({ length: ATTEMPTS }, (_, i) => ({
+      userId: i < 300 ? `buyer-${String(i % 100)}` : `buyer-${String((i * 7919) % USERS)}`,
+      key: `attempt-${String(i).padStart(6, '0')}`,
+      quantity: i < 300 ? 1 : 1 + (i % 3 === 0 ? 1 : 0),
+    }));
     await pooled(attempts, 32, async ({ userId, key, quantity }) => {
       const user = tokens.get(userId);
       if (!user) throw new Error(`no token for ${userId}`);
