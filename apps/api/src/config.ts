@@ -47,6 +47,8 @@ export interface AppConfig {
   readonly powMinSolveMs: number;
   /** PROJECTION_BATCH_SIZE: events a projection applies and writes with its checkpoint in one go. */
   readonly projectionBatchSize: number;
+  /** PROJECTION_BUSY_PAUSE_MS: while requests are in flight, the embedded projection waits this long between batches. */
+  readonly projectionBusyPauseMs: number;
   /** ANALYTICS_MAX_ROWS: most rows `POST /analytics/query` returns. */
   readonly analyticsMaxRows: number;
   /** ANALYTICS_MAX_TIME_MS: an analyst's pipeline is abandoned after this. */
@@ -126,6 +128,7 @@ export const loadConfig = (env: NodeJS.ProcessEnv = process.env): AppConfig => {
     powDifficulty: int(env, 'POW_DIFFICULTY', 100_000, 1, 100_000_000),
     powMinSolveMs: int(env, 'POW_MIN_SOLVE_MS', 300, 0, 60_000),
     projectionBatchSize: int(env, 'PROJECTION_BATCH_SIZE', 500, 1, 100_000),
+    projectionBusyPauseMs: int(env, 'PROJECTION_BUSY_PAUSE_MS', 100, 0, 10_000),
     analyticsMaxRows: int(env, 'ANALYTICS_MAX_ROWS', 1000, 1, 100_000),
     analyticsMaxTimeMs: int(env, 'ANALYTICS_MAX_TIME_MS', 2000, 10, 60_000),
     rejectionFlushMs: int(env, 'REJECTION_FLUSH_MS', 1000, 50, 60_000),

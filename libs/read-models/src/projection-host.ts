@@ -17,6 +17,8 @@ export interface ProjectionHostOptions {
   readonly onBatch?: (progress: ProjectionProgress) => void;
   readonly onError?: (error: unknown) => void;
   readonly onSwitch?: (from: number, to: number) => void;
+  /** See ProjectionRunnerOptions.pace: applies to the live runner, not to a rebuild's catch-up. */
+  readonly pace?: () => number;
 }
 
 export async function readActiveGeneration(docs: DocumentStore, projection: string): Promise<number | undefined> {

@@ -17,6 +17,11 @@ export interface ProjectionRunnerOptions {
   readonly now: () => number;
   /** Called after each batch (progress bars, metrics). */
   readonly onBatch?: (progress: ProjectionProgress) => void;
+  /**
+   * How long to wait before the next batch while following (0: go on). An embedded api answers "busy" while requests
+   * are in flight, so a spike is served first and the read models catch up after it (the lag shows in metrics).
+   */
+  readonly pace?: () => number;
   /** Called when the follow loop hits an error; it retries after `idleMs`. */
   readonly onError?: (error: unknown) => void;
 }
@@ -140,6 +145,8 @@ export class ProjectionRunner {
           continue;
         }
         await this.step();
+        const pause = this.options.pace?.() ?? 0;
+        if (pause > 0) await this.sleep(pause);
       } catch (error) {
         this.options.onError?.(error);
         await this.sleep();
@@ -183,12 +190,12 @@ export class ProjectionRunner {
     this.lagMs = 0;
   }
 
-  private sleep(): Promise<void> {
+  private sleep(ms = this.options.idleMs): Promise<void> {
     return new Promise((resolve) => {
       const timer = setTimeout(() => {
         this.wake = undefined;
         resolve();
-      }, this.options.idleMs);
+      }, ms);
       this.wake = () => {
         clearTimeout(timer);
         this.wake = undefined;

@@ -1,5 +1,6 @@
 import path from 'node:path';
 import { Provider } from '@nestjs/common';
+import { OverloadShedder } from '@flash/access';
 import { EventStore } from '@flash/event-store';
 import { AnalyticsQueries, analyticsProjection, DocumentStore, MongoDocumentStore, ProjectionHost, RejectionLog, SqliteDocumentStore } from '@flash/read-models';
 import { Clock, CLOCK } from '../clock';
@@ -22,7 +23,7 @@ export const analyticsProviders: Provider[] = [
   { provide: DOCUMENT_STORE, useFactory: openDocumentStore, inject: [APP_CONFIG] },
   {
     provide: ANALYTICS_HOST,
-    useFactory: (store: EventStore, docs: DocumentStore, config: AppConfig, clock: Clock, logger: Logger) => {
+    useFactory: (store: EventStore, docs: DocumentStore, config: AppConfig, clock: Clock, logger: Logger, shedder: OverloadShedder) => {
       const log = logger.child({ component: 'projections' });
       return new ProjectionHost(store, docs, analyticsProjection, {
         batchSize: config.projectionBatchSize,
@@ -30,11 +31,13 @@ export const analyticsProviders: Provider[] = [
         now: () => clock.now(),
         pointerPollMs: 2000,
         dropAfterMs: 60_000,
+        // Requests in flight come first: while serving, at most one batch per PROJECTION_BUSY_PAUSE_MS.
+        pace: () => (shedder.inFlight > 0 ? config.projectionBusyPauseMs : 0),
         onError: (error) => log.error({ err: error }, 'projection batch failed; retrying'),
         onSwitch: (from, to) => log.info({ from, to }, 'projection switched generation'),
       });
     },
-    inject: [EVENT_STORE, DOCUMENT_STORE, APP_CONFIG, CLOCK, LOGGER],
+    inject: [EVENT_STORE, DOCUMENT_STORE, APP_CONFIG, CLOCK, LOGGER, OverloadShedder],
   },
   { provide: RejectionLog, useFactory: (docs: DocumentStore) => new RejectionLog(docs), inject: [DOCUMENT_STORE] },
   {

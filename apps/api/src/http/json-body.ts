@@ -71,8 +71,14 @@ const shapeProblem = (plain: object): string | undefined => {
   return undefined;
 };
 
+/** A request DTO; it may carry a compiled check that accepts only what its decorators accept (see ReservationRequest). */
+export interface BodyType<T> {
+  new (): T;
+  fastAccept?(body: Readonly<Record<string, unknown>>): boolean;
+}
+
 /** Parses (rejecting __proto__ and constructor.prototype keys), then validates strictly: no unknown field, no coercion. */
-export const parseBody = <T extends object>(dto: new () => T, raw: unknown): T => {
+export const parseBody = <T extends object>(dto: BodyType<T>, raw: unknown): T => {
   if (!(raw instanceof RawJsonBody)) throw new ApiError('VALIDATION_FAILED', 'a JSON body (Content-Type: application/json) is required');
   let plain: unknown;
   try {
@@ -81,6 +87,7 @@ export const parseBody = <T extends object>(dto: new () => T, raw: unknown): T =
     throw new ApiError('VALIDATION_FAILED', 'the body is not valid JSON');
   }
   if (plain === null || typeof plain !== 'object' || Array.isArray(plain)) throw new ApiError('VALIDATION_FAILED', 'the body must be a JSON object');
+  if (dto.fastAccept?.(plain as Record<string, unknown>) === true) return Object.assign(new dto(), plain);
   const problem = shapeProblem(plain);
   if (problem !== undefined) throw new ApiError('VALIDATION_FAILED', problem);
   const instance = plainToInstance(dto, plain);
