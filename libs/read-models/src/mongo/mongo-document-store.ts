@@ -1,4 +1,4 @@
-import { AnyBulkWriteOperation, Collection, Db, MongoClient, MongoServerError } from 'mongodb';
+import type { AnyBulkWriteOperation, Collection, Db, MongoClient } from 'mongodb';
 import {
   AggregateLimits,
   AggregateResult,
@@ -33,7 +33,9 @@ export class MongoDocumentStore implements DocumentStore {
 
   /** Database: `options.dbName`, else the URL's path, else `flash_sale`. */
   static async connect(url: string, options: { dbName?: string } = {}): Promise<MongoDocumentStore> {
-    const client = new MongoClient(url, { serverSelectionTimeoutMS: 5000 });
+    // Loaded here, not at import: the embedded default never pays for the driver at start.
+    const { MongoClient: Client } = await import('mongodb');
+    const client = new Client(url, { serverSelectionTimeoutMS: 5000 });
     try {
       await client.connect();
     } catch (error) {
@@ -86,7 +88,7 @@ export class MongoDocumentStore implements DocumentStore {
         .toArray();
       return { rows: rows.slice(0, limits.maxRows), truncated: rows.length > limits.maxRows };
     } catch (error) {
-      if (error instanceof MongoServerError && error.code === MAX_TIME_MS_EXPIRED) throw new QueryTimeLimitExceeded(limits.maxTimeMs);
+      if (serverErrorCode(error) === MAX_TIME_MS_EXPIRED) throw new QueryTimeLimitExceeded(limits.maxTimeMs);
       throw error;
     }
   }
@@ -96,7 +98,7 @@ export class MongoDocumentStore implements DocumentStore {
       await this.collection(collection).drop();
     } catch (error) {
       // Recent drivers already swallow this; older ones and some servers do not.
-      if (!(error instanceof MongoServerError && error.code === NAMESPACE_NOT_FOUND)) throw error;
+      if (serverErrorCode(error) !== NAMESPACE_NOT_FOUND) throw error;
     }
   }
 
@@ -119,6 +121,13 @@ export class MongoDocumentStore implements DocumentStore {
 }
 
 /** Batches per collection, collections in the order they first appear, items in their given order. */
+/** The server's error code of a MongoServerError (checked by name, so the driver need not be loaded to ask). */
+function serverErrorCode(error: unknown): number | undefined {
+  if (!(error instanceof Error) || error.name !== 'MongoServerError') return undefined;
+  const { code } = error as Error & { code?: unknown };
+  return typeof code === 'number' ? code : undefined;
+}
+
 function groupByCollection<T extends { readonly collection: string }>(items: readonly T[]): Map<string, T[]> {
   const groups = new Map<string, T[]>();
   for (const item of items) {
