@@ -8,3 +8,4 @@ export * from './purchase-token';
 export * from './rejections';
 export * from './verdict';
 export * from './redis-shared-state';
+export * from './proof-of-work-solver';

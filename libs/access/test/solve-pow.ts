@@ -1,19 +1,2 @@
-import { createHash } from 'node:crypto';
-import type { PowAnswer, PowChallenge } from '../src/proof-of-work';
-
-/** Test-only: solves a proof-of-work challenge by brute force (fine at test difficulty) and returns its `challengeAnswer`. */
-export const solvePow = (challenge: Pick<PowChallenge, 'algorithm' | 'salt' | 'difficulty' | 'challenge' | 'signature'>): string =>
-  encodePowAnswer({ ...challenge, number: solvePowNumber(challenge) });
-
-export const solvePowNumber = (challenge: Pick<PowChallenge, 'salt' | 'difficulty' | 'challenge'>): number => {
-  for (let number = 0; number <= challenge.difficulty; number++) {
-    if (createHash('sha256').update(challenge.salt + String(number)).digest('hex') === challenge.challenge) return number;
-  }
-  throw new Error(`no number in 0..${challenge.difficulty} solves the challenge`);
-};
-
-/** The ALTCHA payload form: base64 of the answer's JSON. */
-export const encodePowAnswer = (answer: Omit<PowAnswer, 'algorithm'> & { algorithm: string }): string =>
-  Buffer.from(
-    JSON.stringify({ algorithm: answer.algorithm, challenge: answer.challenge, number: answer.number, salt: answer.salt, signature: answer.signature }),
-  ).toString('base64');
+/** Test-only entry point kept for the suites: the solver itself is the client's, in src/proof-of-work-solver.ts. */
+export { encodePowAnswer, solvePow, solvePowNumber } from '../src/proof-of-work-solver';
