@@ -12,7 +12,6 @@ import { READ_MODELS_FILE } from './read-models-file';
 export const DOCUMENT_STORE = Symbol('DOCUMENT_STORE');
 export const ANALYTICS_HOST = Symbol('ANALYTICS_HOST');
 
-
 /** MongoDB when MONGO_URL is set, else the embedded SQLite twin (in memory when the event store is). */
 export const openDocumentStore = async (config: AppConfig): Promise<DocumentStore> => {
   if (config.mongoUrl) return MongoDocumentStore.connect(config.mongoUrl);
