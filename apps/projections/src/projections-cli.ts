@@ -1,17 +1,7 @@
-import path from 'node:path';
 import { parseArgs } from 'node:util';
-import {
-  analyticsProjection,
-  CHECKPOINT_COLLECTION,
-  checkpointId,
-  DocumentStore,
-  MongoDocumentStore,
-  Projection,
-  readActiveGeneration,
-  rebuildGeneration,
-  SqliteDocumentStore,
-} from '@flash/read-models';
-import { READ_MODELS_FILE } from '../../api/src/analytics/read-models-file';
+import { EventStore } from '@flash/event-store';
+import { analyticsProjection, CHECKPOINT_COLLECTION, checkpointId, DocumentStore, Projection, readActiveGeneration, rebuildGeneration } from '@flash/read-models';
+import { openDocumentStore, READ_MODELS_FILE } from '../../api/src/analytics/document-store.factory';
 import { CommandIo, CommandResult, UsageError } from '../../audit/src/command';
 import { openLogReadOnly, resolveDataDir } from '../../audit/src/log-source';
 import { progressBar } from '../../audit/src/progress';
@@ -31,8 +21,20 @@ exit codes: 0 done, 2 usage error or nothing could be read`;
 
 const PROJECTIONS: readonly Projection[] = [analyticsProjection];
 
-const openDocuments = async (dataDir: string, env: NodeJS.ProcessEnv): Promise<DocumentStore> =>
-  env.MONGO_URL ? MongoDocumentStore.connect(env.MONGO_URL) : new SqliteDocumentStore(path.join(dataDir, READ_MODELS_FILE));
+/** The event store read-only and the read models' store, open for `work`, closed after it whatever happens. */
+const withStores = async <T>(dataDir: string, env: NodeJS.ProcessEnv, work: (store: EventStore, docs: DocumentStore) => Promise<T>): Promise<T> => {
+  const store = openLogReadOnly(dataDir, env);
+  try {
+    const docs = await openDocumentStore({ dataDir, mongoUrl: env.MONGO_URL || undefined });
+    try {
+      return await work(store, docs);
+    } finally {
+      await docs.close();
+    }
+  } finally {
+    await store.close();
+  }
+};
 
 const parse = (args: string[], positionals: number) => {
   try {
@@ -51,10 +53,7 @@ export const runProjections = async (argv: string[], io: CommandIo): Promise<Com
   switch (command) {
     case 'status': {
       const { values } = parse(args, 0);
-      const dataDir = resolveDataDir(values['data-dir'], io.env);
-      const store = openLogReadOnly(dataDir, io.env);
-      const docs = await openDocuments(dataDir, io.env);
-      try {
+      return withStores(resolveDataDir(values['data-dir'], io.env), io.env, async (store, docs) => {
         const head = await store.headPosition();
         const report = [];
         for (const projection of PROJECTIONS) {
@@ -64,10 +63,7 @@ export const runProjections = async (argv: string[], io: CommandIo): Promise<Com
           report.push({ projection: projection.name, generation: generation ?? null, position, head, lagEvents: Math.max(0, head - position) });
         }
         return { exitCode: 0, report };
-      } finally {
-        await docs.close();
-        await store.close();
-      }
+      });
     }
     case 'rebuild': {
       const { values, positionals } = parse(args, 1);
@@ -75,10 +71,7 @@ export const runProjections = async (argv: string[], io: CommandIo): Promise<Com
       if (name === undefined) throw new UsageError('rebuild needs the name of a projection');
       const projection = PROJECTIONS.find((p) => p.name === name);
       if (!projection) throw new UsageError(`unknown projection "${name}"; one of ${PROJECTIONS.map((p) => p.name).join(', ')}`);
-      const dataDir = resolveDataDir(values['data-dir'], io.env);
-      const store = openLogReadOnly(dataDir, io.env);
-      const docs = await openDocuments(dataDir, io.env);
-      try {
+      return withStores(resolveDataDir(values['data-dir'], io.env), io.env, async (store, docs) => {
         const started = Date.now();
         const head = await store.headPosition();
         const bar = progressBar(io, `rebuild ${name}`, head);
@@ -95,10 +88,7 @@ export const runProjections = async (argv: string[], io: CommandIo): Promise<Com
           exitCode: 0,
           report: { projection: name, generation: fresh.generation, position, elapsedMs, eventsPerSecond: elapsedMs > 0 ? Math.round((position * 1000) / elapsedMs) : position },
         };
-      } finally {
-        await docs.close();
-        await store.close();
-      }
+      });
     }
     case undefined:
       throw new UsageError('no command given');

@@ -1,22 +1,15 @@
-import path from 'node:path';
 import { Provider } from '@nestjs/common';
 import { OverloadShedder } from '@flash/access';
 import { EventStore } from '@flash/event-store';
-import { AnalyticsQueries, analyticsProjection, DocumentStore, MongoDocumentStore, ProjectionHost, RejectionLog, SqliteDocumentStore } from '@flash/read-models';
+import { AnalyticsQueries, analyticsProjection, DocumentStore, ProjectionHost, RejectionLog } from '@flash/read-models';
 import { Clock, CLOCK } from '../clock';
 import { APP_CONFIG, AppConfig } from '../config';
 import { Logger, LOGGER } from '../logger';
 import { EVENT_STORE } from '../store/event-store.provider';
-import { READ_MODELS_FILE } from './read-models-file';
+import { openDocumentStore } from './document-store.factory';
 
 export const DOCUMENT_STORE = Symbol('DOCUMENT_STORE');
 export const ANALYTICS_HOST = Symbol('ANALYTICS_HOST');
-
-/** MongoDB when MONGO_URL is set, else the embedded SQLite twin (in memory when the event store is). */
-export const openDocumentStore = async (config: AppConfig): Promise<DocumentStore> => {
-  if (config.mongoUrl) return MongoDocumentStore.connect(config.mongoUrl);
-  return new SqliteDocumentStore(config.inMemoryStore ? ':memory:' : path.join(config.dataDir, READ_MODELS_FILE));
-};
 
 export const analyticsProviders: Provider[] = [
   { provide: DOCUMENT_STORE, useFactory: openDocumentStore, inject: [APP_CONFIG] },
