@@ -178,13 +178,8 @@ export class ProjectionHost {
     try {
       const active = await readActiveGeneration(this.docs, this.projection.name);
       if (active === undefined || active === this.live.generation) return;
-      const old = this.live;
-      await old.stop();
-      const fresh = await this.open(active);
-      this.live = fresh;
-      fresh.follow();
-      this.options.onSwitch?.(old.generation, active);
-      this.scheduleDrop(old.generation);
+      await this.live.stop();
+      this.switchTo(await this.open(active));
     } catch (error) {
       this.options.onError?.(error);
     }
