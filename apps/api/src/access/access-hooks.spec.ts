@@ -1,13 +1,26 @@
-import { OverloadShedder, RecentIdempotencyKeys, RejectionCounter } from '@flash/access';
+import { OverloadShedder, RecentIdempotencyKeys, RejectionRecorder } from '@flash/access';
 import Fastify, { FastifyInstance } from 'fastify';
 import { installAccessHooks, RESERVATIONS_ROUTE } from './access-hooks';
 
 const envelope = (code: string) => ({ error: { code, message: code.toLowerCase(), retryable: false } });
 
+/** Counts what the hooks report, by sale and code. */
+const countingRecorder = () => {
+  const counts: Record<string, Record<string, number>> = {};
+  const recorder: RejectionRecorder & { snapshot(): typeof counts } = {
+    record: (saleId, code) => {
+      const bySale = (counts[saleId] ??= {});
+      bySale[code] = (bySale[code] ?? 0) + 1;
+    },
+    snapshot: () => counts,
+  };
+  return recorder;
+};
+
 /** A bare Fastify with the hooks and stand-ins for the routes they look at. */
 const setUp = async () => {
   const shedder = new OverloadShedder({}, { now: () => 0, sampler: { p99Ms: () => 0, reset: () => undefined, close: () => undefined } });
-  const rejections = new RejectionCounter();
+  const rejections = countingRecorder();
   const knownKeys = new RecentIdempotencyKeys();
   const fastify: FastifyInstance = Fastify();
   installAccessHooks(fastify, { shedder, rejections, knownKeys, saleExists: (saleId) => saleId !== 'no-such-sale' });

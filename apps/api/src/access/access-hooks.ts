@@ -1,16 +1,16 @@
 import { Inject, Injectable, OnApplicationShutdown, OnModuleInit } from '@nestjs/common';
 import { HttpAdapterHost } from '@nestjs/core';
-import { KnownIdempotencyKeys, OverloadShedder, RejectionCounter } from '@flash/access';
+import { KnownIdempotencyKeys, OverloadShedder, RejectionRecorder } from '@flash/access';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { SaleCatalog } from '../sales/sale-catalog';
 import { AccessRequest, saleIdOf } from './access-request';
-import { KNOWN_IDEMPOTENCY_KEYS } from './access.tokens';
+import { KNOWN_IDEMPOTENCY_KEYS, REJECTION_RECORDER } from './access.tokens';
 
 export const RESERVATIONS_ROUTE = '/sales/:id/reservations';
 
 export interface AccessHookDependencies {
   readonly shedder: OverloadShedder;
-  readonly rejections: RejectionCounter;
+  readonly rejections: RejectionRecorder;
   readonly knownKeys: KnownIdempotencyKeys;
   /** Refusals are counted for sales that exist only: sale ids in refused requests come from clients. */
   readonly saleExists: (saleId: string) => boolean;
@@ -77,7 +77,7 @@ export class AccessHooks implements OnModuleInit, OnApplicationShutdown {
   constructor(
     private readonly adapterHost: HttpAdapterHost,
     private readonly shedder: OverloadShedder,
-    private readonly rejections: RejectionCounter,
+    @Inject(REJECTION_RECORDER) private readonly rejections: RejectionRecorder,
     @Inject(KNOWN_IDEMPOTENCY_KEYS) private readonly knownKeys: KnownIdempotencyKeys,
     private readonly catalog: SaleCatalog,
   ) {}

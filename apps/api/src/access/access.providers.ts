@@ -12,16 +12,15 @@ import {
   ProofOfWork,
   RecentIdempotencyKeys,
   RedisSharedAccessState,
-  RejectionCounter,
+  RejectionRecorder,
 } from '@flash/access';
 import { RejectionLog } from '@flash/read-models';
 import Redis from 'ioredis';
 import { Clock, CLOCK } from '../clock';
 import { HotPathCounters } from '../metrics/hot-path-counters';
-import { SaleCatalog } from '../sales/sale-catalog';
 import { AccessHooks } from './access-hooks';
 import { AccessSettings } from './access-settings';
-import { ACCESS_REDIS, BLACKLIST, DEGRADATION_STATE, KNOWN_IDEMPOTENCY_KEYS, SHARED_ACCESS_STATE } from './access.tokens';
+import { ACCESS_REDIS, BLACKLIST, DEGRADATION_STATE, KNOWN_IDEMPOTENCY_KEYS, REJECTION_RECORDER, SHARED_ACCESS_STATE } from './access.tokens';
 import { BlacklistController } from './blacklist.controller';
 import { BlacklistGuard } from './blacklist.guard';
 import { DegradationController } from './degradation.controller';
@@ -77,16 +76,15 @@ export const accessProviders = (config: AccessSettings): Provider[] => [
     inject: [DEGRADATION_STATE, FrequencyLimits],
   },
   {
-    provide: RejectionCounter,
-    useFactory: (counters: HotPathCounters, log: RejectionLog, catalog: SaleCatalog, clock: Clock) =>
-      new RejectionCounter({
-        onRecord: (saleId, code) => {
-          counters.rejections.inc({ code });
-          // Only real sales reach the read model: sale ids in refused requests come from clients.
-          if (catalog.sale(saleId)) log.record(saleId, code, clock.now());
-        },
-      }),
-    inject: [HotPathCounters, RejectionLog, SaleCatalog, CLOCK],
+    provide: REJECTION_RECORDER,
+    // The access hooks report refusals for sales that exist only (sale ids in refused requests come from clients).
+    useFactory: (counters: HotPathCounters, log: RejectionLog, clock: Clock): RejectionRecorder => ({
+      record: (saleId, code) => {
+        counters.rejections.inc({ code });
+        log.record(saleId, code, clock.now());
+      },
+    }),
+    inject: [HotPathCounters, RejectionLog, CLOCK],
   },
   { provide: KNOWN_IDEMPOTENCY_KEYS, useFactory: () => new RecentIdempotencyKeys() },
   {

@@ -6,3 +6,5 @@ export const KNOWN_IDEMPOTENCY_KEYS = Symbol('KNOWN_IDEMPOTENCY_KEYS');
 export const ACCESS_REDIS = Symbol('ACCESS_REDIS');
 /** With REDIS_URL: the blacklist and degradation level shared through Redis (RedisSharedAccessState). */
 export const SHARED_ACCESS_STATE = Symbol('SHARED_ACCESS_STATE');
+/** Where refused purchases are reported (RejectionRecorder): Prometheus and the analytics read model. */
+export const REJECTION_RECORDER = Symbol('REJECTION_RECORDER');
