@@ -3,10 +3,8 @@ import {
   EventData,
   EventStore,
   ExpectedRevision,
-  ReadAllOptions,
-  RecordedEvent,
-  Subscription,
 } from '@flash/event-store';
+import { ForwardingEventStore } from '../../apps/worker/test/saga-fixture';
 import { Rng, sleep } from './rng';
 
 export type AppendFault =
@@ -43,16 +41,18 @@ export class InjectedStoreFault extends Error {
  * caller (written then an error, or a timeout whose write lands later), or it is slow past the client's timeout, or
  * it times out unwritten. Reads and subscriptions pass through. Off until `enable()`.
  */
-export class FaultyEventStore implements EventStore {
+export class FaultyEventStore extends ForwardingEventStore {
   private enabled = false;
   readonly injected: Record<AppendFault, number> = { 'written-then-error': 0, 'slow-write': 0, 'timeout-unwritten': 0, 'timeout-late-write': 0 };
   private readonly late = new Set<Promise<unknown>>();
 
   constructor(
-    readonly inner: EventStore,
+    inner: EventStore,
     private rng: Rng,
     private odds: AppendFaultOdds,
-  ) {}
+  ) {
+    super(inner);
+  }
 
   enable(rng?: Rng, odds?: AppendFaultOdds): void {
     if (rng) this.rng = rng;
@@ -87,7 +87,7 @@ export class FaultyEventStore implements EventStore {
     return this.rng.int(this.odds.holdMs[0], this.odds.holdMs[1]);
   }
 
-  async append(streamId: string, events: readonly EventData[], expected: ExpectedRevision): Promise<AppendResult> {
+  override async append(streamId: string, events: readonly EventData[], expected: ExpectedRevision): Promise<AppendResult> {
     const fault = this.pickFault(streamId);
     switch (fault) {
       case undefined:
@@ -121,23 +121,7 @@ export class FaultyEventStore implements EventStore {
     }
   }
 
-  readStream(streamId: string, fromRevision?: number): Promise<RecordedEvent[]> {
-    return this.inner.readStream(streamId, fromRevision);
-  }
-
-  readAll(options: ReadAllOptions): Promise<RecordedEvent[]> {
-    return this.inner.readAll(options);
-  }
-
-  headPosition(): Promise<number> {
-    return this.inner.headPosition();
-  }
-
-  subscribeToAll(after: number): Subscription {
-    return this.inner.subscribeToAll(after);
-  }
-
-  async close(): Promise<void> {
+  override async close(): Promise<void> {
     await this.settled();
     await this.inner.close();
   }

@@ -80,6 +80,35 @@ export class FakeClock implements Clock {
   }
 }
 
+/** Test-only: a store that passes every call to `inner`. Fault-injecting decorators extend it and override what they disturb. */
+export class ForwardingEventStore implements EventStore {
+  constructor(readonly inner: EventStore) {}
+
+  append(streamId: string, events: readonly EventData[], expected: ExpectedRevision): Promise<AppendResult> {
+    return this.inner.append(streamId, events, expected);
+  }
+
+  readStream(streamId: string, fromRevision?: number): Promise<RecordedEvent[]> {
+    return this.inner.readStream(streamId, fromRevision);
+  }
+
+  readAll(options: ReadAllOptions): Promise<RecordedEvent[]> {
+    return this.inner.readAll(options);
+  }
+
+  headPosition(): Promise<number> {
+    return this.inner.headPosition();
+  }
+
+  subscribeToAll(after: number): Subscription {
+    return this.inner.subscribeToAll(after);
+  }
+
+  close(): Promise<void> {
+    return this.inner.close();
+  }
+}
+
 /** The next `remaining` operations on streams whose id starts with `prefix` fail. */
 interface Fault {
   readonly prefix: string;
@@ -90,12 +119,10 @@ interface Fault {
  * A pass-through event store that can make appends to (or reads of) chosen streams wait or fail, like a sick disk
  * or an unreachable server: a failed append stores nothing.
  */
-export class FaultyEventStore implements EventStore {
+export class FaultyEventStore extends ForwardingEventStore {
   private readonly appendFaults: Fault[] = [];
   private readonly readFaults: Fault[] = [];
   private held: { readonly prefix: string; readonly released: Promise<void> } | undefined;
-
-  constructor(private readonly inner: EventStore) {}
 
   failAppends(prefix: string, count: number): void {
     this.appendFaults.push({ prefix, remaining: count });
@@ -116,31 +143,15 @@ export class FaultyEventStore implements EventStore {
     };
   }
 
-  async append(streamId: string, events: readonly EventData[], expected: ExpectedRevision): Promise<AppendResult> {
+  override async append(streamId: string, events: readonly EventData[], expected: ExpectedRevision): Promise<AppendResult> {
     if (this.held && streamId.startsWith(this.held.prefix)) await this.held.released;
     if (takeFault(this.appendFaults, streamId)) throw new Error(`injected fault: append to ${streamId} failed`);
     return this.inner.append(streamId, events, expected);
   }
 
-  async readStream(streamId: string, fromRevision?: number): Promise<RecordedEvent[]> {
+  override async readStream(streamId: string, fromRevision?: number): Promise<RecordedEvent[]> {
     if (takeFault(this.readFaults, streamId)) throw new Error(`injected fault: read of ${streamId} failed`);
     return this.inner.readStream(streamId, fromRevision);
-  }
-
-  readAll(options: ReadAllOptions): Promise<RecordedEvent[]> {
-    return this.inner.readAll(options);
-  }
-
-  headPosition(): Promise<number> {
-    return this.inner.headPosition();
-  }
-
-  subscribeToAll(after: number): Subscription {
-    return this.inner.subscribeToAll(after);
-  }
-
-  close(): Promise<void> {
-    return this.inner.close();
   }
 }
 
