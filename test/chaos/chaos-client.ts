@@ -1,12 +1,9 @@
 import { createSigner } from 'fast-jwt';
 import { Pool } from 'undici';
+import { ApiResponse, HttpMethod, requestJson } from '../e2e/support/client';
 import { History, ReservationAnswer, ReservationValue } from './history';
 
-export interface HttpAnswer<T = any> {
-  readonly status: number;
-  readonly body: T;
-  readonly headers: Record<string, string | string[] | undefined>;
-}
+export type HttpAnswer<T = any> = ApiResponse<T>;
 
 /** A transport failure: the request may never have left (refused) or its fate is unknown (reset, timeout). */
 export class TransportError extends Error {
@@ -54,25 +51,13 @@ export class ChaosClient {
 
   /** One request; throws TransportError when no HTTP answer came back. */
   async request<T = any>(
-    method: 'GET' | 'POST' | 'PUT' | 'DELETE',
+    method: HttpMethod,
     path: string,
     options: { token?: string; body?: unknown; headers?: Record<string, string>; timeoutMs?: number } = {},
   ): Promise<HttpAnswer<T>> {
-    const headers: Record<string, string> = { ...options.headers };
-    if (options.token) headers.authorization = `Bearer ${options.token}`;
-    const body = options.body === undefined ? undefined : JSON.stringify(options.body);
-    if (body !== undefined) headers['content-type'] = 'application/json';
     const timeoutMs = options.timeoutMs ?? this.options.timeoutMs ?? 10_000;
     try {
-      const res = await this.pool.request({ method, path, headers, signal: AbortSignal.timeout(timeoutMs), ...(body === undefined ? {} : { body }) });
-      const text = await res.body.text();
-      let parsed: unknown = text;
-      try {
-        parsed = text ? JSON.parse(text) : undefined;
-      } catch {
-        // not JSON: keep the text
-      }
-      return { status: res.statusCode, body: parsed as T, headers: res.headers };
+      return await requestJson<T>(this.pool, method, path, { ...options, signal: AbortSignal.timeout(timeoutMs) });
     } catch (error) {
       const e = error as { code?: string; name?: string; message?: string; cause?: { code?: string } };
       const code = e.name === 'TimeoutError' || e.name === 'AbortError' ? 'TIMEOUT' : (e.code ?? e.cause?.code ?? e.name ?? 'ERROR');

@@ -7,6 +7,36 @@ export interface ApiResponse<T = any> {
   readonly headers: Record<string, string | string[] | undefined>;
 }
 
+export type HttpMethod = 'GET' | 'POST' | 'PUT' | 'DELETE';
+
+export interface RequestOptions {
+  readonly token?: string;
+  readonly body?: unknown;
+  readonly rawBody?: string;
+  readonly headers?: Record<string, string>;
+  /** Aborts the request (a timeout, for clients that must give up as real ones do). */
+  readonly signal?: AbortSignal;
+}
+
+/** One request over a pool: bearer token, a JSON body (or raw text), and the answer parsed when it is JSON. */
+export const requestJson = async <T = any>(pool: Pool, method: HttpMethod, path: string, options: RequestOptions = {}): Promise<ApiResponse<T>> => {
+  const headers: Record<string, string> = { ...options.headers };
+  if (options.token) headers.authorization = `Bearer ${options.token}`;
+  let body: string | undefined;
+  if (options.rawBody !== undefined) body = options.rawBody;
+  else if (options.body !== undefined) body = JSON.stringify(options.body);
+  if (body !== undefined && !Object.keys(headers).some((h) => h.toLowerCase() === 'content-type')) headers['content-type'] = 'application/json';
+  const res = await pool.request({ method, path, headers, ...(options.signal ? { signal: options.signal } : {}), ...(body === undefined ? {} : { body }) });
+  const text = await res.body.text();
+  let parsed: unknown = text;
+  try {
+    parsed = text ? JSON.parse(text) : undefined;
+  } catch {
+    // not JSON: keep the text
+  }
+  return { status: res.statusCode, body: parsed as T, headers: res.headers };
+};
+
 /** A thin HTTP client over one undici pool: enough concurrency for a spike without a socket per request. */
 export class ApiClient {
   private readonly pool: Pool;
@@ -23,26 +53,8 @@ export class ApiClient {
     return createSigner({ key: this.jwtSecret, algorithm: 'HS256', expiresIn: expiresInMs })({ sub: userId, ...(roles.length ? { roles } : {}) });
   }
 
-  async request<T = any>(
-    method: 'GET' | 'POST' | 'PUT' | 'DELETE',
-    path: string,
-    options: { token?: string; body?: unknown; rawBody?: string; headers?: Record<string, string> } = {},
-  ): Promise<ApiResponse<T>> {
-    const headers: Record<string, string> = { ...options.headers };
-    if (options.token) headers.authorization = `Bearer ${options.token}`;
-    let body: string | undefined;
-    if (options.rawBody !== undefined) body = options.rawBody;
-    else if (options.body !== undefined) body = JSON.stringify(options.body);
-    if (body !== undefined && !Object.keys(headers).some((h) => h.toLowerCase() === 'content-type')) headers['content-type'] = 'application/json';
-    const res = await this.pool.request({ method, path, headers, ...(body === undefined ? {} : { body }) });
-    const text = await res.body.text();
-    let parsed: unknown = text;
-    try {
-      parsed = text ? JSON.parse(text) : undefined;
-    } catch {
-      // not JSON: keep the text
-    }
-    return { status: res.statusCode, body: parsed as T, headers: res.headers };
+  request<T = any>(method: HttpMethod, path: string, options: RequestOptions = {}): Promise<ApiResponse<T>> {
+    return requestJson<T>(this.pool, method, path, options);
   }
 
   async close(): Promise<void> {
