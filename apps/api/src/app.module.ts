@@ -31,7 +31,7 @@ import { PaymentsService } from './payments/payments.service';
 import { EmbeddedInventory } from './sagas/embedded-inventory';
 import { SagaHost } from './sagas/saga-host';
 import { AccessController } from './reservations/access/access.controller';
-import { ReserveStockController } from './reservations/reserve-stock/reserve-stock.controller';
+import { ReservationRoute } from './reservations/reserve-stock/reservation.route';
 import { ReserveStockHandler } from './reservations/reserve-stock/reserve-stock.handler';
 import { GetSaleController } from './sales/get-sale/get-sale.controller';
 import { GetSaleService } from './sales/get-sale/get-sale.service';
@@ -62,7 +62,6 @@ export class AppModule {
         ScheduleSaleController,
         GetSaleController,
         AccessController,
-        ReserveStockController,
         GetOrderController,
         CancelOrderController,
         PaymentsController,
@@ -92,6 +91,7 @@ export class AppModule {
         GetSaleService,
         ScheduleSaleHandler,
         ReserveStockHandler,
+        ReservationRoute,
         PaymentsService,
         EmbeddedInventory,
         SagaHost,

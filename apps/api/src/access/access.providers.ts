@@ -27,6 +27,7 @@ import { DegradationController } from './degradation.controller';
 import { DegradationGuard } from './degradation.guard';
 import { FrequencyLimitGuard } from './frequency-limit.guard';
 import { OverloadGuard } from './overload.guard';
+import { PurchaseChecks } from './purchase-checks';
 
 /** Blacklist and degradation level of this process only (embedded mode). */
 const inProcess: Provider[] = [
@@ -97,6 +98,7 @@ export const accessProviders = (config: AccessSettings): Provider[] => [
       }),
   },
   AccessHooks,
+  PurchaseChecks,
 ];
 
 /**

@@ -1,8 +1,7 @@
-import { CanActivate, ExecutionContext, Inject, Injectable } from '@nestjs/common';
+import { CanActivate, ExecutionContext, Injectable } from '@nestjs/common';
 import { Reflector } from '@nestjs/core';
-import { FrequencyLimits, KnownIdempotencyKeys } from '@flash/access';
-import { accessRequest, isKnownReplay, refusal } from './access-request';
-import { KNOWN_IDEMPOTENCY_KEYS } from './access.tokens';
+import { accessRequest } from './access-request';
+import { PurchaseChecks } from './purchase-checks';
 import { purchaseStepOf } from './purchase-route.decorator';
 
 /** Per-user and per-IP frequency limits and the instance's admission rate, on the purchase routes: RATE_LIMITED. */
@@ -10,18 +9,12 @@ import { purchaseStepOf } from './purchase-route.decorator';
 export class FrequencyLimitGuard implements CanActivate {
   constructor(
     private readonly reflector: Reflector,
-    private readonly limits: FrequencyLimits,
-    @Inject(KNOWN_IDEMPOTENCY_KEYS) private readonly knownKeys: KnownIdempotencyKeys,
+    private readonly checks: PurchaseChecks,
   ) {}
 
   async canActivate(context: ExecutionContext): Promise<boolean> {
     const step = purchaseStepOf(this.reflector, context);
-    if (step === undefined || !this.limits.enabled) return true;
-    const request = accessRequest(context);
-    const userId = request.principal?.userId;
-    if (userId === undefined) return true; // the purchase routes are authenticated: AuthGuard has refused already
-    const verdict = await this.limits.check({ ip: request.ip, userId });
-    if (verdict.ok || (await isKnownReplay(request, step, this.knownKeys))) return true;
-    throw refusal(verdict);
+    if (step !== undefined) await this.checks.refuseTooFrequent(accessRequest(context), step);
+    return true;
   }
 }

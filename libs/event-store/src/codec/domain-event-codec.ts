@@ -1,13 +1,14 @@
 import { DomainEvent, EVENT_SCHEMA_VERSIONS, isEventType, upcast } from '@flash/domain';
-import { v5 as uuidv5 } from 'uuid';
 import { EventData, EventMetadata, RecordedEvent } from '../event-store.port';
+import { uuidV5In } from './uuid-v5';
 
 /** Namespace of every deterministic id this system derives (UUIDv5). */
 const NAMESPACE = '6f1d8a52-3a8e-4f8e-9d55-0c1f6e0b7a11';
+const uuidv5 = uuidV5In(NAMESPACE);
 
 /** The reservation (= order) id of a purchase attempt: the same sale, user and Idempotency-Key give the same id. */
 export const reservationIdFor = (saleId: string, userId: string, idempotencyKey: string): string =>
-  uuidv5(`reservation\n${saleId}\n${userId}\n${idempotencyKey}`, NAMESPACE);
+  uuidv5(`reservation\n${saleId}\n${userId}\n${idempotencyKey}`);
 
 /**
  * An event's id is derived from what it is about, so a retried append carries the same ids and the store
@@ -15,7 +16,7 @@ export const reservationIdFor = (saleId: string, userId: string, idempotencyKey:
  */
 export const eventIdFor = (streamId: string, event: DomainEvent): string => {
   const d = event.data as { orderId?: string; reservationId?: string; paymentId?: string };
-  return uuidv5(`${streamId}\n${event.type}\n${d.orderId ?? d.reservationId ?? ''}\n${d.paymentId ?? ''}`, NAMESPACE);
+  return uuidv5(`${streamId}\n${event.type}\n${d.orderId ?? d.reservationId ?? ''}\n${d.paymentId ?? ''}`);
 };
 
 export type CommandMetadata = Omit<EventMetadata, 'schemaVersion'>;

@@ -1,4 +1,5 @@
 import Database from 'better-sqlite3';
+import fc from 'fast-check';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -206,6 +207,87 @@ describe('SqliteEventStore specifics', () => {
 
       expect(results.map((r) => r.position)).toEqual([2, 4, 7]);
       expect(seen).toEqual([1, 2, 4]);
+    });
+  });
+
+  describe('the tail of decoded events', () => {
+    type Step =
+      | { kind: 'append'; stream: number; count: number; stale: boolean }
+      | { kind: 'retry' }
+      | { kind: 'foreign'; count: number }
+      | { kind: 'read'; back: number; maxCount: number };
+
+    const step: fc.Arbitrary<Step> = fc.oneof(
+      { weight: 5, arbitrary: fc.record({ kind: fc.constant('append' as const), stream: fc.nat(3), count: fc.integer({ min: 1, max: 3 }), stale: fc.boolean() }) },
+      { weight: 1, arbitrary: fc.record({ kind: fc.constant('retry' as const) }) },
+      { weight: 1, arbitrary: fc.record({ kind: fc.constant('foreign' as const), count: fc.integer({ min: 1, max: 3 }) }) },
+      { weight: 4, arbitrary: fc.record({ kind: fc.constant('read' as const), back: fc.nat(12), maxCount: fc.integer({ min: 1, max: 8 }) }) },
+    );
+
+    it('readAll answers exactly what the rows hold, whatever mix of appends, conflicts, retries and other writers', async () => {
+      await fc.assert(
+        fc.asyncProperty(fc.array(step, { minLength: 1, maxLength: 40 }), fc.integer({ min: 1, max: 6 }), async (steps, tailSize) => {
+          const file = newFile();
+          const writer = new SqliteEventStore({ file, pollMs: 60_000, tailSize });
+          const foreign = new SqliteEventStore({ file, pollMs: 60_000, tailSize: 0 });
+          const truth = new SqliteEventStore({ file, readonly: true, pollMs: 60_000 });
+          try {
+            const streams = [0, 1, 2, 3].map(() => streamName('tail'));
+            const revisions = new Map<string, number | typeof NO_STREAM>();
+            let last: { stream: string; events: ReturnType<typeof makeEvents>; expected: number | typeof NO_STREAM } | undefined;
+            for (const s of steps) {
+              if (s.kind === 'append') {
+                const stream = streams[s.stream] as string;
+                const current = revisions.get(stream) ?? NO_STREAM;
+                const expected = s.stale ? (current === NO_STREAM ? 0 : current - 1) : current;
+                const events = makeEvents(s.count);
+                try {
+                  revisions.set(stream, (await writer.append(stream, events, expected)).nextExpectedRevision);
+                  last = { stream, events, expected };
+                } catch (error) {
+                  expect(error).toBeInstanceOf(WrongExpectedRevision);
+                }
+              } else if (s.kind === 'retry' && last) {
+                await writer.append(last.stream, last.events, last.expected);
+              } else if (s.kind === 'foreign') {
+                await foreign.append(streamName('foreign'), makeEvents(s.count), NO_STREAM);
+              } else if (s.kind === 'read') {
+                const after = Math.max(0, (await truth.headPosition()) - s.back);
+                expect(await writer.readAll({ after, maxCount: s.maxCount })).toEqual(await truth.readAll({ after, maxCount: s.maxCount }));
+              }
+            }
+            expect(await writer.readAll({ after: 0, maxCount: 1000 })).toEqual(await truth.readAll({ after: 0, maxCount: 1000 }));
+          } finally {
+            await truth.close();
+            await foreign.close();
+            await writer.close();
+          }
+        }),
+        { numRuns: 60 },
+      );
+    });
+
+    it('serves the positions it wrote itself without reading the rows again', async () => {
+      const file = newFile();
+      const writer = track(new SqliteEventStore({ file, pollMs: 60_000 }));
+      const result = await writer.append(streamName(), makeEvents(3), NO_STREAM);
+      const first = await writer.readAll({ after: 0, maxCount: 10 });
+      // The very same objects each time: one decoded copy shared by every follower.
+      expect(await writer.readAll({ after: 0, maxCount: 10 })).toEqual(first);
+      expect((await writer.readAll({ after: 1, maxCount: 10 }))[0]).toBe(first[1]);
+      expect(first.map((e) => e.position)).toEqual([1, 2, result.position]);
+    });
+
+    it('hands out frozen events, from the tail and from the rows alike', async () => {
+      const file = newFile();
+      const writer = track(new SqliteEventStore({ file, pollMs: 60_000 }));
+      await writer.append(streamName(), [makeEvent('Tested', { nested: { a: 1 } })], NO_STREAM);
+      const reader = track(new SqliteEventStore({ file, readonly: true }));
+      for (const [event] of [await writer.readAll({ after: 0, maxCount: 1 }), await reader.readAll({ after: 0, maxCount: 1 })]) {
+        expect(Object.isFrozen(event)).toBe(true);
+        expect(Object.isFrozen(event?.data)).toBe(true);
+        expect(Object.isFrozen(event?.metadata)).toBe(true);
+      }
     });
   });
 });

@@ -27,6 +27,12 @@ export interface SqliteEventStoreOptions {
   readonly pollMs?: number;
   /** Commit the appends requested within one event-loop turn in one transaction (one fsync). Default true. */
   readonly coalesceAppends?: boolean;
+  /**
+   * How many of its own latest committed events the writer keeps decoded in memory, so that followers reading the
+   * tail of the log (catalog, sagas, projections) share one decoded copy instead of each re-reading and parsing the
+   * rows. 0 turns it off. Default 8192.
+   */
+  readonly tailSize?: number;
   readonly now?: () => number;
 }
 
@@ -39,6 +45,12 @@ interface Row {
   data: string;
   metadata: string;
   recorded_at: number;
+}
+
+interface Written {
+  readonly result: AppendResult;
+  /** The rows as committed, decoded once: what readAll returns for them while they are in the tail. */
+  readonly recorded: readonly RecordedEvent[];
 }
 
 interface PendingAppend {
@@ -62,16 +74,24 @@ CREATE TABLE IF NOT EXISTS events (
   UNIQUE (stream_id, revision)
 );`;
 
-const toRecorded = (r: Row): RecordedEvent => ({
-  eventId: r.event_id,
-  type: r.type,
-  data: JSON.parse(r.data) as Record<string, unknown>,
-  metadata: JSON.parse(r.metadata) as RecordedEvent['metadata'],
-  streamId: r.stream_id,
-  revision: r.revision,
-  position: r.position,
-  recordedAt: r.recorded_at,
-});
+/** An event read from the tail is shared by every follower of the store, so every event read is frozen alike. */
+const frozen = (e: RecordedEvent): RecordedEvent => {
+  Object.freeze(e.data);
+  Object.freeze(e.metadata);
+  return Object.freeze(e);
+};
+
+const toRecorded = (r: Row): RecordedEvent =>
+  frozen({
+    eventId: r.event_id,
+    type: r.type,
+    data: JSON.parse(r.data) as Record<string, unknown>,
+    metadata: JSON.parse(r.metadata) as RecordedEvent['metadata'],
+    streamId: r.stream_id,
+    revision: r.revision,
+    position: r.position,
+    recordedAt: r.recorded_at,
+  });
 
 const isUniqueViolation = (e: unknown): boolean => (e as { code?: string }).code === 'SQLITE_CONSTRAINT_UNIQUE';
 
@@ -80,6 +100,10 @@ const isUniqueViolation = (e: unknown): boolean => (e as { code?: string }).code
  * serialised by SQLite's write lock, so a reader never sees position n+1 before n). Appends that arrive in the
  * same event-loop turn share one transaction: each keeps its own optimistic-concurrency check and outcome,
  * and together they cost one fsync.
+ *
+ * The writer also keeps its latest committed events decoded in memory (the tail): a follower that is reading
+ * just behind the head gets them from there, in the same order and with the same content as the rows, and only
+ * goes to SQLite when it is further behind or when the positions were not all written by this instance.
  */
 export class SqliteEventStore implements EventStore {
   private readonly db: Database.Database;
@@ -91,6 +115,10 @@ export class SqliteEventStore implements EventStore {
   private flushScheduled = false;
   private closed = false;
   private readonly subscriptions = new Set<Subscription>();
+  private readonly tailSize: number;
+  /** Contiguous positions [tailFirst, tailFirst + tail.length - 1], all committed by this instance. */
+  private tail: RecordedEvent[] = [];
+  private tailFirst = 0;
 
   private readonly stmt: {
     currentRevision: Database.Statement<[string], { revision: number }>;
@@ -100,13 +128,14 @@ export class SqliteEventStore implements EventStore {
     readAll: Database.Statement<[number, number], Row>;
     head: Database.Statement<[], { head: number | null }>;
   };
-  private readonly appendOne: (a: PendingAppend) => AppendResult;
-  private readonly appendBatch: Database.Transaction<(batch: readonly PendingAppend[]) => Array<{ ok: AppendResult } | { error: unknown }>>;
+  private readonly appendOne: (a: PendingAppend) => Written;
+  private readonly appendBatch: Database.Transaction<(batch: readonly PendingAppend[]) => Array<{ ok: Written } | { error: unknown }>>;
 
   constructor(options: SqliteEventStoreOptions) {
     this.pollMs = options.pollMs ?? 100;
     this.coalesce = options.coalesceAppends ?? true;
     this.now = options.now ?? Date.now;
+    this.tailSize = options.readonly ? 0 : (options.tailSize ?? 8192);
     this.db = new Database(options.file, options.readonly ? { readonly: true, fileMustExist: true } : {});
     if (!options.readonly) {
       this.db.pragma('journal_mode = WAL');
@@ -152,27 +181,47 @@ export class SqliteEventStore implements EventStore {
     });
   }
 
-  private write({ streamId, events, expected }: PendingAppend): AppendResult {
+  private write({ streamId, events, expected }: PendingAppend): Written {
     const row = this.stmt.currentRevision.get(streamId);
     const current = row === undefined ? NO_STREAM : row.revision;
     const retry = recognisedRetry(streamId, events, expected, current, (id) => this.stmt.findEvent.get(id));
-    if (retry) return retry;
+    if (retry) return { result: retry, recorded: [] };
     if (expected !== current) throw new WrongExpectedRevision(streamId, expected, current);
 
     const recordedAt = this.now();
     let revision = current === NO_STREAM ? 0 : current + 1;
     let position = 0;
+    const recorded: RecordedEvent[] = [];
     for (const e of events) {
+      const data = JSON.stringify(e.data);
+      const metadata = JSON.stringify(e.metadata);
       try {
-        const info = this.stmt.insert.run(streamId, revision, e.eventId, e.type, JSON.stringify(e.data), JSON.stringify(e.metadata), recordedAt);
+        const info = this.stmt.insert.run(streamId, revision, e.eventId, e.type, data, metadata, recordedAt);
         position = Number(info.lastInsertRowid);
       } catch (error) {
         if (isUniqueViolation(error)) throw new DuplicateEventId(e.eventId);
         throw error;
       }
+      if (this.tailSize > 0) {
+        recorded.push(toRecorded({ position, stream_id: streamId, revision, event_id: e.eventId, type: e.type, data, metadata, recorded_at: recordedAt }));
+      }
       revision++;
     }
-    return { nextExpectedRevision: revision - 1, position };
+    return { result: { nextExpectedRevision: revision - 1, position }, recorded };
+  }
+
+  /** Adds committed events (in position order) to the tail; a gap means someone else wrote: start again after it. */
+  private remember(recorded: readonly RecordedEvent[]): void {
+    for (const event of recorded) {
+      if (this.tail.length > 0 && event.position !== this.tailFirst + this.tail.length) this.tail = [];
+      if (this.tail.length === 0) this.tailFirst = event.position;
+      this.tail.push(event);
+    }
+    if (this.tail.length > 2 * this.tailSize) {
+      const drop = this.tail.length - this.tailSize;
+      this.tail = this.tail.slice(drop);
+      this.tailFirst += drop;
+    }
   }
 
   private flush(): void {
@@ -180,7 +229,7 @@ export class SqliteEventStore implements EventStore {
     const batch = this.pending;
     this.pending = [];
     if (batch.length === 0) return;
-    let outcomes: Array<{ ok: AppendResult } | { error: unknown }>;
+    let outcomes: Array<{ ok: Written } | { error: unknown }>;
     try {
       outcomes = this.appendBatch.immediate(batch);
     } catch (error) {
@@ -188,10 +237,11 @@ export class SqliteEventStore implements EventStore {
       for (const a of batch) a.reject(error);
       return;
     }
+    if (this.tailSize > 0) for (const outcome of outcomes) if ('ok' in outcome) this.remember(outcome.ok.recorded);
     this.appended.notify();
     outcomes.forEach((outcome, i) => {
       const a = batch[i] as PendingAppend;
-      if ('ok' in outcome) a.resolve(outcome.ok);
+      if ('ok' in outcome) a.resolve(outcome.ok.result);
       else a.reject(outcome.error);
     });
   }
@@ -202,7 +252,15 @@ export class SqliteEventStore implements EventStore {
 
   async readAll({ after, maxCount }: ReadAllOptions): Promise<RecordedEvent[]> {
     if (this.closed) return [];
-    return this.stmt.readAll.all(after, maxCount).map(toRecorded);
+    // From the tail when it holds the very next position; what lies past its end is read from SQLite (another
+    // process may have written there), so a page is never shorter than the log allows.
+    const from = after + 1 - this.tailFirst;
+    if (from < 0 || from >= this.tail.length) return this.stmt.readAll.all(after, maxCount).map(toRecorded);
+    const page = this.tail.slice(from, from + maxCount);
+    if (page.length < maxCount) {
+      for (const row of this.stmt.readAll.all(this.tailFirst + this.tail.length - 1, maxCount - page.length)) page.push(toRecorded(row));
+    }
+    return page;
   }
 
   async headPosition(): Promise<number> {
