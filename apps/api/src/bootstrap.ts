@@ -36,6 +36,8 @@ export const createApp = async (deps: AppDependencies): Promise<NestFastifyAppli
     bodyLimit: deps.config.bodyLimitBytes,
     logger: false,
     return503OnClosing: true,
+    // No Nest middleware is used: without @fastify/middie every request skips its (empty) middleware runner.
+    skipMiddie: true,
     // Fastify answers a badly encoded URL or an over-long path parameter itself, before any route: in the envelope too.
     frameworkErrors: (error: FastifyError, _request: FastifyRequest, reply: FastifyReply) => sendEnvelope(reply, toEnvelope(error)),
     clientErrorHandler: envelopeClientError,

@@ -1,3 +1,4 @@
+import fc from 'fast-check';
 import { PendingWork } from './pending-work';
 
 const keys = (items: ReadonlyArray<{ key: string }>): string[] => items.map((i) => i.key);
@@ -118,6 +119,71 @@ describe('PendingWork', () => {
       expect(work.overdueMs(6000)).toBe(5000);
       work.remove('a');
       expect(work.overdueMs(6000)).toBe(2000);
+    });
+  });
+
+  describe('against a model that scans every item', () => {
+    type Op =
+      | { kind: 'add'; key: number; step: number; dueAt: number }
+      | { kind: 'remove'; key: number }
+      | { kind: 'due'; advance: number; retryShare: number };
+    const op: fc.Arbitrary<Op> = fc.oneof(
+      fc.record({ kind: fc.constant('add' as const), key: fc.nat(30), step: fc.integer({ min: -3, max: 10 }), dueAt: fc.nat(5000) }),
+      fc.record({ kind: fc.constant('remove' as const), key: fc.nat(30) }),
+      fc.record({ kind: fc.constant('due' as const), advance: fc.integer({ min: -100, max: 2000 }), retryShare: fc.double({ min: 0, max: 1, noNaN: true }) }),
+    );
+
+    it('offers the same items, in the same order, with the same low-water mark, under any mix of operations', () => {
+      fc.assert(
+        fc.property(fc.array(op, { maxLength: 200 }), (ops) => {
+          const work = new PendingWork<number>();
+          const model = new Map<string, { position: number; dueAt: number; nextTryAt: number }>();
+          let position = 100;
+          let now = 0;
+          for (const o of ops) {
+            if (o.kind === 'add') {
+              position += o.step;
+              const key = `k${o.key}`;
+              work.add(key, position, o.dueAt, o.key);
+              if (!model.has(key)) model.set(key, { position, dueAt: o.dueAt, nextTryAt: o.dueAt });
+            } else if (o.kind === 'remove') {
+              work.remove(`k${o.key}`);
+              model.delete(`k${o.key}`);
+            } else {
+              now = Math.max(0, now + o.advance);
+              const expected = [...model.entries()]
+                .filter(([, m]) => m.dueAt <= now && m.nextTryAt <= now)
+                .sort((a, b) => a[1].dueAt - b[1].dueAt)
+                .map(([k]) => k);
+              const due = work.due(now);
+              expect(new Set(keys(due))).toEqual(new Set(expected));
+              expect(due.map((i) => i.dueAt)).toEqual(expected.map((k) => model.get(k)?.dueAt));
+              due.forEach((item, i) => {
+                if (i / Math.max(1, due.length) < o.retryShare) {
+                  work.retryLater(item, now);
+                  const m = model.get(item.key);
+                  if (m) m.nextTryAt = item.nextTryAt;
+                } else {
+                  work.remove(item.key);
+                  model.delete(item.key);
+                }
+              });
+            }
+            const positions = [...model.values()].map((m) => m.position);
+            expect(work.lowWater()).toBe(positions.length === 0 ? undefined : Math.min(...positions));
+            expect(work.size).toBe(model.size);
+          }
+        }),
+        { numRuns: 300 },
+      );
+    });
+
+    it('finds the few due items among 100,000 pending, and the oldest position', () => {
+      const work = new PendingWork<number>();
+      for (let i = 0; i < 100_000; i++) work.add(`order-${i}`, i + 1, 600_000 + i, i);
+      expect(work.due(599_999)).toEqual([]);
+      expect(keys(work.due(600_002))).toEqual(['order-0', 'order-1', 'order-2']);
+      expect(work.lowWater()).toBe(1);
     });
   });
 });
