@@ -31,6 +31,7 @@ import { PaymentsService } from './payments/payments.service';
 import { EmbeddedInventory } from './sagas/embedded-inventory';
 import { SagaHost } from './sagas/saga-host';
 import { AccessController } from './reservations/access/access.controller';
+import { ReservationFastPath } from './reservations/reserve-stock/reservation.fast-path';
 import { ReservationRoute } from './reservations/reserve-stock/reservation.route';
 import { ReserveStockHandler } from './reservations/reserve-stock/reserve-stock.handler';
 import { GetSaleController } from './sales/get-sale/get-sale.controller';
@@ -92,6 +93,7 @@ export class AppModule {
         ScheduleSaleHandler,
         ReserveStockHandler,
         ReservationRoute,
+        ReservationFastPath,
         PaymentsService,
         EmbeddedInventory,
         SagaHost,

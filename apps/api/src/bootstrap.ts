@@ -1,4 +1,4 @@
-import { STATUS_CODES } from 'node:http';
+import http, { STATUS_CODES } from 'node:http';
 import type { Socket } from 'node:net';
 import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
 import { NestFactory } from '@nestjs/core';
@@ -10,6 +10,7 @@ import { registerRawJsonParser } from './http/json-body';
 import { registerSecurityHeaders } from './http/security-headers';
 import { PinoNestLogger } from './logger';
 import { HotPathCounters } from './metrics/hot-path-counters';
+import { ReservationFastPath } from './reservations/reserve-stock/reservation.fast-path';
 
 /**
  * What Node's HTTP parser refuses (headers over its 16 KB limit, malformed requests) never reaches Fastify's routing:
@@ -30,9 +31,22 @@ const envelopeClientError = (error: Error & { code?: string }, socket: Socket): 
   socket.destroy(error);
 };
 
+/** Fastify's defaults for the server it would have created itself (fastify.js, getServerInstance). */
+const KEEP_ALIVE_TIMEOUT_MS = 72_000;
+
 /** Builds the Nest application on Fastify; `main.ts` and the tests both start it through here. */
 export const createApp = async (deps: AppDependencies): Promise<NestFastifyApplication> => {
+  // The reservation fast path sees each request before Fastify and takes those of the ordinary shape.
+  const front: { fastPath?: ReservationFastPath } = {};
+  let closing = false;
   const adapter = new FastifyAdapter({
+    serverFactory: (handler: http.RequestListener) => {
+      const server = http.createServer((req, res) => {
+        if (front.fastPath?.handle(req, res, () => closing) !== true) handler(req, res);
+      });
+      server.keepAliveTimeout = KEEP_ALIVE_TIMEOUT_MS;
+      return server;
+    },
     bodyLimit: deps.config.bodyLimitBytes,
     logger: false,
     return503OnClosing: true,
@@ -46,7 +60,6 @@ export const createApp = async (deps: AppDependencies): Promise<NestFastifyAppli
   registerRawJsonParser(fastify, deps.config.bodyLimitBytes);
   // Draining: once closing starts, every response still in flight tells its client to hang up, so keep-alive
   // connections do not hold the shutdown open after their last answer.
-  let closing = false;
   fastify.addHook('preClose', (done) => {
     closing = true;
     done();
@@ -66,6 +79,7 @@ export const createApp = async (deps: AppDependencies): Promise<NestFastifyAppli
     bodyParser: false,
   });
   late.counters = app.get(HotPathCounters);
+  front.fastPath = app.get(ReservationFastPath);
   // Security headers on every answer; the API serves JSON only, so the strictest content policy fits.
   registerSecurityHeaders(fastify);
   await app.init();

@@ -3,7 +3,7 @@ import { HttpAdapterHost } from '@nestjs/core';
 import { KnownIdempotencyKeys, OverloadShedder, RejectionRecorder } from '@flash/access';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { SaleCatalog } from '../sales/sale-catalog';
-import { AccessRequest, saleIdOf } from './access-request';
+import { AccessRequest, PurchaseRequest, saleIdOf } from './access-request';
 import { KNOWN_IDEMPOTENCY_KEYS, REJECTION_RECORDER } from './access.tokens';
 
 export const RESERVATIONS_ROUTE = '/sales/:id/reservations';
@@ -35,7 +35,7 @@ const isReservation = (request: FastifyRequest): boolean => request.method === '
  * whichever layer refused it (body limit, auth, access guards, handler) — and the keys answered with a reservation.
  */
 export const installAccessHooks = (fastify: FastifyInstance, deps: AccessHookDependencies): void => {
-  const { shedder, rejections, knownKeys, saleExists } = deps;
+  const { shedder } = deps;
   const release = (request: CountedRequest): void => {
     if (!request[IN_FLIGHT]) return;
     request[IN_FLIGHT] = false;
@@ -55,21 +55,31 @@ export const installAccessHooks = (fastify: FastifyInstance, deps: AccessHookDep
     release(request);
     done();
   });
+  const noteAnswer = reservationAnswerNoter(deps);
   fastify.addHook('onSend', (request: AccessRequest, reply, payload, done) => {
-    if (isReservation(request)) {
-      const saleId = saleIdOf(request);
-      if (saleId !== undefined && reply.statusCode >= 400) {
-        const code = errorCodeOf(payload);
-        if (code !== undefined && saleExists(saleId)) rejections.record(saleId, code);
-      } else if (saleId !== undefined && reply.statusCode < 300 && knownKeys.remember) {
-        const key = request.headers['idempotency-key'];
-        const userId = request.principal?.userId;
-        if (typeof key === 'string' && userId !== undefined) knownKeys.remember(saleId, userId, key);
-      }
-    }
+    if (isReservation(request)) noteAnswer(request, reply.statusCode, payload);
     done(null, payload);
   });
 };
+
+/**
+ * What is learnt from the answer to a reservation: a refusal counted by sale and code (read from the envelope),
+ * a key answered with a reservation remembered. Used by the onSend hook and by the reservation fast path.
+ */
+export const reservationAnswerNoter =
+  ({ rejections, knownKeys, saleExists }: Pick<AccessHookDependencies, 'rejections' | 'knownKeys' | 'saleExists'>) =>
+  (request: PurchaseRequest, status: number, payload: unknown): void => {
+    const saleId = saleIdOf(request);
+    if (saleId === undefined) return;
+    if (status >= 400) {
+      const code = errorCodeOf(payload);
+      if (code !== undefined && saleExists(saleId)) rejections.record(saleId, code);
+    } else if (status < 300 && knownKeys.remember) {
+      const key = request.headers['idempotency-key'];
+      const userId = request.principal?.userId;
+      if (typeof key === 'string' && userId !== undefined) knownKeys.remember(saleId, userId, key);
+    }
+  };
 
 /** Installs the hooks while Nest initialises, before Fastify is ready (hooks reach every route at ready). */
 @Injectable()
@@ -82,13 +92,34 @@ export class AccessHooks implements OnModuleInit, OnApplicationShutdown {
     private readonly catalog: SaleCatalog,
   ) {}
 
-  onModuleInit(): void {
-    installAccessHooks(this.adapterHost.httpAdapter.getInstance<FastifyInstance>(), {
+  private get dependencies(): AccessHookDependencies {
+    return {
       shedder: this.shedder,
       rejections: this.rejections,
       knownKeys: this.knownKeys,
       saleExists: (saleId) => this.catalog.sale(saleId) !== undefined,
-    });
+    };
+  }
+
+  private noter: ReturnType<typeof reservationAnswerNoter> | undefined;
+
+  /** For requests that never reach Fastify (the reservation fast path): what the onSend hook does. */
+  noteReservationAnswer(request: PurchaseRequest, status: number, payload: string): void {
+    this.noter ??= reservationAnswerNoter(this.dependencies);
+    this.noter(request, status, payload);
+  }
+
+  /** The in-flight count the shedder reads, for requests that never reach Fastify. */
+  enter(): void {
+    this.shedder.enter();
+  }
+
+  leave(): void {
+    this.shedder.leave();
+  }
+
+  onModuleInit(): void {
+    installAccessHooks(this.adapterHost.httpAdapter.getInstance<FastifyInstance>(), this.dependencies);
   }
 
   onApplicationShutdown(): void {

@@ -1,7 +1,7 @@
 import { Inject, Injectable } from '@nestjs/common';
 import { Blacklist, Degradation, FrequencyLimits, KnownIdempotencyKeys, OverloadShedder, PurchaseStep } from '@flash/access';
 import { ApiError } from '../http/error-catalogue';
-import { AccessRequest, isKnownReplay, refusal } from './access-request';
+import { isKnownReplay, PurchaseRequest, refusal } from './access-request';
 import { BLACKLIST, KNOWN_IDEMPOTENCY_KEYS } from './access.tokens';
 
 /** Health checks and operators must get through an overload: they are how it is seen and handled. */
@@ -12,7 +12,7 @@ const NEVER_SHED = ['/health/', '/metrics', '/admin/'];
  * frequency limits, overload, degradation. Blocked and rate-limited clients keep their more specific answer over
  * OVERLOADED; every check before the handler is an in-memory lookup (or one Redis call for shared limits).
  * The Nest guards apply them route by route; the reservation route, which runs outside Nest's pipeline
- * (reservation.route.ts), calls `purchase` for all four at once.
+ * (reservation.route.ts and its fast path), calls `purchase` for all four at once.
  */
 @Injectable()
 export class PurchaseChecks {
@@ -25,14 +25,14 @@ export class PurchaseChecks {
   ) {}
 
   /** Blocked users and addresses get BLOCKED; the reason stays with the admins. */
-  refuseBlocked(request: AccessRequest): void {
+  refuseBlocked(request: PurchaseRequest): void {
     const userId = request.principal?.userId;
     const match = this.blacklist.match({ ip: request.ip, ...(userId === undefined ? {} : { userId }) });
     if (match) throw new ApiError('BLOCKED', match.kind === 'user' ? 'this account is blocked from purchases' : 'this address is blocked from purchases');
   }
 
   /** Per-user and per-IP frequency limits and the instance's admission rate: RATE_LIMITED, except for a replay. */
-  async refuseTooFrequent(request: AccessRequest, step: PurchaseStep): Promise<void> {
+  async refuseTooFrequent(request: PurchaseRequest, step: PurchaseStep): Promise<void> {
     if (!this.limits.enabled) return;
     const userId = request.principal?.userId;
     if (userId === undefined) return; // the purchase routes are authenticated: authentication has refused already
@@ -49,7 +49,7 @@ export class PurchaseChecks {
   }
 
   /** Level 2 drops a share at random, level 3 admits no new buyer; a replay is a buyer already admitted. */
-  async refuseDegraded(request: AccessRequest, step: PurchaseStep): Promise<void> {
+  async refuseDegraded(request: PurchaseRequest, step: PurchaseStep): Promise<void> {
     const verdict = this.degradation.check(step);
     if (verdict.ok) return;
     if (await isKnownReplay(request, step, this.knownKeys)) return;
@@ -57,7 +57,7 @@ export class PurchaseChecks {
   }
 
   /** All four, in order, for an authenticated purchase request. */
-  async purchase(request: AccessRequest, step: PurchaseStep): Promise<void> {
+  async purchase(request: PurchaseRequest, step: PurchaseStep): Promise<void> {
     this.refuseBlocked(request);
     await this.refuseTooFrequent(request, step);
     this.refuseOverloaded(request.url);

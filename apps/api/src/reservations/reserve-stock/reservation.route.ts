@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import { Inject, Injectable, OnModuleInit } from '@nestjs/common';
 import { HttpAdapterHost } from '@nestjs/core';
 import type { FastifyInstance, FastifyReply } from 'fastify';
-import { AccessRequest } from '../../access/access-request';
+import { AccessRequest, PurchaseRequest } from '../../access/access-request';
 import { RESERVATIONS_ROUTE } from '../../access/access-hooks';
 import { PurchaseChecks } from '../../access/purchase-checks';
 import { JwtService } from '../../auth/jwt.service';
@@ -39,6 +39,8 @@ export const hashClientIp = (ip: string): string => {
  * other route: readiness, authentication, the access checks (PurchaseChecks, shared with the Nest guards), the
  * Idempotency-Key, the strictly validated body, then the command handler; any error leaves in the one envelope.
  * The hooks on the Fastify instance (security headers, in-flight count, refusal counts, metrics) apply as to any route.
+ * Requests of the ordinary shape do not even reach Fastify: ReservationFastPath takes them first and runs the
+ * same `reserve`; this route answers the others (unusual URLs, media types, chunked bodies, …).
  */
 @Injectable()
 export class ReservationRoute implements OnModuleInit {
@@ -55,7 +57,7 @@ export class ReservationRoute implements OnModuleInit {
     const fastify = this.adapterHost.httpAdapter.getInstance<FastifyInstance>();
     fastify.post(RESERVATIONS_ROUTE, async (request: AccessRequest, reply: FastifyReply) => {
       try {
-        const { status, body } = await this.reserve(request);
+        const { status, body } = await this.reserve(request, request.body);
         void reply.status(status);
         return body;
       } catch (error) {
@@ -67,7 +69,8 @@ export class ReservationRoute implements OnModuleInit {
     });
   }
 
-  private async reserve(request: AccessRequest): Promise<{ status: 200 | 201; body: ReservationBody }> {
+  /** The route's steps after the transport: shared by the Fastify route and the fast path in front of Fastify. */
+  async reserve(request: PurchaseRequest, rawBody: unknown): Promise<{ status: 200 | 201; body: ReservationBody }> {
     if (!this.catalog.ready) throw new ApiError('NOT_READY', 'the service is catching up with the event log', { retryAfterMs: 1000 });
     const principal = this.jwt.verify(request.headers.authorization);
     request.principal = principal;
@@ -76,7 +79,7 @@ export class ReservationRoute implements OnModuleInit {
     if (typeof idempotencyKey !== 'string' || !IDEMPOTENCY_KEY_PATTERN.test(idempotencyKey)) {
       throw new ApiError('VALIDATION_FAILED', 'the Idempotency-Key header is required: 8–128 printable ASCII characters');
     }
-    const body = parseBody(ReservationRequest, request.body);
+    const body = parseBody(ReservationRequest, rawBody);
     const { id: saleId } = request.params as { id: string };
     const result = await this.handler.execute(
       new ReserveStockCommand(saleId, principal.userId, idempotencyKey, body.quantity, body.purchaseToken, hashClientIp(request.ip), body.challengeAnswer),

@@ -1,0 +1,90 @@
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { Inject, Injectable } from '@nestjs/common';
+import { AccessHooks, RESERVATIONS_ROUTE } from '../../access/access-hooks';
+import { PurchaseRequest } from '../../access/access-request';
+import { APP_CONFIG, AppConfig } from '../../config';
+import { toEnvelope } from '../../http/error.filter';
+import { RawJsonBody } from '../../http/json-body';
+import { securityHeaders } from '../../http/security-headers';
+import { Logger, LOGGER } from '../../logger';
+import { HotPathCounters } from '../../metrics/hot-path-counters';
+import { ReservationRoute } from './reservation.route';
+
+/** A sale id Fastify would pass through unchanged: no percent-encoding, within its 100-character parameter limit. */
+const ORDINARY_PATH = /^\/sales\/([A-Za-z0-9._~-]{1,100})\/reservations$/;
+const JSON_MEDIA_TYPE = /^application\/json(?:[ \t]*;[ \t]*charset=utf-8)?$/i;
+const JSON_CONTENT_TYPE = 'application/json; charset=utf-8';
+
+/**
+ * POST /sales/:id/reservations in front of Fastify, for requests of the ordinary shape: a plain sale id and no
+ * query, a JSON body with a Content-Length within the body limit, no Expect or Transfer-Encoding. They skip Fastify's
+ * routing, hook chain and reply machinery — at the peak of a sale nearly every request is one of these — and run
+ * the very same steps (`ReservationRoute.reserve`); every other request, and every request once the server is
+ * closing, goes to Fastify, whose route answers it. What Fastify's hooks do for the route is done here too: the
+ * in-flight count the shedder reads, the security headers, the refusal counts and known keys, the request metric.
+ */
+@Injectable()
+export class ReservationFastPath {
+  private readonly headers: Readonly<Record<string, string>> = securityHeaders();
+  private readonly bodyLimit: number;
+
+  constructor(
+    @Inject(APP_CONFIG) config: AppConfig,
+    private readonly route: ReservationRoute,
+    private readonly access: AccessHooks,
+    private readonly counters: HotPathCounters,
+    @Inject(LOGGER) private readonly logger: Logger,
+  ) {
+    this.bodyLimit = config.bodyLimitBytes;
+  }
+
+  /** Takes the request and answers it (true), or leaves it to Fastify (false) without having touched it. */
+  handle(req: IncomingMessage, res: ServerResponse, closing: () => boolean): boolean {
+    if (req.method !== 'POST' || closing()) return false;
+    const match = ORDINARY_PATH.exec(req.url ?? '');
+    const { headers } = req;
+    const contentType = headers['content-type'];
+    const contentLength = headers['content-length'];
+    if (match === null || contentType === undefined || contentLength === undefined || !JSON_MEDIA_TYPE.test(contentType)) return false;
+    if (headers['transfer-encoding'] !== undefined || headers.expect !== undefined) return false;
+    const length = Number(contentLength);
+    if (!Number.isSafeInteger(length) || length > this.bodyLimit) return false;
+
+    this.access.enter();
+    res.once('close', () => this.access.leave());
+    const request: PurchaseRequest = { ip: req.socket.remoteAddress ?? '', url: req.url ?? '', headers, params: { id: match[1] } };
+    const chunks: Buffer[] = [];
+    req.on('data', (chunk: Buffer) => chunks.push(chunk));
+    req.once('end', () => void this.answer(request, res, chunks.length === 1 ? (chunks[0] as Buffer) : Buffer.concat(chunks), closing));
+    req.once('error', () => res.destroy());
+    return true;
+  }
+
+  private async answer(request: PurchaseRequest, res: ServerResponse, bytes: Buffer, closing: () => boolean): Promise<void> {
+    let status: number;
+    let payload: string;
+    let retryAfterMs: number | undefined;
+    try {
+      const result = await this.route.reserve(request, new RawJsonBody(bytes.toString('utf8'), bytes));
+      status = result.status;
+      payload = JSON.stringify(result.body);
+    } catch (error) {
+      const envelope = toEnvelope(error);
+      if (envelope.status >= 500 && envelope.body.error.code === 'INTERNAL') this.logger.error({ err: error }, 'unhandled error');
+      status = envelope.status;
+      payload = JSON.stringify(envelope.body);
+      if (status === 429 || status === 503) retryAfterMs = envelope.body.error.retryAfterMs ?? 1000;
+    }
+    this.access.noteReservationAnswer(request, status, payload);
+    if (res.destroyed) return;
+    res.writeHead(status, {
+      ...this.headers,
+      'content-type': JSON_CONTENT_TYPE,
+      'content-length': String(Buffer.byteLength(payload)),
+      ...(retryAfterMs === undefined ? {} : { 'retry-after': String(Math.max(1, Math.ceil(retryAfterMs / 1000))) }),
+      ...(closing() ? { connection: 'close' } : {}),
+    });
+    res.end(payload);
+    this.counters.requests.inc({ method: 'POST', route: RESERVATIONS_ROUTE, code: String(status) });
+  }
+}
