@@ -10,6 +10,9 @@ export interface CatalogSale {
   readonly closed: boolean;
 }
 
+/** Above the largest shard count a sale may have (API.md: shards 1..256). */
+const SHARD_SLOTS = 1024;
+
 export interface OrderLocation {
   readonly saleId: string;
   readonly shard: number;
@@ -24,9 +27,15 @@ export interface OrderLocation {
 @Injectable()
 export class SaleCatalog {
   private readonly sales = new Map<string, CatalogSale>();
-  private readonly orders = new Map<string, OrderLocation>();
-  /** (sale, user) pairs whose buyer stream has a claim: the others need no read to know they hold no key. */
-  private readonly claimants = new Set<string>();
+  /**
+   * One entry per order of every sale, so kept small: the value packs the sale's index in `saleIds` and the
+   * shard (shards < SHARD_SLOTS) into one small integer instead of an object per order.
+   */
+  private readonly orders = new Map<string, number>();
+  private readonly saleIds: string[] = [];
+  private readonly saleIndex = new Map<string, number>();
+  /** Per sale, the users whose buyer stream has a claim: the others need no read to know they hold no key. */
+  private readonly claimants = new Map<string, Set<string>>();
   private subscription: Subscription | undefined;
   private appliedPosition = 0;
   private caughtUp = false;
@@ -95,7 +104,7 @@ export class SaleCatalog {
         return;
       }
       case 'OrderPlaced':
-        this.orders.set(event.data.orderId, { saleId: event.data.saleId, shard: event.data.shard });
+        this.orders.set(event.data.orderId, this.indexOf(event.data.saleId) * SHARD_SLOTS + event.data.shard);
         return;
       case 'QuotaClaimed':
         this.noteClaimant(event.data.saleId, event.data.userId);
@@ -118,16 +127,29 @@ export class SaleCatalog {
    * of the store (SQLite) and notes every claim before appending it; callers check that.
    */
   mayHaveClaimed(saleId: string, userId: string): boolean {
-    return this.claimants.has(`${saleId}\u0000${userId}`);
+    return this.claimants.get(saleId)?.has(userId) === true;
   }
 
   /** Called before a claim is appended, so a retry racing the log subscription still reads the buyer stream. */
   noteClaimant(saleId: string, userId: string): void {
-    this.claimants.add(`${saleId}\u0000${userId}`);
+    let users = this.claimants.get(saleId);
+    if (users === undefined) this.claimants.set(saleId, (users = new Set()));
+    users.add(userId);
   }
 
   locateOrder(orderId: string): OrderLocation | undefined {
-    return this.orders.get(orderId);
+    const packed = this.orders.get(orderId);
+    if (packed === undefined) return undefined;
+    return { saleId: this.saleIds[Math.floor(packed / SHARD_SLOTS)] as string, shard: packed % SHARD_SLOTS };
+  }
+
+  private indexOf(saleId: string): number {
+    let index = this.saleIndex.get(saleId);
+    if (index === undefined) {
+      index = this.saleIds.push(saleId) - 1;
+      this.saleIndex.set(saleId, index);
+    }
+    return index;
   }
 
   stop(): void {

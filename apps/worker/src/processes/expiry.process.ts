@@ -9,8 +9,12 @@ import { PendingWorkProcess } from './log-process';
  * alone: after a restart they are rebuilt by replaying from the checkpoint. The shard decider decides the expiry
  * with optimistic concurrency on the shard stream, so a payment racing the sweep wins or loses cleanly.
  */
-export class ExpiryProcess extends PendingWorkProcess<{ saleId: string; shard: number }> {
+type Place = Readonly<{ saleId: string; shard: number }>;
+
+export class ExpiryProcess extends PendingWorkProcess<Place> {
   readonly name = 'expiry';
+  /** Every unpaid order of a shard waits with the same (sale, shard): one shared object, not one per order. */
+  private readonly places = new Map<string, Place>();
 
   constructor(
     private readonly inventory: InventoryPort,
@@ -23,7 +27,7 @@ export class ExpiryProcess extends PendingWorkProcess<{ saleId: string; shard: n
     switch (event.type) {
       case 'OrderPlaced':
         if (event.data.expiresAt !== undefined) {
-          this.pending.add(event.data.orderId, position, event.data.expiresAt, { saleId: event.data.saleId, shard: event.data.shard });
+          this.pending.add(event.data.orderId, position, event.data.expiresAt, this.place(event.data.saleId, event.data.shard));
         }
         return;
       case 'ReservationExpired':
@@ -36,7 +40,14 @@ export class ExpiryProcess extends PendingWorkProcess<{ saleId: string; shard: n
     }
   }
 
-  protected async work(item: PendingItem<{ saleId: string; shard: number }>, now: number): Promise<'done' | 'retry'> {
+  private place(saleId: string, shard: number): Place {
+    const key = `${shard}:${saleId}`;
+    let place = this.places.get(key);
+    if (place === undefined) this.places.set(key, (place = Object.freeze({ saleId, shard })));
+    return place;
+  }
+
+  protected async work(item: PendingItem<Place>, now: number): Promise<'done' | 'retry'> {
     const outcome = await this.inventory.submit(
       item.payload.saleId,
       item.payload.shard,

@@ -80,7 +80,10 @@ export class ReservationRoute implements OnModuleInit {
       throw new ApiError('VALIDATION_FAILED', 'the Idempotency-Key header is required: 8–128 printable ASCII characters');
     }
     const body = parseBody(ReservationRequest, rawBody);
-    const { id: saleId } = request.params as { id: string };
+    const { id } = request.params as { id: string };
+    // The catalog's own copy of the id: what the request carries is a slice of its URL, and anything kept per order
+    // (holds, orders, pending work) would keep the whole URL alive with it.
+    const saleId = this.catalog.sale(id)?.definition.saleId ?? id;
     const result = await this.handler.execute(
       new ReserveStockCommand(saleId, principal.userId, idempotencyKey, body.quantity, body.purchaseToken, hashClientIp(request.ip), body.challengeAnswer),
     );
