@@ -17,6 +17,14 @@ describe('PendingWork', () => {
       expect(work.due(999)).toEqual([]);
     });
 
+    it('offers items with the same deadline in log order (a claim redone before a later one of the same instant)', () => {
+      const work = new PendingWork<string>();
+      for (const [key, position] of [['c', 30], ['a', 10], ['d', 40], ['b', 20]] as const) work.add(key, position, 1000, key);
+      work.add('early', 50, 500, 'e');
+
+      expect(keys(work.due(1000))).toEqual(['early', 'a', 'b', 'c', 'd']);
+    });
+
     it('counts an item due exactly at its deadline', () => {
       const work = new PendingWork<string>();
       work.add('k', 1, 1000, 'p');
@@ -153,11 +161,11 @@ describe('PendingWork', () => {
               now = Math.max(0, now + o.advance);
               const expected = [...model.entries()]
                 .filter(([, m]) => m.dueAt <= now && m.nextTryAt <= now)
-                .sort((a, b) => a[1].dueAt - b[1].dueAt)
+                .sort((a, b) => a[1].dueAt - b[1].dueAt || a[1].position - b[1].position)
                 .map(([k]) => k);
               const due = work.due(now);
+              expect(keys(due).map((k) => [model.get(k)?.dueAt, model.get(k)?.position])).toEqual(expected.map((k) => [model.get(k)?.dueAt, model.get(k)?.position]));
               expect(new Set(keys(due))).toEqual(new Set(expected));
-              expect(due.map((i) => i.dueAt)).toEqual(expected.map((k) => model.get(k)?.dueAt));
               due.forEach((item, i) => {
                 if (i / Math.max(1, due.length) < o.retryShare) {
                   work.retryLater(item, now);

@@ -98,7 +98,7 @@ export class PendingWork<T> {
     return this.items.has(key);
   }
 
-  /** The items whose next try has come, earliest deadline first. Asking changes nothing. */
+  /** The items whose next try has come, earliest deadline first, then in log order. Asking changes nothing. */
   due(now: number): PendingItem<T>[] {
     const due: PendingItem<T>[] = [];
     const seen = new Set<PendingItem<T>>();
@@ -112,7 +112,7 @@ export class PendingWork<T> {
     }
     for (const item of due) this.queue.push({ at: item.nextTryAt, item });
     this.compact();
-    return due.sort((a, b) => a.dueAt - b.dueAt);
+    return due.sort((a, b) => a.dueAt - b.dueAt || a.position - b.position);
   }
 
   /** Try again later, backing off up to 30 s. */
