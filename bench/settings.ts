@@ -25,7 +25,7 @@ export const MODES: Readonly<Record<ModeSettings['name'], ModeSettings>> = {
     presignedBuyers: 150_000,
     replayEvents: 1_000_000,
     quietWaitSeconds: 300,
-    scale: { buyers: 1_000_000, stock: 100_000, shards: 64, capSeconds: 180 },
+    scale: { buyers: 1_000_000, stock: 100_000, shards: 64, capSeconds: 600 },
   },
   quick: {
     name: 'quick',
