@@ -1,3 +1,4 @@
+import { ENGINE_NODE_OPTIONS } from '../settings';
 import { reservationRequests } from '../support/buyers';
 import { BenchContext, startEngine } from '../support/context';
 import { closedLoop } from '../support/load';
@@ -40,6 +41,7 @@ export const scaleRow = async (ctx: BenchContext): Promise<RowResult> => {
     // Let the in-process followers (catalog, sagas) catch up with the tail before reading the memory.
     await sleep(2000);
     const { rssMiB, peakRssMiB } = memoryOf(engine.process.pid);
+    const heap = await engine.api.heap();
     const attempts = result.responses;
     const reserved = result.statuses['201'] ?? 0;
     progress(`row 7: RSS ${Math.round(rssMiB)} MiB (peak ${Math.round(peakRssMiB)} MiB) after ${attempts.toLocaleString('en-US')} attempts, ${reserved.toLocaleString('en-US')} reserved`);
@@ -56,9 +58,10 @@ export const scaleRow = async (ctx: BenchContext): Promise<RowResult> => {
       notes: [
         ...(complete ? [] : [`only ${attempts.toLocaleString('en-US')} of ${scale.buyers.toLocaleString('en-US')} attempts fit in the ${scale.capSeconds} s cap; not extrapolated`]),
         `${reserved.toLocaleString('en-US')} reservations (201), ${(result.statuses['409'] ?? 0).toLocaleString('en-US')} sold out (409); RSS at start ${Math.round(startRss)} MiB, peak ${Math.round(peakRssMiB)} MiB`,
+        `V8 heap at the end: ${Math.round(heap.usedMiB)} MiB used of ${Math.round(heap.totalMiB)} MiB; the engine runs with NODE_OPTIONS=${ENGINE_NODE_OPTIONS} like every engine row`,
         ...loadNotes('engine', result),
       ],
-      details: { attempts, buyersPlanned: scale.buyers, stock: scale.stock, shards: scale.shards, rssMiB, peakRssMiB, startRssMiB: startRss, ...loadDetails(result) },
+      details: { attempts, buyersPlanned: scale.buyers, stock: scale.stock, shards: scale.shards, rssMiB, peakRssMiB, startRssMiB: startRss, heap, nodeOptions: ENGINE_NODE_OPTIONS, ...loadDetails(result) },
     };
   } finally {
     await engine.stop();

@@ -55,6 +55,13 @@ export class BenchApi {
     return this.call('POST', `/sales/${saleId}/reservations`, bearer, { quantity: 1, purchaseToken }, { 'idempotency-key': idempotencyKey });
   }
 
+  /** The V8 heap as the server's /metrics reports it, in MiB. */
+  async heap(): Promise<{ usedMiB: number; totalMiB: number }> {
+    const text = await (await fetch(`${this.baseUrl}/metrics`)).text();
+    const bytes = (name: string): number => Number(new RegExp(`^${name} (\\S+)$`, 'm').exec(text)?.[1] ?? NaN);
+    return { usedMiB: bytes('nodejs_heap_size_used_bytes') / 1048576, totalMiB: bytes('nodejs_heap_size_total_bytes') / 1048576 };
+  }
+
   async publicSale(saleId: string): Promise<JsonResponse> {
     return this.call('GET', `/sales/${saleId}`, '');
   }

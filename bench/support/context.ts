@@ -6,6 +6,7 @@ import { BenchAuth } from './buyers';
 import { progress } from './log';
 import { freePort, makeTempDir, NodeProcess, Placement } from './processes';
 import { ProfileSummary, summarizeProfile } from './profile';
+import { ENGINE_NODE_OPTIONS } from '../settings';
 
 export interface BenchContext {
   readonly mode: ModeSettings;
@@ -74,7 +75,8 @@ const startSystem = async (ctx: BenchContext, label: string, script: string, env
 
 /**
  * The engine as a user runs it (`node dist/apps/api/src/main.js`), with its own DATA_DIR, frequency limits off
- * (single-host load; auth, purchase tokens and shedding stay on) and fsync per commit unless `env` says otherwise.
+ * (single-host load; auth, purchase tokens and shedding stay on), fsync per commit and the heap of ENGINE_NODE_OPTIONS
+ * unless `env` says otherwise.
  */
 export const startEngine = async (ctx: BenchContext, label: string, env: Record<string, string> = {}): Promise<RunningSystem> => {
   const dataDir = makeTempDir('flash-bench-');
@@ -90,6 +92,7 @@ export const startEngine = async (ctx: BenchContext, label: string, env: Record<
       LOG_LEVEL: 'warn',
       ACCESS_LIMITS: 'off',
       SQLITE_SYNCHRONOUS: 'FULL',
+      NODE_OPTIONS: ENGINE_NODE_OPTIONS,
       ...env,
     },
     dataDir,
