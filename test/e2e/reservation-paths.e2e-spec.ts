@@ -12,7 +12,16 @@ describe('POST /sales/:id/reservations: the fast path and the Fastify route answ
   let client: ApiClient;
   let admin: string;
 
-  const HEADERS = ['content-type', 'x-content-type-options', 'x-frame-options', 'content-security-policy', 'strict-transport-security', 'referrer-policy', 'retry-after'];
+  const HEADERS = [
+    'content-type',
+    'x-content-type-options',
+    'x-frame-options',
+    'content-security-policy',
+    'strict-transport-security',
+    'referrer-policy',
+    'cross-origin-resource-policy',
+    'retry-after',
+  ];
   const comparable = (res: ApiResponse) => ({
     status: res.status,
     code: (res.body as { error?: { code?: string } } | undefined)?.error?.code,

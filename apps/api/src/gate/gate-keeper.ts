@@ -44,13 +44,17 @@ export class GateKeeper {
     private readonly inventory: InventoryService,
   ) {}
 
+  /** Whether the gate refused this sale as sold out moments ago: the cheapest refusal, before the token is checked. */
+  knownSoldOut(saleId: string, now: number): boolean {
+    if ((this.soldOutUntil.get(saleId) ?? 0) <= now) return false;
+    this.counters.gateDecisions.inc({ verdict: 'SOLD_OUT_CACHED' });
+    return true;
+  }
+
   /** Admits an attempt or throws the refusal; returns the shard the gate set aside stock on. */
   async admit(sale: CatalogSale, userId: string, reservationId: string, quantity: number, now: number): Promise<number> {
     const saleId = sale.definition.saleId;
-    if ((this.soldOutUntil.get(saleId) ?? 0) > now) {
-      this.counters.gateDecisions.inc({ verdict: 'SOLD_OUT_CACHED' });
-      throw new SoldOut(saleId);
-    }
+    if (this.knownSoldOut(saleId, now)) throw new SoldOut(saleId);
     const request = {
       saleId,
       userId,

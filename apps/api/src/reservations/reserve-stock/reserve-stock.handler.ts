@@ -44,7 +44,7 @@ export const reservationBody = (saleId: string, order: Order, shard: number): Re
 
 /**
  * A purchase attempt: (1) a known Idempotency-Key is answered from the buyer stream before anything else;
- * (2) the cheap refusals (timing, token, quantity, stock filter); (3) QuotaClaimed on the buyer stream under the
+ * (2) the cheap refusals (timing, a sale the gate just found sold out, token, quantity, stock filter); (3) QuotaClaimed on the buyer stream under the
  * key (per-user limit, durable idempotency); (4) [StockReserved, OrderPlaced] on one inventory shard through its
  * group-commit writer. The 201 is sent only after both appends are durable. If the shard refuses, the claim is
  * released; if its outcome is unknown, the claim stays and a retry with the same key settles it.
@@ -80,6 +80,8 @@ export class ReserveStockHandler implements ICommandHandler<ReserveStockCommand>
     const { startsAt, endsAt, perUserLimit } = sale.definition;
     if (now < startsAt) throw new SaleNotStarted(cmd.saleId, startsAt - now);
     if (sale.closed || now >= endsAt) throw new SaleEnded(cmd.saleId);
+    // Once sold out, most of the crowd is answered here: no token HMAC, no id derivation, no gate call.
+    if (this.gate.knownSoldOut(cmd.saleId, now)) throw new SoldOut(cmd.saleId);
     if (!this.tokens.verify(cmd.purchaseToken, cmd.userId, cmd.saleId, now)) {
       throw new ApiError('INVALID_PURCHASE_TOKEN', 'the purchase token is missing, expired, or not for this user and sale');
     }
