@@ -1,7 +1,8 @@
 import { Inject, Injectable } from '@nestjs/common';
-import { createSigner, createVerifier } from 'fast-jwt';
+import { createSigner } from 'fast-jwt';
 import { APP_CONFIG, AppConfig } from '../config';
 import { ApiError } from '../http/error-catalogue';
+import { createHs256Verifier } from './hs256-verifier';
 
 export type Role = 'admin' | 'analyst';
 export const ROLES: readonly Role[] = ['admin', 'analyst'];
@@ -22,19 +23,20 @@ interface Verified {
 }
 
 /**
- * HS256 bearer tokens through fast-jwt; any other algorithm, `none` included, is refused by the verifier.
+ * HS256 bearer tokens, signed by fast-jwt (dev tokens) and verified by createHs256Verifier; any other algorithm,
+ * `none` included, is refused.
  * Verified tokens are remembered by their exact text, first in first out, until their `exp`: the lookup is a Map
  * probe on a string V8 hashes natively, where fast-jwt's own cache hashes each token with SHA-256 first, a cost paid
  * on every miss, and a crowd of first-time buyers is all misses.
  */
 @Injectable()
 export class JwtService {
-  private readonly verifier: (token: string) => Record<string, unknown>;
+  private readonly verifier: (token: string) => Record<string, unknown> | undefined;
   private readonly signer: (payload: Record<string, unknown>) => string;
   private readonly verified = new Map<string, Verified>();
 
   constructor(@Inject(APP_CONFIG) config: AppConfig) {
-    this.verifier = createVerifier({ key: config.jwtSecret, algorithms: ['HS256'], requiredClaims: ['sub', 'exp'] });
+    this.verifier = createHs256Verifier(config.jwtSecret);
     this.signer = createSigner({ key: config.jwtSecret, algorithm: 'HS256', expiresIn: config.devTokenTtlSeconds * 1000 });
   }
 
@@ -46,19 +48,15 @@ export class JwtService {
       if (known.expiresAt > Date.now()) return known.principal;
       this.verified.delete(token);
     }
-    let claims: Record<string, unknown>;
-    try {
-      claims = this.verifier(token);
-    } catch {
-      throw new ApiError('UNAUTHENTICATED', 'the token is invalid or expired');
-    }
+    const claims = this.verifier(token);
+    if (claims === undefined) throw new ApiError('UNAUTHENTICATED', 'the token is invalid or expired');
     const { sub, roles, exp } = claims;
     if (typeof sub !== 'string' || !USER_ID_PATTERN.test(sub)) throw new ApiError('UNAUTHENTICATED', 'the token subject is not a valid user id');
     if (roles !== undefined && !(Array.isArray(roles) && roles.every((r) => typeof r === 'string'))) {
       throw new ApiError('UNAUTHENTICATED', 'roles must be an array of strings');
     }
     const principal: Principal = { userId: sub, roles: ((roles) ?? []).filter((r): r is Role => (ROLES as string[]).includes(r)) };
-    // fast-jwt has checked `exp` (a required claim, in seconds) against the clock.
+    // The verifier has checked `exp` (a required claim, in seconds) against the clock.
     if (typeof exp === 'number') this.remember(token, { principal, expiresAt: exp * 1000 });
     return principal;
   }
