@@ -17,5 +17,7 @@ export const openEventStore = (config: AppConfig): EventStore => {
     file: path.join(config.dataDir, EVENTS_FILE),
     synchronous: config.sqliteSynchronous,
     coalesceAppends: config.sqliteCoalesceAppends,
+    // WAL checkpoints (a copy and an fsync of the database file) in a worker thread, not inside a commit.
+    backgroundCheckpointMs: 1000,
   });
 };

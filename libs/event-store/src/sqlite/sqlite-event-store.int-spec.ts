@@ -37,6 +37,7 @@ const sqliteFactory = (options: Omit<SqliteEventStoreOptions, 'file'>) => {
 // A long poll interval: within one process, live delivery must come from the in-process signal, not from polling.
 eventStoreContract('sqlite', sqliteFactory({ pollMs: 60_000 }));
 eventStoreContract('sqlite (coalesceAppends: false)', sqliteFactory({ pollMs: 60_000, coalesceAppends: false }));
+eventStoreContract('sqlite (background WAL checkpoints)', sqliteFactory({ pollMs: 60_000, backgroundCheckpointMs: 5 }));
 
 describe('SqliteEventStore specifics', () => {
   const stores: Array<{ close(): unknown }> = [];
@@ -288,6 +289,37 @@ describe('SqliteEventStore specifics', () => {
         expect(Object.isFrozen(event?.data)).toBe(true);
         expect(Object.isFrozen(event?.metadata)).toBe(true);
       }
+    });
+  });
+
+  describe('background WAL checkpoints', () => {
+    it('copy the WAL into the database from another thread, and everything stays readable, before and after a reopen', async () => {
+      const file = newFile();
+      const store = new SqliteEventStore({ file, pollMs: 60_000, backgroundCheckpointMs: 60_000 });
+      const streams = Array.from({ length: 20 }, () => streamName('wal'));
+      for (let round = 0; round < 30; round++) {
+        await Promise.all(streams.map((s) => store.append(s, makeEvents(5), round === 0 ? NO_STREAM : round * 5 - 1)));
+      }
+      // Automatic checkpoints are off: the WAL holds every commit until the worker copies it.
+      const walBefore = fs.statSync(`${file}-wal`).size;
+      expect(walBefore).toBeGreaterThan(100_000);
+      const outcome = await store.walCheckpointer?.checkpoint();
+      expect(outcome?.error).toBeUndefined();
+      expect(outcome?.result?.checkpointed).toBe(outcome?.result?.log);
+      expect(fs.statSync(file).size).toBeGreaterThan(100_000);
+
+      // The next commit starts the WAL over instead of growing it.
+      await store.append(streamName('wal'), makeEvents(1), NO_STREAM);
+      await store.walCheckpointer?.checkpoint();
+      await store.append(streamName('wal'), makeEvents(1), NO_STREAM);
+      expect(fs.statSync(`${file}-wal`).size).toBeLessThanOrEqual(walBefore);
+      expect(await store.headPosition()).toBe(20 * 30 * 5 + 2);
+      const all = await store.readAll({ after: 0, maxCount: 10_000 });
+      await store.close();
+      expect(fs.existsSync(`${file}-wal`)).toBe(false);
+
+      const reopened = track(new SqliteEventStore({ file, readonly: true }));
+      expect(await reopened.readAll({ after: 0, maxCount: 10_000 })).toEqual(all);
     });
   });
 });

@@ -1,4 +1,5 @@
 import Database from 'better-sqlite3';
+import { BackgroundCheckpointer } from './background-checkpointer';
 import { assertAppendable, recognisedRetry, StoredEventRef } from '../append-retry';
 import { AppendSignal, catchUpSubscription } from '../catch-up-subscription';
 import {
@@ -33,6 +34,11 @@ export interface SqliteEventStoreOptions {
    * rows. 0 turns it off. Default 8192.
    */
   readonly tailSize?: number;
+  /**
+   * Checkpoint the WAL from a worker thread every this many ms instead of inside commits (BackgroundCheckpointer).
+   * Off by default; the api turns it on for its store file.
+   */
+  readonly backgroundCheckpointMs?: number;
   readonly now?: () => number;
 }
 
@@ -116,6 +122,7 @@ export class SqliteEventStore implements EventStore {
   private closed = false;
   private readonly subscriptions = new Set<Subscription>();
   private readonly tailSize: number;
+  private readonly checkpointer: BackgroundCheckpointer | undefined;
   /** Contiguous positions [tailFirst, tailFirst + tail.length - 1], all committed by this instance. */
   private tail: RecordedEvent[] = [];
   private tailFirst = 0;
@@ -141,6 +148,10 @@ export class SqliteEventStore implements EventStore {
       this.db.pragma('journal_mode = WAL');
       this.db.pragma(`synchronous = ${options.synchronous ?? 'FULL'}`);
       this.db.exec(SCHEMA);
+    }
+    if (!options.readonly && options.backgroundCheckpointMs !== undefined && options.file !== ':memory:') {
+      this.db.pragma('wal_autocheckpoint = 0');
+      this.checkpointer = new BackgroundCheckpointer(options.file, options.backgroundCheckpointMs);
     }
     this.db.pragma('busy_timeout = 5000');
 
@@ -276,11 +287,18 @@ export class SqliteEventStore implements EventStore {
     return subscription;
   }
 
+  /** The background checkpointer, when there is one (tests). */
+  get walCheckpointer(): BackgroundCheckpointer | undefined {
+    return this.checkpointer;
+  }
+
   async close(): Promise<void> {
     if (this.closed) return;
     this.flush();
     this.closed = true;
     for (const s of this.subscriptions) s.close();
+    // The worker's connection goes first: the writer's close, the last one, checkpoints and removes the WAL.
+    await this.checkpointer?.close();
     this.db.close();
   }
 }
