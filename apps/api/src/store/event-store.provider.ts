@@ -19,5 +19,7 @@ export const openEventStore = (config: AppConfig): EventStore => {
     coalesceAppends: config.sqliteCoalesceAppends,
     // WAL checkpoints (a copy and an fsync of the database file) in a worker thread, not inside a commit.
     backgroundCheckpointMs: 1000,
+    // With FULL and coalesced appends: the WAL's fdatasync on the thread pool, appends answered once it is done.
+    syncOffLoop: true,
   });
 };

@@ -38,6 +38,7 @@ const sqliteFactory = (options: Omit<SqliteEventStoreOptions, 'file'>) => {
 eventStoreContract('sqlite', sqliteFactory({ pollMs: 60_000 }));
 eventStoreContract('sqlite (coalesceAppends: false)', sqliteFactory({ pollMs: 60_000, coalesceAppends: false }));
 eventStoreContract('sqlite (background WAL checkpoints)', sqliteFactory({ pollMs: 60_000, backgroundCheckpointMs: 5 }));
+eventStoreContract('sqlite (WAL synced off the event loop)', sqliteFactory({ pollMs: 60_000, syncOffLoop: true, backgroundCheckpointMs: 5 }));
 
 describe('SqliteEventStore specifics', () => {
   const stores: Array<{ close(): unknown }> = [];
@@ -110,13 +111,14 @@ describe('SqliteEventStore specifics', () => {
     });
   });
 
+  /** The head as a separate connection sees it at this instant: what is committed, not what is in flight. */
+  const committedHead = (file: string) => {
+    const db = track(new Database(file, { readonly: true }));
+    const stmt = db.prepare<[], { head: number | null }>('SELECT max(position) AS head FROM events');
+    return (): number => stmt.get()?.head ?? 0;
+  };
+
   describe('coalesced appends', () => {
-    /** The head as a separate connection sees it at this instant: what is committed, not what is in flight. */
-    const committedHead = (file: string) => {
-      const db = track(new Database(file, { readonly: true }));
-      const stmt = db.prepare<[], { head: number | null }>('SELECT max(position) AS head FROM events');
-      return (): number => stmt.get()?.head ?? 0;
-    };
 
     it('appends issued in one tick to different streams all commit in one transaction, each with its own OCC outcome', async () => {
       const file = newFile();
@@ -320,6 +322,88 @@ describe('SqliteEventStore specifics', () => {
 
       const reopened = track(new SqliteEventStore({ file, readonly: true }));
       expect(await reopened.readAll({ after: 0, maxCount: 10_000 })).toEqual(all);
+    });
+  });
+
+  describe('syncing off the event loop', () => {
+    const releasers: Array<() => Promise<void>> = [];
+    /** Holds every fdatasync until released, as a slow disk would. */
+    const holdSyncs = () => {
+      const held: Array<(error: NodeJS.ErrnoException | null) => void> = [];
+      const real = fs.fdatasync;
+      const spy = jest.spyOn(fs, 'fdatasync').mockImplementation(((fd: number, callback: (error: NodeJS.ErrnoException | null) => void) => {
+        held.push((error) => (error ? callback(error) : real(fd, callback)));
+      }));
+      const releaseAll = async (error: NodeJS.ErrnoException | null = null): Promise<void> => {
+        while (held.length > 0) {
+          held.shift()?.(error);
+          await new Promise((r) => setTimeout(r, 20));
+        }
+      };
+      releasers.push(() => releaseAll());
+      return { held, spy, releaseAll };
+    };
+    afterEach(async () => {
+      for (const release of releasers.splice(0)) await release(); // a failed test must not leave a store waiting to close
+      jest.restoreAllMocks();
+    });
+
+    it('resolves an append, and shows its events to readers, only once the WAL is synced', async () => {
+      const file = newFile();
+      const store = track(new SqliteEventStore({ file, pollMs: 60_000, syncOffLoop: true }));
+      const streamId = streamName();
+      await store.append(streamId, makeEvents(1), NO_STREAM);
+      const disk = holdSyncs();
+
+      let resolved = false;
+      const appended = store.append(streamId, makeEvents(2), 0).then((r) => ((resolved = true), r));
+      await new Promise((r) => setTimeout(r, 20));
+      expect(disk.held).toHaveLength(1);
+      expect(resolved).toBe(false);
+      // Committed in SQLite, but not shown: neither in the total order, nor as the head, nor (yet) from the stream.
+      expect(committedHead(file)()).toBe(3);
+      expect(await store.readAll({ after: 0, maxCount: 10 })).toHaveLength(1);
+      expect(await store.headPosition()).toBe(1);
+      let streamRead = false;
+      const stream = store.readStream(streamId).then((events) => ((streamRead = true), events));
+      await new Promise((r) => setTimeout(r, 20));
+      expect(streamRead).toBe(false);
+
+      await disk.releaseAll();
+      expect(resolved).toBe(true);
+      expect((await appended).position).toBe(3);
+      expect(await stream).toHaveLength(3);
+      expect(await store.readAll({ after: 0, maxCount: 10 })).toHaveLength(3);
+      expect(await store.headPosition()).toBe(3);
+    });
+
+    it('groups the commits made while a sync runs into the next one', async () => {
+      const file = newFile();
+      const store = track(new SqliteEventStore({ file, pollMs: 60_000, syncOffLoop: true }));
+      const disk = holdSyncs();
+      const appends: Array<Promise<unknown>> = [];
+      for (let i = 0; i < 10; i++) {
+        appends.push(store.append(streamName(), makeEvents(1), NO_STREAM));
+        await new Promise((r) => setImmediate(r)); // a separate commit each time
+      }
+      expect(committedHead(file)()).toBe(10);
+      expect(disk.held).toHaveLength(1); // the first commit's sync; the other nine wait for it to end
+
+      await disk.releaseAll();
+      await Promise.all(appends);
+      expect(disk.spy).toHaveBeenCalledTimes(2);
+    });
+
+    it('fails every waiting append, and every later one, when a sync fails', async () => {
+      const file = newFile();
+      const store = track(new SqliteEventStore({ file, pollMs: 60_000, syncOffLoop: true }));
+      const disk = holdSyncs();
+      const waiting = rejectionOf(store.append(streamName(), makeEvents(1), NO_STREAM));
+      await new Promise((r) => setTimeout(r, 20));
+      await disk.releaseAll(Object.assign(new Error('EIO'), { code: 'EIO' }));
+
+      expect(String(await waiting)).toMatch(/could not sync/);
+      expect(String(await rejectionOf(store.append(streamName(), makeEvents(1), NO_STREAM)))).toMatch(/could not sync/);
     });
   });
 });

@@ -1,3 +1,4 @@
+import fs from 'node:fs';
 import Database from 'better-sqlite3';
 import { BackgroundCheckpointer } from './background-checkpointer';
 import { assertAppendable, recognisedRetry, StoredEventRef } from '../append-retry';
@@ -39,6 +40,13 @@ export interface SqliteEventStoreOptions {
    * Off by default; the api turns it on for its store file.
    */
   readonly backgroundCheckpointMs?: number;
+  /**
+   * With synchronous FULL and coalesced appends: commit without syncing, then fdatasync the WAL on libuv's thread
+   * pool, and only then resolve the appends and show their events to readers (see "Durability off the event
+   * loop" on the class). The same guarantee as syncing inside the commit, without stalling the event loop.
+   * Default false.
+   */
+  readonly syncOffLoop?: boolean;
   readonly now?: () => number;
 }
 
@@ -107,6 +115,14 @@ const isUniqueViolation = (e: unknown): boolean => (e as { code?: string }).code
  * same event-loop turn share one transaction: each keeps its own optimistic-concurrency check and outcome,
  * and together they cost one fsync.
  *
+ * Durability off the event loop (`syncOffLoop`): SQLite commits with synchronous=NORMAL (WAL frames written, not
+ * synced; still corruption-safe) and the store fdatasyncs the WAL file on the thread pool, one sync at a time; each
+ * completed sync covers every commit made before it started, so the commits made while a sync runs form the next
+ * group. An append resolves only once its frames are synced, readAll and headPosition show nothing beyond the
+ * synced head (a follower never records an event a crash could still take back), and readStream waits for the
+ * sync of anything fresher it read (an idempotent replay never acknowledges an unsynced order). A failed sync fails
+ * the store for good: after a failed fsync the page cache cannot be trusted to hold what was written.
+ *
  * The writer also keeps its latest committed events decoded in memory (the tail): a follower that is reading
  * just behind the head gets them from there, in the same order and with the same content as the rows, and only
  * goes to SQLite when it is further behind or when the positions were not all written by this instance.
@@ -123,6 +139,15 @@ export class SqliteEventStore implements EventStore {
   private readonly subscriptions = new Set<Subscription>();
   private readonly tailSize: number;
   private readonly checkpointer: BackgroundCheckpointer | undefined;
+  private readonly syncOffLoop: boolean;
+  /** syncOffLoop: the WAL file's descriptor, the last committed and the last synced positions, waiters by position. */
+  private walFd: number | undefined;
+  private committedHead = 0;
+  private syncedHead = 0;
+  private syncing = false;
+  private syncFailure: Error | undefined;
+  private syncWaiters: Array<{ position: number; resolve: () => void; reject: (e: unknown) => void }> = [];
+  private readonly file: string;
   /** Contiguous positions [tailFirst, tailFirst + tail.length - 1], all committed by this instance. */
   private tail: RecordedEvent[] = [];
   private tailFirst = 0;
@@ -132,7 +157,7 @@ export class SqliteEventStore implements EventStore {
     findEvent: Database.Statement<[string], StoredEventRef>;
     insert: Database.Statement<[string, number, string, string, string, string, number]>;
     readStream: Database.Statement<[string, number], Row>;
-    readAll: Database.Statement<[number, number], Row>;
+    readAll: Database.Statement<[number, number, number], Row>;
     head: Database.Statement<[], { head: number | null }>;
   };
   private readonly appendOne: (a: PendingAppend) => Written;
@@ -143,10 +168,13 @@ export class SqliteEventStore implements EventStore {
     this.coalesce = options.coalesceAppends ?? true;
     this.now = options.now ?? Date.now;
     this.tailSize = options.readonly ? 0 : (options.tailSize ?? 8192);
+    this.file = options.file;
+    this.syncOffLoop =
+      options.syncOffLoop === true && !options.readonly && options.file !== ':memory:' && (options.synchronous ?? 'FULL') === 'FULL' && this.coalesce;
     this.db = new Database(options.file, options.readonly ? { readonly: true, fileMustExist: true } : {});
     if (!options.readonly) {
       this.db.pragma('journal_mode = WAL');
-      this.db.pragma(`synchronous = ${options.synchronous ?? 'FULL'}`);
+      this.db.pragma(`synchronous = ${this.syncOffLoop ? 'NORMAL' : (options.synchronous ?? 'FULL')}`);
       this.db.exec(SCHEMA);
     }
     if (!options.readonly && options.backgroundCheckpointMs !== undefined && options.file !== ':memory:') {
@@ -162,9 +190,11 @@ export class SqliteEventStore implements EventStore {
         ? (undefined as never)
         : this.db.prepare('INSERT INTO events (stream_id, revision, event_id, type, data, metadata, recorded_at) VALUES (?, ?, ?, ?, ?, ?, ?)'),
       readStream: this.db.prepare('SELECT * FROM events WHERE stream_id = ? AND revision >= ? ORDER BY revision'),
-      readAll: this.db.prepare('SELECT * FROM events WHERE position > ? ORDER BY position LIMIT ?'),
+      readAll: this.db.prepare('SELECT * FROM events WHERE position > ? AND position <= ? ORDER BY position LIMIT ?'),
       head: this.db.prepare('SELECT max(position) AS head FROM events'),
     };
+    // What is in the file when it opens is what the last writer left: as durable as it will get.
+    this.syncedHead = this.committedHead = this.stmt.head.get()?.head ?? 0;
 
     // Nested better-sqlite3 transactions are savepoints: one failed append rolls back only itself.
     this.appendOne = this.db.transaction((a: PendingAppend) => this.write(a));
@@ -181,6 +211,7 @@ export class SqliteEventStore implements EventStore {
 
   append(streamId: string, events: readonly EventData[], expected: ExpectedRevision): Promise<AppendResult> {
     if (this.closed) return Promise.reject(new Error('event store is closed'));
+    if (this.syncFailure) return Promise.reject(this.syncFailure);
     return new Promise((resolve, reject) => {
       assertAppendable(events); // thrown inside the executor: a rejected promise, never a synchronous throw
       this.pending.push({ streamId, events, expected, resolve, reject });
@@ -249,33 +280,97 @@ export class SqliteEventStore implements EventStore {
       return;
     }
     if (this.tailSize > 0) for (const outcome of outcomes) if ('ok' in outcome) this.remember(outcome.ok.recorded);
-    this.appended.notify();
-    outcomes.forEach((outcome, i) => {
-      const a = batch[i] as PendingAppend;
-      if ('ok' in outcome) a.resolve(outcome.ok.result);
-      else a.reject(outcome.error);
+    const settle = (): void => {
+      outcomes.forEach((outcome, i) => {
+        const a = batch[i] as PendingAppend;
+        if ('ok' in outcome) a.resolve(outcome.ok.result);
+        else a.reject(outcome.error);
+      });
+    };
+    const head = outcomes.reduce((max, o) => ('ok' in o ? Math.max(max, o.ok.result.position) : max), this.committedHead);
+    if (!this.syncOffLoop) {
+      this.committedHead = this.syncedHead = Math.max(this.syncedHead, head);
+      this.appended.notify();
+      settle();
+      return;
+    }
+    // Every append of the batch, refused ones included, answers once the batch's commit is synced: a refusal read
+    // the rows of appends that are not synced yet either.
+    this.committedHead = Math.max(this.committedHead, head);
+    this.whenSynced(this.committedHead).then(settle, (error: unknown) => batch.forEach((a) => a.reject(error)));
+  }
+
+  /** Resolves once everything up to `position` is synced (at once when it is). */
+  private whenSynced(position: number): Promise<void> {
+    if (this.syncFailure) return Promise.reject(this.syncFailure);
+    if (position <= this.syncedHead) return Promise.resolve();
+    return new Promise((resolve, reject) => {
+      this.syncWaiters.push({ position, resolve, reject });
+      this.startSync();
     });
   }
 
+  /** One fdatasync of the WAL at a time; when it ends, the commits made meanwhile get the next one. */
+  private startSync(): void {
+    if (this.syncing || this.syncFailure || this.committedHead <= this.syncedHead) return;
+    this.syncing = true;
+    const target = this.committedHead;
+    let fd: number;
+    try {
+      fd = this.walFd ??= fs.openSync(`${this.file}-wal`, 'r');
+    } catch (error) {
+      return this.syncFailed(error);
+    }
+    fs.fdatasync(fd, (error) => {
+      this.syncing = false;
+      if (error) return this.syncFailed(error);
+      this.syncedHead = Math.max(this.syncedHead, target);
+      const waiters = this.syncWaiters;
+      this.syncWaiters = [];
+      for (const w of waiters) {
+        if (w.position <= this.syncedHead) w.resolve();
+        else this.syncWaiters.push(w);
+      }
+      this.appended.notify();
+      this.startSync();
+    });
+  }
+
+  private syncFailed(error: unknown): void {
+    this.syncing = false;
+    this.syncFailure = new Error('the event store could not sync its log to disk; it refuses every append until restarted', { cause: error });
+    const waiters = this.syncWaiters;
+    this.syncWaiters = [];
+    for (const w of waiters) w.reject(this.syncFailure);
+  }
+
   async readStream(streamId: string, fromRevision = 0): Promise<RecordedEvent[]> {
-    return this.stmt.readStream.all(streamId, fromRevision).map(toRecorded);
+    const events = this.stmt.readStream.all(streamId, fromRevision).map(toRecorded);
+    const freshest = events.length === 0 ? 0 : (events[events.length - 1] as RecordedEvent).position;
+    if (this.syncOffLoop && freshest > this.syncedHead) await this.whenSynced(freshest);
+    return events;
   }
 
   async readAll({ after, maxCount }: ReadAllOptions): Promise<RecordedEvent[]> {
     if (this.closed) return [];
     // From the tail when it holds the very next position; what lies past its end is read from SQLite (another
     // process may have written there), so a page is never shorter than the log allows.
+    // With syncOffLoop only synced positions are shown: a follower never sees what a crash could still undo.
+    const upTo = this.syncOffLoop ? this.syncedHead : Number.MAX_SAFE_INTEGER;
+    const count = Math.min(maxCount, upTo - after);
+    if (count <= 0) return [];
     const from = after + 1 - this.tailFirst;
-    if (from < 0 || from >= this.tail.length) return this.stmt.readAll.all(after, maxCount).map(toRecorded);
-    const page = this.tail.slice(from, from + maxCount);
-    if (page.length < maxCount) {
-      for (const row of this.stmt.readAll.all(this.tailFirst + this.tail.length - 1, maxCount - page.length)) page.push(toRecorded(row));
+    if (from < 0 || from >= this.tail.length) return this.stmt.readAll.all(after, upTo, count).map(toRecorded);
+    const page = this.tail.slice(from, from + count);
+    if (page.length < count) {
+      for (const row of this.stmt.readAll.all(this.tailFirst + this.tail.length - 1, upTo, count - page.length)) page.push(toRecorded(row));
     }
     return page;
   }
 
   async headPosition(): Promise<number> {
-    return this.stmt.head.get()?.head ?? 0;
+    const head = this.stmt.head.get()?.head ?? 0;
+    return this.syncOffLoop ? Math.min(head, this.syncedHead) : head;
   }
 
   subscribeToAll(after: number): Subscription {
@@ -296,6 +391,8 @@ export class SqliteEventStore implements EventStore {
     if (this.closed) return;
     this.flush();
     this.closed = true;
+    await this.whenSynced(this.committedHead).catch(() => undefined);
+    if (this.walFd !== undefined) fs.closeSync(this.walFd);
     for (const s of this.subscriptions) s.close();
     // The worker's connection goes first: the writer's close, the last one, checkpoints and removes the WAL.
     await this.checkpointer?.close();
