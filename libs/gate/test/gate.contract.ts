@@ -78,6 +78,30 @@ export function gateContract(name: string, open: () => Promise<EligibilityGate>)
       expect(await gate.inspect(s.saleId)).toEqual(state);
     });
 
+    it('answers KNOWN with the shard of the first admission, whichever shard that was', async () => {
+      const available = Array.from({ length: 12 }, (_, shard) => (shard === 11 || shard === 3 ? 5 : 0));
+      const s = snapshot({ available, perUserLimit: 5, holds: [{ reservationId: 'h10', userId: 'u9', shard: 10, quantity: 1, stockTaken: true }] });
+      await gate.load(s);
+      expect(await gate.admit(admitOf(s.saleId, 'u1', 'r1', 2, T0 + 1, 4))).toEqual({ kind: 'admitted', shard: 11 });
+      expect(await gate.admit(admitOf(s.saleId, 'u2', 'r2', 1, T0 + 1, 0))).toEqual({ kind: 'admitted', shard: 3 });
+      expect(await gate.admit(admitOf(s.saleId, 'u1', 'r1', 2, T0 + 1, 4))).toEqual({ kind: 'known', shard: 11 });
+      expect(await gate.admit(admitOf(s.saleId, 'u2', 'r2', 1, T0 + 1, 0))).toEqual({ kind: 'known', shard: 3 });
+      expect(await gate.admit(admitOf(s.saleId, 'u9', 'h10', 1, T0 + 1, 0))).toEqual({ kind: 'known', shard: 10 });
+      expect(await gate.inspect(s.saleId)).toEqual({ available: available.map((n, shard) => (shard === 11 ? 3 : shard === 3 ? 4 : n)), users: { u1: 2, u2: 1, u9: 1 }, holds: 3 });
+      // A reservation admitted before answers KNOWN even once the sale is closed or sold out.
+      expect(await gate.admit(admitOf(s.saleId, 'u1', 'r1', 2, s.endsAt))).toEqual({ kind: 'known', shard: 11 });
+    });
+
+    it('takes multi-unit quantities from stock and gives them back whole', async () => {
+      const s = snapshot({ available: [7, 0], perUserLimit: 10 });
+      await gate.load(s);
+      expect(await gate.admit(admitOf(s.saleId, 'u1', 'r1', 4, T0 + 1, 1))).toEqual({ kind: 'admitted', shard: 0 });
+      expect(await gate.admit(admitOf(s.saleId, 'u1', 'r2', 4, T0 + 1, 0))).toEqual({ kind: 'refused', code: 'SOLD_OUT' });
+      expect(await gate.inspect(s.saleId)).toEqual({ available: [3, 0], users: { u1: 4 }, holds: 1 });
+      await gate.release(s.saleId, 'r1');
+      expect(await gate.inspect(s.saleId)).toEqual({ available: [7, 0], users: {}, holds: 0 });
+    });
+
     it('gives a hold back once, however often it is released', async () => {
       const s = snapshot({ available: [1, 0] });
       await gate.load(s);
