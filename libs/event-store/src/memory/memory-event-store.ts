@@ -68,7 +68,7 @@ export class MemoryEventStore implements EventStore {
   }
 
   subscribeToAll(after: number): Subscription {
-    const subscription = catchUpSubscription({ readAll: (o) => this.readAll(o), waitForAppend: (signal) => this.appended.wait(signal) }, after);
+    const subscription = catchUpSubscription({ readAll: (o) => this.readAll(o), waitForAppend: () => this.appended.wait() }, after);
     this.subscriptions.add(subscription);
     return subscription;
   }

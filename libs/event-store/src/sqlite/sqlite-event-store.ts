@@ -375,7 +375,7 @@ export class SqliteEventStore implements EventStore {
 
   subscribeToAll(after: number): Subscription {
     const subscription = catchUpSubscription(
-      { readAll: (o) => this.readAll(o), waitForAppend: (signal) => this.appended.wait(signal, this.pollMs) },
+      { readAll: (o) => this.readAll(o), waitForAppend: () => this.appended.wait(this.pollMs) },
       after,
     );
     this.subscriptions.add(subscription);
