@@ -1,5 +1,6 @@
 import { buyerStream, inventoryStream } from '@flash/domain';
 import { AuditLog, saleDefinition, T0 } from '../test/audit-log';
+import { LogEvent, RecordedEvent } from '@flash/event-store';
 import { AuditModel, AuditVerdict, DEFAULT_EXPIRY_GRACE_MS, Violation } from './audit-model';
 
 const SECOND = 1000;
@@ -238,6 +239,54 @@ describe('AuditModel', () => {
 
     expect(verdict.ok).toBe(false);
     expect(verdict.logViolations).toEqual([expect.objectContaining({ invariant: 'decodable-event', stream: 'x-1', revision: 0, position: 1 })]);
+  });
+
+  it('judges events from the log reader as it judges RecordedEvents, unreadable ones included', () => {
+    const log = new AuditLog().scheduleSale(sale);
+    const order = log.purchase(sale, 0, 'u1', 'key-0001', 2, T0 + SECOND);
+    log.pay(sale, 0, order, 'pay-1', 300, T0 + 2 * SECOND); // wrong amount: a violation
+    log.claim(sale.saleId, 'u2', 'key-0002', 1, T0 + 3 * SECOND); // never settled: a violation at the end
+    const recorded: RecordedEvent[] = log.events.map((e, i) => ({
+      eventId: `e${String(i)}`,
+      type: e.event.type,
+      data: e.event.data as unknown as Record<string, unknown>,
+      metadata: { schemaVersion: 1 },
+      streamId: e.streamId,
+      revision: e.revision,
+      position: e.position,
+      recordedAt: e.recordedAt,
+    }));
+    const next = recorded.length + 1;
+    recorded.push({ eventId: 'odd-1', type: 'SomethingNew', data: {}, metadata: { schemaVersion: 1 }, streamId: 'x-1', revision: 0, position: next, recordedAt: T0 });
+    recorded.push({ ...(recorded[3] as RecordedEvent), eventId: 'odd-2', metadata: { schemaVersion: 7 }, position: next + 1 });
+    const logged = (r: RecordedEvent): LogEvent => ({ ...r, schemaVersion: typeof r.metadata.schemaVersion === 'number' ? r.metadata.schemaVersion : 1 });
+
+    const byRecorded = new AuditModel();
+    const byLogged = new AuditModel();
+    for (const r of recorded) byRecorded.applyRecorded(r);
+    for (const r of recorded) byLogged.applyLogged(logged(r));
+    const judge = (m: AuditModel) => m.verdict({ now: T0 + 3_600_000, expiryGraceMs: DEFAULT_EXPIRY_GRACE_MS });
+
+    expect(judge(byLogged)).toEqual(judge(byRecorded));
+    expect(judge(byLogged).logViolations.map((v) => v.message)).toEqual([expect.stringContaining('odd-1'), expect.stringContaining('odd-2')]);
+    expect(violationsOf(judge(byLogged)).map((v) => v.invariant)).toEqual(['paid-on-live-reservation', 'claim-settled']);
+  });
+
+  it('compares (user, Idempotency-Key) as the one string `user\\nkey`, as it always has', () => {
+    const log = new AuditLog().scheduleSale(saleDefinition({ saleId: 'sale-a', totalStock: 10, shards: 1, perUserLimit: 5 }));
+    log.claim(sale.saleId, 'a\nb', 'c', 1, T0, 'r1');
+    log.claim(sale.saleId, 'a', 'b\nc', 1, T0, 'r2'); // the same string: reported as a second claim under that key
+    log.claim(sale.saleId, 'a', 'c', 1, T0, 'r3');
+    log.claim(sale.saleId, 'a', 'd', 1, T0, 'r4');
+    log.claim(sale.saleId, 'a', 'c', 1, T0, 'r5');
+    for (const r of ['r1', 'r2', 'r3', 'r4', 'r5']) log.releaseQuota(sale.saleId, r === 'r1' ? 'a\nb' : 'a', r, 1, T0);
+
+    const found = violationsOf(audit(log)).map((v) => [v.invariant, v.message]);
+
+    expect(found).toEqual([
+      ['no-duplicate-reservation', expect.stringContaining('(reservations r1 and r2; first at position 3)')],
+      ['no-duplicate-reservation', expect.stringContaining('(reservations r3 and r5; first at position 5)')],
+    ]);
   });
 
   it('gives the counts at any prefix without judging the end of the log', () => {

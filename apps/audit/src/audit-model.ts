@@ -11,7 +11,7 @@ import {
   ShardEvent,
   ShardState,
 } from '@flash/domain';
-import { decodeEvent, RecordedEvent } from '@flash/event-store';
+import { decodeEvent, decodeLogEvent, LogEvent, RecordedEvent } from '@flash/event-store';
 
 /** The invariants the audit checks; each violation names one. */
 export const INVARIANTS = [
@@ -130,20 +130,39 @@ interface ShardAudit {
   readonly heldUnits: Map<string, number>;
 }
 
-interface PlacedOrder {
-  readonly shard: number;
-  readonly placed: EventRef;
+/**
+ * What the log says about one reservation id (= order id) of a sale: its QuotaClaimed and where it was first placed.
+ * One record and flat refs (no EventRef object each) per id: the fold holds hundreds of thousands of them, and one
+ * map lookup serves both the claim and the order.
+ */
+interface Reservation {
+  /** A QuotaClaimed for it is in the log; the claim* fields, userId and quantity are its (the first one's). */
+  claimed: boolean;
+  claimStream: string;
+  claimRevision: number;
+  claimPosition: number;
+  claimRecordedAt: number;
+  userId: string;
+  quantity: number;
+  /** A QuotaReleased gave the claim's units back. */
+  released: boolean;
+  /** An OrderPlaced for it is in the log; the placed* fields are the first one's. */
+  placed: boolean;
+  placedShard: number;
+  placedStream: string;
+  placedRevision: number;
+  placedPosition: number;
 }
 
-interface ClaimRecord {
-  readonly claimed: EventRef;
-  readonly recordedAt: number;
-  readonly userId: string;
-  readonly quantity: number;
-  /** Its OrderPlaced is in the log. */
-  placed: boolean;
-  /** A QuotaReleased gave its units back. */
-  released: boolean;
+/** One buyer (sale, user) as the Buyer decider counts them, and the reservations of their Idempotency-Keys. */
+interface BuyerAudit {
+  /** Units claimed and not released (active holds plus paid orders). */
+  active: number;
+  /** The buyer's first Idempotency-Key (without a newline; see SaleAudit.oddKeys) and the reservation claimed under it. */
+  key: string | undefined;
+  reservation: string;
+  /** Any further keys (most buyers have one): key → the reservation first claimed under it. */
+  more: Map<string, string> | undefined;
 }
 
 interface SaleAudit {
@@ -155,14 +174,16 @@ interface SaleAudit {
   releasedUnits: number;
   expiredUnits: number;
   cancelledUnits: number;
-  /** orderId → where it was first placed. */
-  readonly orders: Map<string, PlacedOrder>;
-  /** reservationId → its QuotaClaimed. */
-  readonly claims: Map<string, ClaimRecord>;
-  /** `${userId}\n${idempotencyKey}` → the reservation first claimed under that key. */
-  readonly reservationByKey: Map<string, string>;
-  /** userId → units claimed and not released (active holds plus paid orders), as the Buyer decider counts them. */
-  readonly activeUnits: Map<string, number>;
+  /** reservationId / orderId → its claim and first placement. */
+  readonly reservations: Map<string, Reservation>;
+  /** userId → the buyer. */
+  readonly buyers: Map<string, BuyerAudit>;
+  /**
+   * `${userId}\n${idempotencyKey}` → the reservation first claimed under it, for the pairs where either contains a
+   * newline. A key is one string made of both (as the audit has always compared them); pairs without a newline
+   * cannot collide with these, so they are kept per buyer instead.
+   */
+  readonly oddKeys: Map<string, string>;
   readonly violations: Violation[];
   unknownSaleReported: boolean;
 }
@@ -171,6 +192,24 @@ const iso = (ms: number): string => new Date(ms).toISOString();
 const sum = (ns: readonly number[]): number => ns.reduce((a, b) => a + b, 0);
 const isLive = (o: Order): boolean => o.status === 'reserved' || o.status === 'placed';
 const refOf = (e: AuditedEvent): EventRef => ({ stream: e.streamId, revision: e.revision, position: e.position });
+const claimRef = (r: Reservation): EventRef => ({ stream: r.claimStream, revision: r.claimRevision, position: r.claimPosition });
+const placedRef = (r: Reservation): EventRef => ({ stream: r.placedStream, revision: r.placedRevision, position: r.placedPosition });
+
+const newReservation = (): Reservation => ({
+  claimed: false,
+  claimStream: '',
+  claimRevision: 0,
+  claimPosition: 0,
+  claimRecordedAt: 0,
+  userId: '',
+  quantity: 0,
+  released: false,
+  placed: false,
+  placedShard: 0,
+  placedStream: '',
+  placedRevision: 0,
+  placedPosition: 0,
+});
 
 const expectedStream = (event: DomainEvent): string => {
   switch (event.type) {
@@ -193,7 +232,8 @@ const expectedStream = (event: DomainEvent): string => {
  */
 export class AuditModel {
   private readonly sales = new Map<string, SaleAudit>();
-  private readonly payments = new Map<string, { outcome: 'paid' | 'refund'; at: EventRef }>();
+  /** paymentId → its first outcome, as `position + 1` when paid and `-(position + 1)` when a refund was requested. */
+  private readonly payments = new Map<string, number>();
   private readonly logViolations: Violation[] = [];
   private lastPosition = 0;
   private eventCount = 0;
@@ -217,16 +257,25 @@ export class AuditModel {
 
   /** Decodes a stored event (upcasting old versions) and applies it; an unreadable event is a violation, not a crash. */
   applyRecorded(recorded: RecordedEvent): void {
+    this.applyDecoded(recorded, decodeEvent);
+  }
+
+  /** The same for an event from the sequential log reader (decoded by decodeLogEvent, the same checks and upcasting). */
+  applyLogged(logged: LogEvent): void {
+    this.applyDecoded(logged, decodeLogEvent);
+  }
+
+  private applyDecoded<E extends Omit<AuditedEvent, 'event'> & { readonly eventId: string; readonly type: string }>(stored: E, decode: (e: E) => DomainEvent): void {
     let event: DomainEvent;
     try {
-      event = decodeEvent(recorded);
+      event = decode(stored);
     } catch (error) {
-      this.advance(recorded);
-      const message = `event ${recorded.eventId} of type ${recorded.type} cannot be read: ${error instanceof Error ? error.message : String(error)}`;
-      this.logViolations.push(this.violation('decodable-event', message, { stream: recorded.streamId, revision: recorded.revision, position: recorded.position }));
+      this.advance(stored);
+      const message = `event ${stored.eventId} of type ${stored.type} cannot be read: ${error instanceof Error ? error.message : String(error)}`;
+      this.logViolations.push(this.violation('decodable-event', message, { stream: stored.streamId, revision: stored.revision, position: stored.position }));
       return;
     }
-    this.apply({ streamId: recorded.streamId, revision: recorded.revision, position: recorded.position, recordedAt: recorded.recordedAt, event });
+    this.apply({ streamId: stored.streamId, revision: stored.revision, position: stored.position, recordedAt: stored.recordedAt, event });
   }
 
   apply(e: AuditedEvent): void {
@@ -254,10 +303,12 @@ export class AuditModel {
         return this.onQuotaClaimed(sale, e.event, e);
       case 'QuotaReleased': {
         // As the Buyer decider: releasing an unknown or already released claim gives nothing back.
-        const claim = sale.claims.get(e.event.data.reservationId);
-        if (claim && !claim.released) {
+        const claim = sale.reservations.get(e.event.data.reservationId);
+        if (claim?.claimed && !claim.released) {
           claim.released = true;
-          sale.activeUnits.set(claim.userId, (sale.activeUnits.get(claim.userId) ?? 0) - claim.quantity);
+          // The claim made its buyer's record.
+          const buyer = sale.buyers.get(claim.userId) as BuyerAudit;
+          buyer.active -= claim.quantity;
         }
         return;
       }
@@ -307,10 +358,9 @@ export class AuditModel {
         releasedUnits: 0,
         expiredUnits: 0,
         cancelledUnits: 0,
-        orders: new Map(),
-        claims: new Map(),
-        reservationByKey: new Map(),
-        activeUnits: new Map(),
+        reservations: new Map(),
+        buyers: new Map(),
+        oddKeys: new Map(),
         violations: [],
         unknownSaleReported: false,
       };
@@ -361,24 +411,52 @@ export class AuditModel {
 
   private onQuotaClaimed(sale: SaleAudit, event: Extract<DomainEvent, { type: 'QuotaClaimed' }>, e: AuditedEvent): void {
     const { userId, reservationId, idempotencyKey, quantity } = event.data;
-    const keyOfUser = `${userId}\n${idempotencyKey}`;
-    const earlier = sale.reservationByKey.get(keyOfUser);
+    let buyer = sale.buyers.get(userId);
+    if (!buyer) sale.buyers.set(userId, (buyer = { active: 0, key: undefined, reservation: '', more: undefined }));
+    const earlier = this.claimedUnder(sale, buyer, userId, idempotencyKey, reservationId);
     if (earlier !== undefined) {
-      const first = sale.claims.get(earlier)?.claimed.position;
-      const message = `user ${userId} claimed quota twice under Idempotency-Key ${idempotencyKey} (reservations ${earlier} and ${reservationId}${first === undefined ? '' : `; first at position ${first}`})`;
+      const first = sale.reservations.get(earlier);
+      const at = first?.claimed ? `; first at position ${first.claimPosition}` : '';
+      const message = `user ${userId} claimed quota twice under Idempotency-Key ${idempotencyKey} (reservations ${earlier} and ${reservationId}${at})`;
       this.violate(sale, 'no-duplicate-reservation', message, e);
-    } else {
-      sale.reservationByKey.set(keyOfUser, reservationId);
     }
-    const active = (sale.activeUnits.get(userId) ?? 0) + quantity;
-    sale.activeUnits.set(userId, active);
+    const active = buyer.active + quantity;
+    buyer.active = active;
     const limit = sale.definition?.perUserLimit;
     if (limit !== undefined && active > limit) {
       this.violate(sale, 'per-user-limit', `user ${userId} holds ${active} units of sale ${sale.saleId}, above its per-user limit of ${limit}`, e);
     }
-    if (!sale.claims.has(reservationId)) {
-      sale.claims.set(reservationId, { claimed: refOf(e), recordedAt: e.recordedAt, userId, quantity, placed: sale.orders.has(reservationId), released: false });
+    let reservation = sale.reservations.get(reservationId);
+    if (!reservation) sale.reservations.set(reservationId, (reservation = newReservation()));
+    if (!reservation.claimed) {
+      reservation.claimed = true;
+      reservation.claimStream = e.streamId;
+      reservation.claimRevision = e.revision;
+      reservation.claimPosition = e.position;
+      reservation.claimRecordedAt = e.recordedAt;
+      reservation.userId = userId;
+      reservation.quantity = quantity;
     }
+  }
+
+  /** The reservation first claimed under (user, key), or undefined after recording `reservationId` as that one. */
+  private claimedUnder(sale: SaleAudit, buyer: BuyerAudit, userId: string, idempotencyKey: string, reservationId: string): string | undefined {
+    if (userId.includes('\n') || idempotencyKey.includes('\n')) {
+      const key = `${userId}\n${idempotencyKey}`;
+      const earlier = sale.oddKeys.get(key);
+      if (earlier === undefined) sale.oddKeys.set(key, reservationId);
+      return earlier;
+    }
+    if (buyer.key === undefined) {
+      buyer.key = idempotencyKey;
+      buyer.reservation = reservationId;
+      return undefined;
+    }
+    if (buyer.key === idempotencyKey) return buyer.reservation;
+    buyer.more ??= new Map();
+    const earlier = buyer.more.get(idempotencyKey);
+    if (earlier === undefined) buyer.more.set(idempotencyKey, reservationId);
+    return earlier;
   }
 
   private onShardEvent(sale: SaleAudit, event: ShardEvent, e: AuditedEvent): void {
@@ -386,25 +464,29 @@ export class AuditModel {
     const orderId = event.data.orderId;
     const order = shard.state.orders.get(orderId);
     const held = shard.heldUnits.get(orderId) ?? 0;
-    const where = `order ${orderId} on shard ${event.data.shard} of sale ${sale.saleId}`;
+    // Only a violation's message needs it.
+    const where = (): string => `order ${orderId} on shard ${event.data.shard} of sale ${sale.saleId}`;
     switch (event.type) {
       case 'StockReserved':
         shard.heldUnits.set(orderId, held + event.data.quantity);
         sale.reservedUnits += event.data.quantity;
         break;
       case 'OrderPlaced': {
-        const first = sale.orders.get(orderId);
-        if (first) {
-          const message = `${where} was already placed on shard ${first.shard} (position ${first.placed.position})`;
+        let reservation = sale.reservations.get(orderId);
+        if (reservation?.placed) {
+          const message = `${where()} was already placed on shard ${reservation.placedShard} (position ${reservation.placedPosition})`;
           this.violate(sale, 'no-duplicate-reservation', message, e);
         } else {
-          sale.orders.set(orderId, { shard: event.data.shard, placed: refOf(e) });
+          if (!reservation) sale.reservations.set(orderId, (reservation = newReservation()));
+          reservation.placed = true;
+          reservation.placedShard = event.data.shard;
+          reservation.placedStream = e.streamId;
+          reservation.placedRevision = e.revision;
+          reservation.placedPosition = e.position;
         }
         if (event.data.stockTaken && held < event.data.quantity) {
-          this.violate(sale, 'stock-accounting', `${where} is placed as holding ${event.data.quantity} units, but only ${held} were reserved for it`, e);
+          this.violate(sale, 'stock-accounting', `${where()} is placed as holding ${event.data.quantity} units, but only ${held} were reserved for it`, e);
         }
-        const claim = sale.claims.get(orderId);
-        if (claim) claim.placed = true;
         break;
       }
       case 'OrderPaid':
@@ -416,24 +498,24 @@ export class AuditModel {
         break;
       case 'ReservationExpired':
         if (!order || !isLive(order)) {
-          this.violate(sale, 'order-lifecycle', `${where} expired while ${order ? order.status : 'never placed'}`, e);
+          this.violate(sale, 'order-lifecycle', `${where()} expired while ${order ? order.status : 'never placed'}`, e);
         } else if (order.expiresAt === undefined || event.data.expiredAt < order.expiresAt) {
           const due = order.expiresAt === undefined ? 'it has no expiry' : `its hold ran until ${iso(order.expiresAt)}`;
-          this.violate(sale, 'order-lifecycle', `${where} expired at ${iso(event.data.expiredAt)}, but ${due}`, e);
+          this.violate(sale, 'order-lifecycle', `${where()} expired at ${iso(event.data.expiredAt)}, but ${due}`, e);
         }
         sale.expiredUnits += order?.quantity ?? 0;
         break;
       case 'OrderCancelled':
-        if (!order || !isLive(order)) this.violate(sale, 'order-lifecycle', `${where} was cancelled while ${order ? order.status : 'never placed'}`, e);
+        if (!order || !isLive(order)) this.violate(sale, 'order-lifecycle', `${where()} was cancelled while ${order ? order.status : 'never placed'}`, e);
         sale.cancelledUnits += order?.quantity ?? 0;
         break;
       case 'StockReleased':
         if (event.data.quantity > held) {
-          this.violate(sale, 'stock-accounting', `${where}: ${event.data.quantity} units released, but only ${held} are held for it`, e);
+          this.violate(sale, 'stock-accounting', `${where()}: ${event.data.quantity} units released, but only ${held} are held for it`, e);
         } else if (order && (order.paidAt !== undefined || (order.status !== 'expired' && order.status !== 'cancelled'))) {
           // A paid order keeps its units whatever status a later (itself flagged) event gave it.
           const status = order.paidAt === undefined ? order.status : 'paid';
-          this.violate(sale, 'stock-accounting', `${where}: its stock is released while the order is ${status}`, e);
+          this.violate(sale, 'stock-accounting', `${where()}: its stock is released while the order is ${status}`, e);
         }
         if (held > event.data.quantity) shard.heldUnits.set(orderId, held - event.data.quantity);
         else shard.heldUnits.delete(orderId);
@@ -452,10 +534,10 @@ export class AuditModel {
     event: Extract<ShardEvent, { type: 'OrderPaid' }>,
     order: Order | undefined,
     held: number,
-    where: string,
+    where: () => string,
     e: AuditedEvent,
   ): void {
-    const fail = (why: string): void => this.violate(sale, 'paid-on-live-reservation', `${where} paid by ${event.data.paymentId}: ${why}`, e);
+    const fail = (why: string): void => this.violate(sale, 'paid-on-live-reservation', `${where()} paid by ${event.data.paymentId}: ${why}`, e);
     if (!order) return fail('the order was never placed');
     if (!isLive(order)) return fail(`the order was already ${order.status}`);
     if (order.expiresAt !== undefined && event.data.paidAt >= order.expiresAt) {
@@ -467,17 +549,18 @@ export class AuditModel {
 
   private recordPaymentOutcome(sale: SaleAudit, paymentId: string, outcome: 'paid' | 'refund', e: AuditedEvent): void {
     const earlier = this.payments.get(paymentId);
-    if (!earlier) {
-      this.payments.set(paymentId, { outcome, at: refOf(e) });
+    if (earlier === undefined) {
+      this.payments.set(paymentId, outcome === 'paid' ? e.position + 1 : -(e.position + 1));
       return;
     }
+    const earlierOutcome = earlier > 0 ? 'paid' : 'refund';
     const what =
-      earlier.outcome === outcome
+      earlierOutcome === outcome
         ? outcome === 'paid'
           ? 'paid twice'
           : 'refunded twice'
-        : `both paid and refunded (${earlier.outcome === 'paid' ? 'paid' : 'refund requested'} first)`;
-    this.violate(sale, 'one-outcome-per-payment', `payment ${paymentId} ${what}; earlier outcome at position ${earlier.at.position}`, e);
+        : `both paid and refunded (${earlierOutcome === 'paid' ? 'paid' : 'refund requested'} first)`;
+    this.violate(sale, 'one-outcome-per-payment', `payment ${paymentId} ${what}; earlier outcome at position ${Math.abs(earlier) - 1}`, e);
   }
 
   private checkShardNotOversold(sale: SaleAudit, s: ShardState, e: AuditedEvent): void {
@@ -499,8 +582,9 @@ export class AuditModel {
     const found: Violation[] = [];
     for (const shard of sale.shards.values()) {
       for (const order of shard.state.orders.values()) {
-        const placed = sale.orders.get(order.orderId)?.placed;
-        if (!placed) continue;
+        const first = sale.reservations.get(order.orderId);
+        if (!first?.placed) continue;
+        const placed = placedRef(first);
         const where = `order ${order.orderId} (${order.quantity} units) on shard ${shard.state.shard}`;
         if (isLive(order) && order.expiresAt !== undefined && order.expiresAt + graceMs < now) {
           const message = `${where} held until ${iso(order.expiresAt)} is neither paid, expired nor cancelled at ${iso(now)} (grace ${graceMs} ms): hold not ended`;
@@ -512,10 +596,10 @@ export class AuditModel {
         }
       }
     }
-    for (const [reservationId, claim] of sale.claims) {
-      if (claim.placed || claim.released || claim.recordedAt + graceMs >= now) continue;
+    for (const [reservationId, claim] of sale.reservations) {
+      if (!claim.claimed || claim.placed || claim.released || claim.claimRecordedAt + graceMs >= now) continue;
       const message = `quota claim ${reservationId} of user ${claim.userId} (${claim.quantity} units) has neither an OrderPlaced nor a QuotaReleased at ${iso(now)} (grace ${graceMs} ms)`;
-      found.push(this.violation('claim-settled', message, claim.claimed));
+      found.push(this.violation('claim-settled', message, claimRef(claim)));
     }
     return found;
   }

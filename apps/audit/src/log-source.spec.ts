@@ -1,6 +1,6 @@
 import path from 'node:path';
-import { MemoryEventStore, NO_STREAM, RecordedEvent } from '@flash/event-store';
-import { readLog, resolveDataDir } from './log-source';
+import { LogEvent, LogPage, MemoryEventStore, NO_STREAM, RecordedEvent } from '@flash/event-store';
+import { readLog, resolveDataDir, scanLog } from './log-source';
 
 const appendEvents = async (store: MemoryEventStore, count: number, streamId = 'stream-1'): Promise<void> => {
   const current = (await store.readStream(streamId)).length;
@@ -22,6 +22,21 @@ describe('reading the log', () => {
     await appendEvents(store, 2, 'stream-2'); // appended after the audit took its head
 
     expect(await collect(readLog(store, head, 3))).toEqual([[1, 2, 3], [4, 5, 6], [7]]);
+  });
+
+  it('scans the reader\'s pages from the start up to the given head, leaving out empty ones', () => {
+    const event = (position: number): LogEvent => ({ position, streamId: 's', revision: position - 1, eventId: `e${String(position)}`, type: 'T', data: {}, schemaVersion: 1, recordedAt: 0 });
+    const asked: Array<[number, number, number]> = [];
+    const reader = {
+      *pages(after: number, upTo: number, pageSize: number): Generator<LogPage> {
+        asked.push([after, upTo, pageSize]);
+        yield { events: [event(1), event(2)], through: 2 };
+        yield { events: [], through: 4 };
+        yield { events: [event(5)], through: 5 };
+      },
+    };
+    expect([...scanLog(reader, 5, 2)].map((page) => page.map((e) => e.position))).toEqual([[1, 2], [5]]);
+    expect(asked).toEqual([[0, 5, 2]]);
   });
 
   it('reads nothing from an empty log', async () => {

@@ -1,7 +1,7 @@
 import { EventStore } from '@flash/event-store';
 import { DocumentStore } from './document-store';
 import { physicalCollection, Projection } from './projection';
-import { CHECKPOINT_COLLECTION, checkpointId, ProjectionProgress, ProjectionRunner } from './projection-runner';
+import { CHECKPOINT_COLLECTION, checkpointId, ProjectionProgress, ProjectionRunner, ProjectionRunnerOptions } from './projection-runner';
 
 /** One document per projection: which generation (blue/green copy) queries read. */
 export const POINTER_COLLECTION = 'projections';
@@ -44,7 +44,7 @@ export async function rebuildGeneration(
   store: EventStore,
   docs: DocumentStore,
   projection: Projection,
-  options: Pick<ProjectionHostOptions, 'batchSize' | 'idleMs' | 'now' | 'onBatch'>,
+  options: Pick<ProjectionHostOptions, 'batchSize' | 'idleMs' | 'now' | 'onBatch'> & Pick<ProjectionRunnerOptions, 'logReader' | 'onRead'>,
   beforeSwitch?: (fresh: ProjectionRunner) => Promise<void>,
 ): Promise<ProjectionRunner> {
   const active = (await readActiveGeneration(docs, projection.name)) ?? 0;
@@ -53,6 +53,7 @@ export async function rebuildGeneration(
   const fresh = new ProjectionRunner(store, docs, projection, { ...options, generation });
   await fresh.ensureIndexes();
   await fresh.loadCheckpoint();
+  fresh.startEmpty();
   await fresh.catchUp();
   await beforeSwitch?.(fresh);
   await writeActiveGeneration(docs, projection.name, generation, options.now());

@@ -1,4 +1,4 @@
-import { DomainEvent } from '@flash/domain';
+import { DomainEvent, EventType } from '@flash/domain';
 import { IndexSpec, StoredDocument } from './document-store';
 
 /** A domain event as a projection sees it: with its place in the global log. */
@@ -25,6 +25,10 @@ export const POSITION_FIELD = '_position';
 export interface DocumentSession {
   /** The document as the batch has it so far; after a re-delivery it may already be ahead of the event. */
   get(collection: string, id: string): StoredDocument | undefined;
+  /**
+   * Writes the document `change` returns, stamped with `_id` and `_position`. `change` returns a new object (it must
+   * not hand back `current` or any object it keeps): the session keeps it and sets those two fields on it.
+   */
   update(collection: string, id: string, change: (current: StoredDocument | undefined) => Record<string, unknown>): void;
 }
 
@@ -34,6 +38,12 @@ export interface Projection {
   /** Logical names; each generation (blue/green copy) stores them under its own physical names. */
   readonly collections: readonly string[];
   readonly indexes: Readonly<Record<string, readonly IndexSpec[]>>;
+  /**
+   * The event types `touches` and `apply` act on; events of other types are not even decoded (a rebuild does not
+   * read them out of the store at all). Every type whose `touches` is non-empty or whose `apply` writes must be
+   * listed. Absent: every event type.
+   */
+  readonly eventTypes?: readonly EventType[];
   /** Every document `apply` may read or write for this event, loaded before it runs (apply itself is synchronous). */
   touches(event: ProjectedEvent): readonly DocumentKey[];
   apply(event: ProjectedEvent, session: DocumentSession): void;

@@ -1,6 +1,6 @@
 import { AuditModel, SaleCounts } from '../audit-model';
 import { CommandIo, CommandResult } from '../command';
-import { openLogReadOnly, readLog } from '../log-source';
+import { openLogReader, scanLog } from '../log-source';
 import { progressBar } from '../progress';
 
 /** Replay stops before the first event past this point. */
@@ -28,16 +28,16 @@ const isPast = (bound: ReplayBound, e: { position: number; recordedAt: number })
  * The invariants are not judged here; `verify` does that.
  */
 export const replayCommand = async (options: ReplayOptions, io: CommandIo): Promise<CommandResult> => {
-  const store = openLogReadOnly(options.dataDir, io.env);
+  const reader = openLogReader(options.dataDir, io.env);
   try {
-    const head = await store.headPosition();
+    const head = reader.headPosition();
     const upTo = 'position' in options.until ? Math.min(head, options.until.position) : head;
     const model = new AuditModel(options.saleId === undefined ? {} : { saleId: options.saleId });
     const progress = progressBar(io, 'replay', upTo);
-    pages: for await (const page of readLog(store, upTo)) {
-      for (const recorded of page) {
-        if (isPast(options.until, recorded)) break pages;
-        model.applyRecorded(recorded);
+    pages: for (const page of scanLog(reader, upTo)) {
+      for (const e of page) {
+        if (isPast(options.until, e)) break pages;
+        model.applyLogged(e);
       }
       progress.update(model.events);
     }
@@ -50,6 +50,6 @@ export const replayCommand = async (options: ReplayOptions, io: CommandIo): Prom
     };
     return { exitCode: 0, report };
   } finally {
-    await store.close();
+    reader.close();
   }
 };

@@ -1,6 +1,6 @@
 import { AuditModel, AuditVerdict, DEFAULT_EXPIRY_GRACE_MS } from '../audit-model';
 import { CannotRun, CommandIo, CommandResult } from '../command';
-import { openLogReadOnly, readLog } from '../log-source';
+import { openLogReader, scanLog } from '../log-source';
 import { progressBar } from '../progress';
 
 export interface VerifyOptions {
@@ -16,13 +16,13 @@ export interface VerifyOptions {
  * invariant is checked at every prefix. Exit 1 on any violation.
  */
 export const verifyCommand = async (options: VerifyOptions, io: CommandIo): Promise<CommandResult> => {
-  const store = openLogReadOnly(options.dataDir, io.env);
+  const reader = openLogReader(options.dataDir, io.env);
   try {
-    const head = await store.headPosition();
+    const head = reader.headPosition();
     const model = new AuditModel(options.saleId === undefined ? {} : { saleId: options.saleId });
     const progress = progressBar(io, 'verify', head);
-    for await (const page of readLog(store, head)) {
-      for (const recorded of page) model.applyRecorded(recorded);
+    for (const page of scanLog(reader, head)) {
+      for (const e of page) model.applyLogged(e);
       progress.update(model.events);
     }
     progress.finish();
@@ -33,6 +33,6 @@ export const verifyCommand = async (options: VerifyOptions, io: CommandIo): Prom
     if (options.saleId !== undefined && verdict.sales.length === 0) throw new CannotRun(`sale ${options.saleId} has no events in the log`);
     return { exitCode: verdict.ok ? 0 : 1, report: verdict };
   } finally {
-    await store.close();
+    reader.close();
   }
 };
