@@ -55,11 +55,21 @@ export const toEnvelope = (error: unknown): Envelope => {
   return envelope('INTERNAL', 'internal error');
 };
 
-export const sendEnvelope = (reply: FastifyReply, { status, body }: Envelope): void => {
-  if (status === 429 || status === 503) {
-    reply.header('Retry-After', String(Math.max(1, Math.ceil((body.error.retryAfterMs ?? 1000) / 1000))));
-  }
-  void reply.status(status).send(body);
+/** The Retry-After header (whole seconds) a 429 or 503 envelope carries; undefined for every other status. */
+export const retryAfterOf = ({ status, body }: Envelope): string | undefined =>
+  status === 429 || status === 503 ? String(Math.max(1, Math.ceil((body.error.retryAfterMs ?? 1000) / 1000))) : undefined;
+
+export const sendEnvelope = (reply: FastifyReply, envelope: Envelope): void => {
+  const retryAfter = retryAfterOf(envelope);
+  if (retryAfter !== undefined) reply.header('Retry-After', retryAfter);
+  void reply.status(envelope.status).send(envelope.body);
+};
+
+/** The envelope of an error a route let through, logging it when it is a bug (INTERNAL) rather than a refusal. */
+export const envelopeOfUnhandled = (error: unknown, logger: Logger): Envelope => {
+  const result = toEnvelope(error);
+  if (result.status >= 500 && result.body.error.code === 'INTERNAL') logger.error({ err: error }, 'unhandled error');
+  return result;
 };
 
 @Catch()
@@ -67,8 +77,6 @@ export class ErrorEnvelopeFilter implements ExceptionFilter {
   constructor(@Inject(LOGGER) private readonly logger: Logger) {}
 
   catch(error: unknown, host: ArgumentsHost): void {
-    const result = toEnvelope(error);
-    if (result.status >= 500 && result.body.error.code === 'INTERNAL') this.logger.error({ err: error }, 'unhandled error');
-    sendEnvelope(host.switchToHttp().getResponse<FastifyReply>(), result);
+    sendEnvelope(host.switchToHttp().getResponse<FastifyReply>(), envelopeOfUnhandled(error, this.logger));
   }
 }

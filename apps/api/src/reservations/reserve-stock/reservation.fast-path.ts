@@ -3,7 +3,7 @@ import { Inject, Injectable } from '@nestjs/common';
 import { AccessHooks, RESERVATIONS_ROUTE } from '../../access/access-hooks';
 import { PurchaseRequest } from '../../access/access-request';
 import { APP_CONFIG, AppConfig } from '../../config';
-import { toEnvelope } from '../../http/error.filter';
+import { envelopeOfUnhandled, retryAfterOf } from '../../http/error.filter';
 import { RawJsonBody } from '../../http/json-body';
 import { securityHeaders } from '../../http/security-headers';
 import { Logger, LOGGER } from '../../logger';
@@ -63,17 +63,16 @@ export class ReservationFastPath {
   private async answer(request: PurchaseRequest, res: ServerResponse, bytes: Buffer, closing: () => boolean): Promise<void> {
     let status: number;
     let payload: string;
-    let retryAfterMs: number | undefined;
+    let retryAfter: string | undefined;
     try {
       const result = await this.route.reserve(request, new RawJsonBody(bytes.toString('utf8'), bytes));
       status = result.status;
       payload = JSON.stringify(result.body);
     } catch (error) {
-      const envelope = toEnvelope(error);
-      if (envelope.status >= 500 && envelope.body.error.code === 'INTERNAL') this.logger.error({ err: error }, 'unhandled error');
+      const envelope = envelopeOfUnhandled(error, this.logger);
       status = envelope.status;
       payload = JSON.stringify(envelope.body);
-      if (status === 429 || status === 503) retryAfterMs = envelope.body.error.retryAfterMs ?? 1000;
+      retryAfter = retryAfterOf(envelope);
     }
     this.access.noteReservationAnswer(request, status, payload);
     if (res.destroyed) return;
@@ -81,7 +80,7 @@ export class ReservationFastPath {
       ...this.headers,
       'content-type': JSON_CONTENT_TYPE,
       'content-length': String(Buffer.byteLength(payload)),
-      ...(retryAfterMs === undefined ? {} : { 'retry-after': String(Math.max(1, Math.ceil(retryAfterMs / 1000))) }),
+      ...(retryAfter === undefined ? {} : { 'retry-after': retryAfter }),
       ...(closing() ? { connection: 'close' } : {}),
     });
     res.end(payload);

@@ -7,7 +7,7 @@ import { RESERVATIONS_ROUTE } from '../../access/access-hooks';
 import { PurchaseChecks } from '../../access/purchase-checks';
 import { JwtService } from '../../auth/jwt.service';
 import { ApiError } from '../../http/error-catalogue';
-import { sendEnvelope, toEnvelope } from '../../http/error.filter';
+import { envelopeOfUnhandled, sendEnvelope } from '../../http/error.filter';
 import { parseBody } from '../../http/json-body';
 import { Logger, LOGGER } from '../../logger';
 import { SaleCatalog } from '../../sales/sale-catalog';
@@ -61,9 +61,7 @@ export class ReservationRoute implements OnModuleInit {
         void reply.status(status);
         return body;
       } catch (error) {
-        const result = toEnvelope(error);
-        if (result.status >= 500 && result.body.error.code === 'INTERNAL') this.logger.error({ err: error }, 'unhandled error');
-        sendEnvelope(reply, result);
+        sendEnvelope(reply, envelopeOfUnhandled(error, this.logger));
         return reply;
       }
     });
