@@ -3,11 +3,12 @@ import os from 'node:os';
 import path from 'node:path';
 import { buyerStream, DomainEvent, EVENT_SCHEMA_VERSIONS, EventType } from '@flash/domain';
 import { encodeEvent, EventStore, NO_STREAM, SqliteEventStore, SqliteLogReader } from '@flash/event-store';
+import { dumpGeneration as dump } from '../test/generation-dump';
 import { appendSaleHistory } from '../test/sale-history';
 import { analyticsProjection } from './analytics/analytics.projection';
-import { DocumentStore, ResultRow, StoredDocument } from './document-store';
+import { ResultRow, StoredDocument } from './document-store';
 import { SqliteDocumentStore } from './embedded/sqlite-document-store';
-import { DocumentSession, physicalCollection, ProjectedEvent } from './projection';
+import { DocumentSession, ProjectedEvent } from './projection';
 import { readActiveGeneration, rebuildGeneration } from './projection-host';
 import { CHECKPOINT_COLLECTION, checkpointId, ProjectionRunner } from './projection-runner';
 
@@ -20,16 +21,6 @@ afterAll(() => {
 });
 
 const options = (generation: number, batchSize: number) => ({ generation, batchSize, idleMs: 5, now: () => Date.now() });
-
-/** Every document of one generation, by collection. */
-async function dump(docs: DocumentStore, generation: number): Promise<Record<string, ResultRow[]>> {
-  const out: Record<string, ResultRow[]> = {};
-  for (const collection of analyticsProjection.collections) {
-    const { rows } = await docs.aggregate(physicalCollection(collection, generation), [{ $sort: { _id: 1 } }], { maxRows: 1_000_000, maxTimeMs: 60_000 });
-    out[collection] = rows;
-  }
-  return out;
-}
 
 /** Two sales, buyer streams the analytics projection ignores between them, and an event type no reader knows. */
 async function fillLog(store: EventStore): Promise<void> {

@@ -1,10 +1,11 @@
 import fc from 'fast-check';
 import { EventStore, MemoryEventStore, ReadAllOptions, RecordedEvent } from '@flash/event-store';
+import { dumpGeneration as dump } from '../test/generation-dump';
 import { appendSaleHistory } from '../test/sale-history';
 import { ANALYTICS, analyticsProjection, SALE_SUMMARY, SALE_TIMELINE } from './analytics/analytics.projection';
 import { AnalyticsQueries } from './analytics/analytics-queries';
 import { RejectionLog } from './analytics/rejection-log';
-import { DocumentReplacement, DocumentStore, ResultRow } from './document-store';
+import { DocumentReplacement, ResultRow } from './document-store';
 import { SqliteDocumentStore } from './embedded/sqlite-document-store';
 import { physicalCollection } from './projection';
 import { ProjectionHost, readActiveGeneration, rebuildGeneration } from './projection-host';
@@ -12,16 +13,6 @@ import { ProjectionRunner } from './projection-runner';
 
 const options = (generation: number, batchSize = 50) => ({ generation, batchSize, idleMs: 5, now: () => Date.now() });
 const hostOptions = { batchSize: 50, idleMs: 5, now: () => Date.now(), pointerPollMs: 20, dropAfterMs: 60_000 };
-
-/** Every document of one generation, by collection: what "identical read models" compares. */
-async function dump(docs: DocumentStore, generation: number): Promise<Record<string, ResultRow[]>> {
-  const out: Record<string, ResultRow[]> = {};
-  for (const collection of analyticsProjection.collections) {
-    const { rows } = await docs.aggregate(physicalCollection(collection, generation), [{ $sort: { _id: 1 } }], { maxRows: 1_000_000, maxTimeMs: 60_000 });
-    out[collection] = rows;
-  }
-  return out;
-}
 
 async function cleanPass(store: EventStore): Promise<Record<string, ResultRow[]>> {
   const docs = new SqliteDocumentStore(':memory:');
