@@ -1,4 +1,4 @@
-import { AppendResult, EventData, ExpectedRevision, NO_STREAM } from '@flash/event-store';
+import { AppendOptions, AppendResult, EventData, ExpectedRevision, NO_STREAM } from '@flash/event-store';
 import { ChaosClient } from './chaos-client';
 import { checkRun } from './checker';
 import { FaultyEventStore } from './faulty-store';
@@ -12,11 +12,11 @@ class LyingStore extends FaultyEventStore {
   lying = false;
   private readonly lieRng = runRng(7, 'lying-store', 0);
 
-  override async append(streamId: string, events: readonly EventData[], expected: ExpectedRevision): Promise<AppendResult> {
+  override async append(streamId: string, events: readonly EventData[], expected: ExpectedRevision, options?: AppendOptions): Promise<AppendResult> {
     if (this.lying && streamId.startsWith('inventory-') && this.lieRng() < 0.4) {
       return { nextExpectedRevision: (expected === NO_STREAM ? -1 : expected) + events.length, position: 0 };
     }
-    return super.append(streamId, events, expected);
+    return super.append(streamId, events, expected, options);
   }
 }
 

@@ -1,4 +1,5 @@
 import {
+  AppendOptions,
   AppendResult,
   EventData,
   EventStore,
@@ -87,20 +88,20 @@ export class FaultyEventStore extends ForwardingEventStore {
     return this.rng.int(this.odds.holdMs[0], this.odds.holdMs[1]);
   }
 
-  override async append(streamId: string, events: readonly EventData[], expected: ExpectedRevision): Promise<AppendResult> {
+  override async append(streamId: string, events: readonly EventData[], expected: ExpectedRevision, options?: AppendOptions): Promise<AppendResult> {
     const fault = this.pickFault(streamId);
     switch (fault) {
       case undefined:
-        return this.inner.append(streamId, events, expected);
+        return this.inner.append(streamId, events, expected, options);
       case 'written-then-error': {
-        await this.inner.append(streamId, events, expected); // a real refusal (a conflict) is passed on as it is
+        await this.inner.append(streamId, events, expected, options); // a real refusal (a conflict) is passed on as it is
         this.injected[fault]++;
         throw new InjectedStoreFault(fault, streamId);
       }
       case 'slow-write': {
         this.injected[fault]++;
         await sleep(this.holdMs());
-        return this.inner.append(streamId, events, expected);
+        return this.inner.append(streamId, events, expected, options);
       }
       case 'timeout-unwritten': {
         this.injected[fault]++;
@@ -111,7 +112,7 @@ export class FaultyEventStore extends ForwardingEventStore {
         this.injected[fault]++;
         const hold = this.holdMs();
         const write = sleep(hold + this.rng.int(1, 50))
-          .then(() => this.inner.append(streamId, events, expected))
+          .then(() => this.inner.append(streamId, events, expected, options))
           .catch(() => undefined);
         this.late.add(write);
         void write.finally(() => this.late.delete(write));

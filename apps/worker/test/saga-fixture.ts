@@ -24,6 +24,7 @@ import {
   ShardState,
 } from '@flash/domain';
 import {
+  AppendOptions,
   AppendResult,
   CommandMetadata,
   decodeEvent,
@@ -84,8 +85,8 @@ export class FakeClock implements Clock {
 export class ForwardingEventStore implements EventStore {
   constructor(readonly inner: EventStore) {}
 
-  append(streamId: string, events: readonly EventData[], expected: ExpectedRevision): Promise<AppendResult> {
-    return this.inner.append(streamId, events, expected);
+  append(streamId: string, events: readonly EventData[], expected: ExpectedRevision, options?: AppendOptions): Promise<AppendResult> {
+    return this.inner.append(streamId, events, expected, options);
   }
 
   readStream(streamId: string, fromRevision?: number): Promise<RecordedEvent[]> {
@@ -143,10 +144,10 @@ export class FaultyEventStore extends ForwardingEventStore {
     };
   }
 
-  override async append(streamId: string, events: readonly EventData[], expected: ExpectedRevision): Promise<AppendResult> {
+  override async append(streamId: string, events: readonly EventData[], expected: ExpectedRevision, options?: AppendOptions): Promise<AppendResult> {
     if (this.held && streamId.startsWith(this.held.prefix)) await this.held.released;
     if (takeFault(this.appendFaults, streamId)) throw new Error(`injected fault: append to ${streamId} failed`);
-    return this.inner.append(streamId, events, expected);
+    return this.inner.append(streamId, events, expected, options);
   }
 
   override async readStream(streamId: string, fromRevision?: number): Promise<RecordedEvent[]> {

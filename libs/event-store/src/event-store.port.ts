@@ -53,8 +53,22 @@ export interface Subscription extends AsyncIterable<RecordedEvent> {
   close(): void;
 }
 
+/**
+ * When an append may resolve. 'durable' (the default): once the events would survive a crash. 'ordered': once
+ * they are committed in the log's order, possibly before they are durable; they become durable no later than any
+ * 'durable' append this same store instance makes after this one resolves. For a step whose acknowledgement waits
+ * for a later durable append anyway (a buyer's claim before the order it guards), it saves one wait for the disk.
+ * Until they are durable they are not shown to readAll or subscriptions, and a crash may take them back (with
+ * nothing acknowledged on them). A store that cannot tell the two apart treats every append as 'durable'.
+ */
+export type AppendDurability = 'durable' | 'ordered';
+
+export interface AppendOptions {
+  readonly durability?: AppendDurability;
+}
+
 export interface EventStore {
-  append(streamId: string, events: readonly EventData[], expectedRevision: ExpectedRevision): Promise<AppendResult>;
+  append(streamId: string, events: readonly EventData[], expectedRevision: ExpectedRevision, options?: AppendOptions): Promise<AppendResult>;
   /** Events of one stream in revision order; [] for a stream that does not exist. */
   readStream(streamId: string, fromRevision?: number): Promise<RecordedEvent[]>;
   readAll(options: ReadAllOptions): Promise<RecordedEvent[]>;

@@ -228,6 +228,24 @@ export function eventStoreContract(name: string, factory: EventStoreFactory): vo
         expect(positions(stored)).toEqual(range(first.position - 1, 6));
       });
 
+      it("an 'ordered' append takes its place in the order, and is read like any other once a later durable append is answered", async () => {
+        const store = await open();
+        const claim = streamName();
+        const order = streamName();
+        const ordered = await store.append(claim, makeEvents(1), NO_STREAM, { durability: 'ordered' });
+        const durable = await store.append(order, makeEvents(2), NO_STREAM);
+        expect(durable.position).toBe(ordered.position + 2);
+
+        expect(await store.readStream(claim)).toHaveLength(1);
+        const all = await store.readAll({ after: ordered.position - 1, maxCount: 10 });
+        expect(all.map((e) => [e.streamId, e.position])).toEqual([
+          [claim, ordered.position],
+          [order, ordered.position + 1],
+          [order, ordered.position + 2],
+        ]);
+        expect(await store.headPosition()).toBe(durable.position);
+      });
+
       it('an empty append is rejected (as a rejected promise) and writes nothing', async () => {
         const store = await open();
         const streamId = streamName();

@@ -394,6 +394,55 @@ describe('SqliteEventStore specifics', () => {
       expect(disk.spy).toHaveBeenCalledTimes(2);
     });
 
+    it("answers an 'ordered' append at commit, shows it only once synced, and a later durable append's sync covers it", async () => {
+      const file = newFile();
+      const store = track(new SqliteEventStore({ file, pollMs: 60_000, syncOffLoop: true }));
+      const disk = holdSyncs();
+      const claim = streamName();
+      const order = streamName();
+
+      // Answered without any sync having completed; its sync has started all the same.
+      const ordered = await store.append(claim, makeEvents(1), NO_STREAM, { durability: 'ordered' });
+      expect(ordered.position).toBe(1);
+      expect(disk.held).toHaveLength(1);
+      expect(await store.readAll({ after: 0, maxCount: 10 })).toHaveLength(0);
+      expect(await store.headPosition()).toBe(0);
+
+      let durable = false;
+      const placed = store.append(order, makeEvents(2), NO_STREAM).then((r) => ((durable = true), r));
+      await new Promise((r) => setTimeout(r, 20));
+      expect(committedHead(file)()).toBe(3);
+      expect(durable).toBe(false);
+
+      await disk.releaseAll();
+      expect((await placed).position).toBe(3);
+      // Once the durable append is answered, both are synced and shown, in commit order.
+      expect((await store.readAll({ after: 0, maxCount: 10 })).map((e) => e.streamId)).toEqual([claim, order, order]);
+    });
+
+    it("answers 'ordered' and durable appends of one commit each in its own time", async () => {
+      const file = newFile();
+      const store = track(new SqliteEventStore({ file, pollMs: 60_000, syncOffLoop: true }));
+      const disk = holdSyncs();
+      const answered: string[] = [];
+      const durable = store.append(streamName(), makeEvents(1), NO_STREAM).then(() => answered.push('durable'));
+      const ordered = store.append(streamName(), makeEvents(1), NO_STREAM, { durability: 'ordered' }).then(() => answered.push('ordered'));
+      await ordered;
+      expect(answered).toEqual(['ordered']);
+      await disk.releaseAll();
+      await durable;
+      expect(answered).toEqual(['ordered', 'durable']);
+    });
+
+    it("treats 'ordered' as durable when every commit is synced in place", async () => {
+      const file = newFile();
+      const store = track(new SqliteEventStore({ file, pollMs: 60_000 }));
+      const spy = jest.spyOn(fs, 'fdatasync');
+      await store.append(streamName(), makeEvents(1), NO_STREAM, { durability: 'ordered' });
+      expect(spy).not.toHaveBeenCalled(); // synchronous=FULL: SQLite synced inside the commit
+      expect(await store.readAll({ after: 0, maxCount: 10 })).toHaveLength(1);
+    });
+
     it('fails every waiting append, and every later one, when a sync fails', async () => {
       const file = newFile();
       const store = track(new SqliteEventStore({ file, pollMs: 60_000, syncOffLoop: true }));

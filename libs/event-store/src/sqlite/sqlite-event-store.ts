@@ -4,6 +4,7 @@ import { BackgroundCheckpointer } from './background-checkpointer';
 import { assertAppendable, recognisedRetry, StoredEventRef } from '../append-retry';
 import { AppendSignal, catchUpSubscription } from '../catch-up-subscription';
 import {
+  AppendOptions,
   AppendResult,
   DuplicateEventId,
   EventData,
@@ -71,6 +72,8 @@ interface PendingAppend {
   readonly streamId: string;
   readonly events: readonly EventData[];
   readonly expected: ExpectedRevision;
+  /** 'ordered': answered at commit; its frames are synced by the sync of any later commit (see append). */
+  readonly ordered: boolean;
   readonly resolve: (r: AppendResult) => void;
   readonly reject: (e: unknown) => void;
 }
@@ -209,12 +212,18 @@ export class SqliteEventStore implements EventStore {
     );
   }
 
-  append(streamId: string, events: readonly EventData[], expected: ExpectedRevision): Promise<AppendResult> {
+  /**
+   * With syncOffLoop, an 'ordered' append is answered once committed. Its WAL frames precede those of every later
+   * commit, and a sync covers every frame written before it starts, so whatever later durable append the caller
+   * awaits makes it durable too. Every other mode syncs each commit before answering, so there it is 'durable'.
+   */
+  append(streamId: string, events: readonly EventData[], expected: ExpectedRevision, options?: AppendOptions): Promise<AppendResult> {
     if (this.closed) return Promise.reject(new Error('event store is closed'));
     if (this.syncFailure) return Promise.reject(this.syncFailure);
+    const ordered = options?.durability === 'ordered';
     return new Promise((resolve, reject) => {
       assertAppendable(events); // thrown inside the executor: a rejected promise, never a synchronous throw
-      this.pending.push({ streamId, events, expected, resolve, reject });
+      this.pending.push({ streamId, events, expected, ordered, resolve, reject });
       if (!this.coalesce) return this.flush();
       if (!this.flushScheduled) {
         this.flushScheduled = true;
@@ -280,9 +289,10 @@ export class SqliteEventStore implements EventStore {
       return;
     }
     if (this.tailSize > 0) for (const outcome of outcomes) if ('ok' in outcome) this.remember(outcome.ok.recorded);
-    const settle = (): void => {
+    const settle = (which: (a: PendingAppend) => boolean): void => {
       outcomes.forEach((outcome, i) => {
         const a = batch[i] as PendingAppend;
+        if (!which(a)) return;
         if ('ok' in outcome) a.resolve(outcome.ok.result);
         else a.reject(outcome.error);
       });
@@ -291,13 +301,23 @@ export class SqliteEventStore implements EventStore {
     if (!this.syncOffLoop) {
       this.committedHead = this.syncedHead = Math.max(this.syncedHead, head);
       this.appended.notify();
-      settle();
+      settle(() => true);
       return;
     }
-    // Every append of the batch, refused ones included, answers once the batch's commit is synced: a refusal read
-    // the rows of appends that are not synced yet either.
+    // Every durable append of the batch, refused ones included, answers once the batch's commit is synced: a
+    // refusal read the rows of appends that are not synced yet either.
     this.committedHead = Math.max(this.committedHead, head);
-    this.whenSynced(this.committedHead).then(settle, (error: unknown) => batch.forEach((a) => a.reject(error)));
+    const durable = batch.some((a) => !a.ordered);
+    if (durable) {
+      this.whenSynced(this.committedHead).then(
+        () => settle((a) => !a.ordered),
+        (error: unknown) => batch.forEach((a) => !a.ordered && a.reject(error)),
+      );
+    }
+    // Ordered appends answer now; their sync starts anyway, so that followers see them without waiting for a
+    // durable append to come along.
+    settle((a) => a.ordered);
+    this.startSync();
   }
 
   /** Resolves once everything up to `position` is synced (at once when it is). */

@@ -46,8 +46,10 @@ export const reservationBody = (saleId: string, order: Order, shard: number): Re
  * A purchase attempt: (1) a known Idempotency-Key is answered from the buyer stream before anything else;
  * (2) the cheap refusals (timing, a sale the gate just found sold out, token, quantity, stock filter); (3) QuotaClaimed on the buyer stream under the
  * key (per-user limit, durable idempotency); (4) [StockReserved, OrderPlaced] on one inventory shard through its
- * group-commit writer. The 201 is sent only after both appends are durable. If the shard refuses, the claim is
- * released; if its outcome is unknown, the claim stays and a retry with the same key settles it.
+ * group-commit writer. The 201 is sent only after both appends are durable: the claim is appended 'ordered', and
+ * the shard's durable append, committed after it, makes it durable too (one wait for the disk, not two). If the
+ * shard refuses, the claim is released; if its outcome is unknown, the claim stays and a retry with the same key
+ * settles it.
  */
 @CommandHandler(ReserveStockCommand)
 export class ReserveStockHandler implements ICommandHandler<ReserveStockCommand> {
@@ -159,7 +161,9 @@ export class ReserveStockHandler implements ICommandHandler<ReserveStockCommand>
       try {
         if (events.length > 0) {
           this.catalog.noteClaimant(cmd.saleId, cmd.userId);
-          await this.store.append(streamId, events.map((e) => encodeEvent(streamId, e, metadata)), buyer.expectedRevision);
+          // Ordered, not durable: nothing is acknowledged on the claim alone. The 201 waits for the shard's durable
+          // append, a refusal for the durable release, and either one's sync covers this earlier commit.
+          await this.store.append(streamId, events.map((e) => encodeEvent(streamId, e, metadata)), buyer.expectedRevision, { durability: 'ordered' });
         }
         const state = events.reduce(buyerDecider.evolve, buyer.state);
         return claimForKey(state, cmd.idempotencyKey) as QuotaClaim;
