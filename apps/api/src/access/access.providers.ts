@@ -81,7 +81,7 @@ export const accessProviders = (config: AccessSettings): Provider[] => [
     // The access hooks report refusals for sales that exist only (sale ids in refused requests come from clients).
     useFactory: (counters: HotPathCounters, log: RejectionLog, clock: Clock): RejectionRecorder => ({
       record: (saleId, code) => {
-        counters.rejections.inc({ code });
+        counters.rejected(code);
         log.record(saleId, code, clock.now());
       },
     }),

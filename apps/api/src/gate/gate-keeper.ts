@@ -47,7 +47,7 @@ export class GateKeeper {
   /** Whether the gate refused this sale as sold out moments ago: the cheapest refusal, before the token is checked. */
   knownSoldOut(saleId: string, now: number): boolean {
     if ((this.soldOutUntil.get(saleId) ?? 0) <= now) return false;
-    this.counters.gateDecisions.inc({ verdict: 'SOLD_OUT_CACHED' });
+    this.counters.gateDecided('SOLD_OUT_CACHED');
     return true;
   }
 
@@ -69,7 +69,7 @@ export class GateKeeper {
       await this.rebuild(sale);
       verdict = await this.call(() => this.gate.admit(request));
     }
-    this.counters.gateDecisions.inc({ verdict: verdict.kind === 'refused' ? verdict.code : verdict.kind });
+    this.counters.gateDecided(verdict.kind === 'refused' ? verdict.code : verdict.kind);
     switch (verdict.kind) {
       case 'admitted':
         this.lastAdmitted.set(saleId, Date.now());

@@ -1,6 +1,6 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { Inject, Injectable } from '@nestjs/common';
-import { AccessHooks, RESERVATIONS_ROUTE } from '../../access/access-hooks';
+import { AccessHooks } from '../../access/access-hooks';
 import { PurchaseRequest } from '../../access/access-request';
 import { APP_CONFIG, AppConfig } from '../../config';
 import { envelopeOfUnhandled, retryAfterOf } from '../../http/error.filter';
@@ -84,6 +84,6 @@ export class ReservationFastPath {
       ...(closing() ? { connection: 'close' } : {}),
     });
     res.end(payload);
-    this.counters.requests.inc({ method: 'POST', route: RESERVATIONS_ROUTE, code: String(status) });
+    this.counters.reservationAnswered(status);
   }
 }
