@@ -377,21 +377,48 @@ describe('SqliteEventStore specifics', () => {
       expect(await store.headPosition()).toBe(3);
     });
 
-    it('groups the commits made while a sync runs into the next one', async () => {
+    it('commits the durable appends made while a sync runs in one transaction when it ends, and syncs them once', async () => {
       const file = newFile();
       const store = track(new SqliteEventStore({ file, pollMs: 60_000, syncOffLoop: true }));
       const disk = holdSyncs();
-      const appends: Array<Promise<unknown>> = [];
+      const appends: Array<Promise<{ position: number }>> = [];
       for (let i = 0; i < 10; i++) {
         appends.push(store.append(streamName(), makeEvents(1), NO_STREAM));
-        await new Promise((r) => setImmediate(r)); // a separate commit each time
+        await new Promise((r) => setImmediate(r)); // each in its own event-loop turn
       }
-      expect(committedHead(file)()).toBe(10);
-      expect(disk.held).toHaveLength(1); // the first commit's sync; the other nine wait for it to end
+      // The first commit's sync runs; the other nine could not be answered before the next one, so they wait uncommitted.
+      expect(committedHead(file)()).toBe(1);
+      expect(disk.held).toHaveLength(1);
 
+      // One flush is one transaction: record how many appends each one commits.
+      type Flushing = { pending: unknown[]; flush(): void };
+      const proto = SqliteEventStore.prototype as unknown as Flushing;
+      const flush = proto.flush;
+      const committed: number[] = [];
+      jest.spyOn(proto, 'flush').mockImplementation(function (this: Flushing) {
+        if (this.pending.length > 0) committed.push(this.pending.length);
+        flush.call(this);
+      });
       await disk.releaseAll();
-      await Promise.all(appends);
+      const positions = (await Promise.all(appends)).map((r) => r.position);
+      expect(positions).toEqual(Array.from({ length: 10 }, (_, i) => i + 1)); // in the order they were made
+      expect(committed).toEqual([9]);
       expect(disk.spy).toHaveBeenCalledTimes(2);
+    });
+
+    it('rejects the appends still waiting for a sync when that sync fails', async () => {
+      const file = newFile();
+      const store = track(new SqliteEventStore({ file, pollMs: 60_000, syncOffLoop: true }));
+      const disk = holdSyncs();
+      const first = rejectionOf(store.append(streamName(), makeEvents(1), NO_STREAM));
+      await new Promise((r) => setImmediate(r));
+      const deferred = rejectionOf(store.append(streamName(), makeEvents(1), NO_STREAM));
+      await new Promise((r) => setTimeout(r, 20));
+      expect(committedHead(file)()).toBe(1);
+      await disk.releaseAll(Object.assign(new Error('EIO'), { code: 'EIO' }));
+      expect(String(await first)).toMatch(/could not sync/);
+      expect(String(await deferred)).toMatch(/could not sync/);
+      expect(committedHead(file)()).toBe(1); // never committed
     });
 
     it("answers an 'ordered' append at commit, shows it only once synced, and a later durable append's sync covers it", async () => {
@@ -408,10 +435,11 @@ describe('SqliteEventStore specifics', () => {
       expect(await store.readAll({ after: 0, maxCount: 10 })).toHaveLength(0);
       expect(await store.headPosition()).toBe(0);
 
+      // A durable append while the claim's sync runs is committed when that sync ends, after the claim.
       let durable = false;
       const placed = store.append(order, makeEvents(2), NO_STREAM).then((r) => ((durable = true), r));
       await new Promise((r) => setTimeout(r, 20));
-      expect(committedHead(file)()).toBe(3);
+      expect(committedHead(file)()).toBe(1);
       expect(durable).toBe(false);
 
       await disk.releaseAll();

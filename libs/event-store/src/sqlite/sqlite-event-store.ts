@@ -225,6 +225,9 @@ export class SqliteEventStore implements EventStore {
       assertAppendable(events); // thrown inside the executor: a rejected promise, never a synchronous throw
       this.pending.push({ streamId, events, expected, ordered, resolve, reject });
       if (!this.coalesce) return this.flush();
+      // A durable append made while a sync runs cannot be answered before the next sync, which starts when this one
+      // ends: it is committed then, with every other such append, in one transaction instead of one per turn.
+      if (this.syncing && !ordered) return;
       if (!this.flushScheduled) {
         this.flushScheduled = true;
         setImmediate(() => this.flush());
@@ -352,6 +355,7 @@ export class SqliteEventStore implements EventStore {
         else this.syncWaiters.push(w);
       }
       this.appended.notify();
+      if (this.pending.length > 0 && !this.flushScheduled) this.flush(); // what waited for this sync (see append)
       this.startSync();
     });
   }
@@ -362,6 +366,9 @@ export class SqliteEventStore implements EventStore {
     const waiters = this.syncWaiters;
     this.syncWaiters = [];
     for (const w of waiters) w.reject(this.syncFailure);
+    const deferred = this.pending;
+    this.pending = [];
+    for (const a of deferred) a.reject(this.syncFailure);
   }
 
   async readStream(streamId: string, fromRevision = 0): Promise<RecordedEvent[]> {
