@@ -23,6 +23,16 @@ class LabelTally {
   }
 }
 
+/** A prom-client counter whose values come from `tally` when it is collected. */
+const talliedCounter = <L extends string>(registry: Registry, tally: LabelTally, config: { name: string; help: string; labelNames: readonly L[] }): Counter<L> =>
+  new Counter<L>({
+    ...config,
+    registers: [registry],
+    collect() {
+      tally.drainInto(this);
+    },
+  });
+
 /** The counters the request path increments; no dependencies, so anything can take them. */
 @Injectable()
 export class HotPathCounters {
@@ -31,42 +41,21 @@ export class HotPathCounters {
   private readonly refusals = new LabelTally((code) => ({ code }));
   private readonly verdicts = new LabelTally((verdict) => ({ verdict }));
 
-  readonly requests: Counter<'method' | 'route' | 'code'>;
-  readonly rejections: Counter<'code'>;
-  readonly gateDecisions: Counter<'verdict'>;
-
-  constructor() {
-    const answers = this.answers;
-    const refusals = this.refusals;
-    const verdicts = this.verdicts;
-    this.requests = new Counter({
-      name: 'http_requests_total',
-      help: 'HTTP requests by route and status code',
-      labelNames: ['method', 'route', 'code'] as const,
-      registers: [this.registry],
-      collect() {
-        answers.drainInto(this);
-      },
-    });
-    this.rejections = new Counter({
-      name: 'purchase_rejections_total',
-      help: 'Refused purchase requests by code (per sale in the analytics summary; not a label here, to bound cardinality)',
-      labelNames: ['code'] as const,
-      registers: [this.registry],
-      collect() {
-        refusals.drainInto(this);
-      },
-    });
-    this.gateDecisions = new Counter({
-      name: 'gate_decisions_total',
-      help: 'Eligibility gate decisions by verdict',
-      labelNames: ['verdict'] as const,
-      registers: [this.registry],
-      collect() {
-        verdicts.drainInto(this);
-      },
-    });
-  }
+  readonly requests = talliedCounter(this.registry, this.answers, {
+    name: 'http_requests_total',
+    help: 'HTTP requests by route and status code',
+    labelNames: ['method', 'route', 'code'] as const,
+  });
+  readonly rejections = talliedCounter(this.registry, this.refusals, {
+    name: 'purchase_rejections_total',
+    help: 'Refused purchase requests by code (per sale in the analytics summary; not a label here, to bound cardinality)',
+    labelNames: ['code'] as const,
+  });
+  readonly gateDecisions = talliedCounter(this.registry, this.verdicts, {
+    name: 'gate_decisions_total',
+    help: 'Eligibility gate decisions by verdict',
+    labelNames: ['verdict'] as const,
+  });
 
   /** A reservation answered by the fast path (the Fastify route's answers are counted by its onResponse hook). */
   reservationAnswered(status: number): void {
