@@ -104,7 +104,12 @@ export class ReserveStockHandler implements ICommandHandler<ReserveStockCommand>
       await this.gate.release(cmd.saleId, reservationId);
       throw error;
     }
-    return this.place(inventory, cmd, claim, shard);
+    const result = await this.place(inventory, cmd, claim, shard);
+    // The claim was appended 'ordered' and the shard's durable append made it durable. Should the shard have found
+    // this reservation already decided (no append), wait here for the claim's own sync: reading the stream back
+    // waits for the sync of everything it reads.
+    if (!result.created) await this.readBuyer(cmd);
+    return result;
   }
 
   /**
