@@ -1,0 +1,15 @@
+/** Jest for mutation testing (npm run mutate): the fast tests that guard the mutated files, in one project. */
+const { projects } = require('./jest.config');
+const unit = projects.find((p) => p.displayName === 'unit');
+
+module.exports = {
+  ...unit,
+  displayName: 'mutation',
+  testMatch: [
+    '<rootDir>/libs/domain/**/*.spec.ts',
+    '<rootDir>/libs/gate/**/*.spec.ts',
+    '<rootDir>/libs/gate/**/*.int-spec.ts',
+    '<rootDir>/apps/api/src/inventory/**/*.spec.ts',
+    '<rootDir>/test/chaos/checker*.chaos-spec.ts',
+  ],
+};
