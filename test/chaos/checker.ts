@@ -5,7 +5,7 @@ import { decodeEvent, reservationIdFor, SqliteEventStore } from '@flash/event-st
 import type { AuditVerdict } from '../../apps/audit/src/audit-model';
 import { runAuditCli } from '../../apps/audit/test/run-audit-cli';
 import { ChaosClient } from './chaos-client';
-import { History, ReservationAnswer, ReservationOperation } from './history';
+import { History, ReservationAnswer, ReservationOperation, ReservationValue } from './history';
 import { auditCli } from './server';
 import { sleep } from './rng';
 
@@ -33,8 +33,79 @@ export interface CheckOptions {
   readonly settleAttempts?: number;
 }
 
+/**
+ * Every kind of violation the checker reports, by name. The self-test (checker-selftest.chaos-spec.ts) feeds one
+ * synthetic history per kind and requires it to be reported under that name: a kind added here needs a case there.
+ */
+export const VIOLATION_KINDS = [
+  /** A 5xx answer not marked retryable. */
+  'NOT_RETRYABLE_5XX',
+  /** A 503 without a Retry-After header. */
+  'NO_RETRY_AFTER',
+  /** A 5xx other than 503 where only 503 may come (the Redis outage). */
+  'NOT_503_DURING_FAULT',
+  /** An acknowledged reservation that is not in the store. */
+  'LOST_ACK',
+  /** A reservation whose outcome stayed unknown through every retry of its key. */
+  'NEVER_SETTLED',
+  /** Replaying an acknowledged key was not answered with an order. */
+  'REPLAY_REFUSED',
+  /** Replaying an acknowledged key was answered with another order than the first answer. */
+  'REPLAY_MISMATCH',
+  /** Replaying an acknowledged key was answered with the same order, but not as 200. */
+  'REPLAY_NOT_200',
+  /** One order placed more than once in the store. */
+  'DUPLICATE_ORDER',
+  /** One order expired more than once. */
+  'DOUBLE_EXPIRY',
+  /** An order expired before its deadline. */
+  'EARLY_EXPIRY',
+  /** One idempotency key sent with two quantities (a bug of the test's workload). */
+  'KEY_REUSED',
+  /** One key acknowledged twice with different answers. */
+  'ACK_CONFLICT',
+  /** One key acknowledged, then refused. */
+  'REFUSED_AFTER_ACK',
+  /** An acknowledgement whose order id is not the key's reservation id. */
+  'WRONG_ORDER_ID',
+  /** An acknowledgement for another sale, user or quantity than asked. */
+  'ANSWER_VS_REQUEST',
+  /** An acknowledgement that disagrees with the order the store holds. */
+  'ANSWER_VS_STORE',
+  /** GET /orders/:id as the owner disagrees with the acknowledgement (or fails). */
+  'READ_YOUR_WRITES',
+  /** An order in the store for a key whose every attempt was refused. */
+  'ORDER_DESPITE_REFUSAL',
+  /** An order in the store for a key no client ever sent. */
+  'UNREQUESTED_ORDER',
+  /** A buyer holding more live units than the per-user limit. */
+  'PER_USER_LIMIT',
+  /** More live units than the sale's stock. */
+  'OVERSOLD',
+  /** The audit CLI exited non-zero. */
+  'AUDIT_FAILED',
+  /** The audit does not list the sale. */
+  'AUDIT_MISSING_SALE',
+  /** The audit's counts hold more units than were allocated. */
+  'AUDIT_HELD_ABOVE_ALLOCATED',
+  /** The audit's allocation differs from the sale's stock. */
+  'AUDIT_ALLOCATION',
+  /** The audit's held units differ from the live orders' units. */
+  'AUDIT_VS_ORDERS',
+  /** Demand exceeded stock and recovery topped up, yet units are left. */
+  'NOT_SOLD_OUT',
+] as const;
+export type ViolationKind = (typeof VIOLATION_KINDS)[number];
+
+export interface CheckViolation {
+  readonly kind: ViolationKind;
+  readonly message: string;
+}
+
+export const formatViolation = (violation: CheckViolation): string => `${violation.kind}: ${violation.message}`;
+
 export interface CheckReport {
-  readonly violations: string[];
+  readonly violations: CheckViolation[];
   /** Reservations whose outcome was unknown (no ok answer for their key) and that a retry settled. */
   readonly unknownsResolved: number;
   /** Keys whose every answer during the run was unknown or 5xx. */
@@ -70,244 +141,293 @@ export interface StoreView {
 
 export const EVENTS_FILE = 'events.sqlite';
 
-export const readStore = async (dataDir: string, saleId: string): Promise<StoreView> => {
-  const store = new SqliteEventStore({ file: path.join(dataDir, EVENTS_FILE), readonly: true });
+/** Folds one sale's events (others are skipped) into the store's truth: what readStore does over the log. */
+export const foldStore = (saleId: string, events: Iterable<{ readonly event: DomainEvent; readonly position: number }>): StoreView => {
   const orders = new Map<string, StoredOrder>();
   const claims = new Map<string, { userId: string; idempotencyKey: string; quantity: number; released: number }>();
   let head = 0;
+  for (const { event, position } of events) {
+    head = position;
+    const data = event.data as { saleId?: string };
+    if (data.saleId !== saleId) continue;
+    switch (event.type) {
+      case 'OrderPlaced': {
+        const d = event.data;
+        const known = orders.get(d.orderId);
+        if (known) known.placedCount++;
+        else {
+          orders.set(d.orderId, {
+            orderId: d.orderId,
+            saleId: d.saleId,
+            userId: d.userId,
+            quantity: d.quantity,
+            shard: d.shard,
+            placedStatus: d.status,
+            expiresAt: d.expiresAt,
+            placedCount: 1,
+            expiredCount: 0,
+            expiredAt: [],
+            cancelledCount: 0,
+            paidCount: 0,
+          });
+        }
+        break;
+      }
+      case 'ReservationExpired':
+      case 'OrderCancelled':
+      case 'OrderPaid': {
+        const o = orders.get(event.data.orderId);
+        if (!o) break; // the audit reports an event about an unknown order
+        if (event.type === 'ReservationExpired') {
+          o.expiredCount++;
+          o.expiredAt.push(event.data.expiredAt);
+        } else if (event.type === 'OrderCancelled') o.cancelledCount++;
+        else o.paidCount++;
+        break;
+      }
+      case 'QuotaClaimed':
+        claims.set(event.data.reservationId, {
+          userId: event.data.userId,
+          idempotencyKey: event.data.idempotencyKey,
+          quantity: event.data.quantity,
+          released: 0,
+        });
+        break;
+      case 'QuotaReleased': {
+        const c = claims.get(event.data.reservationId);
+        if (c) c.released++;
+        break;
+      }
+      default:
+        break;
+    }
+  }
+  return { orders, claims, head };
+};
+
+export const readStore = async (dataDir: string, saleId: string): Promise<StoreView> => {
+  const store = new SqliteEventStore({ file: path.join(dataDir, EVENTS_FILE), readonly: true });
+  const events: { event: DomainEvent; position: number }[] = [];
   try {
     for (let after = 0; ; ) {
       const page = await store.readAll({ after, maxCount: 5000 });
       if (page.length === 0) break;
-      for (const recorded of page) {
-        head = recorded.position;
-        const event: DomainEvent = decodeEvent(recorded);
-        const data = event.data as { saleId?: string };
-        if (data.saleId !== saleId) continue;
-        switch (event.type) {
-          case 'OrderPlaced': {
-            const d = event.data;
-            const known = orders.get(d.orderId);
-            if (known) known.placedCount++;
-            else {
-              orders.set(d.orderId, {
-                orderId: d.orderId,
-                saleId: d.saleId,
-                userId: d.userId,
-                quantity: d.quantity,
-                shard: d.shard,
-                placedStatus: d.status,
-                expiresAt: d.expiresAt,
-                placedCount: 1,
-                expiredCount: 0,
-                expiredAt: [],
-                cancelledCount: 0,
-                paidCount: 0,
-              });
-            }
-            break;
-          }
-          case 'ReservationExpired':
-          case 'OrderCancelled':
-          case 'OrderPaid': {
-            const o = orders.get(event.data.orderId);
-            if (!o) break; // the audit reports an event about an unknown order
-            if (event.type === 'ReservationExpired') {
-              o.expiredCount++;
-              o.expiredAt.push(event.data.expiredAt);
-            }
-            else if (event.type === 'OrderCancelled') o.cancelledCount++;
-            else o.paidCount++;
-            break;
-          }
-          case 'QuotaClaimed':
-            claims.set(event.data.reservationId, {
-              userId: event.data.userId,
-              idempotencyKey: event.data.idempotencyKey,
-              quantity: event.data.quantity,
-              released: 0,
-            });
-            break;
-          case 'QuotaReleased': {
-            const c = claims.get(event.data.reservationId);
-            if (c) c.released++;
-            break;
-          }
-          default:
-            break;
-        }
-      }
+      for (const recorded of page) events.push({ event: decodeEvent(recorded), position: recorded.position });
       after = page[page.length - 1]!.position;
     }
   } finally {
     await store.close();
   }
-  return { orders, claims, head };
+  return foldStore(saleId, events);
 };
 
+/** Phases of the history the checker itself writes: its retries of unknown outcomes, then its replays. */
+export const RETRY_PHASE = 'check-retry';
+export const REPLAY_PHASE = 'check-replay';
+
+/** One idempotency key of the sale (one intended purchase) and every attempt made with it. */
+export interface KeyAttempts {
+  /** The first attempt's request. */
+  readonly value: ReservationValue;
+  /** Attempts of the run itself, before the checker touched anything. */
+  readonly run: ReservationOperation[];
+  /** The checker's retries of a key whose outcome the run left unknown. */
+  readonly retries: ReservationOperation[];
+  /** The checker's replays of an acknowledged key. */
+  readonly replays: ReservationOperation[];
+}
+
 const keyOf = (userId: string, idempotencyKey: string): string => `${userId}\u0000${idempotencyKey}`;
+
+/** The sale's reservation attempts grouped by (user, key), in the order the keys were first sent. */
+export const attemptsByKey = (history: History, saleId: string): Map<string, KeyAttempts> => {
+  const byKey = new Map<string, KeyAttempts>();
+  for (const op of history.reservations()) {
+    if (op.value.saleId !== saleId) continue;
+    const k = keyOf(op.value.userId, op.value.idempotencyKey);
+    let key = byKey.get(k);
+    if (!key) byKey.set(k, (key = { value: op.value, run: [], retries: [], replays: [] }));
+    if (op.phase === RETRY_PHASE) key.retries.push(op);
+    else if (op.phase === REPLAY_PHASE) key.replays.push(op);
+    else key.run.push(op);
+  }
+  return byKey;
+};
+
+const firstOk = (ops: readonly ReservationOperation[]): ReservationOperation | undefined => ops.find((o) => o.outcome === 'ok');
+
+/** The run left the key's outcome unknown: no acknowledgement, at least one unknown answer. */
+const needsRetry = (key: KeyAttempts): boolean => !firstOk(key.run) && key.run.some((o) => o.outcome === 'unknown');
+
+/** The first acknowledgement of the key, by the run or by a retry of the checker. */
+const acknowledgement = (key: KeyAttempts): ReservationOperation | undefined => firstOk(key.run) ?? firstOk(key.retries);
+
+/** GET /orders/:id of an acknowledged order, as its owner: the answer, or the transport error. */
+export type OwnerRead = { readonly status: number; readonly body: any } | { readonly error: string };
+
+/** The audit CLI's run over the store. */
+export interface AuditRun {
+  readonly exitCode: number | null;
+  readonly stderr: string;
+  readonly verdict: AuditVerdict | undefined;
+}
+
+/** Everything the checker judges, gathered after the run: the judgement itself is a pure function of it. */
+export interface RunEvidence {
+  readonly sale: CheckedSale;
+  /** The run's history, with the checker's retries (RETRY_PHASE) and replays (REPLAY_PHASE) appended. */
+  readonly history: History;
+  /** The store as the run left it, before the checker's retries and replays could (re)create anything. */
+  readonly asLeft: StoreView;
+  /** The store after them. */
+  readonly store: StoreView;
+  /** By keyOf(user, key): what GET /orders/:id of the key's acknowledged order answered its owner. */
+  readonly ownerReads: ReadonlyMap<string, OwnerRead>;
+  readonly audit: AuditRun | undefined;
+  readonly expectSoldOut?: boolean;
+  readonly only503?: boolean;
+}
+
+export const ownerReadKey = (userId: string, idempotencyKey: string): string => keyOf(userId, idempotencyKey);
 
 const sameAnswer = (a: ReservationAnswer, b: ReservationAnswer): boolean =>
   a.orderId === b.orderId && a.saleId === b.saleId && a.userId === b.userId && a.quantity === b.quantity && a.shard === b.shard && a.status === b.status;
 
 const answerText = (a: ReservationAnswer): string => `{order ${a.orderId}, user ${a.userId}, qty ${a.quantity}, shard ${a.shard}, ${a.status}}`;
 
-/** Codes that say the attempt was refused before anything was written: nothing may exist for the key. */
+/** An order still holding its units: neither expired nor cancelled. */
 const liveStatus = (o: StoredOrder): boolean => o.expiredCount === 0 && o.cancelledCount === 0;
 
 /**
- * The checker. After the run and the recovery (server back, sagas given time): retry every reservation whose outcome
- * is unknown with its own Idempotency-Key until it settles, replay every acknowledged key, then read the store
- * (read-only, and through the audit CLI) and judge: every ok reservation exists exactly once and as answered, every
- * unknown at most once and as its retry settled it, nothing nobody asked for, nobody above the per-user limit,
- * never oversold, and the API's answers agree with the store.
+ * The judgement, pure: every ok reservation exists exactly once and as answered, every unknown at most once and as
+ * its retry settled it, nothing nobody asked for, nobody above the per-user limit, never oversold, the API's answers
+ * agree with the store, and the audit's counts with the orders.
  */
-export const checkRun = async (options: CheckOptions): Promise<CheckReport> => {
-  const { history, client, sale } = options;
-  const violations: string[] = [];
-  const v = (message: string): void => {
-    violations.push(message);
+export const judgeRun = (evidence: RunEvidence): Omit<CheckReport, 'audit'> => {
+  const { history, sale, asLeft, store } = evidence;
+  const violations: CheckViolation[] = [];
+  const v = (kind: ViolationKind, message: string): void => {
+    violations.push({ kind, message });
   };
 
-  // 0. What the run saw on the wire: 5xx answers must be retryable, 503s carry Retry-After.
+  // 0. What the run saw on the wire (not the checker's own requests): 5xx answers must be retryable, 503s carry Retry-After.
   for (const op of history.operations()) {
+    if (op.phase === RETRY_PHASE || op.phase === REPLAY_PHASE) continue;
     if (op.status === undefined || op.status < 500) continue;
-    if (op.retryable !== true) v(`op ${op.op} (${op.f} by ${op.process}) got ${op.status} ${op.code ?? ''} that is not marked retryable`);
-    if (op.status === 503 && op.retryAfter === undefined) v(`op ${op.op} got 503 ${op.code ?? ''} without a Retry-After header`);
-    if (options.only503 && op.status !== 503) v(`op ${op.op} (${op.f} by ${op.process}) got ${op.status} ${op.code ?? ''}: expected a retryable 503 during the fault`);
+    if (op.retryable !== true) v('NOT_RETRYABLE_5XX', `op ${op.op} (${op.f} by ${op.process}) got ${op.status} ${op.code ?? ''} that is not marked retryable`);
+    if (op.status === 503 && op.retryAfter === undefined) v('NO_RETRY_AFTER', `op ${op.op} got 503 ${op.code ?? ''} without a Retry-After header`);
+    if (evidence.only503 && op.status !== 503) v('NOT_503_DURING_FAULT', `op ${op.op} (${op.f} by ${op.process}) got ${op.status} ${op.code ?? ''}: expected a retryable 503 during the fault`);
   }
 
-  // 1. Group reservation operations by (user, key): one key is one intended purchase.
-  const byKey = new Map<string, ReservationOperation[]>();
-  for (const op of history.reservations()) {
-    if (op.value.saleId !== sale.saleId) continue;
-    const k = keyOf(op.value.userId, op.value.idempotencyKey);
-    const list = byKey.get(k) ?? [];
-    list.push(op);
-    byKey.set(k, list);
-  }
+  const keys = attemptsByKey(history, sale.saleId);
 
-  const okAnswer = (ops: readonly ReservationOperation[]): ReservationAnswer | undefined => ops.find((o) => o.outcome === 'ok')?.body as ReservationAnswer | undefined;
-
-  // 1b. Every acknowledgement of the run must be in the store as the run left it, before the checker's own retries
-  // and replays could (re)create anything.
-  const asLeft = await readStore(options.dataDir, sale.saleId);
-  for (const ops of byKey.values()) {
-    const first = okAnswer(ops);
+  // 1. Every acknowledgement of the run must be in the store as the run left it.
+  const lostAsLeft = new Set<string>();
+  for (const [k, key] of keys) {
+    const first = firstOk(key.run)?.body as ReservationAnswer | undefined;
     if (first && !asLeft.orders.has(first.orderId)) {
-      const value = ops[0]!.value;
-      v(`LOST ACK: order ${first.orderId} of ${value.userId} (key ${value.idempotencyKey}) was acknowledged but is not in the store after recovery`);
+      lostAsLeft.add(k);
+      v('LOST_ACK', `order ${first.orderId} of ${key.value.userId} (key ${key.value.idempotencyKey}) was acknowledged but is not in the store after recovery`);
     }
   }
 
-  // 2. Retry every key with no ok answer and at least one unknown, with the same Idempotency-Key, until it settles.
-  const attempts = options.settleAttempts ?? 12;
-  history.phase = 'check-retry';
+  // 2. Every key the run left unknown was settled by a retry with the same Idempotency-Key.
   let unknownKeys = 0;
   let unknownsResolved = 0;
   const unsettled = new Set<string>();
-  for (const [k, ops] of byKey) {
-    if (okAnswer(ops) || !ops.some((o) => o.outcome === 'unknown')) continue;
+  for (const [k, key] of keys) {
+    if (!needsRetry(key)) continue;
     unknownKeys++;
-    const value = ops[0]!.value;
-    let settled = false;
-    for (let i = 0; i < attempts && !settled; i++) {
-      // A fresh purchase token for the user; a known key is answered before the token is looked at anyway.
-      const token = (await client.purchaseToken(sale.saleId, value.userId)) ?? 'no-token-access-refused';
-      const result = await client.reserve(history, value, token);
-      settled = result.outcome !== 'unknown';
-      if (!settled) await sleep(150 * (i + 1));
-    }
-    if (settled) unknownsResolved++;
+    if (key.retries.some((o) => o.outcome !== 'unknown')) unknownsResolved++;
     else {
       unsettled.add(k);
-      v(`reservation of ${value.userId} with key ${value.idempotencyKey} stayed unknown after ${attempts} retries`);
+      v('NEVER_SETTLED', `reservation of ${key.value.userId} with key ${key.value.idempotencyKey} stayed unknown after ${key.retries.length} retries`);
     }
-    byKey.set(k, history.reservations().filter((o) => o.value.saleId === sale.saleId && keyOf(o.value.userId, o.value.idempotencyKey) === k));
   }
 
-  // 3. Replay every acknowledged key: the same key and body again is answered with the same order.
-  history.phase = 'check-replay';
-  for (const [k, ops] of byKey) {
-    const first = okAnswer(ops);
+  // 3. Every acknowledged key, replayed with the same key and body, is answered 200 with the same order.
+  for (const key of keys.values()) {
+    const first = acknowledgement(key)?.body as ReservationAnswer | undefined;
     if (!first) continue;
-    const value = ops[0]!.value;
-    const result = await client.reserve(history, value, 'replay-needs-no-token');
-    if (result.outcome !== 'ok' || !result.answer) v(`replay of acknowledged key ${value.idempotencyKey} (${value.userId}) answered ${result.status ?? ''} ${result.code ?? ''}`);
-    else if (!sameAnswer(result.answer, first)) v(`replay of key ${value.idempotencyKey} answered ${answerText(result.answer)}, first answer was ${answerText(first)}`);
-    else if (result.status !== 200) v(`replay of key ${value.idempotencyKey} answered ${result.status}, expected 200`);
-    byKey.set(k, history.reservations().filter((o) => o.value.saleId === sale.saleId && keyOf(o.value.userId, o.value.idempotencyKey) === k));
-  }
-
-  // 4. The store's truth, read-only.
-  const store = await readStore(options.dataDir, sale.saleId);
-  for (const o of store.orders.values()) {
-    if (o.placedCount !== 1) v(`order ${o.orderId} of ${o.userId} has ${o.placedCount} OrderPlaced events`);
-    if (o.expiredCount > 1) v(`order ${o.orderId} expired ${o.expiredCount} times`);
-    for (const at of o.expiredAt) {
-      if (o.expiresAt === undefined || at < o.expiresAt) v(`order ${o.orderId} expired at ${at}, before its deadline ${o.expiresAt ?? 'none'}`);
+    const { userId, idempotencyKey } = key.value;
+    if (key.replays.length === 0) v('REPLAY_REFUSED', `acknowledged key ${idempotencyKey} (${userId}) was never replayed`);
+    for (const replay of key.replays) {
+      const answer = replay.outcome === 'ok' ? (replay.body as ReservationAnswer | undefined) : undefined;
+      if (!answer) v('REPLAY_REFUSED', `replay of acknowledged key ${idempotencyKey} (${userId}) answered ${replay.status ?? ''} ${replay.code ?? ''}`);
+      else if (!sameAnswer(answer, first)) v('REPLAY_MISMATCH', `replay of key ${idempotencyKey} answered ${answerText(answer)}, first answer was ${answerText(first)}`);
+      else if (replay.status !== 200) v('REPLAY_NOT_200', `replay of key ${idempotencyKey} answered ${replay.status ?? ''}, expected 200`);
     }
   }
 
+  // 4. The store's truth: each order placed once, expired at most once and never before its deadline.
+  for (const o of store.orders.values()) {
+    if (o.placedCount !== 1) v('DUPLICATE_ORDER', `order ${o.orderId} of ${o.userId} has ${o.placedCount} OrderPlaced events`);
+    if (o.expiredCount > 1) v('DOUBLE_EXPIRY', `order ${o.orderId} expired ${o.expiredCount} times`);
+    for (const at of o.expiredAt) {
+      if (o.expiresAt === undefined || at < o.expiresAt) v('EARLY_EXPIRY', `order ${o.orderId} expired at ${at}, before its deadline ${o.expiresAt ?? 'none'}`);
+    }
+  }
+
+  // 5. Each key against the store: acknowledged as stored, refused and absent.
   const requested = new Set<string>();
   let okKeys = 0;
-  for (const ops of byKey.values()) {
-    const value = ops[0]!.value;
+  for (const [k, key] of keys) {
+    const value = key.value;
     const orderId = reservationIdFor(sale.saleId, value.userId, value.idempotencyKey);
     requested.add(orderId);
     const stored = store.orders.get(orderId);
-    const oks = ops.filter((o) => o.outcome === 'ok');
-    const first = oks[0]?.body as ReservationAnswer | undefined;
-    for (const o of ops) if (o.value.quantity !== value.quantity) v(`key ${value.idempotencyKey} was sent with two quantities (test bug)`);
-    if (first) {
+    const attempts = [...key.run, ...key.retries];
+    for (const o of [...attempts, ...key.replays]) {
+      if (o.value.quantity !== value.quantity) v('KEY_REUSED', `key ${value.idempotencyKey} was sent with quantities ${value.quantity} and ${o.value.quantity} (test bug)`);
+    }
+    const acknowledged = acknowledgement(key);
+    const first = acknowledged?.body as ReservationAnswer | undefined;
+    if (acknowledged && first) {
       okKeys++;
-      for (const o of oks) {
-        const a = o.body as ReservationAnswer;
-        if (!sameAnswer(a, first)) v(`key ${value.idempotencyKey} (${value.userId}) was acknowledged twice differently: ${answerText(first)} vs ${answerText(a)}`);
+      for (const o of attempts) {
+        const a = o.outcome === 'ok' ? (o.body as ReservationAnswer) : undefined;
+        if (a && !sameAnswer(a, first)) v('ACK_CONFLICT', `key ${value.idempotencyKey} (${value.userId}) was acknowledged twice differently: ${answerText(first)} vs ${answerText(a)}`);
       }
       // A refusal after an acknowledgement contradicts it (the same key is answered the same, whatever happened).
-      const acknowledgedAt = oks[0]!.completedAt ?? 0;
-      for (const o of ops) {
+      const acknowledgedAt = acknowledged.completedAt ?? 0;
+      for (const o of attempts) {
         if (o.outcome === 'fail' && o.invokedAt > acknowledgedAt && o.code !== 'ECONNREFUSED') {
-          v(`key ${value.idempotencyKey} (${value.userId}) was acknowledged, then refused with ${o.code ?? ''}`);
+          v('REFUSED_AFTER_ACK', `key ${value.idempotencyKey} (${value.userId}) was acknowledged, then refused with ${o.code ?? ''}`);
         }
       }
-      if (first.orderId !== orderId) v(`key ${value.idempotencyKey} (${value.userId}) was answered with order ${first.orderId}, not its reservation id ${orderId}`);
+      if (first.orderId !== orderId) v('WRONG_ORDER_ID', `key ${value.idempotencyKey} (${value.userId}) was answered with order ${first.orderId}, not its reservation id ${orderId}`);
       if (first.saleId !== sale.saleId || first.userId !== value.userId || first.quantity !== value.quantity) {
-        v(`key ${value.idempotencyKey} asked for ${value.quantity} by ${value.userId}, answer was ${answerText(first)}`);
+        v('ANSWER_VS_REQUEST', `key ${value.idempotencyKey} asked for ${value.quantity} by ${value.userId}, answer was ${answerText(first)}`);
       }
       if (!stored) {
-        v(`LOST ACK: order ${first.orderId} of ${value.userId} (key ${value.idempotencyKey}) was acknowledged ${oks[0]!.status ?? ''} but is not in the store`);
+        // Already reported if the run's own acknowledgement was missing as the run left the store.
+        if (!lostAsLeft.has(k)) v('LOST_ACK', `order ${first.orderId} of ${value.userId} (key ${value.idempotencyKey}) was acknowledged ${acknowledged.status ?? ''} but is not in the store`);
         continue;
       }
       if (stored.userId !== first.userId || stored.quantity !== first.quantity || stored.shard !== first.shard || stored.placedStatus !== first.status) {
-        v(`order ${first.orderId}: the API answered ${answerText(first)}, the store holds {user ${stored.userId}, qty ${stored.quantity}, shard ${stored.shard}, ${stored.placedStatus}}`);
+        v('ANSWER_VS_STORE', `order ${first.orderId}: the API answered ${answerText(first)}, the store holds {user ${stored.userId}, qty ${stored.quantity}, shard ${stored.shard}, ${stored.placedStatus}}`);
       }
       // Read-your-writes as the owner.
-      try {
-        const read = await client.request('GET', `/orders/${first.orderId}`, { token: client.token(value.userId) });
-        if (read.status !== 200) v(`GET /orders/${first.orderId} as its owner ${value.userId} answered ${read.status}`);
-        else if (read.body.quantity !== first.quantity || read.body.shard !== first.shard || read.body.userId !== value.userId) {
-          v(`GET /orders/${first.orderId} says {qty ${read.body.quantity}, shard ${read.body.shard}, user ${read.body.userId}}, the 201 said ${answerText(first)}`);
-        }
-      } catch (error) {
-        v(`GET /orders/${first.orderId} failed: ${String(error)}`);
+      const read = evidence.ownerReads.get(k);
+      if (!read) v('READ_YOUR_WRITES', `GET /orders/${first.orderId} was never read as its owner ${value.userId}`);
+      else if ('error' in read) v('READ_YOUR_WRITES', `GET /orders/${first.orderId} failed: ${read.error}`);
+      else if (read.status !== 200) v('READ_YOUR_WRITES', `GET /orders/${first.orderId} as its owner ${value.userId} answered ${read.status}`);
+      else if (read.body?.quantity !== first.quantity || read.body?.shard !== first.shard || read.body?.userId !== value.userId) {
+        v('READ_YOUR_WRITES', `GET /orders/${first.orderId} says {qty ${read.body?.quantity}, shard ${read.body?.shard}, user ${read.body?.userId}}, the 201 said ${answerText(first)}`);
       }
-    } else if (!unsettled.has(keyOf(value.userId, value.idempotencyKey))) {
+    } else if (!unsettled.has(k) && stored) {
       // Every answer for this key was a definite refusal (or the retry settled it as one): nothing may exist.
-      if (stored) {
-        const codes = [...new Set(ops.map((o) => `${o.outcome}:${o.code ?? o.status ?? ''}`))].join(',');
-        v(`order ${orderId} of ${value.userId} (key ${value.idempotencyKey}) exists in the store, but its attempts were refused (${codes})`);
-      }
+      const codes = [...new Set(attempts.map((o) => `${o.outcome}:${o.code ?? o.status ?? ''}`))].join(',');
+      v('ORDER_DESPITE_REFUSAL', `order ${orderId} of ${value.userId} (key ${value.idempotencyKey}) exists in the store, but its attempts were refused (${codes})`);
     }
   }
 
   // Nothing in the store that nobody asked for (each order comes from a key some client sent).
   for (const o of store.orders.values()) {
-    if (!requested.has(o.orderId)) v(`order ${o.orderId} of ${o.userId} is in the store but no client ever sent its key`);
+    if (!requested.has(o.orderId)) v('UNREQUESTED_ORDER', `order ${o.orderId} of ${o.userId} is in the store but no client ever sent its key`);
   }
 
-  // 5. Per-user limit (live units per buyer) and never oversold (live units per sale), from the store.
+  // 6. Per-user limit (live units per buyer) and never oversold (live units per sale), from the store.
   const perUser = new Map<string, number>();
   let live = 0;
   for (const o of store.orders.values()) {
@@ -315,27 +435,96 @@ export const checkRun = async (options: CheckOptions): Promise<CheckReport> => {
     live += o.quantity;
     perUser.set(o.userId, (perUser.get(o.userId) ?? 0) + o.quantity);
   }
-  for (const [userId, units] of perUser) if (units > sale.perUserLimit) v(`user ${userId} holds ${units} units, above the per-user limit ${sale.perUserLimit}`);
-  if (live > sale.totalStock) v(`OVERSOLD: ${live} units held against a stock of ${sale.totalStock}`);
+  for (const [userId, units] of perUser) if (units > sale.perUserLimit) v('PER_USER_LIMIT', `user ${userId} holds ${units} units, above the per-user limit ${sale.perUserLimit}`);
+  if (live > sale.totalStock) v('OVERSOLD', `${live} units held against a stock of ${sale.totalStock}`);
 
-  // 6. The audit CLI over the same store: every invariant at every prefix.
+  // 7. The audit CLI over the same store: every invariant at every prefix, and its counts against the orders.
+  const audit = evidence.audit;
+  if (audit) {
+    const verdict = audit.verdict;
+    if (audit.exitCode !== 0) {
+      v('AUDIT_FAILED', `audit verify exited ${audit.exitCode}: ${audit.stderr.trim()} ${JSON.stringify(verdict?.sales.flatMap((s) => s.violations) ?? []).slice(0, 2000)}`);
+    }
+    const audited = verdict?.sales.find((s) => s.saleId === sale.saleId);
+    if (verdict && !audited) v('AUDIT_MISSING_SALE', `the audit does not list sale ${sale.saleId}`);
+    if (audited) {
+      const held = audited.reserved - audited.released;
+      if (held > audited.allocated) v('AUDIT_HELD_ABOVE_ALLOCATED', `audit: ${held} units held against ${audited.allocated} allocated`);
+      if (audited.allocated !== sale.totalStock) v('AUDIT_ALLOCATION', `audit: ${audited.allocated} units allocated, the sale has ${sale.totalStock}`);
+      if (held !== live) v('AUDIT_VS_ORDERS', `audit holds ${held} units, the live orders ${live}`);
+      if (evidence.expectSoldOut && audited.available !== 0) v('NOT_SOLD_OUT', `demand exceeded stock, yet ${audited.available} of ${sale.totalStock} units are still available after recovery`);
+    }
+  }
+
+  return { violations, unknownsResolved, unknownKeys, okKeys };
+};
+
+/** Retries every key the run left unknown, with the same Idempotency-Key, until it settles (RETRY_PHASE). */
+const settleUnknowns = async (history: History, client: ChaosClient, sale: CheckedSale, attempts: number): Promise<void> => {
+  history.phase = RETRY_PHASE;
+  for (const key of attemptsByKey(history, sale.saleId).values()) {
+    if (!needsRetry(key)) continue;
+    for (let i = 0; i < attempts; i++) {
+      // A fresh purchase token for the user; a known key is answered before the token is looked at anyway.
+      const token = (await client.purchaseToken(sale.saleId, key.value.userId)) ?? 'no-token-access-refused';
+      const result = await client.reserve(history, key.value, token);
+      if (result.outcome !== 'unknown') break;
+      if (i + 1 < attempts) await sleep(150 * (i + 1));
+    }
+  }
+};
+
+/** Replays every acknowledged key once: the same key and body again (REPLAY_PHASE). */
+const replayAcknowledged = async (history: History, client: ChaosClient, sale: CheckedSale): Promise<void> => {
+  history.phase = REPLAY_PHASE;
+  for (const key of attemptsByKey(history, sale.saleId).values()) {
+    if (acknowledgement(key)) await client.reserve(history, key.value, 'replay-needs-no-token');
+  }
+};
+
+/** GET /orders/:id of every acknowledged order, as its owner. */
+const readAsOwners = async (history: History, client: ChaosClient, sale: CheckedSale): Promise<Map<string, OwnerRead>> => {
+  const reads = new Map<string, OwnerRead>();
+  for (const [k, key] of attemptsByKey(history, sale.saleId)) {
+    const first = acknowledgement(key)?.body as ReservationAnswer | undefined;
+    if (!first) continue;
+    try {
+      const read = await client.request('GET', `/orders/${first.orderId}`, { token: client.token(key.value.userId) });
+      reads.set(k, { status: read.status, body: read.body });
+    } catch (error) {
+      reads.set(k, { error: String(error) });
+    }
+  }
+  return reads;
+};
+
+/**
+ * The checker. After the run and the recovery (server back, sagas given time): read the store as the run left it,
+ * retry every reservation whose outcome is unknown with its own Idempotency-Key until it settles, replay every
+ * acknowledged key, read the store again (read-only), each acknowledged order as its owner, and run the audit CLI;
+ * then judge it all (judgeRun).
+ */
+export const checkRun = async (options: CheckOptions): Promise<CheckReport> => {
+  const { history, client, sale } = options;
+  const asLeft = await readStore(options.dataDir, sale.saleId);
+  await settleUnknowns(history, client, sale, options.settleAttempts ?? 12);
+  await replayAcknowledged(history, client, sale);
+  const store = await readStore(options.dataDir, sale.saleId);
+  const ownerReads = await readAsOwners(history, client, sale);
   const args = ['verify', '--sale', sale.saleId, ...(options.auditNow === undefined ? [] : ['--now', String(options.auditNow)])];
-  const audit = await runAuditCli<AuditVerdict | undefined>(args, { DATA_DIR: options.dataDir }, auditCli());
-  const verdict = audit.report;
-  if (audit.exitCode !== 0) {
-    v(`audit verify exited ${audit.exitCode}: ${audit.stderr.trim()} ${JSON.stringify(verdict?.sales.flatMap((s) => s.violations) ?? []).slice(0, 2000)}`);
-  }
-  const audited = verdict?.sales.find((s) => s.saleId === sale.saleId);
-  if (verdict && !audited) v(`the audit does not list sale ${sale.saleId}`);
-  if (audited) {
-    if (audited.reserved - audited.released > audited.allocated) v(`audit: ${audited.reserved - audited.released} units held against ${audited.allocated} allocated`);
-    if (audited.allocated !== sale.totalStock) v(`audit: ${audited.allocated} units allocated, the sale has ${sale.totalStock}`);
-    const heldByOrders = [...store.orders.values()].filter(liveStatus).reduce((n, o) => n + o.quantity, 0);
-    if (audited.reserved - audited.released !== heldByOrders) v(`audit holds ${audited.reserved - audited.released} units, the live orders ${heldByOrders}`);
-    if (options.expectSoldOut && audited.available !== 0) v(`demand exceeded stock, yet ${audited.available} of ${sale.totalStock} units are still available after recovery`);
-  }
-
-  return { violations, unknownsResolved, unknownKeys, okKeys, ...(verdict ? { audit: verdict } : {}) };
+  const cli = await runAuditCli<AuditVerdict | undefined>(args, { DATA_DIR: options.dataDir }, auditCli());
+  const audit: AuditRun = { exitCode: cli.exitCode, stderr: cli.stderr, verdict: cli.report };
+  const report = judgeRun({
+    sale,
+    history,
+    asLeft,
+    store,
+    ownerReads,
+    audit,
+    ...(options.expectSoldOut === undefined ? {} : { expectSoldOut: options.expectSoldOut }),
+    ...(options.only503 === undefined ? {} : { only503: options.only503 }),
+  });
+  return { ...report, ...(audit.verdict ? { audit: audit.verdict } : {}) };
 };
 
 /** Writes the run's history next to nothing else: a JSON Lines file under CHAOS_HISTORY_DIR when that is set. */

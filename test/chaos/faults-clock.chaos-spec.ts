@@ -1,6 +1,6 @@
 import { FakeClock } from '../../apps/worker/test/saga-fixture';
 import { ChaosClient } from './chaos-client';
-import { checkRun, keepHistory, readStore } from './checker';
+import { checkRun, formatViolation, keepHistory, readStore } from './checker';
 import { History } from './history';
 import { InProcessApi } from './in-process-app';
 import { chaosRuns, chaosSeed, runRng } from './rng';
@@ -131,7 +131,7 @@ describe(`chaos: clock jumps forward and back around hold deadlines (seed ${SEED
       for (const h of holds.values()) if (!h.due) violations.push(`hold ${h.orderId} never became due (test bug)`);
 
       const report = await checkRun({ history, client, sale: { saleId, totalStock: stock, perUserLimit }, dataDir: api.dataDir, auditNow: clock.now() });
-      violations.push(...report.violations);
+      violations.push(...report.violations.map(formatViolation));
       summary.add(history, { ...report, violations }, jumps);
       keepHistory(`${KIND}-${seed}-${index}`, history);
       return violations.length ? [describeViolations(`${KIND} run ${index} (ttl ${ttl}):\n  ${trace.join('\n  ')}`, seed, violations, history)] : [];

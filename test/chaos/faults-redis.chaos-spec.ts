@@ -2,7 +2,7 @@ import Redis from 'ioredis';
 import { RedisGate } from '@flash/gate';
 import { RedisServer } from '../support/redis-server';
 import { ChaosClient } from './chaos-client';
-import { checkRun, keepHistory } from './checker';
+import { checkRun, formatViolation, keepHistory } from './checker';
 import { History } from './history';
 import { chaosRuns, chaosSeed, Rng, runRng, sleep } from './rng';
 import { ChaosServer } from './server';
@@ -131,7 +131,7 @@ RedisServer.describeWithRedis(`chaos: Redis gate faults mid-spike (seed ${SEED},
       expectSoldOut: true,
       only503: true,
     });
-    const violations = [...report.violations];
+    const violations = report.violations.map(formatViolation);
     if (recovered?.status !== 200) violations.push(`/health/ready answered ${recovered?.status ?? 'nothing'} ${JSON.stringify(recovered?.body)} 5 s after the fault ended`);
     const ready = await client.request('GET', '/health/ready');
     if (ready.status !== 200) violations.push(`/health/ready answers ${ready.status} ${JSON.stringify(ready.body)} after recovery`);

@@ -80,16 +80,19 @@ export interface ReservationOperation extends Operation {
   readonly value: ReservationValue;
 }
 
+const sinceStart = (): (() => number) => {
+  const started = performance.now();
+  return () => Math.round((performance.now() - started) * 1000) / 1000;
+};
+
 export class History {
   readonly entries: Entry[] = [];
-  private readonly started = performance.now();
   private nextOp = 0;
   private readonly open = new Map<number, InvokeEntry>();
   phase = 'run';
 
-  private now(): number {
-    return Math.round((performance.now() - this.started) * 1000) / 1000;
-  }
+  /** `now`: ms since the history began (a synthetic history passes a counter, so its order is exact). */
+  constructor(private readonly now: () => number = sinceStart()) {}
 
   invoke(f: OpKind, process: string, value: InvokeEntry['value']): number {
     const entry: InvokeEntry = { type: 'invoke', op: this.nextOp++, f, process, value, time: this.now(), phase: this.phase };

@@ -1,4 +1,4 @@
-import { CheckReport } from './checker';
+import { CheckReport, CheckViolation, formatViolation } from './checker';
 import { History } from './history';
 
 /**
@@ -17,7 +17,7 @@ export class ChaosSummary {
     readonly seed: number,
   ) {}
 
-  add(history: History, report: CheckReport | undefined, faults: number, extraViolations = 0): void {
+  add(history: History, report: (Pick<CheckReport, 'unknownsResolved'> & { readonly violations: readonly unknown[] }) | undefined, faults: number, extraViolations = 0): void {
     this.runs++;
     this.operations += history.operations().length;
     this.unknownsResolved += report?.unknownsResolved ?? 0;
@@ -35,9 +35,9 @@ export class ChaosSummary {
 }
 
 /** The violations of one run as a readable block (the test fails with it), with how to replay the run. */
-export const describeViolations = (title: string, seed: number, violations: readonly string[], history?: History): string =>
+export const describeViolations = (title: string, seed: number, violations: ReadonlyArray<string | CheckViolation>, history?: History): string =>
   [
     `${title}: ${violations.length} violation(s) — replay with CHAOS_SEED=${seed}`,
-    ...violations.map((v) => `  - ${v}`),
+    ...violations.map((v) => `  - ${typeof v === 'string' ? v : formatViolation(v)}`),
     ...(history ? ['history (tail):', history.render(80)] : []),
   ].join('\n');

@@ -9,7 +9,7 @@ import { DocumentReplacement, ResultRow } from './document-store';
 import { SqliteDocumentStore } from './embedded/sqlite-document-store';
 import { physicalCollection } from './projection';
 import { ProjectionHost, readActiveGeneration, rebuildGeneration } from './projection-host';
-import { ProjectionRunner } from './projection-runner';
+import { ProjectionProgress, ProjectionRunner } from './projection-runner';
 
 const options = (generation: number, batchSize = 50) => ({ generation, batchSize, idleMs: 5, now: () => Date.now() });
 const hostOptions = { batchSize: 50, idleMs: 5, now: () => Date.now(), pointerPollMs: 20, dropAfterMs: 60_000 };
@@ -119,45 +119,153 @@ describe('analytics projection through the runner', () => {
   });
 });
 
-describe('blue/green rebuild', () => {
-  it('builds a copy identical to the live one and switches without a window where queries fail', async () => {
-    const store = new MemoryEventStore();
-    await appendSaleHistory(store, { saleId: 's1', stock: 500, shards: 4, orders: 700, seed: 11 });
-    const docs = new SqliteDocumentStore(':memory:');
-    const host = new ProjectionHost(store, docs, analyticsProjection, hostOptions);
-    await host.start();
-    await host.waitForPosition(await store.headPosition(), 20_000);
-    const queries = new AnalyticsQueries(docs, host, new RejectionLog(docs), { maxRows: 1000, maxTimeMs: 5000 });
-    const before = await queries.summary('s1');
-    const live = await dump(docs, 1);
+/**
+ * A log whose `readAll` can be held: while `stepping`, every read waits until the test lets it through. A rebuild
+ * reads one slice (batch) per `readAll`, so it stops between slices and the test acts while it is provably in the
+ * middle. (A live runner that is caught up only asks for the head, never for a page.)
+ */
+class SteppedStore extends MemoryEventStore {
+  stepping = false;
+  private parked: (() => void) | undefined;
+  private onParked: (() => void) | undefined;
 
-    const probing = { on: true };
-    let answered = 0;
-    const failures: unknown[] = [];
-    const probe = (async () => {
-      while (probing.on) {
-        try {
-          const summary = await queries.summary('s1');
-          const rows = await queries.query('orders', [{ $count: 'n' }]);
-          if (!summary || summary.orders !== before?.orders || rows.rows[0]?.n !== before.orders) failures.push({ summary, rows });
-          answered += 1;
-        } catch (error) {
-          failures.push(error);
-        }
+  override async readAll(options: ReadAllOptions): Promise<RecordedEvent[]> {
+    if (this.stepping) {
+      await new Promise<void>((resolve) => {
+        this.parked = resolve;
+        this.onParked?.();
+      });
+    }
+    return super.readAll(options);
+  }
+
+  /** Resolves once a read is waiting to be let through. */
+  nextPause(): Promise<void> {
+    if (this.parked) return Promise.resolve();
+    return new Promise((resolve) => (this.onParked = resolve));
+  }
+
+  /** Lets the waiting read through. */
+  resume(): void {
+    const parked = this.parked;
+    this.parked = undefined;
+    this.onParked = undefined;
+    parked?.();
+  }
+}
+
+/** Polls `condition` until it holds; fails with `message` at the deadline (a hang guard, not a speed claim). */
+async function waitFor(condition: () => Promise<boolean>, message: () => Promise<string> | string, deadlineMs = 20_000): Promise<void> {
+  const deadline = Date.now() + deadlineMs;
+  while (!(await condition())) {
+    if (Date.now() > deadline) throw new Error(`${await message()} (after ${String(deadlineMs)} ms)`);
+    await new Promise((r) => setTimeout(r, 10));
+  }
+}
+
+describe('blue/green rebuild', () => {
+  it('queries answer from the old generation during every slice of a rebuild, from the new one after the switch, and still once the old one is dropped', async () => {
+    const store = new SteppedStore();
+    await appendSaleHistory(store, { saleId: 's1', stock: 500, shards: 4, orders: 700, seed: 11 });
+    const head = await store.headPosition();
+    const docs = new SqliteDocumentStore(':memory:');
+    const host = new ProjectionHost(store, docs, analyticsProjection, { ...hostOptions, dropAfterMs: 100 });
+    await host.start();
+    await host.waitForPosition(head, 20_000);
+    const queries = new AnalyticsQueries(docs, host, new RejectionLog(docs), { maxRows: 1000, maxTimeMs: 5000 });
+    const live = await dump(docs, 1);
+    const answer = async () => {
+      const summary = await queries.summary('s1');
+      const orders = await queries.query('orders', [{ $count: 'n' }]);
+      const buyers = await queries.query('buyers', [{ $count: 'n' }]);
+      return { summary: summary && { ...summary, projectionPosition: 'ignored' }, orders: orders.rows, buyers: buyers.rows };
+    };
+    const expected = await answer();
+    expect(expected.summary?.orders).toBeGreaterThan(0);
+
+    // Every probe: when it ran, the generation the host served, whether a rebuild was under way (as the host says),
+    // and whether the answer was the whole read model's.
+    const probes: Array<{ when: string; generation: number; rebuilding: boolean; right: boolean }> = [];
+    const wrong: unknown[] = [];
+    const probe = async (when: string): Promise<void> => {
+      const seen = { when, generation: host.generation, rebuilding: host.progress().rebuilding };
+      try {
+        const got = await answer();
+        const right = JSON.stringify(got) === JSON.stringify(expected);
+        if (!right) wrong.push({ ...seen, got });
+        probes.push({ ...seen, right });
+      } catch (error) {
+        wrong.push({ ...seen, error: String(error) });
+        probes.push({ ...seen, right: false });
+      }
+    };
+    // Beside the probes at each pause, one that never stops, from before the rebuild to after the drop.
+    let phase = 'before the rebuild';
+    const background = { on: true };
+    const backgroundLoop = (async () => {
+      while (background.on) {
+        await probe(`background, ${phase}`);
         await new Promise((r) => setImmediate(r));
       }
     })();
-    const fresh = await host.rebuild();
-    await new Promise((r) => setTimeout(r, 20));
-    probing.on = false;
-    await probe;
 
-    expect(failures).toEqual([]);
-    expect(answered).toBeGreaterThan(0);
-    expect(fresh.generation).toBe(2);
+    let fresh: ProjectionProgress | undefined;
+    let slices = 0;
+    let pausesMidRebuild = 0;
+    let partialSeen = 0;
+    store.stepping = true;
+    phase = 'during the rebuild';
+    const rebuilt = host.rebuild((progress) => {
+      fresh = progress;
+      slices += 1;
+    });
+    for (;;) {
+      const paused = await Promise.race([store.nextPause().then(() => true), rebuilt.then(() => false)]);
+      if (!paused) break;
+      // Stopped between two slices: the rebuild is under way and not done, the old generation is the one read.
+      const state = { rebuilding: host.progress().rebuilding, served: host.generation, pointer: await readActiveGeneration(docs, ANALYTICS), freshBehind: (fresh?.position ?? 0) < head };
+      expect(state).toEqual({ rebuilding: true, served: 1, pointer: 1, freshBehind: true });
+      pausesMidRebuild += 1;
+      // What the generation being built holds right now: a probe that read it would see a partial read model.
+      const building = await docs.get(physicalCollection(SALE_SUMMARY, 2), 's1');
+      if (building && typeof building.orders === 'number' && building.orders < (expected.summary?.orders ?? 0)) partialSeen += 1;
+      await probe(`paused after slice ${String(slices)}`);
+      // The rebuild runs on promises alone: yield a turn of the event loop, so the background probe runs meanwhile.
+      await new Promise((r) => setImmediate(r));
+      store.resume();
+    }
+    const rebuiltRunner = await rebuilt;
+    store.stepping = false;
+    phase = 'after the switch';
+    for (let i = 0; i < 3; i++) await probe('after the switch');
+
+    // Probes provably landed mid-rebuild: one at every pause between slices, while the new generation was partial.
+    expect(pausesMidRebuild).toBe(slices);
+    expect(slices).toBeGreaterThanOrEqual(10);
+    expect(partialSeen).toBeGreaterThanOrEqual(slices - 2);
+    expect(rebuiltRunner.generation).toBe(2);
     expect(host.generation).toBe(2);
     expect(await readActiveGeneration(docs, ANALYTICS)).toBe(2);
     expect(await dump(docs, 2)).toEqual(live);
+
+    // The old generation is dropped after its grace period; queries keep answering from the new one.
+    const oldCollections = analyticsProjection.collections.map((c) => physicalCollection(c, 1));
+    const leftOver = async () => (await docs.collections()).filter((c) => oldCollections.includes(c));
+    await waitFor(async () => (await leftOver()).length === 0, async () => `generation 1 was never dropped: ${(await leftOver()).join(', ')} still hold documents`);
+    phase = 'after the drop';
+    const probesBeforeDrop = probes.length;
+    for (let i = 0; i < 5; i++) await probe('after the drop');
+    await waitFor(async () => probes.filter((p) => p.when === 'background, after the drop').length >= 5, () => 'the background probe stopped');
+    background.on = false;
+    await backgroundLoop;
+
+    expect(wrong).toEqual([]);
+    expect(probes.filter((p) => p.when.startsWith('background') && p.rebuilding).length).toBeGreaterThan(0);
+    // The host served generation 1 until the switch and generation 2 from then on: once switched, never back.
+    const served = probes.map((p) => p.generation);
+    const switchedAt = served.indexOf(2);
+    expect({ before: served.slice(0, switchedAt).every((g) => g === 1), after: served.slice(switchedAt).every((g) => g === 2) }).toEqual({ before: true, after: true });
+    expect(probes.length - probesBeforeDrop).toBeGreaterThanOrEqual(10);
     await host.stop();
     await docs.close();
   });

@@ -22,9 +22,27 @@ export const random = (seed: number) => {
   };
 };
 
+/** One order of the fixture as the generator decided it: what happened to it and when (independent of any read model). */
+export interface FixtureOrder {
+  readonly orderId: string;
+  readonly userId: string;
+  readonly shard: number;
+  readonly quantity: number;
+  readonly amount: number;
+  readonly placedAt: number;
+  /** Its status at the end. */
+  readonly fate: 'reserved' | 'paid' | 'expired' | 'cancelled' | 'refund_pending';
+  readonly paidAt?: number;
+  readonly expiredAt?: number;
+  readonly cancelledAt?: number;
+  /** A late payment refused and refunded (reason order_expired), after the order expired. */
+  readonly refundRequestedAt?: number;
+}
+
 /**
  * Appends a plausible sale to a store: scheduled, allocated, orders placed over several seconds, and each one then
- * paid, expired, cancelled, left live, or paid late (refund). Returns the counts the read model must show.
+ * paid, expired, cancelled, left live, or paid late (refund). Returns the counts the read model must show, and every
+ * order with its fate (`ledger`).
  */
 export async function appendSaleHistory(store: EventStore, options: HistoryOptions) {
   const rnd = random(options.seed);
@@ -58,6 +76,7 @@ export async function appendSaleHistory(store: EventStore, options: HistoryOptio
     { type: 'SaleStockAllocated', data: { saleId, allocations: Array.from({ length: shards }, (_, i) => Math.floor(stock / shards) + (i < stock % shards ? 1 : 0)) } },
   ]);
   const counts = { orders: 0, reserved: 0, paid: 0, expired: 0, cancelled: 0, refundPending: 0, units: 0, released: 0, buyers: new Set<string>() };
+  const ledger: FixtureOrder[] = [];
   for (let i = 0; i < options.orders && counts.units - counts.released < stock; i++) {
     const shard = i % shards;
     const stream = inventoryStream(saleId, shard);
@@ -73,10 +92,12 @@ export async function appendSaleHistory(store: EventStore, options: HistoryOptio
     counts.orders += 1;
     counts.units += quantity;
     counts.buyers.add(userId);
+    const order = { orderId, userId, shard, quantity, amount: 100, placedAt: at };
     const fate = rnd();
     if (fate < 0.4) {
       await append(stream, [{ type: 'OrderPaid', data: { saleId, shard, orderId, paymentId: `pay-${orderId}`, amount: 100, paidAt: at + 5000 } }]);
       counts.paid += 1;
+      ledger.push({ ...order, fate: 'paid', paidAt: at + 5000 });
     } else if (fate < 0.7 || fate >= 0.9) {
       await append(stream, [
         { type: 'ReservationExpired', data: { saleId, shard, orderId, userId, expiredAt: at + 60_000 } },
@@ -89,7 +110,11 @@ export async function appendSaleHistory(store: EventStore, options: HistoryOptio
           { type: 'PaymentRefundRequested', data: { saleId, shard, orderId, userId, paymentId: `late-${orderId}`, amount: 100, reason: 'order_expired', requestedAt: at + 61_000 } },
         ]);
         counts.refundPending += 1;
-      } else counts.expired += 1;
+        ledger.push({ ...order, fate: 'refund_pending', expiredAt: at + 60_000, refundRequestedAt: at + 61_000 });
+      } else {
+        counts.expired += 1;
+        ledger.push({ ...order, fate: 'expired', expiredAt: at + 60_000 });
+      }
     } else if (fate < 0.8) {
       await append(stream, [
         { type: 'OrderCancelled', data: { saleId, shard, orderId, userId, cancelledAt: at + 2000 } },
@@ -97,7 +122,11 @@ export async function appendSaleHistory(store: EventStore, options: HistoryOptio
       ]);
       counts.cancelled += 1;
       counts.released += quantity;
-    } else counts.reserved += 1;
+      ledger.push({ ...order, fate: 'cancelled', cancelledAt: at + 2000 });
+    } else {
+      counts.reserved += 1;
+      ledger.push({ ...order, fate: 'reserved' });
+    }
   }
-  return { ...counts, uniqueBuyers: counts.buyers.size, available: stock - counts.units + counts.released };
+  return { ...counts, uniqueBuyers: counts.buyers.size, available: stock - counts.units + counts.released, ledger };
 }
