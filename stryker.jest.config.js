@@ -10,6 +10,6 @@ module.exports = {
     '<rootDir>/libs/gate/**/*.spec.ts',
     '<rootDir>/libs/gate/**/*.int-spec.ts',
     '<rootDir>/apps/api/src/inventory/**/*.spec.ts',
-    '<rootDir>/test/chaos/checker*.chaos-spec.ts',
+    '<rootDir>/test/chaos/checker-selftest.chaos-spec.ts',
   ],
 };
