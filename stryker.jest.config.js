@@ -10,6 +10,7 @@ module.exports = {
     '<rootDir>/libs/gate/**/*.spec.ts',
     '<rootDir>/libs/gate/**/*.int-spec.ts',
     '<rootDir>/apps/api/src/inventory/**/*.spec.ts',
+    '<rootDir>/apps/api/src/gate/**/*.int-spec.ts',
     '<rootDir>/test/chaos/checker-selftest.chaos-spec.ts',
   ],
 };
