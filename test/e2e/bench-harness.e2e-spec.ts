@@ -7,10 +7,24 @@ const RUN = path.resolve(__dirname, '../../dist/bench/run.js');
 
 interface Row {
   readonly id: number;
+  readonly title: string;
   readonly value: number | null;
+  readonly ratio: number | null;
+  readonly pass: boolean | null;
   readonly skipped?: string;
-  readonly baseline?: { readonly value: number | null };
+  readonly target: { readonly kind: 'ratio-at-least' | 'value-below' | 'value-at-least' };
+  readonly baseline?: { readonly label: string; readonly value: number | null };
+  readonly notes: readonly string[];
+  readonly details: Record<string, unknown>;
 }
+
+/**
+ * The only rows allowed to skip in smoke mode, and why: `--smoke` has no scale row (bench/settings.ts). Every other
+ * row must run and produce its figure; a missing service (PostgreSQL for row 2's baseline, redis-server for row 4)
+ * is a failure here, never a skip.
+ */
+const EXPECTED_SKIPS_IN_SMOKE: Readonly<Record<number, string>> = { 7: 'not run in smoke mode' };
+const ROWS = [1, 2, 3, 4, 5, 6, 7];
 
 const runHarness = (args: string[]): Promise<{ code: number | null; output: string }> =>
   new Promise((resolve) => {
@@ -21,27 +35,53 @@ const runHarness = (args: string[]): Promise<{ code: number | null; output: stri
     child.once('exit', (code) => resolve({ code, output }));
   });
 
-/** Proves the benchmark harness runs end to end; it asserts that every row reports, never how fast anything is. */
+const isFigure = (n: unknown): n is number => typeof n === 'number' && Number.isFinite(n) && n > 0;
+
+/** What is wrong with one row of a smoke run: empty when it ran (or skipped exactly as expected) and produced its figures. */
+const problemsOf = (row: Row): string[] => {
+  const expectedSkip = EXPECTED_SKIPS_IN_SMOKE[row.id];
+  if (expectedSkip !== undefined) {
+    return row.skipped === expectedSkip && row.value === null ? [] : [`row ${row.id} should skip with "${expectedSkip}", got ${JSON.stringify({ skipped: row.skipped, value: row.value })}`];
+  }
+  const problems: string[] = [];
+  if (row.skipped !== undefined) problems.push(`row ${row.id} skipped: ${row.skipped}`);
+  if (!isFigure(row.value)) problems.push(`row ${row.id} measured no figure (value ${String(row.value)})`);
+  if (row.pass === null) problems.push(`row ${row.id} was not judged against its target`);
+  if (row.target.kind === 'ratio-at-least') {
+    if (!isFigure(row.baseline?.value)) problems.push(`row ${row.id} measured no baseline (${JSON.stringify(row.baseline)})`);
+    if (!isFigure(row.ratio)) problems.push(`row ${row.id} has no ratio (${String(row.ratio)})`);
+    else if (isFigure(row.value) && isFigure(row.baseline?.value) && Math.abs(row.ratio - row.value / row.baseline.value) > 1e-9 * row.ratio) {
+      problems.push(`row ${row.id}: ratio ${row.ratio} is not value / baseline = ${row.value / row.baseline.value}`);
+    }
+  }
+  return problems;
+};
+
+/** Proves the benchmark harness runs end to end; it asserts that every row produced its figures, never how fast anything is. */
 describe('benchmark harness (npm run bench -- --smoke)', () => {
   const out = fs.mkdtempSync(path.join(os.tmpdir(), 'flash-bench-smoke-'));
   afterAll(() => fs.rmSync(out, { recursive: true, force: true }));
 
-  it('reports every row with a figure or an explicit skip reason', async () => {
+  it('runs every row that smoke mode runs, each with its figure (and baseline and ratio where its target is one), and skips only the scale row', async () => {
     if (!fs.existsSync(RUN)) throw new Error(`${RUN} is missing: run "npm run build" first (npm test does)`);
     const { code, output } = await runHarness(['--smoke', '--out', out]);
     if (code !== 0) throw new Error(`the harness exited ${String(code)}:\n${output.slice(-4000)}`);
 
-    const report = JSON.parse(fs.readFileSync(path.join(out, 'results.json'), 'utf8')) as { rows: Row[]; machine: { nproc: number } };
-    expect(report.rows.map((r) => r.id)).toEqual([1, 2, 3, 4, 5, 6, 7]);
-    for (const row of report.rows) {
-      if (row.skipped !== undefined) {
-        expect(row.skipped.trim().length).toBeGreaterThan(0);
-      } else {
-        expect({ row: row.id, measured: (row.value ?? 0) > 0 }).toEqual({ row: row.id, measured: true });
-        if (row.baseline) expect({ row: row.id, baseline: (row.baseline.value ?? 0) > 0 }).toEqual({ row: row.id, baseline: true });
-      }
-    }
+    const report = JSON.parse(fs.readFileSync(path.join(out, 'results.json'), 'utf8')) as { mode: string; rows: Row[]; warnings: string[]; machine: { nproc: number } };
+    expect(report.mode).toBe('smoke');
+    expect(report.rows.map((r) => r.id)).toEqual(ROWS);
+    expect(report.warnings).toEqual([]);
+    expect(report.rows.flatMap(problemsOf)).toEqual([]);
+
+    // Row 2's baseline is the naive PostgreSQL service; row 6 is the audit CLI over a log it verifies as clean.
+    const byId = new Map(report.rows.map((r) => [r.id, r]));
+    expect(byId.get(2)?.baseline?.label).toBe('naive PostgreSQL');
+    const replay = byId.get(6);
+    expect(replay?.title).toContain('audit verify');
+    expect((replay?.details.primary as { details?: unknown } | undefined)?.details).toMatchObject({ ok: true, violations: 0, exitCode: 0 });
+    expect(replay?.notes.filter((n) => /not measured|not used|violations/.test(n))).toEqual([]);
+
     expect(report.machine.nproc).toBeGreaterThan(0);
     expect(fs.readFileSync(path.join(out, 'RESULTS.md'), 'utf8')).toContain('| # | row |');
-  }, 90_000);
+  }, 300_000);
 });

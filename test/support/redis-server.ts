@@ -1,10 +1,11 @@
 import { ChildProcess, spawn, spawnSync } from 'node:child_process';
 import net from 'node:net';
+import { describeRequiring } from './ci';
 import { freePort } from './free-port';
 
 /**
  * A private redis-server for one test file, on a free port, with nothing persisted, so a test can kill it, flush
- * it and restart it empty. Test-only. Under CI=true a missing redis-server is a failure, never a silent skip.
+ * it and restart it empty. Test-only. Under CI (CI=true or CI=1) a missing redis-server is a failure, never a skip.
  */
 export class RedisServer {
   private child: ChildProcess | undefined;
@@ -16,10 +17,7 @@ export class RedisServer {
 
   /** For `describe` blocks: throws under CI when redis-server is missing; otherwise says loudly that it skips. */
   static describeWithRedis(name: string, fn: () => void): void {
-    if (RedisServer.available()) return describe(name, fn);
-    if (process.env.CI === 'true') throw new Error(`redis-server is required under CI for "${name}" but is not on PATH`);
-    console.warn(`\n*** SKIPPED "${name}": redis-server is not on PATH ***\n`);
-    describe.skip(`${name} (SKIPPED: no redis-server on PATH)`, fn);
+    describeRequiring({ what: 'redis-server on PATH', available: RedisServer.available }, name, fn);
   }
 
   get url(): string {

@@ -1,3 +1,4 @@
+import { eventually } from '../../../test/support/eventually';
 import { EventLoopDelaySampler, monitorEventLoop, OverloadShedder } from './overload-shedder';
 
 /** A sampler that reports whatever delay the test plays. */
@@ -86,11 +87,15 @@ describe('OverloadShedder', () => {
   it('measures a real blocked event loop with perf_hooks', async () => {
     const sampler = monitorEventLoop(10);
     try {
-      await new Promise((r) => setTimeout(r, 50));
+      expect(sampler.p99Ms()).toBe(0); // no sample yet
+      // The histogram's first tick only starts its clock. libuv runs due timers in the order they fall due, so by the
+      // time this 20 ms timer fires, the histogram's 10 ms timer (armed before it) has ticked: an ordering fact.
+      await new Promise((r) => setTimeout(r, 20));
+      // A synchronous hog of at least 250 ms: the histogram's next tick comes after it, so that sample is at least
+      // that late (a slower machine makes it later still, never earlier).
       const blockUntil = Date.now() + 250;
-      while (Date.now() < blockUntil); // a synchronous hog
-      await new Promise((r) => setTimeout(r, 30));
-      expect(sampler.p99Ms()).toBeGreaterThan(150);
+      while (Date.now() < blockUntil);
+      await eventually('the blocked loop to show in the histogram (p99 > 150 ms)', () => sampler.p99Ms() > 150, { seen: () => sampler.p99Ms() });
       sampler.reset();
       expect(sampler.p99Ms()).toBe(0);
     } finally {

@@ -1,13 +1,6 @@
+import { eventually } from '../../../test/support/eventually';
 import { RedisServer } from '../../../test/support/redis-server';
 import { RedisSharedAccessState } from './redis-shared-state';
-
-const waitFor = async (check: () => boolean, timeoutMs = 3000): Promise<void> => {
-  const deadline = Date.now() + timeoutMs;
-  while (!check()) {
-    if (Date.now() > deadline) throw new Error('condition not met in time');
-    await new Promise((r) => setTimeout(r, 10));
-  }
-};
 
 RedisServer.describeWithRedis('blacklist and degradation shared through Redis (own redis-server)', () => {
   const server = new RedisServer();
@@ -19,12 +12,12 @@ RedisServer.describeWithRedis('blacklist and degradation shared through Redis (o
     const b = await RedisSharedAccessState.connect(server.url, Date.now);
     await a.blacklist.add({ userId: 'mallory' }, 'bot farm');
     await a.blacklist.add({ ip: '::ffff:10.0.0.7' }, 'scraper');
-    await waitFor(() => b.blacklist.match({ userId: 'mallory' }) !== undefined && b.blacklist.match({ ip: '10.0.0.7' }) !== undefined);
+    await eventually('both entries to reach instance b', () => b.blacklist.match({ userId: 'mallory' }) !== undefined && b.blacklist.match({ ip: '10.0.0.7' }) !== undefined);
     expect(b.blacklist.match({ userId: 'mallory' })).toMatchObject({ entry: 'user:mallory', reason: 'bot farm' });
     expect(b.blacklist.match({ userId: 'alice' })).toBeUndefined();
 
     expect(await b.blacklist.remove('user:mallory')).toBe(true);
-    await waitFor(() => a.blacklist.match({ userId: 'mallory' }) === undefined);
+    await eventually('the removal to reach instance a', () => a.blacklist.match({ userId: 'mallory' }) === undefined);
     expect(await a.blacklist.list()).toHaveLength(1);
     await a.close();
     await b.close();
@@ -36,9 +29,9 @@ RedisServer.describeWithRedis('blacklist and degradation shared through Redis (o
     const seen: number[] = [];
     b.degradation.onChange((level) => seen.push(level));
     await a.degradation.set(2);
-    await waitFor(() => b.degradation.current() === 2);
+    await eventually('level 2 to reach instance b', () => b.degradation.current() === 2, { seen: () => b.degradation.current() });
     await a.degradation.set(0);
-    await waitFor(() => b.degradation.current() === 0);
+    await eventually('level 0 to reach instance b', () => b.degradation.current() === 0, { seen: () => b.degradation.current() });
     expect(seen).toEqual([2, 0]);
     // A new instance starts from the shared level, not from 0.
     await a.degradation.set(3);

@@ -4,7 +4,8 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { DuplicateEventId, EventStore, NO_STREAM, SqliteEventStore, SqliteEventStoreOptions, WrongExpectedRevision } from '@flash/event-store';
-import { eventStoreContract, makeEvent, makeEvents, rejectionOf, streamName, SubscriptionReader } from '../../test/event-store.contract';
+import { eventually } from '../../../../test/support/eventually';
+import { eventStoreContract, expectNothingBeforeMarker, makeEvent, makeEvents, rejectionOf, streamName, SubscriptionReader } from '../../test/event-store.contract';
 
 const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'flash-event-store-'));
 let fileCounter = 0;
@@ -90,7 +91,7 @@ describe('SqliteEventStore specifics', () => {
       expect(live.map((e) => e.position)).toEqual([3, 4, 5, 6, 7, 8]);
       expect(live).toEqual(await writer.readAll({ after: 2, maxCount: 100 }));
       expect((await resumed.take(6)).map((e) => e.position)).toEqual([3, 4, 5, 6, 7, 8]);
-      expect(await subscription.staysQuiet(60)).toBe(true);
+      expect((await expectNothingBeforeMarker(writer, subscription, resumed)).position).toBe(9);
 
       await reader.close();
       expect(await subscription.drain()).toEqual([]);
@@ -330,19 +331,40 @@ describe('SqliteEventStore specifics', () => {
     /** Holds every fdatasync until released, as a slow disk would. */
     const holdSyncs = () => {
       const held: Array<(error: NodeJS.ErrnoException | null) => void> = [];
+      let finished = 0; // released syncs whose callback has run
       const real = fs.fdatasync;
       const spy = jest.spyOn(fs, 'fdatasync').mockImplementation(((fd: number, callback: (error: NodeJS.ErrnoException | null) => void) => {
-        held.push((error) => (error ? callback(error) : real(fd, callback)));
+        const done = (error: NodeJS.ErrnoException | null): void => {
+          try {
+            callback(error);
+          } finally {
+            finished++;
+          }
+        };
+        held.push((error) => (error ? done(error) : real(fd, done)));
       }));
+      /**
+       * Releases the held syncs one at a time, each once the one before has finished: its callback has run, so a
+       * sync that it started is held by then, and the loop ends only when no sync is left waiting.
+       */
       const releaseAll = async (error: NodeJS.ErrnoException | null = null): Promise<void> => {
         while (held.length > 0) {
+          const released = finished + 1;
           held.shift()?.(error);
-          await new Promise((r) => setTimeout(r, 20));
+          await eventually('a released fdatasync to finish', () => finished >= released);
         }
       };
       releasers.push(() => releaseAll());
       return { held, spy, releaseAll };
     };
+    const syncStarted = (disk: ReturnType<typeof holdSyncs>) =>
+      eventually('the commit\'s fdatasync to start', () => disk.held.length === 1, { seen: () => ({ held: disk.held.length }) });
+    /**
+     * One turn of the event loop. While the sync is held nothing waiting for it can settle, and whatever does not
+     * wait for it (a flush the store scheduled, a promise it resolved) has run by then: so a promise still pending
+     * here is one that waits for the sync, whatever the speed of the machine.
+     */
+    const nextTurn = (): Promise<void> => new Promise((r) => setImmediate(r));
     afterEach(async () => {
       for (const release of releasers.splice(0)) await release(); // a failed test must not leave a store waiting to close
       jest.restoreAllMocks();
@@ -357,7 +379,7 @@ describe('SqliteEventStore specifics', () => {
 
       let resolved = false;
       const appended = store.append(streamId, makeEvents(2), 0).then((r) => ((resolved = true), r));
-      await new Promise((r) => setTimeout(r, 20));
+      await syncStarted(disk);
       expect(disk.held).toHaveLength(1);
       expect(resolved).toBe(false);
       // Committed in SQLite, but not shown: neither in the total order, nor as the head, nor (yet) from the stream.
@@ -366,8 +388,9 @@ describe('SqliteEventStore specifics', () => {
       expect(await store.headPosition()).toBe(1);
       let streamRead = false;
       const stream = store.readStream(streamId).then((events) => ((streamRead = true), events));
-      await new Promise((r) => setTimeout(r, 20));
+      await nextTurn();
       expect(streamRead).toBe(false);
+      expect(resolved).toBe(false);
 
       await disk.releaseAll();
       expect(resolved).toBe(true);
@@ -411,10 +434,10 @@ describe('SqliteEventStore specifics', () => {
       const store = track(new SqliteEventStore({ file, pollMs: 60_000, syncOffLoop: true }));
       const disk = holdSyncs();
       const first = rejectionOf(store.append(streamName(), makeEvents(1), NO_STREAM));
-      await new Promise((r) => setImmediate(r));
+      await syncStarted(disk);
       const deferred = rejectionOf(store.append(streamName(), makeEvents(1), NO_STREAM));
-      await new Promise((r) => setTimeout(r, 20));
-      expect(committedHead(file)()).toBe(1);
+      await nextTurn();
+      expect(committedHead(file)()).toBe(1); // waiting for the running sync to end, uncommitted
       await disk.releaseAll(Object.assign(new Error('EIO'), { code: 'EIO' }));
       expect(String(await first)).toMatch(/could not sync/);
       expect(String(await deferred)).toMatch(/could not sync/);
@@ -438,7 +461,7 @@ describe('SqliteEventStore specifics', () => {
       // A durable append while the claim's sync runs is committed when that sync ends, after the claim.
       let durable = false;
       const placed = store.append(order, makeEvents(2), NO_STREAM).then((r) => ((durable = true), r));
-      await new Promise((r) => setTimeout(r, 20));
+      await nextTurn();
       expect(committedHead(file)()).toBe(1);
       expect(durable).toBe(false);
 
@@ -476,7 +499,7 @@ describe('SqliteEventStore specifics', () => {
       const store = track(new SqliteEventStore({ file, pollMs: 60_000, syncOffLoop: true }));
       const disk = holdSyncs();
       const waiting = rejectionOf(store.append(streamName(), makeEvents(1), NO_STREAM));
-      await new Promise((r) => setTimeout(r, 20));
+      await syncStarted(disk);
       await disk.releaseAll(Object.assign(new Error('EIO'), { code: 'EIO' }));
 
       expect(String(await waiting)).toMatch(/could not sync/);
