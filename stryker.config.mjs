@@ -25,4 +25,7 @@ export default {
   ignorePatterns: ['reports', 'bench/.out', 'data', '.tmp', 'coverage'],
   tempDirName: '.stryker-tmp',
   cleanTempDir: 'always',
+  // Results are kept between runs (reports/mutation/stryker-incremental.json): a re-run tests only what changed.
+  incremental: true,
+  incrementalFile: 'reports/mutation/stryker-incremental.json',
 };
