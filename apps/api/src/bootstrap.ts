@@ -1,13 +1,13 @@
-import http, { STATUS_CODES } from 'node:http';
+import http, { ServerResponse, STATUS_CODES } from 'node:http';
 import type { Socket } from 'node:net';
 import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
 import { NestFactory } from '@nestjs/core';
 import { FastifyAdapter, NestFastifyApplication } from '@nestjs/platform-fastify';
 import { AppDependencies, AppModule } from './app.module';
 import { ApiError } from './http/error-catalogue';
-import { sendEnvelope, toEnvelope } from './http/error.filter';
+import { retryAfterOf, sendEnvelope, toEnvelope } from './http/error.filter';
 import { registerRawJsonParser } from './http/json-body';
-import { registerSecurityHeaders } from './http/security-headers';
+import { registerSecurityHeaders, securityHeaders } from './http/security-headers';
 import { PinoNestLogger } from './logger';
 import { HotPathCounters } from './metrics/hot-path-counters';
 import { ReservationFastPath } from './reservations/reserve-stock/reservation.fast-path';
@@ -31,6 +31,23 @@ const envelopeClientError = (error: Error & { code?: string }, socket: Socket): 
   socket.destroy(error);
 };
 
+/**
+ * A request whose headers arrive once the drain has begun, on a connection opened before it (new connections are
+ * refused by then): 503 in the envelope, like every other refusal, and the connection closed after it.
+ */
+const refuseWhileClosing = (res: ServerResponse): void => {
+  const refusal = toEnvelope(new ApiError('NOT_READY', 'the server is shutting down; retry', { retryAfterMs: 1000 }));
+  const text = JSON.stringify(refusal.body);
+  res.writeHead(refusal.status, {
+    ...securityHeaders(),
+    'content-type': 'application/json; charset=utf-8',
+    'content-length': String(Buffer.byteLength(text)),
+    'retry-after': retryAfterOf(refusal) ?? '1',
+    connection: 'close',
+  });
+  res.end(text);
+};
+
 /** Fastify's defaults for the server it would have created itself (fastify.js, getServerInstance). */
 const KEEP_ALIVE_TIMEOUT_MS = 72_000;
 
@@ -42,14 +59,16 @@ export const createApp = async (deps: AppDependencies): Promise<NestFastifyAppli
   const adapter = new FastifyAdapter({
     serverFactory: (handler: http.RequestListener) => {
       const server = http.createServer((req, res) => {
-        if (front.fastPath?.handle(req, res, () => closing) !== true) handler(req, res);
+        if (closing) refuseWhileClosing(res);
+        else if (front.fastPath?.handle(req, res, () => closing) !== true) handler(req, res);
       });
       server.keepAliveTimeout = KEEP_ALIVE_TIMEOUT_MS;
       return server;
     },
     bodyLimit: deps.config.bodyLimitBytes,
     logger: false,
-    return503OnClosing: true,
+    // Requests arriving while closing are refused above, in the envelope (Fastify's own 503 is not).
+    return503OnClosing: false,
     // No Nest middleware is used: without @fastify/middie every request skips its (empty) middleware runner.
     skipMiddie: true,
     // Fastify answers a badly encoded URL or an over-long path parameter itself, before any route: in the envelope too.

@@ -39,7 +39,8 @@ export class ServerProcess {
     return this.output;
   }
 
-  async start(): Promise<void> {
+  /** Starts the server; `env` is laid over the options' env for this run only (a restart with other settings). */
+  async start(env: Record<string, string> = {}): Promise<void> {
     const main = this.options.main ?? MAIN;
     if (!fs.existsSync(main)) throw new Error(`${main} is missing: run "npm run build" first (npm test does)`);
     if (this.child && this.child.exitCode === null && this.child.signalCode === null) throw new Error('the previous server process is still running: stop it first');
@@ -60,6 +61,7 @@ export class ServerProcess {
         ACCESS_LIMITS: 'off',
         SHED_EVENT_LOOP_DELAY_MS: '5000',
         ...this.options.env,
+        ...env,
       },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
