@@ -17,7 +17,14 @@ const moduleNameMapper = {
   '^@flash/worker$': '<rootDir>/apps/worker/src',
 };
 
-const base = { transform: { '^.+\\.ts$': swc }, moduleNameMapper, testEnvironment: 'node', rootDir: __dirname };
+const base = {
+  transform: { '^.+\\.ts$': swc },
+  moduleNameMapper,
+  testEnvironment: 'node',
+  rootDir: __dirname,
+  // Stryker's sandboxes (npm run mutate) hold a copy of the repository: never a second set of tests or modules.
+  modulePathIgnorePatterns: ['<rootDir>/.stryker-tmp/'],
+};
 
 module.exports = {
   testTimeout: 120000,
