@@ -53,6 +53,12 @@ export interface AppConfig {
   readonly analyticsMaxRows: number;
   /** ANALYTICS_MAX_TIME_MS: an analyst's pipeline is abandoned after this. */
   readonly analyticsMaxTimeMs: number;
+  /** ANALYTICS_MAX_BYTES: an analyst's answer larger than this is refused (QUERY_TOO_LARGE). */
+  readonly analyticsMaxBytes: number;
+  /** ANALYTICS_WORKERS: worker threads running embedded analyst pipelines, at most this many at once. */
+  readonly analyticsWorkers: number;
+  /** ANALYTICS_MAX_MEMORY_MB: heap cap of each of those workers (QUERY_TOO_LARGE past it). */
+  readonly analyticsMaxMemoryMb: number;
   /** REJECTION_FLUSH_MS: how often refused-purchase counts are written to the `rejections` read model. */
   readonly rejectionFlushMs: number;
   /** Tests inject an in-memory event store; then the saga checkpoints stay in memory too. */
@@ -131,6 +137,9 @@ export const loadConfig = (env: NodeJS.ProcessEnv = process.env): AppConfig => {
     projectionBusyPauseMs: int(env, 'PROJECTION_BUSY_PAUSE_MS', 100, 0, 10_000),
     analyticsMaxRows: int(env, 'ANALYTICS_MAX_ROWS', 1000, 1, 100_000),
     analyticsMaxTimeMs: int(env, 'ANALYTICS_MAX_TIME_MS', 2000, 10, 60_000),
+    analyticsMaxBytes: int(env, 'ANALYTICS_MAX_BYTES', 4 * 1024 * 1024, 1024, 256 * 1024 * 1024),
+    analyticsWorkers: int(env, 'ANALYTICS_WORKERS', 1, 1, 64),
+    analyticsMaxMemoryMb: int(env, 'ANALYTICS_MAX_MEMORY_MB', 256, 16, 16 * 1024),
     rejectionFlushMs: int(env, 'REJECTION_FLUSH_MS', 1000, 50, 60_000),
     ...(eventStoreUrl ? { eventStoreUrl } : {}),
     ...(redisUrl ? { redisUrl } : {}),

@@ -1,6 +1,7 @@
 /**
  * The document store port: where read models live. Adapters: MongoDB (`mongodb` driver, selected by MONGO_URL) and
- * the embedded SQLite twin (documents as JSON, analyst pipelines evaluated in process with mingo). One contract suite
+ * the embedded SQLite twin (documents as JSON, the server's own pipelines evaluated in process with mingo; analysts'
+ * pipelines go through the PipelineRunner port instead, off the event loop). One contract suite
  * (../test/document-store.contract.ts) runs against both, so the same pipeline gives the same rows in either mode.
  */
 export interface StoredDocument {
@@ -56,7 +57,10 @@ export interface DocumentStore {
   get(collection: string, id: string): Promise<StoredDocument | undefined>;
   /** The documents that exist among `ids`, in no particular order. */
   getMany(collection: string, ids: readonly string[]): Promise<StoredDocument[]>;
-  /** Runs a read-only aggregation pipeline (checked by the caller against the stage allowlist). */
+  /**
+   * Runs one of the server's own read-only pipelines (a sale's timeline, its rejections). An analyst's pipeline is not
+   * for this: it goes through a PipelineRunner, under hard limits and never on the event loop.
+   */
   aggregate(collection: string, pipeline: readonly PipelineStage[], limits: AggregateLimits): Promise<AggregateResult>;
   /** Removes a collection and its documents; dropping a missing collection is not an error. */
   drop(collection: string): Promise<void>;

@@ -1,3 +1,6 @@
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
 import fc from 'fast-check';
 import { EventStore, MemoryEventStore, ReadAllOptions, RecordedEvent } from '@flash/event-store';
 import { dumpGeneration as dump } from '../test/generation-dump';
@@ -7,6 +10,7 @@ import { AnalyticsQueries } from './analytics/analytics-queries';
 import { RejectionLog } from './analytics/rejection-log';
 import { DocumentReplacement, ResultRow } from './document-store';
 import { SqliteDocumentStore } from './embedded/sqlite-document-store';
+import { WorkerPipelineRunner } from './embedded/worker-pipeline-runner';
 import { physicalCollection } from './projection';
 import { ProjectionHost, readActiveGeneration, rebuildGeneration } from './projection-host';
 import { ProjectionProgress, ProjectionRunner } from './projection-runner';
@@ -168,17 +172,19 @@ describe('blue/green rebuild', () => {
     const store = new SteppedStore();
     await appendSaleHistory(store, { saleId: 's1', stock: 500, shards: 4, orders: 700, seed: 11 });
     const head = await store.headPosition();
-    const docs = new SqliteDocumentStore(':memory:');
+    // On disk, as the server keeps it: the analyst pipelines run in a worker thread that reads the file.
+    const file = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'blue-green-')), 'read-models.sqlite');
+    const docs = new SqliteDocumentStore(file);
+    const pipelines = new WorkerPipelineRunner({ file, workers: 1, maxWaiting: 4, maxMemoryMb: 128 });
     const host = new ProjectionHost(store, docs, analyticsProjection, { ...hostOptions, dropAfterMs: 100 });
     await host.start();
     await host.waitForPosition(head, 20_000);
-    const queries = new AnalyticsQueries(docs, host, new RejectionLog(docs), { maxRows: 1000, maxTimeMs: 5000 });
+    const queries = new AnalyticsQueries(docs, host, new RejectionLog(docs), pipelines, { maxRows: 1000, maxTimeMs: 5000, maxBytes: 1024 * 1024 });
     const live = await dump(docs, 1);
+    const rowsOf = async (collection: string) => (JSON.parse((await queries.query(collection, [{ $count: 'n' }])).json) as { rows: unknown }).rows;
     const answer = async () => {
       const summary = await queries.summary('s1');
-      const orders = await queries.query('orders', [{ $count: 'n' }]);
-      const buyers = await queries.query('buyers', [{ $count: 'n' }]);
-      return { summary: summary && { ...summary, projectionPosition: 'ignored' }, orders: orders.rows, buyers: buyers.rows };
+      return { summary: summary && { ...summary, projectionPosition: 'ignored' }, orders: await rowsOf('orders'), buyers: await rowsOf('buyers') };
     };
     const expected = await answer();
     expect(expected.summary?.orders).toBeGreaterThan(0);
@@ -267,6 +273,7 @@ describe('blue/green rebuild', () => {
     expect({ before: served.slice(0, switchedAt).every((g) => g === 1), after: served.slice(switchedAt).every((g) => g === 2) }).toEqual({ before: true, after: true });
     expect(probes.length - probesBeforeDrop).toBeGreaterThanOrEqual(10);
     await host.stop();
+    await pipelines.close();
     await docs.close();
   });
 

@@ -1,10 +1,13 @@
 import { Inject, Injectable } from '@nestjs/common';
-import { DocumentStore, ProjectionHost, RejectionLog } from '@flash/read-models';
+import { DocumentStore, PipelineRunner, ProjectionHost, RejectionLog } from '@flash/read-models';
 import { APP_CONFIG, AppConfig } from '../config';
 import { Logger, LOGGER } from '../logger';
-import { ANALYTICS_HOST, DOCUMENT_STORE } from './analytics.providers';
+import { ANALYTICS_HOST, DOCUMENT_STORE, PIPELINE_RUNNER } from './analytics.providers';
 
-/** Runs the analytics read models inside the api process (embedded mode): the projection and the rejection flush. */
+/**
+ * Runs the analytics read models inside the api process (embedded mode): the projection and the rejection flush; and
+ * owns the analyst pipeline runner (its worker threads), stopped before the store it reads.
+ */
 @Injectable()
 export class AnalyticsHost {
   private flushTimer: NodeJS.Timeout | undefined;
@@ -12,6 +15,7 @@ export class AnalyticsHost {
   constructor(
     @Inject(ANALYTICS_HOST) readonly projection: ProjectionHost,
     @Inject(DOCUMENT_STORE) private readonly docs: DocumentStore,
+    @Inject(PIPELINE_RUNNER) private readonly pipelines: PipelineRunner,
     private readonly rejections: RejectionLog,
     @Inject(APP_CONFIG) private readonly config: AppConfig,
     @Inject(LOGGER) private readonly logger: Logger,
@@ -27,6 +31,7 @@ export class AnalyticsHost {
     if (this.flushTimer) clearInterval(this.flushTimer);
     await this.flush();
     await this.projection.stop();
+    await this.pipelines.close();
     await this.docs.close();
   }
 

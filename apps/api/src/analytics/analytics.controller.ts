@@ -1,5 +1,15 @@
-import { Controller, Get, HttpCode, Inject, Param, Post, Query } from '@nestjs/common';
-import { AnalyticsQueries, PipelineRefused, ProjectionHost, QueryTimeLimitExceeded, TIMELINE_BUCKETS, TimelineBucket } from '@flash/read-models';
+import { Controller, Get, HttpCode, Inject, Param, Post, Query, Res } from '@nestjs/common';
+import type { FastifyReply } from 'fastify';
+import {
+  AnalyticsQueries,
+  PipelineRefused,
+  PipelineRunnerBusy,
+  ProjectionHost,
+  QueryTimeLimitExceeded,
+  QueryTooLarge,
+  TIMELINE_BUCKETS,
+  TimelineBucket,
+} from '@flash/read-models';
 import { Authenticated } from '../auth/auth.guard';
 import { ApiError } from '../http/error-catalogue';
 import { JsonBody } from '../http/json-body';
@@ -32,15 +42,19 @@ export class AnalyticsController {
     return rows;
   }
 
+  /** `{rows, truncated}`: the runner builds that JSON where the rows are (a worker thread, embedded), so it is sent as is. */
   @Post('query')
   @HttpCode(200)
-  async query(@JsonBody(AnalyticsQueryRequest) body: AnalyticsQueryRequest) {
+  async query(@JsonBody(AnalyticsQueryRequest) body: AnalyticsQueryRequest, @Res({ passthrough: true }) reply: FastifyReply): Promise<string> {
     try {
-      const { rows, truncated } = await this.queries.query(body.collection, body.pipeline);
-      return { rows, truncated };
+      const answer = await this.queries.query(body.collection, body.pipeline);
+      void reply.type('application/json; charset=utf-8');
+      return answer.json;
     } catch (error) {
-      if (error instanceof PipelineRefused) throw new ApiError('VALIDATION_FAILED', error.message);
+      if (error instanceof PipelineRefused) throw new ApiError('VALIDATION_FAILED', error.message, error.where ? { details: error.where } : {});
       if (error instanceof QueryTimeLimitExceeded) throw new ApiError('QUERY_TIMEOUT', error.message);
+      if (error instanceof QueryTooLarge) throw new ApiError('QUERY_TOO_LARGE', error.message);
+      if (error instanceof PipelineRunnerBusy) throw new ApiError('OVERLOADED', error.message, { retryAfterMs: error.retryAfterMs });
       throw error;
     }
   }

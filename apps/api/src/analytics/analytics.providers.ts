@@ -1,15 +1,16 @@
 import { Provider } from '@nestjs/common';
 import { OverloadShedder } from '@flash/access';
 import { EventStore } from '@flash/event-store';
-import { AnalyticsQueries, analyticsProjection, DocumentStore, ProjectionHost, RejectionLog } from '@flash/read-models';
+import { AnalyticsQueries, analyticsProjection, DocumentStore, PipelineRunner, ProjectionHost, RejectionLog } from '@flash/read-models';
 import { Clock, CLOCK } from '../clock';
 import { APP_CONFIG, AppConfig } from '../config';
 import { Logger, LOGGER } from '../logger';
 import { EVENT_STORE } from '../store/event-store.provider';
-import { openDocumentStore } from './document-store.factory';
+import { openDocumentStore, openPipelineRunner } from './document-store.factory';
 
 export const DOCUMENT_STORE = Symbol('DOCUMENT_STORE');
 export const ANALYTICS_HOST = Symbol('ANALYTICS_HOST');
+export const PIPELINE_RUNNER = Symbol('PIPELINE_RUNNER');
 
 export const analyticsProviders: Provider[] = [
   { provide: DOCUMENT_STORE, useFactory: openDocumentStore, inject: [APP_CONFIG] },
@@ -31,11 +32,21 @@ export const analyticsProviders: Provider[] = [
     },
     inject: [EVENT_STORE, DOCUMENT_STORE, APP_CONFIG, CLOCK, LOGGER, OverloadShedder],
   },
+  {
+    provide: PIPELINE_RUNNER,
+    useFactory: (config: AppConfig, docs: DocumentStore, logger: Logger) =>
+      openPipelineRunner(config, docs, (error) => logger.child({ component: 'analytics' }).error({ err: error }, 'an analytics worker failed outside any query')),
+    inject: [APP_CONFIG, DOCUMENT_STORE, LOGGER],
+  },
   { provide: RejectionLog, useFactory: (docs: DocumentStore) => new RejectionLog(docs), inject: [DOCUMENT_STORE] },
   {
     provide: AnalyticsQueries,
-    useFactory: (docs: DocumentStore, host: ProjectionHost, rejections: RejectionLog, config: AppConfig) =>
-      new AnalyticsQueries(docs, host, rejections, { maxRows: config.analyticsMaxRows, maxTimeMs: config.analyticsMaxTimeMs }),
-    inject: [DOCUMENT_STORE, ANALYTICS_HOST, RejectionLog, APP_CONFIG],
+    useFactory: (docs: DocumentStore, host: ProjectionHost, rejections: RejectionLog, pipelines: PipelineRunner, config: AppConfig) =>
+      new AnalyticsQueries(docs, host, rejections, pipelines, {
+        maxRows: config.analyticsMaxRows,
+        maxTimeMs: config.analyticsMaxTimeMs,
+        maxBytes: config.analyticsMaxBytes,
+      }),
+    inject: [DOCUMENT_STORE, ANALYTICS_HOST, RejectionLog, PIPELINE_RUNNER, APP_CONFIG],
   },
 ];

@@ -1,9 +1,14 @@
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
 import { MemoryEventStore } from '@flash/event-store';
 import { MongoStandIn } from '../../../../test/support/mongo-standin';
 import { appendSaleHistory, FixtureOrder } from '../../test/sale-history';
 import { DocumentStore, PipelineStage, ResultRow } from '../document-store';
 import { SqliteDocumentStore } from '../embedded/sqlite-document-store';
+import { WorkerPipelineRunner } from '../embedded/worker-pipeline-runner';
 import { MongoDocumentStore } from '../mongo/mongo-document-store';
+import { PipelineRunner } from '../pipeline-runner';
 import { ProjectionHost } from '../projection-host';
 import { ProjectionRunner } from '../projection-runner';
 import { AnalyticsQueries, SaleSummary, TimelineRow } from './analytics-queries';
@@ -189,6 +194,7 @@ describe('analytics pipelines answer what the fixture implies, on each document 
   let fixture: Fixture;
   let head: number;
   let embedded: DocumentStore;
+  let embeddedPipelines: WorkerPipelineRunner;
   let mongo: MongoDocumentStore;
   const answers = new Map<string, AnalyticsQueries>();
 
@@ -196,20 +202,28 @@ describe('analytics pipelines answer what the fixture implies, on each document 
     await standIn?.start();
     fixture = await appendSaleHistory(store, { saleId: SALE_ID, stock: STOCK, shards: 4, orders: 260, seed: 21 });
     head = await store.headPosition();
-    embedded = new SqliteDocumentStore(':memory:');
+    // On disk, as the server keeps it: the analyst pipelines run in a worker thread that reads the file.
+    const file = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'parity-')), 'read-models.sqlite');
+    embedded = new SqliteDocumentStore(file);
+    embeddedPipelines = new WorkerPipelineRunner({ file, workers: 1, maxWaiting: 4, maxMemoryMb: 128 });
     mongo = await MongoDocumentStore.connect(realServerUrl ?? standIn?.url ?? '', { dbName });
-    for (const [side, docs] of [[SIDES[0], embedded], [SIDES[1], mongo]] as const) {
+    const sides: ReadonlyArray<readonly [string, DocumentStore, PipelineRunner]> = [
+      [SIDES[0], embedded, embeddedPipelines],
+      [SIDES[1], mongo, mongo.pipelineRunner()],
+    ];
+    for (const [side, docs, pipelines] of sides) {
       await new ProjectionRunner(store, docs, analyticsProjection, { generation: 1, batchSize: 100, idleMs: 5, now: () => 0 }).catchUp();
       const host = new ProjectionHost(store, docs, analyticsProjection, { batchSize: 100, idleMs: 5, now: () => 0, pointerPollMs: 60_000, dropAfterMs: 60_000 });
       await host.start();
       await host.stop();
-      answers.set(side, new AnalyticsQueries(docs, host, new RejectionLog(docs), { maxRows: 1000, maxTimeMs: 10_000 }));
+      answers.set(side, new AnalyticsQueries(docs, host, new RejectionLog(docs), pipelines, { maxRows: 1000, maxTimeMs: 10_000, maxBytes: 4 * 1024 * 1024 }));
     }
   });
 
   afterAll(async () => {
     for (const collection of await mongo.collections()) await mongo.drop(collection);
     await mongo.close();
+    await embeddedPipelines.close();
     await embedded.close();
     await standIn?.stop();
   });
@@ -222,7 +236,8 @@ describe('analytics pipelines answer what the fixture implies, on each document 
 
   describe.each(SIDES)('%s', (side) => {
     it.each(PIPELINES)('%s', async (_name, collection, pipeline, expected) => {
-      expect(await answers.get(side)?.query(collection, pipeline)).toEqual({ rows: expected(fixture), truncated: false });
+      const answer = await answers.get(side)?.query(collection, pipeline);
+      expect(JSON.parse(answer?.json ?? 'null')).toEqual({ rows: expected(fixture), truncated: false });
     });
 
     it('the summary and the 10 s timeline', async () => {

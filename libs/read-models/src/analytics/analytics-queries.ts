@@ -1,4 +1,5 @@
-import { AggregateResult, DocumentStore, ResultRow } from '../document-store';
+import { DocumentStore, ResultRow } from '../document-store';
+import { PipelineAnswer, PipelineLimits, PipelineRunner } from '../pipeline-runner';
 import { ProjectionHost } from '../projection-host';
 import { BUYERS, ORDERS, SALE_SUMMARY, SALE_TIMELINE } from './analytics.projection';
 import { checkPipeline, PipelineRefused } from './pipeline-policy';
@@ -9,11 +10,6 @@ export const QUERYABLE_COLLECTIONS: readonly string[] = [ORDERS, SALE_SUMMARY, S
 
 export const TIMELINE_BUCKETS = { '1s': 1000, '10s': 10_000, '1m': 60_000 } as const;
 export type TimelineBucket = keyof typeof TIMELINE_BUCKETS;
-
-export interface QueryLimits {
-  readonly maxRows: number;
-  readonly maxTimeMs: number;
-}
 
 export interface SaleSummary {
   readonly saleId: string;
@@ -52,7 +48,8 @@ export class AnalyticsQueries {
     private readonly docs: DocumentStore,
     private readonly host: ProjectionHost,
     private readonly rejections: RejectionLog,
-    private readonly limits: QueryLimits,
+    private readonly pipelines: PipelineRunner,
+    private readonly limits: PipelineLimits,
   ) {}
 
   async summary(saleId: string): Promise<SaleSummary | undefined> {
@@ -99,12 +96,15 @@ export class AnalyticsQueries {
     return [...rows.entries()].sort(([a], [b]) => a - b).map(([t, counts]) => ({ t: new Date(t).toISOString(), ...counts }));
   }
 
-  /** Runs an analyst's pipeline on a logical collection of the generation queries read now. */
-  async query(collection: string, pipeline: unknown): Promise<AggregateResult> {
+  /**
+   * Runs an analyst's pipeline on a logical collection of the generation queries read now: checked here, run by the
+   * pipeline runner (off this event loop when the store is embedded), answered as the JSON text to send.
+   */
+  async query(collection: string, pipeline: unknown): Promise<PipelineAnswer> {
     if (!QUERYABLE_COLLECTIONS.includes(collection)) throw new PipelineRefused(`unknown collection ${collection}; one of ${QUERYABLE_COLLECTIONS.join(', ')}`);
     checkPipeline(pipeline);
     const physical = collection === REJECTIONS ? REJECTIONS : this.host.collection(collection);
-    return this.docs.aggregate(physical, pipeline, this.limits);
+    return this.pipelines.run(physical, pipeline, this.limits);
   }
 
   private async rejectionDocuments(saleId: string): Promise<ResultRow[]> {

@@ -48,8 +48,9 @@ const inKeyOrder = (replacements: readonly DocumentReplacement[]): DocumentRepla
 };
 
 /**
- * The embedded twin of the MongoDB read models: the same documents, kept as JSON in SQLite, and analyst pipelines
- * evaluated in process with mingo. Every `replace` is one transaction, so a checkpoint written with its documents
+ * The embedded twin of the MongoDB read models: the same documents, kept as JSON in SQLite, and the server's own
+ * pipelines evaluated in process with mingo (analysts' run in worker threads reading the same file:
+ * worker-pipeline-runner.ts). Every `replace` is one transaction, so a checkpoint written with its documents
  * is never ahead of or behind them. Read models can be rebuilt from the log, so NORMAL durability is enough.
  */
 export class SqliteDocumentStore implements DocumentStore {

@@ -1,6 +1,7 @@
 import { MongoClient } from 'mongodb';
 import { MongoStandIn } from '../../../../test/support/mongo-standin';
 import { documentStoreContract } from '../../test/document-store.contract';
+import { pipelineRunnerContract } from '../../test/pipeline-runner.contract';
 import { DocumentStore, QueryTimeLimitExceeded } from '../document-store';
 import { MongoDocumentStore } from './mongo-document-store';
 
@@ -38,6 +39,24 @@ describe(`MongoDocumentStore ${target}`, () => {
   });
 
   documentStoreContract(`MongoDocumentStore ${target}`, open);
+
+  pipelineRunnerContract(`MongoPipelineRunner ${target}`, async () => {
+    const store = await open();
+    return {
+      docs: store,
+      runner: store.pipelineRunner(),
+      slow: async (maxTimeMs) => {
+        if (standIn) {
+          // The stand-in evaluates pipelines in this process: it is made to wait instead, and answers code 50 as the server does.
+          standIn.aggregateDelayMs = maxTimeMs + 100;
+          return { pipeline: [{ $match: {} }], undo: () => (standIn.aggregateDelayMs = 0) };
+        }
+        // Tens of millions of rows from two nested ranges: far more than maxTimeMs on any server.
+        return { pipeline: [{ $project: { a: { $range: [0, 10_000] } } }, { $unwind: '$a' }, { $project: { b: { $range: [0, 3000] } } }, { $unwind: '$b' }, { $group: { _id: null, n: { $sum: 1 } } }] };
+      },
+      close: () => store.close(),
+    };
+  });
 
   describe('adapter specifics', () => {
     let store: DocumentStore;

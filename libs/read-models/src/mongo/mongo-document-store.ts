@@ -10,6 +10,9 @@ import {
   QueryTimeLimitExceeded,
   StoredDocument,
 } from '../document-store';
+import { PipelineRunner } from '../pipeline-runner';
+import { MAX_TIME_MS_EXPIRED, NAMESPACE_NOT_FOUND, serverErrorCode } from './mongo-errors';
+import { MongoPipelineRunner } from './mongo-pipeline-runner';
 
 /** What the driver's generics see: string ids (never ObjectId), any other fields. */
 interface MongoDocument {
@@ -18,8 +21,6 @@ interface MongoDocument {
 }
 
 const DEFAULT_DB_NAME = 'flash_sale';
-const NAMESPACE_NOT_FOUND = 26;
-const MAX_TIME_MS_EXPIRED = 50;
 
 /**
  * The document store on MongoDB through the `mongodb` driver. No transactions (a standalone server has none):
@@ -111,6 +112,11 @@ export class MongoDocumentStore implements DocumentStore {
     return nonEmpty.filter((name): name is string => name !== undefined);
   }
 
+  /** Analyst pipelines on the same database (and connection pool); closing the store ends them too. */
+  pipelineRunner(): PipelineRunner {
+    return new MongoPipelineRunner(this.db);
+  }
+
   async close(): Promise<void> {
     await this.client.close();
   }
@@ -121,13 +127,6 @@ export class MongoDocumentStore implements DocumentStore {
 }
 
 /** Batches per collection, collections in the order they first appear, items in their given order. */
-/** The server's error code of a MongoServerError (checked by name, so the driver need not be loaded to ask). */
-function serverErrorCode(error: unknown): number | undefined {
-  if (!(error instanceof Error) || error.name !== 'MongoServerError') return undefined;
-  const { code } = error as Error & { code?: unknown };
-  return typeof code === 'number' ? code : undefined;
-}
-
 function groupByCollection<T extends { readonly collection: string }>(items: readonly T[]): Map<string, T[]> {
   const groups = new Map<string, T[]>();
   for (const item of items) {
