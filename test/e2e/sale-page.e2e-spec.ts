@@ -214,6 +214,42 @@ describeWithChromium('the sale page in a real browser', () => {
     expect(opened.errors).toEqual([]);
   });
 
+  it("counts down on the server's clock, whichever way the browser's clock is off", async () => {
+    const startsAt = Date.now() + 5000;
+    const saleId = await createSale({ startsAt: new Date(startsAt).toISOString(), totalStock: 10, shards: 1 });
+    const skewed = async (shiftMs: number) => {
+      const context = await browser.newContext();
+      contexts.push(context);
+      // The browser's Date runs shiftMs off; its monotonic clock (performance.now) is untouched, as on a real machine.
+      await context.addInitScript({
+        content: `(() => { const RealDate = Date; const shift = ${shiftMs};
+          class SkewedDate extends RealDate { constructor(...a) { super(...(a.length ? a : [RealDate.now() + shift])); } static now() { return RealDate.now() + shift; } }
+          window.Date = SkewedDate; })();`,
+      });
+      const page = await context.newPage();
+      const activationAt: number[] = [];
+      page.on('request', (r) => {
+        if (new URL(r.url()).pathname === '/sale-page/activate.js') activationAt.push(Date.now());
+      });
+      await page.goto(`${server.baseUrl}/?sale=${saleId}`);
+      return { page, activationAt, shiftMs };
+    };
+    const [ahead, behind] = await Promise.all([skewed(3_600_000), skewed(-3_600_000)]);
+    for (const { page, shiftMs } of [ahead, behind]) {
+      await waitState(page, 'scheduled');
+      expect(Math.abs((await page.evaluate(() => Date.now())) - Date.now() - shiftMs)).toBeLessThan(1000); // the skew is in force
+      const shown = (await page.textContent('#countdown'))!;
+      const left = Math.ceil((startsAt - Date.now()) / 1000);
+      expect(shown).toMatch(/^00:00:0\d$/);
+      expect(Math.abs(Number(shown.slice(-2)) - left)).toBeLessThanOrEqual(1);
+    }
+    for (const { page, activationAt } of [ahead, behind]) {
+      await waitState(page, 'ready');
+      expect(activationAt).toHaveLength(1);
+      expect(activationAt[0]).toBeGreaterThanOrEqual(startsAt - 100);
+    }
+  });
+
   it('shows the sold-out message when the stock is gone: answering a click, and on opening the page', async () => {
     const saleId = await createSale({ totalStock: 1, shards: 1 });
     const opened = await openPage(saleId);
