@@ -291,8 +291,10 @@
 
   const showFinal = (error) => {
     if (error.code === 'SOLD_OUT' || error.code === 'SALE_ENDED') {
-      setState(error.code === 'SOLD_OUT' ? 'sold_out' : 'ended');
-      setBuy(false, error.code === 'SOLD_OUT' ? 'Sold out' : 'Sale ended');
+      const status = error.code === 'SOLD_OUT' ? 'sold_out' : 'ended';
+      setState(status);
+      setBuy(false, status === 'sold_out' ? 'Sold out' : 'Sale ended');
+      ui.stock.textContent = stockText({ status }); // the answer is newer than the last look at the sale
       ui.countdownBox.hidden = true;
       say('');
       warn(messageOf(error));

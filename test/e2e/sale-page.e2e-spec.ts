@@ -53,6 +53,36 @@ const waitState = async (page: Page, wanted: string, timeoutMs = 20_000): Promis
 
 const isPost = (r: SeenRequest, pathname: string): boolean => r.method === 'POST' && r.url.pathname === pathname;
 
+/**
+ * Every fetch the page makes, timed inside the page on its monotonic clock: when it was sent and when its answer came.
+ * Waits the page promises (retryAfterMs, minSolveMs, the waiting room's polling) are measured here, where they happen,
+ * not from the test process, which hears of requests a little late and not always equally late.
+ */
+const FETCH_LOG = `(() => {
+  const real = window.fetch;
+  window.fetchLog = [];
+  window.fetch = function (input, init) {
+    const entry = { path: new URL(String(input), location.href).pathname, method: (init && init.method) || 'GET', sentAt: performance.now() };
+    window.fetchLog.push(entry);
+    return real.apply(this, arguments).then((response) => {
+      entry.answeredAt = performance.now();
+      entry.status = response.status;
+      return response;
+    });
+  };
+})();`;
+
+interface FetchEntry {
+  readonly path: string;
+  readonly method: string;
+  readonly sentAt: number;
+  readonly answeredAt?: number;
+  readonly status?: number;
+}
+
+const fetchLog = (page: Page, path: string, method = 'GET'): Promise<FetchEntry[]> =>
+  page.evaluate(([p, m]) => window.fetchLog.filter((e: FetchEntry) => e.path === p && e.method === m), [path, method] as const);
+
 describeWithChromium('the sale page in a real browser', () => {
   const server = new ServerProcess({ label: 'page', env: { DEMO: '1', LOG_LEVEL: 'info', POW_MIN_SOLVE_MS: String(POW_MIN_SOLVE_MS) } });
   let client: ApiClient;
@@ -90,10 +120,17 @@ describeWithChromium('the sale page in a real browser', () => {
     return view.body.totals as { reserved: number; paid: number };
   };
 
-  /** A fresh browser context (so a fresh buyer) on the sale's page, recording what the page sends. */
-  const openPage = async (saleId: string | undefined, base = server.baseUrl): Promise<OpenPage> => {
+  /** A fresh browser context: its own storage, so its own buyer; its fetches timed (FETCH_LOG). */
+  const newContext = async (): Promise<BrowserContext> => {
     const context = await browser.newContext();
     contexts.push(context);
+    await context.addInitScript({ content: FETCH_LOG });
+    return context;
+  };
+
+  /** The sale's page in a fresh context, recording what the page sends. */
+  const openPage = async (saleId: string | undefined, base = server.baseUrl): Promise<OpenPage> => {
+    const context = await newContext();
     const page = await context.newPage();
     const opened: OpenPage = { context, page, requests: [], reservationStatuses: [], errors: [] };
     page.on('pageerror', (error) => opened.errors.push(error));
@@ -218,8 +255,7 @@ describeWithChromium('the sale page in a real browser', () => {
     const startsAt = Date.now() + 5000;
     const saleId = await createSale({ startsAt: new Date(startsAt).toISOString(), totalStock: 10, shards: 1 });
     const skewed = async (shiftMs: number) => {
-      const context = await browser.newContext();
-      contexts.push(context);
+      const context = await newContext();
       // The browser's Date runs shiftMs off; its monotonic clock (performance.now) is untouched, as on a real machine.
       await context.addInitScript({
         content: `(() => { const RealDate = Date; const shift = ${shiftMs};
@@ -271,6 +307,7 @@ describeWithChromium('the sale page in a real browser', () => {
     expect(opened.reservationStatuses).toEqual([409]);
     await expect(opened.page.getByRole('alert').textContent()).resolves.toMatch(/^Sold out/);
     await expect(opened.page.isDisabled('#buy')).resolves.toBe(true);
+    await expect(opened.page.textContent('#stock')).resolves.toBe('No units left.');
     await opened.page.screenshot({ path: path.join(OUT, '4-sold-out.png') });
     expect(await adminTotals(saleId)).toMatchObject({ reserved: 1 });
 
@@ -307,8 +344,10 @@ describeWithChromium('the sale page in a real browser', () => {
     const key = sent[0]!.headers['idempotency-key']!;
     expect(key).toMatch(/^[0-9a-f]{32}$/);
     expect(sent.map((r) => r.headers['idempotency-key'])).toEqual([key, key, key]);
-    expect(sent[1]!.at - sent[0]!.at).toBeGreaterThanOrEqual(retryAfterMs);
-    expect(sent[2]!.at - sent[1]!.at).toBeGreaterThanOrEqual(retryAfterMs);
+    const timed = await fetchLog(opened.page, `/sales/${saleId}/reservations`, 'POST');
+    expect(timed.map((t) => t.status)).toEqual([503, 503, 201]);
+    expect(timed[1]!.sentAt - timed[0]!.answeredAt!).toBeGreaterThanOrEqual(retryAfterMs);
+    expect(timed[2]!.sentAt - timed[1]!.answeredAt!).toBeGreaterThanOrEqual(retryAfterMs);
     const orderId = (await opened.page.textContent('#order-id'))!;
 
     // Server side: the key the page sent is the one the server recorded for this order, and there is one order.
@@ -337,18 +376,12 @@ describeWithChromium('the sale page in a real browser', () => {
 
   it('solves the proof of work in a Web Worker and sends the answer no sooner than the sale allows', async () => {
     const saleId = await createSale({ totalStock: 5, shards: 1, challenge: 'pow' });
-    const context = await browser.newContext();
-    contexts.push(context);
-    const page = await context.newPage();
+    const page = await (await newContext()).newPage();
     const workers: string[] = [];
     page.on('worker', (worker) => workers.push(new URL(worker.url()).pathname));
-    const accessAnswered: number[] = [];
-    page.on('response', (response) => {
-      if (new URL(response.url()).pathname === `/sales/${saleId}/access`) accessAnswered.push(Date.now());
-    });
-    const posts: { at: number; body: any }[] = [];
+    const posts: any[] = [];
     page.on('request', (request) => {
-      if (request.method() === 'POST' && request.url().endsWith('/reservations')) posts.push({ at: Date.now(), body: JSON.parse(request.postData()!) });
+      if (request.method() === 'POST' && request.url().endsWith('/reservations')) posts.push(JSON.parse(request.postData()!));
     });
     const errors: Error[] = [];
     page.on('pageerror', (error) => errors.push(error));
@@ -359,26 +392,24 @@ describeWithChromium('the sale page in a real browser', () => {
 
     expect(workers).toEqual(['/sale-page/pow-worker.js']);
     expect(posts).toHaveLength(1); // accepted at the first try: no CHALLENGE_FAILED, no renewal
-    expect(typeof posts[0]!.body.challengeAnswer).toBe('string');
-    expect(posts[0]!.at - accessAnswered[0]!).toBeGreaterThanOrEqual(POW_MIN_SOLVE_MS);
+    expect(typeof posts[0].challengeAnswer).toBe('string');
+    const [access] = await fetchLog(page, `/sales/${saleId}/access`);
+    const [sent] = await fetchLog(page, `/sales/${saleId}/reservations`, 'POST');
+    expect(sent!.status).toBe(201);
+    expect(sent!.sentAt - access!.answeredAt!).toBeGreaterThanOrEqual(POW_MIN_SOLVE_MS);
     expect(errors).toEqual([]);
   });
 
   it('waits in line when access answers 202: shows the position, polls with jitter, and buys once admitted', async () => {
     // The waiting room's server side is issue #26; the page's side is held to API.md's contract here.
     const saleId = await createSale({ totalStock: 5, shards: 1 });
-    const context = await browser.newContext();
-    contexts.push(context);
-    const page = await context.newPage();
-    const polls: number[] = [];
-    let ticketSent = 0;
+    const page = await (await newContext()).newPage();
+    let polled = 0;
     await page.route(`**/sales/${saleId}/access`, async (route) => {
-      ticketSent = Date.now();
       await route.fulfill({ status: 202, contentType: 'application/json', body: JSON.stringify({ queueTicket: 'ticket-1', position: 3, estimatedWaitMs: 2400 }) });
     });
     await page.route(`**/sales/${saleId}/queue/ticket-1`, async (route) => {
-      polls.push(Date.now());
-      if (polls.length === 1) {
+      if (++polled === 1) {
         await route.fulfill({ status: 200, contentType: 'application/json', body: JSON.stringify({ position: 1, estimatedWaitMs: 800 }) });
         return;
       }
@@ -391,10 +422,13 @@ describeWithChromium('the sale page in a real browser', () => {
     await expect(page.getByRole('status').textContent()).resolves.toMatch(/in line: number 3/);
     await page.waitForFunction(() => /number 1\b/.test(document.getElementById('status').textContent));
     await waitState(page, 'ready');
-    expect(polls).toHaveLength(2);
-    // About half the estimated wait, at least a second, jittered by ±25 %.
-    expect(polls[0]! - ticketSent).toBeGreaterThanOrEqual(0.75 * 1200);
-    expect(polls[1]! - polls[0]!).toBeGreaterThanOrEqual(0.75 * 1000);
+    const [ticket] = await fetchLog(page, `/sales/${saleId}/access`);
+    const polls = await fetchLog(page, `/sales/${saleId}/queue/ticket-1`);
+    expect(ticket!.status).toBe(202);
+    expect(polls.map((p) => p.status)).toEqual([200, 200]);
+    // About half the estimated wait, at least a second, jittered by ±25 %: 2,400 ms → 900–1,500; 800 ms → 750–1,250.
+    expect(polls[0]!.sentAt - ticket!.answeredAt!).toBeGreaterThanOrEqual(0.75 * 1200);
+    expect(polls[1]!.sentAt - polls[0]!.answeredAt!).toBeGreaterThanOrEqual(0.75 * 1000);
     await page.getByRole('button', { name: 'Buy now' }).click();
     await waitState(page, 'reserved');
   });
