@@ -83,6 +83,17 @@ interface FetchEntry {
 const fetchLog = (page: Page, path: string, method = 'GET'): Promise<FetchEntry[]> =>
   page.evaluate(([p, m]) => window.fetchLog.filter((e: FetchEntry) => e.path === p && e.method === m), [path, method] as const);
 
+describe('the sale page as built', () => {
+  it('weighs under 30 KB gzipped, counted from the built files', () => {
+    const files = fs.readdirSync(BUILT_PAGE).sort();
+    expect(files).toEqual(['activate.js', 'index.html', 'pow-worker.js', 'sale.css', 'sale.js']);
+    const sizes = files.map((name) => ({ name, gzipped: gzipSync(fs.readFileSync(path.join(BUILT_PAGE, name))).length }));
+    const total = sizes.reduce((n, s) => n + s.gzipped, 0);
+    console.log(`sale page weight: ${total} bytes gzipped in all (${sizes.map((s) => `${s.name} ${s.gzipped}`).join(', ')})`);
+    expect(total).toBeLessThan(PAGE_BUDGET_BYTES);
+  });
+});
+
 describeWithChromium('the sale page in a real browser', () => {
   const server = new ServerProcess({ label: 'page', env: { DEMO: '1', LOG_LEVEL: 'info', POW_MIN_SOLVE_MS: String(POW_MIN_SOLVE_MS) } });
   let client: ApiClient;
@@ -184,17 +195,8 @@ describeWithChromium('the sale page in a real browser', () => {
     expect((await client.request('GET', '/health/live')).headers['content-security-policy']).toBe("default-src 'none'; frame-ancestors 'none'");
   });
 
-  it('weighs under 30 KB gzipped, counted from the built files', () => {
-    const files = fs.readdirSync(BUILT_PAGE).sort();
-    expect(files).toEqual(['activate.js', 'index.html', 'pow-worker.js', 'sale.css', 'sale.js']);
-    const sizes = files.map((name) => ({ name, gzipped: gzipSync(fs.readFileSync(path.join(BUILT_PAGE, name))).length }));
-    const total = sizes.reduce((n, s) => n + s.gzipped, 0);
-    console.log(`sale page weight: ${total} bytes gzipped in all (${sizes.map((s) => `${s.name} ${s.gzipped}`).join(', ')})`);
-    expect(total).toBeLessThan(PAGE_BUDGET_BYTES);
-  });
-
   it('before the start the button is disabled and the countdown runs; at the start it is enabled without a reload; a click reserves; paying (demo) shows paid', async () => {
-    const startsAt = Date.now() + 6000;
+    const startsAt = Date.now() + 8000;
     const saleId = await createSale({ startsAt: new Date(startsAt).toISOString(), totalStock: 10, shards: 2, holdTtlMs: 120_000 });
     const opened = await openPage(saleId);
     const { page } = opened;
@@ -207,7 +209,7 @@ describeWithChromium('the sale page in a real browser', () => {
     const buy = page.getByRole('button', { name: 'Buy now' });
     await expect(buy.isDisabled()).resolves.toBe(true);
     const shown = await page.textContent('#countdown');
-    expect(shown).toMatch(/^00:00:0[1-6]$/);
+    expect(shown).toMatch(/^00:00:0[1-8]$/);
     await page.waitForFunction((before) => document.getElementById('countdown').textContent !== before, shown);
     await expect(buy.isDisabled()).resolves.toBe(true);
     expect(opened.requests.some((r) => r.url.pathname === '/sale-page/activate.js')).toBe(false);
@@ -252,7 +254,7 @@ describeWithChromium('the sale page in a real browser', () => {
   });
 
   it("counts down on the server's clock, whichever way the browser's clock is off", async () => {
-    const startsAt = Date.now() + 5000;
+    const startsAt = Date.now() + 10_000; // room for two browsers to open on a busy machine
     const saleId = await createSale({ startsAt: new Date(startsAt).toISOString(), totalStock: 10, shards: 1 });
     const skewed = async (shiftMs: number) => {
       const context = await newContext();
@@ -276,7 +278,7 @@ describeWithChromium('the sale page in a real browser', () => {
       expect(Math.abs((await page.evaluate(() => Date.now())) - Date.now() - shiftMs)).toBeLessThan(1000); // the skew is in force
       const shown = (await page.textContent('#countdown'))!;
       const left = Math.ceil((startsAt - Date.now()) / 1000);
-      expect(shown).toMatch(/^00:00:0\d$/);
+      expect(shown).toMatch(/^00:00:(0\d|10)$/);
       expect(Math.abs(Number(shown.slice(-2)) - left)).toBeLessThanOrEqual(1);
     }
     for (const { page, activationAt } of [ahead, behind]) {
@@ -515,7 +517,7 @@ describeWithChromium('the sale page in a real browser', () => {
       prod.cleanup();
     });
 
-    it('serves the page, refuses the demo routes with 404, and says that a sale must be chosen', async () => {
+    it('serves the page, refuses the demo routes with 404, and says that a sale must be chosen or does not exist', async () => {
       const buyer = prodClient.token('buyer-1');
       expect((await prodClient.request('GET', '/')).status).toBe(200);
       for (const [method, route] of [
@@ -529,7 +531,12 @@ describeWithChromium('the sale page in a real browser', () => {
       const opened = await openPage(undefined, prod.baseUrl);
       await waitState(opened.page, 'refused');
       await expect(opened.page.getByRole('alert').textContent()).resolves.toMatch(/No sale chosen/);
+      const unknown = await openPage('no-such-sale', prod.baseUrl);
+      await waitState(unknown.page, 'refused');
+      await expect(unknown.page.getByRole('alert').textContent()).resolves.toBe('This sale does not exist.');
+      await expect(unknown.page.isDisabled('#buy')).resolves.toBe(true);
       expect(await state(opened.page)).toBe('refused');
+      expect([...opened.errors, ...unknown.errors]).toEqual([]);
     });
 
     it('logs readable lines when told to (LOG_FORMAT=pretty), not JSON', () => {
