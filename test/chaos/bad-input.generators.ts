@@ -972,6 +972,37 @@ export const ENDPOINTS: readonly Endpoint[] = [
   },
   {
     method: 'GET',
+    route: '/',
+    auth: 'public',
+    path: () => '/',
+  },
+  {
+    method: 'GET',
+    route: '/sale-page/:file',
+    auth: 'public',
+    path: () => '/sale-page/sale.js',
+    realParam: () => 'sale.js',
+    trickPath: (_w, s) => `/sale-page/${s}`,
+    // Only the page's own files exist: the page itself is at /, and no name reaches the file system.
+    semantic: () =>
+      fc
+        .constantFrom('index.html', 'INDEX.HTML', 'sale.ts', 'pow-worker.spec.ts', 'sale.js.map', '.env', '..%2F..%2Fpackage.json', '..%2Fapi%2Fsrc%2Fmain.js', '%2Fetc%2Fpasswd', 'activate.js%00.html', 'sale.css%2F')
+        .map((file) => ({ attack: `not a page file: ${file}`, path: `/sale-page/${file}`, headers: {}, expect: ['NOT_FOUND'] as Code[] })),
+  },
+  {
+    method: 'POST',
+    route: '/demo/payments/:orderId',
+    auth: 'absent',
+    path: (w) => `/demo/payments/${w.orders.reserved.orderId}`,
+  },
+  {
+    method: 'GET',
+    route: '/demo/sale',
+    auth: 'absent',
+    path: () => '/demo/sale',
+  },
+  {
+    method: 'GET',
     route: '/health/*',
     auth: 'public',
     path: () => '/health/ready',

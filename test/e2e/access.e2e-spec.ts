@@ -400,6 +400,7 @@ describe('proof-of-work challenge', () => {
       maxnumber: 2000,
       challenge: expect.stringMatching(/^[0-9a-f]{64}$/),
       signature: expect.stringMatching(/^[0-9a-f]{64}$/),
+      minSolveMs: MIN_SOLVE_MS,
     });
     const body = { quantity: 1, purchaseToken: access.body.purchaseToken, challengeAnswer: solvePow(challenge) };
 

@@ -10,6 +10,7 @@ import { analyticsProviders } from './analytics/analytics.providers';
 import { ACCESS_CONTROLLERS, ACCESS_GUARDS, accessProviders } from './access/access.providers';
 import { AuthGuard } from './auth/auth.guard';
 import { DevTokenController } from './auth/dev-token.controller';
+import { DemoSaleController } from './demo/demo-sale.controller';
 import { JwtService } from './auth/jwt.service';
 import { CLOCK, Clock, systemClock } from './clock';
 import { APP_CONFIG, AppConfig } from './config';
@@ -30,6 +31,8 @@ import { DemoPaymentsController, PaymentsController } from './payments/payments.
 import { PaymentsService } from './payments/payments.service';
 import { EmbeddedInventory } from './sagas/embedded-inventory';
 import { SagaHost } from './sagas/saga-host';
+import { SalePageAssets } from './sale-page/sale-page.assets';
+import { SalePageController } from './sale-page/sale-page.controller';
 import { AccessController } from './reservations/access/access.controller';
 import { ReservationFastPath } from './reservations/reserve-stock/reservation.fast-path';
 import { ReservationRoute } from './reservations/reserve-stock/reservation.route';
@@ -69,7 +72,8 @@ export class AppModule {
         AnalyticsController,
         ProjectionsAdminController,
         ...ACCESS_CONTROLLERS,
-        ...(config.demo ? [DevTokenController, DemoPaymentsController] : []),
+        SalePageController,
+        ...(config.demo ? [DevTokenController, DemoPaymentsController, DemoSaleController] : []),
       ],
       providers: [
         { provide: APP_CONFIG, useValue: config },
@@ -87,6 +91,7 @@ export class AppModule {
         ...ACCESS_GUARDS,
         ...accessProviders(config),
         JwtService,
+        { provide: SalePageAssets, useFactory: () => new SalePageAssets() },
         SaleCatalog,
         InventoryService,
         GetSaleService,

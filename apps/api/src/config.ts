@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import path from 'node:path';
 import type { SqliteSynchronous } from '@flash/event-store';
+import { LOG_FORMATS, LogFormat } from './log-format';
 
 /** Everything the process reads from its environment, parsed once, typed, with the defaults of API.md. */
 export interface AppConfig {
@@ -14,6 +15,8 @@ export interface AppConfig {
   readonly paymentWebhookSecret: string;
   readonly accessLimits: boolean;
   readonly logLevel: string;
+  /** LOG_FORMAT: json, pretty, or auto (pretty on a terminal). */
+  readonly logFormat: LogFormat;
   readonly sqliteSynchronous: SqliteSynchronous;
   /** Commit the appends of one event-loop turn (all shards and buyers) in one transaction: store-level group commit. */
   readonly sqliteCoalesceAppends: boolean;
@@ -94,6 +97,14 @@ const share = (env: NodeJS.ProcessEnv, name: string, fallback: number): number =
   return n;
 };
 
+const oneOf = <T extends string>(env: NodeJS.ProcessEnv, name: string, allowed: readonly T[], fallback: T): T => {
+  const raw = env[name];
+  if (raw === undefined || raw === '') return fallback;
+  const value = allowed.find((a) => a === raw.toLowerCase());
+  if (value === undefined) throw new ConfigError(`${name} must be one of ${allowed.join(', ')}, got "${raw}"`);
+  return value;
+};
+
 const optional = (env: NodeJS.ProcessEnv, name: string): string | undefined => (env[name] === '' ? undefined : env[name]);
 
 export const loadConfig = (env: NodeJS.ProcessEnv = process.env): AppConfig => {
@@ -115,6 +126,7 @@ export const loadConfig = (env: NodeJS.ProcessEnv = process.env): AppConfig => {
     paymentWebhookSecret: optional(env, 'PAYMENT_WEBHOOK_SECRET') ?? randomBytes(32).toString('base64url'),
     accessLimits: flag(env, 'ACCESS_LIMITS', true),
     logLevel: env.LOG_LEVEL ?? 'info',
+    logFormat: oneOf(env, 'LOG_FORMAT', LOG_FORMATS, 'auto'),
     sqliteSynchronous: synchronous,
     sqliteCoalesceAppends: flag(env, 'SQLITE_COALESCE_APPENDS', true),
     shardMaxBatch: int(env, 'SHARD_MAX_BATCH', 256, 1, 10_000),

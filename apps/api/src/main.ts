@@ -36,7 +36,7 @@ const installShutdown = (app: NestFastifyApplication, logger: Logger, timeoutMs:
 
 const main = async (): Promise<void> => {
   const config = loadConfig();
-  const logger = createLogger(config.logLevel);
+  const logger = createLogger(config.logLevel, config.logFormat);
   process.on('unhandledRejection', (reason) => logger.error({ err: reason }, 'unhandled rejection'));
   const app = await createApp({ config, logger });
   installShutdown(app, logger, config.shutdownTimeoutMs);

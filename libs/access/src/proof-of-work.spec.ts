@@ -18,6 +18,7 @@ describe('ProofOfWork', () => {
       maxnumber: 1000,
       challenge: expect.stringMatching(/^[0-9a-f]{64}$/),
       signature: expect.stringMatching(/^[0-9a-f]{64}$/),
+      minSolveMs: 300,
     });
     expect(solvePowNumber(challenge)).toBe(370); // the secret number comes from the injected randomness
   });

@@ -22,6 +22,8 @@ export interface PowChallenge {
   readonly challenge: string;
   /** HMAC of `challenge`: the server needs to remember nothing between issue and answer. */
   readonly signature: string;
+  /** An answer sent sooner than this after the challenge was issued is refused: an honest client waits it out. */
+  readonly minSolveMs: number;
 }
 
 /** What a client sends as `challengeAnswer`: base64 of this JSON (the ALTCHA payload), or the JSON itself. */
@@ -94,6 +96,7 @@ export class ProofOfWork {
       maxnumber: difficulty,
       challenge: created.challenge,
       signature: created.signature,
+      minSolveMs: this.settings.minSolveMs,
     };
   }
 

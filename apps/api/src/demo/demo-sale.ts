@@ -10,13 +10,14 @@ import { toDefinition } from '../sales/schedule-sale/schedule-sale.controller';
 
 export const DEMO_SKU = 'DEMO-SNEAKER-1';
 
+/** The demo sale still scheduled or running, if any. */
+export const currentDemoSale = (catalog: SaleCatalog, now: number): SaleDefinition | undefined =>
+  catalog.allSales().find((s) => s.definition.sku === DEMO_SKU && !s.closed && s.definition.endsAt > now)?.definition;
+
 /** Makes sure a demo sale is scheduled or running: reuses the one from a previous run, else starts one in 15 s. */
 export const ensureDemoSale = async (app: INestApplication, now: number): Promise<SaleDefinition> => {
-  const existing = app
-    .get(SaleCatalog)
-    .allSales()
-    .find((s) => s.definition.sku === DEMO_SKU && !s.closed && s.definition.endsAt > now);
-  if (existing) return existing.definition;
+  const existing = currentDemoSale(app.get(SaleCatalog), now);
+  if (existing) return existing;
   const definition = toDefinition(randomUUID(), {
     sku: DEMO_SKU,
     name: 'Limited sneaker drop (demo)',
@@ -33,18 +34,28 @@ export const ensureDemoSale = async (app: INestApplication, now: number): Promis
   return app.get(CommandBus).execute(new ScheduleSaleCommand(definition, 'demo'));
 };
 
-/** What a newcomer needs to try the demo by hand, printed once at start. */
+/** A URL a browser on this machine can open: a wildcard bind address is reached through loopback. */
+export const localBaseUrl = (config: Pick<AppConfig, 'host' | 'port'>): string => {
+  const host = config.host === '0.0.0.0' || config.host === '::' || config.host === '' ? '127.0.0.1' : config.host;
+  return `http://${host.includes(':') ? `[${host}]` : host}:${config.port}`;
+};
+
+/** What a newcomer needs to try the demo, printed once at start: the sale page first, then the same by hand. */
 export const demoInstructions = (app: INestApplication, config: AppConfig, sale: SaleDefinition): string => {
   const jwt = app.get(JwtService);
-  const base = `http://${config.host}:${config.port}`;
+  const base = localBaseUrl(config);
   const buyer = jwt.sign('alice');
   const admin = jwt.sign('demo-admin', ['admin']);
   return [
     '',
     '  Flash-sale engine — embedded demo',
+    '',
+    `  Open the sale page:  ${base}/?sale=${sale.saleId}`,
+    '',
     `  sale ${sale.saleId} "${sale.name}": ${sale.totalStock} units over ${sale.shards} shards, opens ${new Date(sale.startsAt).toISOString()}`,
     ...(config.jwtSecretGenerated ? [`  JWT_SECRET (generated for this run): ${config.jwtSecret}`] : []),
     '',
+    '  Or by hand:',
     `  BUYER=${buyer}`,
     `  ADMIN=${admin}`,
     '',

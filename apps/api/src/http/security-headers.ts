@@ -5,8 +5,8 @@ import type { FastifyInstance } from 'fastify';
  * framed by a response, its type is never sniffed, no referrer leaves, HTTPS is pinned (browsers ignore HSTS on
  * plain HTTP, so it is harmless behind a proxy that terminates TLS), and other origins cannot embed it. helmet's
  * other headers (Origin-Agent-Cluster, X-DNS-Prefetch-Control, X-Download-Options, the CSP's script and style
- * directives, …) concern HTML documents, which this API never serves; the sale page is served apart. Each header
- * is written on every answer, so the set is the short one.
+ * directives, …) concern HTML documents: the sale page's answers replace the content policy with SALE_PAGE_HEADERS.
+ * Each header is written on every answer, so the set is the short one.
  */
 const SECURITY_HEADERS: Readonly<Record<string, string>> = Object.freeze({
   'content-security-policy': "default-src 'none'; frame-ancestors 'none'",
@@ -15,6 +15,16 @@ const SECURITY_HEADERS: Readonly<Record<string, string>> = Object.freeze({
   'strict-transport-security': 'max-age=31536000; includeSubDomains',
   'x-content-type-options': 'nosniff',
   'x-frame-options': 'DENY',
+});
+
+/**
+ * The sale page (apps/web-static) loads its own script, style sheet and proof-of-work worker and calls this API: the
+ * same origin and nothing else, no inline code, no forms, no framing.
+ */
+export const SALE_PAGE_HEADERS: Readonly<Record<string, string>> = Object.freeze({
+  'content-security-policy':
+    "default-src 'none'; script-src 'self'; worker-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; " +
+    "base-uri 'none'; form-action 'none'; frame-ancestors 'none'",
 });
 
 export const securityHeaders = (): Readonly<Record<string, string>> => SECURITY_HEADERS;

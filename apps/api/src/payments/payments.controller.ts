@@ -1,4 +1,3 @@
-import { randomUUID } from 'node:crypto';
 import { Body, Controller, Headers, HttpCode, Inject, Param, Post } from '@nestjs/common';
 import { NotFound } from '@flash/domain';
 import { Authenticated, CurrentPrincipal, isAdmin } from '../auth/auth.guard';
@@ -19,7 +18,10 @@ export class PaymentsController {
   }
 }
 
-/** DEMO=1 only: pays an order through the real webhook path with a correctly signed body. */
+/**
+ * DEMO=1 only: pays an order through the real webhook path with a body signed here, so the webhook secret never
+ * leaves the server. One payment id per order: a retried click is the same payment, answered the same, paid once.
+ */
 @Controller('demo/payments')
 export class DemoPaymentsController {
   constructor(
@@ -34,7 +36,7 @@ export class DemoPaymentsController {
   async pay(@Param('orderId') orderId: string, @CurrentPrincipal() principal: Principal) {
     const order = (await this.inventory.findOrder(orderId))?.order;
     if (!order || (order.userId !== principal.userId && !isAdmin(principal))) throw new NotFound('order', orderId);
-    const body = JSON.stringify({ paymentId: `demo-${randomUUID()}`, orderId, amount: order.amount, status: 'succeeded' });
+    const body = JSON.stringify({ paymentId: `demo-${order.orderId}`, orderId, amount: order.amount, status: 'succeeded' });
     return this.payments.handle(new RawJsonBody(body), signWebhook(this.config.paymentWebhookSecret, body));
   }
 }

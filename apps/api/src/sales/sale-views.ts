@@ -1,3 +1,4 @@
+import type { DegradationLevel } from '@flash/access';
 import { availableStock, ShardState } from '@flash/domain';
 import { CatalogSale } from './sale-catalog';
 
@@ -12,8 +13,11 @@ export const saleStatus = (sale: CatalogSale, available: number, now: number): S
   return available <= 0 ? 'sold_out' : 'open';
 };
 
-/** GET /sales/:id — public, cacheable for a second. */
-export const publicSaleView = (sale: CatalogSale, available: number, now: number) => {
+/**
+ * GET /sales/:id — public, cacheable for a second. `degradationLevel` is the level in force (PUT /admin/degradation):
+ * at 3 the sale page drops a share of clicks before sending them (seed 000's front-end level).
+ */
+export const publicSaleView = (sale: CatalogSale, available: number, now: number, degradationLevel: DegradationLevel) => {
   const d = sale.definition;
   return {
     id: d.saleId,
@@ -28,6 +32,7 @@ export const publicSaleView = (sale: CatalogSale, available: number, now: number
     availableApprox: Math.max(0, available),
     inventoryMode: d.inventoryMode,
     challenge: d.challenge,
+    degradationLevel,
   };
 };
 

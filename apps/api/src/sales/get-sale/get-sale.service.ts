@@ -1,4 +1,5 @@
 import { Inject, Injectable } from '@nestjs/common';
+import { Degradation } from '@flash/access';
 import { NotFound } from '@flash/domain';
 import { EventStore } from '@flash/event-store';
 import { Clock, CLOCK } from '../../clock';
@@ -15,6 +16,7 @@ export class GetSaleService {
     @Inject(CLOCK) private readonly clock: Clock,
     private readonly catalog: SaleCatalog,
     private readonly inventory: InventoryService,
+    private readonly degradation: Degradation,
   ) {}
 
   private saleOrThrow(saleId: string) {
@@ -26,7 +28,7 @@ export class GetSaleService {
   async publicView(saleId: string) {
     const sale = this.saleOrThrow(saleId);
     const inventory = await this.inventory.forSale(saleId);
-    return publicSaleView(sale, inventory.available(), this.clock.now());
+    return publicSaleView(sale, inventory.available(), this.clock.now(), this.degradation.level());
   }
 
   /** Counts folded from the shard streams in the store (the truth), not from any cache. */

@@ -1,0 +1,48 @@
+import { Controller, Get, Param, Req, Res } from '@nestjs/common';
+import { NotFound } from '@flash/domain';
+import type { FastifyReply, FastifyRequest } from 'fastify';
+import { SALE_PAGE_HEADERS } from '../http/security-headers';
+import { PAGE_DOCUMENT, PageAsset, SalePageAssets } from './sale-page.assets';
+
+const acceptsGzip = (request: FastifyRequest): boolean => /\bgzip\b/.test(request.headers['accept-encoding'] ?? '');
+
+const matchesEtag = (request: FastifyRequest, etag: string): boolean => {
+  const header = request.headers['if-none-match'];
+  return header !== undefined && header.split(',').some((tag) => tag.trim() === etag);
+};
+
+/**
+ * API.md "Sale page": `GET /` serves the page (`?sale=ID` is read by the page itself, so the document is the same for
+ * every sale and every visitor and can sit in any cache); its files are under `/sale-page/`. No auth.
+ */
+@Controller()
+export class SalePageController {
+  constructor(private readonly assets: SalePageAssets) {}
+
+  @Get()
+  page(@Req() request: FastifyRequest, @Res() reply: FastifyReply): void {
+    this.send(this.assets.get(PAGE_DOCUMENT), request, reply);
+  }
+
+  @Get('sale-page/:file')
+  file(@Param('file') name: string, @Req() request: FastifyRequest, @Res() reply: FastifyReply): void {
+    const asset = this.assets.get(name);
+    if (asset === undefined || name === PAGE_DOCUMENT) throw new NotFound('file', name);
+    this.send(asset, request, reply);
+  }
+
+  private send(asset: PageAsset | undefined, request: FastifyRequest, reply: FastifyReply): void {
+    if (asset === undefined) throw new NotFound('file', PAGE_DOCUMENT);
+    void reply.headers(SALE_PAGE_HEADERS).header('cache-control', asset.cacheControl).header('vary', 'accept-encoding');
+    if (asset.cacheControl !== 'no-store') {
+      void reply.header('etag', asset.etag);
+      if (matchesEtag(request, asset.etag)) {
+        void reply.status(304).send();
+        return;
+      }
+    }
+    void reply.header('content-type', asset.contentType);
+    if (acceptsGzip(request)) void reply.header('content-encoding', 'gzip').send(asset.gzipped);
+    else void reply.send(asset.body);
+  }
+}
