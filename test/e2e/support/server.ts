@@ -1,4 +1,5 @@
 import { ChildProcess, spawn } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -26,8 +27,9 @@ export class ServerProcess {
 
   constructor(private readonly options: ServerOptions = {}) {
     const label = options.label ?? 'e2e';
-    this.jwtSecret = `${label}-secret-` + Math.random().toString(36).slice(2);
-    this.webhookSecret = `${label}-webhook-` + Math.random().toString(36).slice(2);
+    // With DEMO=0 the server refuses keys shorter than 32 bytes.
+    this.jwtSecret = `${label}-secret-${randomBytes(16).toString('hex')}`;
+    this.webhookSecret = `${label}-webhook-${randomBytes(16).toString('hex')}`;
     this.dataDir = options.dataDir ?? fs.mkdtempSync(path.join(os.tmpdir(), `flash-${label}-`));
   }
 
