@@ -137,6 +137,7 @@ export const analyticsProjection: Projection = {
         return;
       case 'QuotaClaimed':
       case 'QuotaReleased':
+      case 'PaymentReceived':
         return;
       case 'OrderPlaced': {
         const d = event.data;
