@@ -51,29 +51,25 @@ export class PaymentsService {
       shard: found.shard,
       orderId: order.orderId,
       amount: payment.amount,
+      status: payment.status,
     };
-    // A failed payment moves no money and changes nothing (the hold stays until paid or expired), but a paymentId
-    // that belongs to another order is refused all the same.
-    if (payment.status === 'failed') {
-      await this.decideReceipt(received, false);
-      return { orderId: order.orderId, status: order.status };
-    }
-    await this.decideReceipt(received, true);
+    await this.receive(received);
+    // A failed payment changes nothing (the hold stays until it is paid or expires); its paymentId was checked above.
+    if (payment.status === 'failed') return { orderId: order.orderId, status: order.status };
     return this.pay(found, received);
   }
 
   /** Read the payment's stream, decide, append with its expected revision (NO_STREAM the first time). */
-  private async decideReceipt(command: ReceivePayment, record: boolean): Promise<void> {
+  private async receive(command: ReceivePayment): Promise<void> {
     const streamId = paymentStream(command.paymentId);
     for (let attempt = 1; ; attempt++) {
       const { state, expectedRevision } = await loadStream(this.store, streamId, paymentDecider.evolve, paymentDecider.initialState());
       const now = this.clock.now();
       const events = paymentDecider.decide(command, state, now);
-      if (events.length === 0 || !record) return;
+      if (events.length === 0) return;
       try {
-        // Ordered, not durable: the shard's durable decision that follows makes it durable before anything is answered.
         const metadata = { correlationId: command.orderId, causationId: `payment:${command.paymentId}`, decidedAt: now };
-        await this.store.append(streamId, events.map((e) => encodeEvent(streamId, e, metadata)), expectedRevision, { durability: 'ordered' });
+        await this.store.append(streamId, events.map((e) => encodeEvent(streamId, e, metadata)), expectedRevision);
         return;
       } catch (error) {
         // Another delivery got there first: decide again on what it recorded (a payment stream holds one event).

@@ -3,17 +3,18 @@ import { PaymentIdReused } from '../errors';
 import { paymentDecider, ReceivePayment } from './payment.decider';
 import { PaymentEvent } from './payment.events';
 
-const receive = (orderId: string, amount = 1999, paymentId = 'pay-1'): ReceivePayment => ({
+const receive = (orderId: string, amount = 1999, status: ReceivePayment['status'] = 'succeeded'): ReceivePayment => ({
   type: 'ReceivePayment',
-  paymentId,
+  paymentId: 'pay-1',
   saleId: 'sale-1',
   shard: 3,
   orderId,
   amount,
+  status,
 });
-const received = (orderId: string, receivedAt: number, amount = 1999, paymentId = 'pay-1'): PaymentEvent => ({
+const received = (orderId: string, receivedAt: number, amount = 1999): PaymentEvent => ({
   type: 'PaymentReceived',
-  data: { paymentId, saleId: 'sale-1', shard: 3, orderId, amount, receivedAt },
+  data: { paymentId: 'pay-1', saleId: 'sale-1', shard: 3, orderId, amount, receivedAt },
 });
 
 const spec = () => DeciderSpec.for(paymentDecider);
@@ -29,11 +30,17 @@ describe('payment decider', () => {
     spec().given([received('order-b', 100)]).when(receive('order-b', 1), 200).thenNothing();
   });
 
-  it('refuses the same payment for another order', () => {
+  it('refuses the same payment for another order, succeeded or failed', () => {
     spec()
       .given([received('order-b', 100)])
       .when(receive('order-c'), 200)
       .thenThrows(PaymentIdReused, { code: 'PAYMENT_ID_REUSED', details: { paymentId: 'pay-1' } });
+    spec().given([received('order-b', 100)]).when(receive('order-c', 1999, 'failed'), 200).thenThrows(PaymentIdReused);
+  });
+
+  it('records nothing for a failed payment: it moved no money, and binds the paymentId to no order', () => {
+    spec().when(receive('order-b', 1999, 'failed'), 100).thenNothing();
+    spec().given([received('order-b', 100)]).when(receive('order-b', 1999, 'failed'), 200).thenNothing();
   });
 
   it('keeps the first order even if a later event names another', () => {
