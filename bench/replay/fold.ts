@@ -6,6 +6,8 @@ import {
   initialBuyerState,
   inventoryShardDecider,
   inventoryStream,
+  paymentDecider,
+  PaymentState,
   saleDecider,
   SaleState,
   saleStream,
@@ -17,7 +19,7 @@ import { decodeEvent, SqliteEventStore } from '@flash/event-store';
 /**
  * Replay by hand (what row 6 measures when the audit CLI is missing or fails): every event of the log, page by page
  * through SqliteEventStore.readAll, decoded (upcast) and folded by the domain deciders into the state of every sale,
- * buyer and inventory shard. Prints one JSON line: events, seconds, events per second.
+ * buyer, inventory shard and payment. Prints one JSON line: events, seconds, events per second.
  */
 const PAGE_SIZE = 2000;
 
@@ -30,6 +32,7 @@ const main = async (): Promise<void> => {
   const sales = new Map<string, SaleState>();
   const buyers = new Map<string, BuyerState>();
   const shards = new Map<string, ShardState>();
+  const payments = new Map<string, PaymentState>();
   let events = 0;
   for (let after = 0; after < head; ) {
     const page = await store.readAll({ after, maxCount: PAGE_SIZE });
@@ -45,6 +48,9 @@ const main = async (): Promise<void> => {
         case 'QuotaClaimed':
         case 'QuotaReleased':
           buyers.set(recorded.streamId, buyerDecider.evolve(buyers.get(recorded.streamId) ?? initialBuyerState(event.data.saleId, event.data.userId), event));
+          break;
+        case 'PaymentReceived':
+          payments.set(recorded.streamId, paymentDecider.evolve(payments.get(recorded.streamId) ?? paymentDecider.initialState(), event));
           break;
         default: {
           const shardEvent: ShardEvent = event;

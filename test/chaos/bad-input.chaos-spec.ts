@@ -6,7 +6,7 @@ import fc from 'fast-check';
 import { Pool } from 'undici';
 import { ApiClient, openSale, signedWebhook } from '../e2e/support/client';
 import { ServerProcess } from '../e2e/support/server';
-import { bearer, Code, ENDPOINTS, ERROR_CODES, goodToken, Hostile, hostileRequest, Order, World } from './bad-input.generators';
+import { bearer, Code, ENDPOINTS, ERROR_CODES, goodToken, hmacJwt, Hostile, hostileRequest, Order, World } from './bad-input.generators';
 
 /**
  * Abuse and bad input (quick mode): thousands of hostile requests generated with fast-check over every endpoint of
@@ -38,6 +38,7 @@ const MUST_SEE: readonly Code[] = [
   'LIMIT_EXCEEDED',
   'IDEMPOTENCY_KEY_REUSED',
   'ORDER_NOT_CANCELLABLE',
+  'PAYMENT_ID_REUSED',
   'PAYLOAD_TOO_LARGE',
 ];
 
@@ -187,7 +188,8 @@ describe('abuse and bad input: documented refusals, and the store does not move'
     const knownKey = 'chaos-known-key-0001';
     const reserved = await reserve(sales.open, users.atLimit, knownKey);
     const paid = await reserve(sales.open, users.atLimit, 'chaos-known-key-0002');
-    const payment = signedWebhook(server.webhookSecret, { paymentId: 'chaos-setup-pay', orderId: paid.orderId, amount: 1999, status: 'succeeded' });
+    const paidPaymentId = 'chaos-setup-pay';
+    const payment = signedWebhook(server.webhookSecret, { paymentId: paidPaymentId, orderId: paid.orderId, amount: 1999, status: 'succeeded' });
     const payRes = await client.request('POST', '/payments/webhook', payment);
     if (payRes.status !== 200) throw new Error(`payment: ${payRes.status} ${JSON.stringify(payRes.body)}`);
     const cancelled = await reserve(sales.open, users.canceller, 'chaos-known-key-0003');
@@ -203,6 +205,7 @@ describe('abuse and bad input: documented refusals, and the store does not move'
       rsaPrivateKey: generateKeyPairSync('rsa', { modulusLength: 2048 }).privateKey.export({ type: 'pkcs8', format: 'pem' }).toString(),
       sales,
       orders: { reserved, paid, cancelled, expired },
+      paidPaymentId,
       users,
       blockedEntry: `user:${users.blocked}`,
       knownKey,
@@ -295,6 +298,33 @@ describe('abuse and bad input: documented refusals, and the store does not move'
       regression('buyer, empty content-type, admin route', { method: 'PUT', path: '/admin/degradation', headers: { ...buyer, 'content-type': '' }, body: '{"level":3}', expect: ['FORBIDDEN'] }),
       regression('no token, XML body, admin route', { method: 'POST', path: '/admin/blacklist', headers: { 'content-type': 'application/xml' }, body: '<x/>', expect: ['UNAUTHENTICATED'] }),
       regression('admin, unparseable content-type', { method: 'POST', path: '/admin/blacklist', headers: { ...admin, 'content-type': 'application/' }, body: '{"userId":"chaos-x","reason":"r"}', expect: ['VALIDATION_FAILED'] }),
+      // Issue #27: a paymentId paid a second order; a key made a second order on another sale; a repeated key silently
+      // took its last value; tokens with an exp of 10^12 s or 1e400 (Infinity) were accepted.
+      regression('a used paymentId paid another order', (() => {
+        const body = JSON.stringify({ paymentId: w.paidPaymentId, orderId: w.orders.reserved.orderId, amount: 1999, status: 'succeeded' });
+        return { method: 'POST' as const, path: '/payments/webhook', headers: { ...json, 'x-signature': createHmac('sha256', w.webhookSecret).update(body).digest('hex') }, body, expect: ['PAYMENT_ID_REUSED'] as Code[] };
+      })()),
+      regression('a known Idempotency-Key made a second order on another sale', {
+        method: 'POST',
+        path: `/sales/${w.sales.shortHold}/reservations`,
+        headers: { ...buyer, ...json, 'idempotency-key': w.knownKey },
+        body: JSON.stringify({ quantity: 1, purchaseToken: w.purchaseTokens.atLimitShortHold }),
+        expect: ['IDEMPOTENCY_KEY_REUSED'],
+      }),
+      regression('a key named twice took its last value', { method: 'PUT', path: '/admin/degradation', headers: { ...admin, ...json }, body: '{"level":3,"level":0}', expect: ['VALIDATION_FAILED'] }),
+      regression('a key named twice in a reservation', {
+        method: 'POST',
+        path: `/sales/${w.sales.shortHold}/reservations`,
+        headers: { ...buyer, ...json, 'idempotency-key': 'chaos-regression-0002' },
+        body: `{"quantity":2,"purchaseToken":"${w.purchaseTokens.atLimitShortHold}","quantity":1}`,
+        expect: ['VALIDATION_FAILED'],
+      }),
+      regression('an exp of 10^12 s', { method: 'GET', path: `/admin/sales/${w.sales.open}`, headers: bearer(hmacJwt(w.jwtSecret, { alg: 'HS256' }, { sub: 'chaos-admin', roles: ['admin'], exp: 1e12 })), expect: ['UNAUTHENTICATED'] }),
+      regression('an exp of 1e400 (Infinity)', (() => {
+        const input = `${Buffer.from('{"alg":"HS256"}').toString('base64url')}.${Buffer.from('{"sub":"chaos-admin","roles":["admin"],"exp":1e400}').toString('base64url')}`;
+        const token = `${input}.${createHmac('sha256', w.jwtSecret).update(input).digest('base64url')}`;
+        return { method: 'GET' as const, path: `/admin/sales/${w.sales.open}`, headers: bearer(token), expect: ['UNAUTHENTICATED'] as Code[] };
+      })()),
     ];
     const { violations, moved } = await fireBatch(cases, 'the regression cases');
     const report = [...violations.map((v) => `${v.why}\n${v.text}`), ...(moved === undefined ? [] : [moved])];

@@ -12,7 +12,7 @@ import { BAD_PIPELINES } from '../../libs/read-models/test/bad-pipelines';
 export type Method = 'GET' | 'POST' | 'PUT' | 'DELETE' | 'PATCH' | 'OPTIONS';
 type Headers = Record<string, string | string[]>;
 
-/** API.md's error codes with their status and retryability; NOT_READY, ORDER_NOT_CANCELLABLE and QUERY_TOO_LARGE are the server's additions. */
+/** API.md's error codes with their status and retryability; NOT_READY, ORDER_NOT_CANCELLABLE, QUERY_TOO_LARGE and PAYMENT_ID_REUSED are the server's additions. */
 export const ERROR_CODES = {
   VALIDATION_FAILED: { status: 400, retryable: false },
   UNAUTHENTICATED: { status: 401, retryable: false },
@@ -28,6 +28,7 @@ export const ERROR_CODES = {
   IDEMPOTENCY_KEY_REUSED: { status: 422, retryable: false },
   ORDER_NOT_PAYABLE: { status: 409, retryable: false },
   ORDER_NOT_CANCELLABLE: { status: 409, retryable: false },
+  PAYMENT_ID_REUSED: { status: 409, retryable: false },
   RATE_LIMITED: { status: 429, retryable: true },
   OVERLOADED: { status: 503, retryable: true },
   DEGRADED: { status: 503, retryable: true },
@@ -71,6 +72,8 @@ export interface World {
     readonly shortHold: string;
   };
   readonly orders: { readonly reserved: Order; readonly paid: Order; readonly cancelled: Order; readonly expired: Order };
+  /** The paymentId that paid `orders.paid`: it may pay no other order. */
+  readonly paidPaymentId: string;
   readonly users: {
     /** Two orders of the open sale (its limit): one reserved, one paid. */
     readonly atLimit: string;
@@ -85,7 +88,7 @@ export interface World {
   };
   /** The blacklist entry of `users.blocked`: no hostile DELETE may name it. */
   readonly blockedEntry: string;
-  /** An Idempotency-Key `atLimit` used for the reserved order (quantity 1). */
+  /** An Idempotency-Key `atLimit` used for the reserved order (quantity 1) of the open sale. */
   readonly knownKey: string;
   /** Valid for 120 s: the spec renews them between batches. */
   readonly purchaseTokens: {
@@ -112,11 +115,15 @@ const b64url = (value: unknown): string => Buffer.from(typeof value === 'string'
 const nowS = (): number => Math.floor(Date.now() / 1000);
 const USER_ID_CHARS = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_.:-';
 
-/** Signs any header and payload with HMAC (HS256 unless told), so tokens can carry claims a library would refuse to sign. */
-export const hmacJwt = (secret: string, header: Record<string, unknown>, payload: Record<string, unknown>, hash = 'sha256'): string => {
+/** Signs any header and payload text with HMAC (HS256 unless told), as is: `1e400`, repeated claims. */
+const hmacJwtText = (secret: string, header: Record<string, unknown>, payload: string, hash = 'sha256'): string => {
   const signingInput = `${b64url(header)}.${b64url(payload)}`;
   return `${signingInput}.${createHmac(hash, secret).update(signingInput).digest('base64url')}`;
 };
+
+/** Signs any header and payload with HMAC (HS256 unless told), so tokens can carry claims a library would refuse to sign. */
+export const hmacJwt = (secret: string, header: Record<string, unknown>, payload: Record<string, unknown>, hash = 'sha256'): string =>
+  hmacJwtText(secret, header, JSON.stringify(payload), hash);
 
 export const goodToken = (w: World, sub: string, roles: string[] = []): string =>
   hmacJwt(w.jwtSecret, { alg: 'HS256', typ: 'JWT' }, { sub, iat: nowS(), exp: nowS() + 3600, ...(roles.length ? { roles } : {}) });
@@ -248,10 +255,28 @@ const invalidBodies = (spec: BodySpec, w: World): fc.Arbitrary<BadBody> => {
   const unknownField = fc
     .tuple(unknownName, anyJsonText)
     .map(([k, v]) => withJson(`unknown field ${JSON.stringify(k).slice(0, 24)}`)(objectText([...base(), [k, v]])));
-  const duplicateKey = fc
-    .constantFrom(...fieldNames)
-    .chain((f) => fc.tuple(fc.constant(f), fc.constantFrom(...spec.fields[f]!.invalid)))
-    .map(([f, raw]) => withJson(`duplicate ${f}, invalid last`)(objectText([...base(), [f, raw]])));
+  // A key named twice is refused whatever its values (JSON.parse would keep the last one without a word).
+  const spelledOtherwise = (f: string): string => `"\\u${f.charCodeAt(0).toString(16).padStart(4, '0')}${JSON.stringify(f).slice(2)}`;
+  const duplicateKey = fc.oneof(
+    fc
+      .constantFrom(...fieldNames)
+      .chain((f) => fc.tuple(fc.constant(f), fc.constantFrom(...spec.fields[f]!.invalid)))
+      .map(([f, raw]) => withJson(`duplicate ${f}, invalid last`)(objectText([...base(), [f, raw]]))),
+    fc
+      .constantFrom(...fieldNames)
+      .chain((f) => fc.tuple(fc.constant(f), fc.constantFrom(...spec.fields[f]!.invalid)))
+      .map(([f, raw]) => withJson(`duplicate ${f}, invalid first, valid last`)(objectText([[f, raw], ...base()]))),
+    fc.constantFrom(...fieldNames).map((f) => {
+      const pairs = base();
+      const valid = pairs.find(([k]) => k === f)?.[1] ?? spec.fields[f]!.invalid[0]!;
+      return withJson(`duplicate ${f}, the same valid value twice`)(objectText([...pairs, [f, valid]]));
+    }),
+    fc.constantFrom(...fieldNames.filter((f) => f.length > 0)).map((f) => {
+      const pairs = base();
+      const valid = pairs.find(([k]) => k === f)?.[1] ?? spec.fields[f]!.invalid[0]!;
+      return withJson(`duplicate ${f} under an escaped spelling`)(`${objectText(pairs).slice(0, -1)},${spelledOtherwise(f)}:${valid}}`);
+    }),
+  );
   const pollutionValue = fc.constantFrom('{"admin":true}', '{"roles":["admin"]}', '{"polluted":1}', '[]', '1', 'null', '{"prototype":{"x":1}}');
   const pollution = fc
     .tuple(
@@ -337,7 +362,7 @@ const invalidBodies = (spec: BodySpec, w: World): fc.Arbitrary<BadBody> => {
     { arbitrary: wrongField, weight: 6 },
     { arbitrary: missingField, weight: 2 },
     { arbitrary: unknownField, weight: 3 },
-    { arbitrary: duplicateKey, weight: 1 },
+    { arbitrary: duplicateKey, weight: 2 },
     { arbitrary: pollution, weight: 3 },
     { arbitrary: nestedUnknown, weight: 1 },
     { arbitrary: malformed, weight: 4 },
@@ -383,6 +408,13 @@ export const badAuth = (w: World): fc.Arbitrary<{ attack: string; headers: Heade
     fc.constant(null).map(() => as('no exp')(hs({ sub: 'chaos-intruder', roles: ['admin'], iat: nowS() }))),
     fc.constantFrom<unknown>('9999999999', null, true, [9_999_999_999], {}, '').map((exp) => as(`exp ${JSON.stringify(exp)}`)(hs(claims({ exp })))),
     fc.integer({ min: 60, max: 100_000_000 }).map((ahead) => as('nbf in the future')(hs(claims({ nbf: nowS() + ahead })))),
+    // Longer-lived than JWT_MAX_TTL_S (a day by default): a far exp, exp − iat over a day, an exp JSON.parse makes Infinity.
+    fc.constantFrom(1e12, 1e15, Number.MAX_SAFE_INTEGER, 1e308).map((exp) => as(`exp ${exp}`)(hs(claims({ exp })))),
+    fc.integer({ min: 86_401, max: 10 * 365 * 86_400 }).map((ahead) => as(`lifetime of ${ahead} s`)(hs(claims({ exp: nowS() + ahead })))),
+    fc.integer({ min: 86_401, max: 100_000_000 }).map((ago) => as(`issued ${ago} s before a near exp`)(hs(claims({ iat: nowS() - ago, exp: nowS() + 60 })))),
+    fc
+      .constantFrom('1e400', '1E999', '9e999')
+      .map((raw) => as(`exp ${raw} (Infinity)`)(hmacJwtText(w.jwtSecret, { alg: 'HS256', typ: 'JWT' }, `{"sub":"chaos-intruder","roles":["admin"],"exp":${raw}}`))),
     fc.constant(null).map(() => as('no sub')(hs({ roles: ['admin'], iat: nowS(), exp: nowS() + 3600 }))),
     fc.constantFrom<unknown>('', 42, null, true, ['admin'], { id: 'admin' }, 1e308).map((sub) => as(`sub ${JSON.stringify(sub)}`)(hs(claims({ sub })))),
     fc
@@ -881,6 +913,14 @@ export const ENDPOINTS: readonly Endpoint[] = [
           body: JSON.stringify({ quantity: q, purchaseToken: 'not-even-a-token' }),
           expect: ['IDEMPOTENCY_KEY_REUSED'] as Code[],
         })),
+        // The key belongs to the open sale: on another sale, with a valid token and stock there, it is still 422.
+        fc.constant(null).map(() => ({
+          attack: 'known Idempotency-Key on another sale',
+          path: `/sales/${w.sales.shortHold}/reservations`,
+          headers: { ...atLimit(w), ...json, 'idempotency-key': w.knownKey },
+          body: JSON.stringify({ quantity: 1, purchaseToken: w.purchaseTokens.atLimitShortHold }),
+          expect: ['IDEMPOTENCY_KEY_REUSED'] as Code[],
+        })),
         fc.nat().map((n) => ({
           attack: "someone else's Idempotency-Key",
           path: open,
@@ -954,14 +994,26 @@ export const ENDPOINTS: readonly Endpoint[] = [
     auth: 'webhook',
     path: () => '/payments/webhook',
     body: webhookBody,
-    semantic: (w) =>
-      fc
-        .tuple(fc.oneof(fc.uuid(), fc.stringMatching(/^[A-Za-z0-9-]{1,128}$/)), fc.constantFrom('succeeded', 'failed'))
-        .filter(([orderId]) => !Object.values(w.orders).some((o) => o.orderId === orderId))
-        .map(([orderId, status]) => {
-          const body = JSON.stringify({ paymentId: `chaos-pay-${orderId}`, orderId, amount: 1999, status });
-          return { attack: 'signed payment for an order that does not exist', path: '/payments/webhook', headers: { ...json, 'x-signature': signWebhook(w, body) }, body, expect: ['NOT_FOUND'] as Code[] };
-        }),
+    semantic: (w) => {
+      const signed = (attack: string, payment: Record<string, unknown>, expect: (Code | 'OK')[]) => {
+        const body = JSON.stringify(payment);
+        return { attack, path: '/payments/webhook', headers: { ...json, 'x-signature': signWebhook(w, body) }, body, expect };
+      };
+      return fc.oneof(
+        fc
+          .tuple(fc.oneof(fc.uuid(), fc.stringMatching(/^[A-Za-z0-9-]{1,128}$/)), fc.constantFrom('succeeded', 'failed'))
+          .filter(([orderId]) => !Object.values(w.orders).some((o) => o.orderId === orderId))
+          .map(([orderId, status]) => signed('signed payment for an order that does not exist', { paymentId: `chaos-pay-${orderId}`, orderId, amount: 1999, status }, ['NOT_FOUND'])),
+        // A paymentId pays one order: used again for any other order (a live hold included) it is refused and writes nothing.
+        fc
+          .tuple(fc.constantFrom(w.orders.reserved, w.orders.cancelled, w.orders.expired), fc.constantFrom('succeeded', 'failed'), fc.constantFrom(1999, 1, 0))
+          .map(([order, status, amount]) =>
+            signed('paymentId reused for another order', { paymentId: w.paidPaymentId, orderId: order.orderId, amount, status }, ['PAYMENT_ID_REUSED']),
+          ),
+        // The same payment again for its own order: the first answer, no second effect.
+        fc.constant(null).map(() => signed('the paid order\'s payment redelivered', { paymentId: w.paidPaymentId, orderId: w.orders.paid.orderId, amount: 1999, status: 'succeeded' }, ['OK'])),
+      );
+    },
   },
   {
     method: 'POST',
@@ -1227,11 +1279,15 @@ export const attacksOn = (w: World, e: Endpoint): fc.Arbitrary<Hostile> => {
 
   const sometimes = <T>(arb: fc.Arbitrary<T>) => fc.oneof({ arbitrary: fc.constant(undefined), weight: 3 }, { arbitrary: arb, weight: 1 });
   return fc
-    .tuple(fc.oneof(...families), sometimes(queryJunk), sometimes(junkHeaders))
-    .map(([h, query, extra]) => {
-      // Junk query strings and headers ride along without changing what an invalid request gets...
+    .tuple(fc.oneof(...families), sometimes(queryJunk), sometimes(junkHeaders), sometimes(fc.constantFrom('bearer ', 'BEARER ', 'bEaReR ')))
+    .map(([h, query, extra, scheme]) => {
+      // Junk query strings and headers ride along without changing what an invalid request gets, and so does the
+      // Bearer scheme in another case (RFC 7235: case-insensitive)...
       const path = query === undefined || h.path.includes('?') ? h.path : `${h.path}${query}`;
-      const headers = extra === undefined ? h.headers : { ...extra, ...h.headers };
+      const withScheme = scheme === undefined || typeof h.headers.authorization !== 'string' || !h.headers.authorization.startsWith('Bearer ')
+        ? h.headers
+        : { ...h.headers, authorization: `${scheme}${h.headers.authorization.slice('Bearer '.length)}` };
+      const headers = extra === undefined ? withScheme : { ...extra, ...withScheme };
       // ...unless the request line and headers outgrow Node's 16 KB: then PAYLOAD_TOO_LARGE may come first.
       const head = path.length + Object.entries(headers).reduce((n, [k, v]) => n + k.length + 4 + Buffer.byteLength(Array.isArray(v) ? v.join('') : v, 'latin1'), 0);
       const expect = head > HEAD_LIMIT - 2_000 ? [...new Set([...h.expect, 'PAYLOAD_TOO_LARGE' as const])] : h.expect;

@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import fs from 'node:fs';
 import type { AddressInfo } from 'node:net';
 import os from 'node:os';
@@ -41,8 +42,8 @@ export class InProcessApi {
     const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'flash-chaos-'));
     const config = loadConfig({
       DATA_DIR: dataDir,
-      JWT_SECRET: 'chaos-secret-' + Math.random().toString(36).slice(2),
-      PAYMENT_WEBHOOK_SECRET: 'chaos-webhook-' + Math.random().toString(36).slice(2),
+      JWT_SECRET: `chaos-secret-${randomBytes(16).toString('hex')}`,
+      PAYMENT_WEBHOOK_SECRET: `chaos-webhook-${randomBytes(16).toString('hex')}`,
       DEMO: '0',
       PORT: '0',
       HOST: '127.0.0.1',

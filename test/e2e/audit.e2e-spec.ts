@@ -67,6 +67,12 @@ describe('audit CLI beside a running server', () => {
     expect(res.status).toBe(expectedStatus);
   };
 
+  const webhook = (payment: { paymentId: string; orderId: string; amount: number; status?: 'succeeded' | 'failed' }) => {
+    const rawBody = JSON.stringify({ status: 'succeeded', ...payment });
+    const signature = createHmac('sha256', server.webhookSecret).update(rawBody).digest('hex');
+    return client.request('POST', '/payments/webhook', { rawBody, headers: { 'content-type': 'application/json', 'x-signature': signature } });
+  };
+
   const adminView = async (saleId: string) => (await client.request('GET', `/admin/sales/${saleId}`, { token: admin })).body;
   const head = async (): Promise<number> => (await client.request('GET', '/health/ready')).body.store.head as number;
 
@@ -147,6 +153,71 @@ describe('audit CLI beside a running server', () => {
     expect(verified.exitCode).toBe(0);
     expect(verified.report.sales[0]).toMatchObject({ paid: 1, released: 4, expired: 3, cancelled: 1 });
     expect(unitsOfAudit(verified.report.sales[0])).toEqual(unitsOfView(await adminView(saleId)));
+  });
+
+  it('lets a paymentId pay one order only (another order stays unpaid, verify exits 0) and records for refund the money an order cannot take', async () => {
+    const saleA = await createSale({ totalStock: 4, shards: 2, perUserLimit: 1 });
+    const saleB = await createSale({ totalStock: 2, shards: 1, perUserLimit: 1 });
+    const inA = await reserveAll(saleA, ['pb', 'pc', 'pd'].map((userId) => ({ userId, key: `${userId}-key-0001`, quantity: 1 })));
+    const inB = await reserveAll(saleB, [{ userId: 'pe', key: 'pe-key-0001', quantity: 1 }]);
+    const [b, c, d, e] = [...inA, ...inB].map((r) => {
+      expect(r.status).toBe(201);
+      return r.body.orderId as string;
+    }) as [string, string, string, string];
+
+    const first = await webhook({ paymentId: 'pay-reused', orderId: b, amount: PRICE });
+    expect(first).toMatchObject({ status: 200, body: { orderId: b, status: 'paid' } });
+
+    // The same paymentId for another order, of the same sale or of another one: refused, and nothing is written.
+    const before = await head();
+    for (const orderId of [c, e]) {
+      for (const status of ['succeeded', 'failed'] as const) {
+        const reused = await webhook({ paymentId: 'pay-reused', orderId, amount: PRICE, status });
+        expect({ status: reused.status, code: reused.body.error?.code }).toEqual({ status: 409, code: 'PAYMENT_ID_REUSED' });
+      }
+      expect((await client.request('GET', `/orders/${orderId}`, { token: admin })).body.status).toBe('reserved');
+    }
+    // Redelivered to its own order: the same answer, no second effect.
+    expect(await webhook({ paymentId: 'pay-reused', orderId: b, amount: PRICE })).toMatchObject({ status: 200, body: first.body });
+    expect(await head()).toBe(before);
+    expect((await adminView(saleA)).totals.paid).toBe(1);
+    expect((await adminView(saleB)).totals.paid).toBe(0);
+
+    // Money an order cannot take is answered 409 and recorded for refund: a wrong amount (the hold stays payable),
+    // and a second payment of an order already paid.
+    const short = await webhook({ paymentId: 'pay-short', orderId: d, amount: PRICE - 1 });
+    expect({ status: short.status, code: short.body.error?.code }).toEqual({ status: 409, code: 'ORDER_NOT_PAYABLE' });
+    expect(short.body.error.message).toContain('refund of payment pay-short is recorded (amount_mismatch)');
+    const again = await webhook({ paymentId: 'pay-second', orderId: b, amount: PRICE });
+    expect({ status: again.status, code: again.body.error?.code }).toEqual({ status: 409, code: 'ORDER_NOT_PAYABLE' });
+    expect(again.body.error.message).toContain('refund of payment pay-second is recorded (already_paid)');
+    expect((await client.request('GET', `/orders/${d}`, { token: admin })).body.status).toBe('reserved');
+    expect(await webhook({ paymentId: 'pay-right', orderId: d, amount: PRICE })).toMatchObject({ status: 200, body: { status: 'paid' } });
+
+    const refunds = async () =>
+      (
+        await client.request('POST', '/analytics/query', {
+          token: admin,
+          body: { collection: 'orders', pipeline: [{ $match: { orderId: { $in: [b, d] } } }, { $unwind: '$refunds' }, { $sort: { 'refunds.paymentId': 1 } }] },
+        })
+      ).body.rows as Array<{ orderId: string; refunds: { paymentId: string; amount: number; reason: string } }>;
+    const deadline = Date.now() + 10_000;
+    let recorded = await refunds();
+    while (recorded.length < 2 && Date.now() < deadline) {
+      await new Promise((r) => setTimeout(r, 100));
+      recorded = await refunds();
+    }
+    expect(recorded.map((o) => [o.orderId, o.refunds.paymentId, o.refunds.amount, o.refunds.reason])).toEqual([
+      [b, 'pay-second', PRICE, 'already_paid'],
+      [d, 'pay-short', PRICE - 1, 'amount_mismatch'],
+    ]);
+
+    // npm run audit -- verify over the whole store: one outcome per payment, on the order it was received for.
+    const verified = await runAuditCli<AuditVerdict>(['verify', '--data-dir', server.dataDir]);
+    expect(verified.report.sales.flatMap((s) => s.violations)).toEqual([]);
+    expect(verified.exitCode).toBe(0);
+    expect(verified.report.sales.find((s) => s.saleId === saleA)).toMatchObject({ paid: 2 });
+    expect(verified.report.sales.find((s) => s.saleId === saleB)).toMatchObject({ paid: 0 });
   });
 
   it('finds no violation in on-payment and on-order sales, where stock is taken at payment or at order', async () => {

@@ -1,3 +1,4 @@
+import { createHmac } from 'node:crypto';
 import { createSigner } from 'fast-jwt';
 import { ApiClient, ApiResponse, ERROR_ENVELOPE, openSale } from './support/client';
 import { ServerProcess } from './support/server';
@@ -75,7 +76,7 @@ describe('bad input gets its documented code and changes nothing', () => {
     expect(await head()).toBe(before);
   });
 
-  it('refuses missing, forged, expired and non-HS256 tokens with UNAUTHENTICATED', async () => {
+  it('refuses missing, forged, expired, non-HS256 and too long-lived tokens with UNAUTHENTICATED', async () => {
     const before = await head();
     const now = Math.floor(Date.now() / 1000);
     const forged = createSigner({ key: 'not-the-secret', algorithm: 'HS256' })({ sub: 'buyer-1', exp: now + 600 });
@@ -84,12 +85,36 @@ describe('bad input gets its documented code and changes nothing', () => {
     const noExp = createSigner({ key: server.jwtSecret, algorithm: 'HS256', noTimestamp: true })({ sub: 'buyer-1' });
     const badSub = createSigner({ key: server.jwtSecret, algorithm: 'HS256' })({ sub: 'has spaces', exp: now + 600 });
     const algNone = `${b64({ alg: 'none', typ: 'JWT' })}.${b64({ sub: 'buyer-1', exp: now + 600, roles: ['admin'] })}.`;
-    for (const token of [forged, expired, hs512, noExp, badSub, algNone, 'garbage', 'a.b.c']) {
+    // Past JWT_MAX_TTL_S (a day): an exp of 10^12 s, one JSON.parse reads as Infinity, and a day and a minute.
+    const exp1e12 = createSigner({ key: server.jwtSecret, algorithm: 'HS256' })({ sub: 'buyer-1', exp: 1e12, roles: ['admin'] });
+    const unsigned = `${b64({ alg: 'HS256', typ: 'JWT' })}.${Buffer.from('{"sub":"buyer-1","exp":1e400,"roles":["admin"]}').toString('base64url')}`;
+    const expInfinity = `${unsigned}.${createHmac('sha256', server.jwtSecret).update(unsigned).digest('base64url')}`;
+    const dayAndMinute = createSigner({ key: server.jwtSecret, algorithm: 'HS256', expiresIn: (86_400 + 60) * 1000 })({ sub: 'buyer-1', roles: ['admin'] });
+    for (const token of [forged, expired, hs512, noExp, badSub, algNone, exp1e12, expInfinity, dayAndMinute, 'garbage', 'a.b.c']) {
       expectError(await reserve({ token }), 401, 'UNAUTHENTICATED');
       expectError(await client.request('GET', `/admin/sales/${saleId}`, { token }), 401, 'UNAUTHENTICATED');
     }
     expectError(await reserve({ token: '' }), 401, 'UNAUTHENTICATED');
     expectError(await client.request('GET', `/sales/${saleId}/access`, { headers: { authorization: 'Basic dXNlcjpwYXNz' } }), 401, 'UNAUTHENTICATED');
+    expect(await head()).toBe(before);
+  });
+
+  it('takes the bearer scheme in any case (RFC 7235) and refuses any other scheme', async () => {
+    for (const scheme of ['Bearer', 'bearer', 'BEARER']) {
+      expect((await client.request('GET', `/admin/sales/${saleId}`, { headers: { authorization: `${scheme} ${admin}` } })).status).toBe(200);
+    }
+    expectError(await client.request('GET', `/admin/sales/${saleId}`, { headers: { authorization: `Token ${admin}` } }), 401, 'UNAUTHENTICATED');
+    expectError(await client.request('GET', `/admin/sales/${saleId}`, { headers: { authorization: 'bearer' } }), 401, 'UNAUTHENTICATED');
+  });
+
+  it('refuses a body naming a key twice with VALIDATION_FAILED, on every JSON route, the payment webhook included', async () => {
+    const before = await head();
+    expectError(await reserve({ rawBody: `{"quantity":1,"purchaseToken":"${purchaseToken}","quantity":2}` }), 400, 'VALIDATION_FAILED');
+    const sale = JSON.stringify(openSale()).replace(/}$/, ',"perUserLimit":100}');
+    expectError(await client.request('POST', '/admin/sales', { token: admin, rawBody: sale }), 400, 'VALIDATION_FAILED');
+    const payment = '{"paymentId":"dup-1","orderId":"o","amount":1999,"status":"failed","status":"succeeded"}';
+    const signature = createHmac('sha256', server.webhookSecret).update(payment).digest('hex');
+    expectError(await client.request('POST', '/payments/webhook', { rawBody: payment, headers: { 'x-signature': signature } }), 400, 'VALIDATION_FAILED');
     expect(await head()).toBe(before);
   });
 

@@ -1,6 +1,10 @@
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
 import { ApiClient, ERROR_ENVELOPE, openSale } from './support/client';
 import { RawConnection, RawResponse, tryConnect } from './support/raw-http';
-import { ServerProcess } from './support/server';
+import { runUntilExit, ServerProcess } from './support/server';
+import { freePort } from '../support/free-port';
 
 const STOCK = 6;
 /** Purchases in flight when SIGTERM lands: more than the stock, so some are answered 201 and some 409. */
@@ -162,5 +166,47 @@ describe('process lifecycle', () => {
     expect(view.body.totals).toMatchObject({ reserved: STOCK, available: 0 });
     await client.destroy();
     expect(await server.stop('SIGTERM')).toBe(0);
+  });
+
+  describe('secrets with DEMO=0', () => {
+    const STRONG = 'k'.repeat(32);
+    const refusal = async (env: Record<string, string>) => {
+      const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'flash-secrets-'));
+      try {
+        return await runUntilExit({ DEMO: '0', PORT: String(await freePort()), DATA_DIR: dataDir, ...env });
+      } finally {
+        fs.rmSync(dataDir, { recursive: true, force: true });
+      }
+    };
+
+    it('refuses to start with JWT_SECRET=a, naming JWT_SECRET, and exits non-zero', async () => {
+      const { code, output } = await refusal({ JWT_SECRET: 'a', PAYMENT_WEBHOOK_SECRET: STRONG });
+      expect(code).not.toBe(0);
+      expect(output).toContain('JWT_SECRET must be at least 32 bytes when DEMO=0, got 1');
+    });
+
+    // Every other shape of a missing or short secret is in config.spec.ts.
+    it.each([
+      ['JWT_SECRET a single space', { JWT_SECRET: ' ', PAYMENT_WEBHOOK_SECRET: STRONG }, 'JWT_SECRET must be at least 32 bytes'],
+      ['PAYMENT_WEBHOOK_SECRET unset', { JWT_SECRET: STRONG }, 'PAYMENT_WEBHOOK_SECRET must be set'],
+    ])('refuses to start with %s, naming the variable', async (_label, env, message) => {
+      const { code, output } = await refusal(env);
+      expect(code).not.toBe(0);
+      expect(output).toContain(message);
+    });
+
+    it('starts in demo mode without secrets (generated for the run)', async () => {
+      const server = new ServerProcess({ env: { DEMO: '1', JWT_SECRET: '', PAYMENT_WEBHOOK_SECRET: '' } });
+      await server.start();
+      try {
+        // The demo instructions are printed once the demo sale is scheduled, just after the server is ready.
+        const deadline = Date.now() + 10_000;
+        while (!server.logs.includes('JWT_SECRET (generated for this run)') && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+        expect(server.logs).toContain('JWT_SECRET (generated for this run)');
+      } finally {
+        expect(await server.stop('SIGTERM')).toBe(0);
+        server.cleanup();
+      }
+    });
   });
 });

@@ -79,6 +79,16 @@ describe('POST /sales/:id/reservations: the fast path and the Fastify route answ
     ['a body that is not JSON', 400, () => ({ headers: { 'idempotency-key': 'key-00000002' }, rawBody: '{"quantity":' })],
     ['an unknown field', 400, (_bearer: string, purchaseToken: string) => ({ headers: { 'idempotency-key': 'key-00000003' }, body: { quantity: 1, purchaseToken, extra: 1 } })],
     ['a quantity above the limit', 400, (_bearer: string, purchaseToken: string) => ({ headers: { 'idempotency-key': 'key-00000004' }, body: { quantity: 2, purchaseToken } })],
+    [
+      'a body naming a key twice',
+      400,
+      (_bearer: string, purchaseToken: string) => ({ headers: { 'idempotency-key': 'key-00000006' }, rawBody: `{"quantity":1,"purchaseToken":"${purchaseToken}","quantity":1}` }),
+    ],
+    [
+      'a key named twice under another spelling',
+      400,
+      (_bearer: string, purchaseToken: string) => ({ headers: { 'idempotency-key': 'key-00000007' }, rawBody: `{"quantity":1,"purchaseToken":"${purchaseToken}","q\\u0075antity":2}` }),
+    ],
     ['a purchase token of someone else', 403, () => ({ headers: { 'idempotency-key': 'key-00000005' }, body: { quantity: 1, purchaseToken: 'not-a-token' } })],
   ])('%s: %i in the same envelope', async (_label, status, build) => {
     const saleId = await sale();
@@ -97,6 +107,20 @@ describe('POST /sales/:id/reservations: the fast path and the Fastify route answ
     expect(fast.status).toBe(status);
     expect(comparable(fast)).toEqual(comparable(slow));
     expect(fast.body).toEqual(slow.body);
+  });
+
+  it('takes the bearer scheme in any case (RFC 7235): bearer and BEARER reserve on both ways in', async () => {
+    const saleId = await sale();
+    for (const scheme of ['bearer', 'BEARER']) {
+      const reserve = async (path: string, buyer: string) => {
+        const bearer = client.token(buyer);
+        const purchaseToken = await tokenFor(saleId, bearer);
+        return client.request('POST', path, { headers: { authorization: `${scheme} ${bearer}`, 'idempotency-key': `key-${buyer}` }, body: { quantity: 1, purchaseToken } });
+      };
+      const [fast, slow] = await both(saleId, reserve);
+      expect([fast.status, slow.status]).toEqual([201, 201]);
+      expect(comparable(fast)).toEqual(comparable(slow));
+    }
   });
 
   it('sold out, limit reached and unknown sale: the same refusals', async () => {

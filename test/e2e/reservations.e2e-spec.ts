@@ -236,3 +236,54 @@ describe('crash safety: SIGKILL in the middle of the spike', () => {
     expect(orders.size).toBe(STOCK);
   });
 });
+
+describe('an Idempotency-Key belongs to its user and the sale it was first used on', () => {
+  const server = new ServerProcess();
+  let client: ApiClient;
+
+  beforeAll(async () => {
+    await server.start();
+    client = new ApiClient(server.baseUrl, server.jwtSecret, 16);
+  });
+  afterAll(async () => {
+    await client.destroy();
+    await server.stop();
+    server.cleanup();
+  });
+
+  const head = async (): Promise<number> => (await client.request('GET', '/health/ready')).body.store.head;
+
+  it('refuses the same key from the same user on another sale with 422 and changes nothing, also after a restart', async () => {
+    const first = await setUpSale(client, { totalStock: 10, shards: 2, perUserLimit: 2 });
+    const second = await setUpSale(client, { totalStock: 10, shards: 2, perUserLimit: 2 });
+    const key = { userId: 'key-holder', key: 'holder-key-0001' };
+    const buy = async (saleId: string, a: Attempt) => reserve(client, saleId, a, (await purchaseTokens(client, saleId, [a.userId])).get(a.userId)!);
+
+    const original = await buy(first.saleId, key);
+    expect(original.status).toBe(201);
+
+    const totals = async (saleId: string) => (await client.request('GET', `/admin/sales/${saleId}`, { token: second.admin })).body.totals;
+    const reusedElsewhere = async () => {
+      const before = { head: await head(), totals: await totals(second.saleId) };
+      const reused = await buy(second.saleId, key);
+      expect({ status: reused.status, code: reused.body.error?.code }).toEqual({ status: 422, code: 'IDEMPOTENCY_KEY_REUSED' });
+      expect(reused.body).toEqual(ERROR_ENVELOPE);
+      expect({ head: await head(), totals: await totals(second.saleId) }).toEqual(before);
+      // On its own sale the key still answers with its order.
+      const replay = await buy(first.saleId, key);
+      expect(replay.status).toBe(200);
+      expect(replay.body).toEqual(original.body);
+    };
+    await reusedElsewhere();
+    // Another user's key of the same text is theirs; the same user's other key is a new attempt.
+    expect((await buy(second.saleId, { userId: 'someone-else', key: key.key })).status).toBe(201);
+
+    await client.destroy();
+    expect(await server.stop('SIGTERM')).toBe(0);
+    await server.start();
+    client = new ApiClient(server.baseUrl, server.jwtSecret, 16);
+
+    await reusedElsewhere();
+    expect((await buy(second.saleId, { userId: key.userId, key: 'holder-key-0002' })).status).toBe(201);
+  });
+});

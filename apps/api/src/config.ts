@@ -13,6 +13,8 @@ export interface AppConfig {
   /** True when JWT_SECRET was not given: the generated one is printed in demo mode. */
   readonly jwtSecretGenerated: boolean;
   readonly paymentWebhookSecret: string;
+  /** JWT_MAX_TTL_S: a bearer token whose lifetime (exp − iat, or exp − now without iat) is longer is refused. */
+  readonly jwtMaxTtlSeconds: number;
   readonly accessLimits: boolean;
   readonly logLevel: string;
   /** LOG_FORMAT: json, pretty, or auto (pretty on a terminal). */
@@ -107,12 +109,35 @@ const oneOf = <T extends string>(env: NodeJS.ProcessEnv, name: string, allowed: 
 
 const optional = (env: NodeJS.ProcessEnv, name: string): string | undefined => (env[name] === '' ? undefined : env[name]);
 
+/** HMAC keys shorter than the hash's output (32 bytes for SHA-256) are weaker than the algorithm (RFC 7518 §3.2). */
+export const MIN_SECRET_BYTES = 32;
+
+/**
+ * A key the operator gives, or in demo mode one generated for this run. Outside demo mode a missing or short key
+ * stops the start: a random one would make every token or payment fail, a short one is guessable offline.
+ */
+const secret = (env: NodeJS.ProcessEnv, name: string, demo: boolean): string | undefined => {
+  const value = optional(env, name);
+  if (demo) return value;
+  if (value === undefined) throw new ConfigError(`${name} must be set (at least ${MIN_SECRET_BYTES} bytes) when DEMO=0`);
+  const bytes = Buffer.byteLength(value, 'utf8');
+  if (bytes < MIN_SECRET_BYTES) throw new ConfigError(`${name} must be at least ${MIN_SECRET_BYTES} bytes when DEMO=0, got ${bytes}`);
+  return value;
+};
+
 export const loadConfig = (env: NodeJS.ProcessEnv = process.env): AppConfig => {
   const synchronous = (env.SQLITE_SYNCHRONOUS ?? 'FULL').toUpperCase();
   if (synchronous !== 'FULL' && synchronous !== 'NORMAL' && synchronous !== 'OFF') {
     throw new ConfigError(`SQLITE_SYNCHRONOUS must be FULL, NORMAL or OFF, got "${synchronous}"`);
   }
-  const jwtSecret = optional(env, 'JWT_SECRET');
+  const demo = flag(env, 'DEMO', false);
+  const jwtSecret = secret(env, 'JWT_SECRET', demo);
+  const paymentWebhookSecret = secret(env, 'PAYMENT_WEBHOOK_SECRET', demo);
+  const jwtMaxTtlSeconds = int(env, 'JWT_MAX_TTL_S', 24 * 3600, 60, 365 * 24 * 3600);
+  const devTokenTtlSeconds = int(env, 'DEV_TOKEN_TTL_S', 3600, 60, 7 * 24 * 3600);
+  if (devTokenTtlSeconds > jwtMaxTtlSeconds) {
+    throw new ConfigError(`DEV_TOKEN_TTL_S (${devTokenTtlSeconds}) must not exceed JWT_MAX_TTL_S (${jwtMaxTtlSeconds}): demo tokens would be refused`);
+  }
   const eventStoreUrl = optional(env, 'EVENTSTORE_URL');
   const redisUrl = optional(env, 'REDIS_URL');
   const mongoUrl = optional(env, 'MONGO_URL');
@@ -120,10 +145,11 @@ export const loadConfig = (env: NodeJS.ProcessEnv = process.env): AppConfig => {
     port: int(env, 'PORT', 3000, 0, 65535),
     host: env.HOST ?? '127.0.0.1',
     dataDir: path.resolve(env.DATA_DIR ?? './data'),
-    demo: flag(env, 'DEMO', false),
+    demo,
     jwtSecret: jwtSecret ?? randomBytes(32).toString('base64url'),
     jwtSecretGenerated: jwtSecret === undefined,
-    paymentWebhookSecret: optional(env, 'PAYMENT_WEBHOOK_SECRET') ?? randomBytes(32).toString('base64url'),
+    paymentWebhookSecret: paymentWebhookSecret ?? randomBytes(32).toString('base64url'),
+    jwtMaxTtlSeconds,
     accessLimits: flag(env, 'ACCESS_LIMITS', true),
     logLevel: env.LOG_LEVEL ?? 'info',
     logFormat: oneOf(env, 'LOG_FORMAT', LOG_FORMATS, 'auto'),
@@ -132,7 +158,7 @@ export const loadConfig = (env: NodeJS.ProcessEnv = process.env): AppConfig => {
     shardMaxBatch: int(env, 'SHARD_MAX_BATCH', 256, 1, 10_000),
     purchaseTokenTtlMs: int(env, 'PURCHASE_TOKEN_TTL_MS', 120_000, 1000, 120_000),
     bodyLimitBytes: int(env, 'BODY_LIMIT_BYTES', 16 * 1024, 256, 1024 * 1024),
-    devTokenTtlSeconds: int(env, 'DEV_TOKEN_TTL_S', 3600, 60, 7 * 24 * 3600),
+    devTokenTtlSeconds,
     shutdownTimeoutMs: int(env, 'SHUTDOWN_TIMEOUT_MS', 10_000, 100, 120_000),
     sweepIntervalMs: int(env, 'SWEEP_INTERVAL_MS', 1000, 10, 60_000),
     compensationSettleMs: int(env, 'COMPENSATION_SETTLE_MS', 5000, 100, 600_000),

@@ -1,4 +1,4 @@
-import { buyerStream, inventoryStream } from '@flash/domain';
+import { buyerStream, inventoryStream, paymentStream } from '@flash/domain';
 import { AuditLog, saleDefinition, T0 } from '../test/audit-log';
 import { LogEvent, RecordedEvent } from '@flash/event-store';
 import { AuditModel, AuditVerdict, DEFAULT_EXPIRY_GRACE_MS, Violation } from './audit-model';
@@ -122,6 +122,41 @@ describe('AuditModel', () => {
     ]);
   });
 
+  it('accepts a payment received for its order, paid there, and received again (a redelivery)', () => {
+    const log = new AuditLog().scheduleSale(sale);
+    const orderId = log.purchase(sale, 0, 'u1', 'key-0001', 1, T0);
+    log.receivePayment(sale, 0, orderId, 'pay-1', 100, T0 + SECOND).pay(sale, 0, orderId, 'pay-1', 100, T0 + SECOND);
+    log.receivePayment(sale, 0, orderId, 'pay-1', 100, T0 + 2 * SECOND);
+    expect(violationsOf(audit(log))).toEqual([]);
+  });
+
+  it('flags a payment that settles an order other than the one it was received for, in any sale', () => {
+    const other = saleDefinition({ saleId: 'sale-b', totalStock: 2, shards: 1 });
+    const log = new AuditLog().scheduleSale(sale).scheduleSale(other);
+    const first = log.purchase(sale, 0, 'u1', 'key-0001', 1, T0);
+    const second = log.purchase(sale, 1, 'u2', 'key-0002', 1, T0);
+    const third = log.purchase(other, 0, 'u3', 'key-0003', 1, T0);
+    log.receivePayment(sale, 0, first, 'pay-x', 100, T0 + SECOND).pay(sale, 0, first, 'pay-x', 100, T0 + SECOND);
+    const paidWithIt = log.pay(sale, 1, second, 'pay-x', 100, T0 + 2 * SECOND).last;
+    const receivedAgain = log.receivePayment(other, 0, third, 'pay-x', 100, T0 + 3 * SECOND).last;
+    const refundedWithIt = log.refund(other, 0, third, 'pay-x', 100, T0 + 3 * SECOND).last;
+
+    const found = (v: ReturnType<typeof audit>) => violationsOf(v).map((x) => [x.invariant, x.stream, x.position, x.message]);
+
+    expect(found(audit(log))).toEqual([
+      ['one-outcome-per-payment', inventoryStream('sale-a', 1), paidWithIt.position, `payment pay-x pays order ${second}, but it was received for order ${first}`],
+      ['one-outcome-per-payment', inventoryStream('sale-a', 1), paidWithIt.position, expect.stringContaining('payment pay-x paid twice')],
+      ['one-outcome-per-payment', paymentStream('pay-x'), receivedAgain.position, `payment pay-x received for order ${third}, but first for order ${first}`],
+      ['one-outcome-per-payment', inventoryStream('sale-b', 0), refundedWithIt.position, `payment pay-x is refunded on order ${third}, but it was received for order ${first}`],
+      ['one-outcome-per-payment', inventoryStream('sale-b', 0), refundedWithIt.position, expect.stringContaining('both paid and refunded')],
+    ]);
+    // Auditing sale B alone still knows which order the payment was received for.
+    expect(found(audit(log, undefined, { saleId: 'sale-b' })).map(([, , position, message]) => [position, message])).toEqual([
+      [receivedAgain.position, `payment pay-x received for order ${third}, but first for order ${first}`],
+      [refundedWithIt.position, `payment pay-x is refunded on order ${third}, but it was received for order ${first}`],
+    ]);
+  });
+
   it('accepts a payment in time on a live hold', () => {
     const log = new AuditLog().scheduleSale(sale);
     const orderId = log.purchase(sale, 0, 'u1', 'key-0001', 2, T0);
@@ -182,6 +217,28 @@ describe('AuditModel', () => {
       ['no-duplicate-reservation', inventoryStream('sale-a', 1), 8],
     ]);
     expect(again).toBeDefined();
+  });
+
+  it('flags a claim under an Idempotency-Key the same user already used in another sale', () => {
+    const other = saleDefinition({ saleId: 'sale-b', totalStock: 2, shards: 1 });
+    const log = new AuditLog().scheduleSale(sale).scheduleSale(other);
+    const first = log.purchase(sale, 0, 'u1', 'shared-key-1', 1, T0);
+    // Another user's key of the same text, and the same user's other keys, are theirs.
+    log.purchase(other, 0, 'u2', 'shared-key-1', 1, T0);
+    log.purchase(other, 0, 'u1', 'own-key-0001', 1, T0);
+    log.claim(other.saleId, 'u1', 'shared-key-1', 1, T0 + SECOND);
+    const reused = log.last;
+
+    const found = violationsOf(audit(log)).map((v) => [v.invariant, v.stream, v.position, v.message]);
+
+    expect(found).toEqual([
+      [
+        'no-duplicate-reservation',
+        buyerStream('sale-b', 'u1'),
+        reused.position,
+        `user u1 claimed quota under Idempotency-Key shared-key-1 in sale sale-b, already used in sale sale-a (reservation ${first})`,
+      ],
+    ]);
   });
 
   it('flags a hold that outlives its ttl plus the grace without being paid, expired or cancelled', () => {

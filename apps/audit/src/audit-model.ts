@@ -6,6 +6,7 @@ import {
   inventoryShardDecider,
   inventoryStream,
   Order,
+  paymentStream,
   SaleDefinition,
   saleStream,
   ShardEvent,
@@ -29,9 +30,9 @@ export const INVARIANTS = [
   'hold-ended',
   /** Every QuotaClaimed is settled by its OrderPlaced or a QuotaReleased within the grace. */
   'claim-settled',
-  /** One reservation per Idempotency-Key, one OrderPlaced per order id in a sale. */
+  /** One reservation per Idempotency-Key of a user (across sales), one OrderPlaced per order id in a sale. */
   'no-duplicate-reservation',
-  /** A payment id has one outcome: paid, or refund requested, once. */
+  /** A payment id is received for one order and has one outcome there: paid, or refund requested, once. */
   'one-outcome-per-payment',
   /** Σ SaleStockAllocated.allocations = totalStock, one allocation per shard. */
   'allocation-matches-stock',
@@ -211,6 +212,14 @@ const newReservation = (): Reservation => ({
   placedPosition: 0,
 });
 
+/** The reservation claimed under (user, key) in this sale, without recording anything. */
+const reservationUnder = (sale: SaleAudit, userId: string, idempotencyKey: string): string | undefined => {
+  if (userId.includes('\n') || idempotencyKey.includes('\n')) return sale.oddKeys.get(`${userId}\n${idempotencyKey}`);
+  const buyer = sale.buyers.get(userId);
+  if (buyer?.key === undefined) return undefined;
+  return buyer.key === idempotencyKey ? buyer.reservation : buyer.more?.get(idempotencyKey);
+};
+
 const expectedStream = (event: DomainEvent): string => {
   switch (event.type) {
     case 'SaleScheduled':
@@ -220,6 +229,8 @@ const expectedStream = (event: DomainEvent): string => {
     case 'QuotaClaimed':
     case 'QuotaReleased':
       return buyerStream(event.data.saleId, event.data.userId);
+    case 'PaymentReceived':
+      return paymentStream(event.data.paymentId);
     default:
       return inventoryStream(event.data.saleId, event.data.shard);
   }
@@ -234,6 +245,10 @@ export class AuditModel {
   private readonly sales = new Map<string, SaleAudit>();
   /** paymentId → its first outcome, as `position + 1` when paid and `-(position + 1)` when a refund was requested. */
   private readonly payments = new Map<string, number>();
+  /** paymentId → the order its first PaymentReceived names: the one order it may settle, whichever sale is audited. */
+  private readonly paymentOrders = new Map<string, string>();
+  /** userId → the sale(s) they claimed quota in (one id for nearly every buyer): where else their keys may be used. */
+  private readonly buyerSales = new Map<string, string | string[]>();
   private readonly logViolations: Violation[] = [];
   private lastPosition = 0;
   private eventCount = 0;
@@ -280,6 +295,10 @@ export class AuditModel {
 
   apply(e: AuditedEvent): void {
     this.advance(e);
+    // Which order a payment belongs to is a fact about the whole log, kept even for sales not audited.
+    if (e.event.type === 'PaymentReceived' && !this.paymentOrders.has(e.event.data.paymentId)) {
+      this.paymentOrders.set(e.event.data.paymentId, e.event.data.orderId);
+    }
     const saleId = e.event.data.saleId;
     if (this.options.saleId !== undefined && saleId !== this.options.saleId) return;
     const sale = this.saleAudit(saleId);
@@ -301,6 +320,12 @@ export class AuditModel {
         return;
       case 'QuotaClaimed':
         return this.onQuotaClaimed(sale, e.event, e);
+      case 'PaymentReceived': {
+        const { paymentId, orderId } = e.event.data;
+        const first = this.paymentOrders.get(paymentId);
+        if (first !== orderId) this.violate(sale, 'one-outcome-per-payment', `payment ${paymentId} received for order ${orderId}, but first for order ${String(first)}`, e);
+        return;
+      }
       case 'QuotaReleased': {
         // As the Buyer decider: releasing an unknown or already released claim gives nothing back.
         const claim = sale.reservations.get(e.event.data.reservationId);
@@ -414,6 +439,11 @@ export class AuditModel {
     let buyer = sale.buyers.get(userId);
     if (!buyer) sale.buyers.set(userId, (buyer = { active: 0, key: undefined, reservation: '', more: undefined }));
     const earlier = this.claimedUnder(sale, buyer, userId, idempotencyKey, reservationId);
+    const elsewhere = earlier === undefined ? this.claimedInAnotherSale(sale, userId, idempotencyKey) : undefined;
+    if (elsewhere !== undefined) {
+      const message = `user ${userId} claimed quota under Idempotency-Key ${idempotencyKey} in sale ${sale.saleId}, already used in sale ${elsewhere.saleId} (reservation ${elsewhere.reservationId})`;
+      this.violate(sale, 'no-duplicate-reservation', message, e);
+    }
     if (earlier !== undefined) {
       const first = sale.reservations.get(earlier);
       const at = first?.claimed ? `; first at position ${first.claimPosition}` : '';
@@ -437,6 +467,22 @@ export class AuditModel {
       reservation.userId = userId;
       reservation.quantity = quantity;
     }
+  }
+
+  /**
+   * The other sale in which this user already claimed under this key, if any; notes the sale as one of the user's.
+   * A key belongs to its user and the first sale it was used in (the store refuses a second claim: eventIdFor).
+   */
+  private claimedInAnotherSale(sale: SaleAudit, userId: string, idempotencyKey: string): { saleId: string; reservationId: string } | undefined {
+    const known = this.buyerSales.get(userId);
+    const saleIds = known === undefined ? [] : typeof known === 'string' ? [known] : known;
+    if (!saleIds.includes(sale.saleId)) this.buyerSales.set(userId, known === undefined ? sale.saleId : [...saleIds, sale.saleId]);
+    for (const saleId of saleIds) {
+      const other = saleId === sale.saleId ? undefined : this.sales.get(saleId);
+      const reservationId = other && reservationUnder(other, userId, idempotencyKey);
+      if (reservationId !== undefined && other) return { saleId, reservationId };
+    }
+    return undefined;
   }
 
   /** The reservation first claimed under (user, key), or undefined after recording `reservationId` as that one. */
@@ -491,10 +537,10 @@ export class AuditModel {
       }
       case 'OrderPaid':
         this.checkPayment(sale, event, order, held, where, e);
-        this.recordPaymentOutcome(sale, event.data.paymentId, 'paid', e);
+        this.recordPaymentOutcome(sale, event.data.paymentId, orderId, 'paid', e);
         break;
       case 'PaymentRefundRequested':
-        this.recordPaymentOutcome(sale, event.data.paymentId, 'refund', e);
+        this.recordPaymentOutcome(sale, event.data.paymentId, orderId, 'refund', e);
         break;
       case 'ReservationExpired':
         if (!order || !isLive(order)) {
@@ -547,7 +593,13 @@ export class AuditModel {
     if (held < order.quantity) fail(`only ${held} of its ${order.quantity} units are reserved`);
   }
 
-  private recordPaymentOutcome(sale: SaleAudit, paymentId: string, outcome: 'paid' | 'refund', e: AuditedEvent): void {
+  private recordPaymentOutcome(sale: SaleAudit, paymentId: string, orderId: string, outcome: 'paid' | 'refund', e: AuditedEvent): void {
+    // A log written before payments were received on their own stream has no PaymentReceived: nothing to compare.
+    const receivedFor = this.paymentOrders.get(paymentId);
+    if (receivedFor !== undefined && receivedFor !== orderId) {
+      const what = outcome === 'paid' ? 'pays' : 'is refunded on';
+      this.violate(sale, 'one-outcome-per-payment', `payment ${paymentId} ${what} order ${orderId}, but it was received for order ${receivedFor}`, e);
+    }
     const earlier = this.payments.get(paymentId);
     if (earlier === undefined) {
       this.payments.set(paymentId, outcome === 'paid' ? e.position + 1 : -(e.position + 1));

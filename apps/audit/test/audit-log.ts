@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { buyerStream, DomainEvent, inventoryStream, SaleDefinition, saleStream, ShardEvent } from '@flash/domain';
+import { buyerStream, DomainEvent, inventoryStream, paymentStream, SaleDefinition, saleStream, ShardEvent } from '@flash/domain';
 import { encodeEvent, EventStore, NO_STREAM, reservationIdFor, SqliteEventStore } from '@flash/event-store';
 import { AuditedEvent } from '../src/audit-model';
 
@@ -92,6 +92,12 @@ export class AuditLog {
     const orderId = this.claim(sale.saleId, userId, idempotencyKey, quantity, at);
     this.reserve(sale, shard, orderId, userId, quantity, at);
     return orderId;
+  }
+
+  /** PaymentReceived on the payment's own stream, as the webhook records it before the shard decides. */
+  receivePayment(sale: SaleDefinition, shard: number, orderId: string, paymentId: string, amount: number, at: number): this {
+    this.append(paymentStream(paymentId), { type: 'PaymentReceived', data: { paymentId, saleId: sale.saleId, shard, orderId, amount, receivedAt: at } }, at);
+    return this;
   }
 
   pay(sale: SaleDefinition, shard: number, orderId: string, paymentId: string, amount: number, at: number): this {

@@ -1,3 +1,5 @@
+import type { RefundReason } from './inventory-shard/inventory-shard.events';
+
 /**
  * Typed domain errors. Each carries one of the stable codes of API.md; the HTTP layer maps codes to statuses
  * in one table (apps/api/src/http/error-catalogue.ts), so the domain never speaks HTTP.
@@ -16,6 +18,7 @@ export type ErrorCode =
   | 'LIMIT_EXCEEDED'
   | 'IDEMPOTENCY_KEY_REUSED'
   | 'ORDER_NOT_PAYABLE'
+  | 'PAYMENT_ID_REUSED'
   | 'ORDER_NOT_CANCELLABLE'
   | 'RATE_LIMITED'
   | 'OVERLOADED'
@@ -87,9 +90,27 @@ export class NotFound extends DomainError {
   }
 }
 
+/** What happens to money an order could not take: it is owed back, for this reason. */
+export interface RecordedRefund {
+  readonly paymentId: string;
+  readonly reason: RefundReason;
+}
+
 export class OrderNotPayable extends DomainError {
-  constructor(orderId: string, status: string) {
-    super('ORDER_NOT_PAYABLE', `order ${orderId} is ${status} and cannot be paid`, { orderId, status });
+  constructor(orderId: string, status: string, refund?: RecordedRefund) {
+    const why = refund?.reason === 'amount_mismatch' ? `payment ${refund.paymentId} is not the amount of order ${orderId}` : `order ${orderId} is ${status} and cannot be paid`;
+    super('ORDER_NOT_PAYABLE', refund ? `${why}; a refund of payment ${refund.paymentId} is recorded (${refund.reason})` : why, {
+      orderId,
+      status,
+      ...(refund ? { refund } : {}),
+    });
+  }
+}
+
+/** A paymentId already received for another order: refused, and nothing is recorded for this one. */
+export class PaymentIdReused extends DomainError {
+  constructor(paymentId: string) {
+    super('PAYMENT_ID_REUSED', `payment ${paymentId} was already received for another order`, { paymentId });
   }
 }
 

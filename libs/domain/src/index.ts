@@ -8,3 +8,5 @@ export * from './buyer/buyer.events';
 export * from './buyer/buyer.decider';
 export * from './inventory-shard/inventory-shard.events';
 export * from './inventory-shard/inventory-shard.decider';
+export * from './payment/payment.events';
+export * from './payment/payment.decider';

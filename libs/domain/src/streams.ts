@@ -2,6 +2,7 @@
 export const saleStream = (saleId: string): string => `sale-${saleId}`;
 export const buyerStream = (saleId: string, userId: string): string => `buyer-${saleId}-${userId}`;
 export const inventoryStream = (saleId: string, shard: number): string => `inventory-${saleId}-${shard}`;
+export const paymentStream = (paymentId: string): string => `payment-${paymentId}`;
 
-export const STREAM_CATEGORIES = ['sale', 'buyer', 'inventory'] as const;
+export const STREAM_CATEGORIES = ['sale', 'buyer', 'inventory', 'payment'] as const;
 export type StreamCategory = (typeof STREAM_CATEGORIES)[number];

@@ -195,12 +195,13 @@ describe('the analytics projection declares the event types it acts on', () => {
       type: 'PaymentRefundRequested',
       data: { saleId: 's', shard: 0, orderId: 'o', userId: 'u', paymentId: 'p', amount: 1, reason: 'order_expired', requestedAt: 3 },
     },
+    PaymentReceived: { type: 'PaymentReceived', data: { paymentId: 'p', saleId: 's', shard: 0, orderId: 'o', amount: 1, receivedAt: 1 } },
   };
 
   it('every type it leaves out touches no document and writes nothing, whatever the documents hold', () => {
     const declared = new Set<string>(analyticsProjection.eventTypes ?? []);
     const ignored = (Object.keys(EVENT_SCHEMA_VERSIONS) as EventType[]).filter((t) => !declared.has(t));
-    expect(ignored).toEqual(['QuotaClaimed', 'QuotaReleased']);
+    expect(ignored).toEqual(['QuotaClaimed', 'QuotaReleased', 'PaymentReceived']);
     for (const type of ignored) {
       const e: ProjectedEvent = { event: sample[type], position: 10, recordedAt: 1 };
       expect(analyticsProjection.touches(e)).toEqual([]);

@@ -1,4 +1,5 @@
 import { ChildProcess, spawn } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -15,6 +16,23 @@ export interface ServerOptions {
   readonly label?: string;
 }
 
+/**
+ * Starts the built server with exactly this environment (plus PATH) and waits for it to exit by itself, as a start
+ * refused for its configuration does. A server still running at the deadline is killed and reported.
+ */
+export const runUntilExit = async (env: Record<string, string>, timeoutMs = 15_000): Promise<{ code: number | null; output: string }> => {
+  if (!fs.existsSync(MAIN)) throw new Error(`${MAIN} is missing: run "npm run build" first (npm test does)`);
+  const child = spawn(process.execPath, [MAIN], { env: { PATH: process.env.PATH ?? '', ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+  let output = '';
+  child.stdout.on('data', (d: Buffer) => (output += d.toString()));
+  child.stderr.on('data', (d: Buffer) => (output += d.toString()));
+  const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
+  const code = await new Promise<number | null>((resolve) => child.once('exit', (exitCode) => resolve(exitCode)));
+  clearTimeout(timer);
+  if (code === null) throw new Error(`the server was still running after ${timeoutMs} ms:\n${output}`);
+  return { code, output };
+};
+
 /** The built server as a child process on a free port with its own DATA_DIR: what a user runs. */
 export class ServerProcess {
   private child: ChildProcess | undefined;
@@ -26,8 +44,9 @@ export class ServerProcess {
 
   constructor(private readonly options: ServerOptions = {}) {
     const label = options.label ?? 'e2e';
-    this.jwtSecret = `${label}-secret-` + Math.random().toString(36).slice(2);
-    this.webhookSecret = `${label}-webhook-` + Math.random().toString(36).slice(2);
+    // With DEMO=0 the server refuses keys shorter than 32 bytes.
+    this.jwtSecret = `${label}-secret-${randomBytes(16).toString('hex')}`;
+    this.webhookSecret = `${label}-webhook-${randomBytes(16).toString('hex')}`;
     this.dataDir = options.dataDir ?? fs.mkdtempSync(path.join(os.tmpdir(), `flash-${label}-`));
   }
 

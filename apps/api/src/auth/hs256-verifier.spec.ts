@@ -5,7 +5,8 @@ import { createHs256Verifier } from './hs256-verifier';
 
 const SECRET = 'property-test-secret-property-test';
 const NOW = 1_800_000_000_000;
-const ours = createHs256Verifier(SECRET);
+const MAX_LIFETIME_S = 24 * 3600;
+const ours = createHs256Verifier(SECRET, MAX_LIFETIME_S);
 const reference = createVerifier({ key: SECRET, algorithms: ['HS256'], requiredClaims: ['sub', 'exp'], clockTimestamp: NOW });
 const live = createVerifier({ key: SECRET, algorithms: ['HS256'], requiredClaims: ['sub', 'exp'] });
 const referenceAccepts = (token: string, verifier = reference): Record<string, unknown> | undefined => {
@@ -70,10 +71,12 @@ const mutate = (token: string, how: number, at: number): string => {
 describe('createHs256Verifier', () => {
   it('accepts every token fast-jwt signs with a live exp, with the same claims', () => {
     fc.assert(
-      fc.property(fc.string({ minLength: 1, maxLength: 64 }), fc.integer({ min: 1000, max: 10_000_000 }), fc.array(fc.string(), { maxLength: 3 }), (sub, ttl, roles) => {
+      // At least 10 s to live: exp is whole seconds, and a loaded machine must not see a token expire between the calls.
+      fc.property(fc.string({ minLength: 1, maxLength: 64 }), fc.integer({ min: 10_000, max: 10_000_000 }), fc.array(fc.string(), { maxLength: 3 }), (sub, ttl, roles) => {
         const token = createSigner({ key: SECRET, algorithm: 'HS256', expiresIn: ttl })({ sub, roles });
-        expect(ours(token)).toEqual(referenceAccepts(token, live) ?? 'fast-jwt refused it');
-        expect(ours(token)).toEqual(expect.objectContaining({ sub, roles }));
+        const mine = ours(token);
+        expect(mine).toEqual(referenceAccepts(token, live) ?? 'fast-jwt refused it');
+        expect(mine).toEqual(expect.objectContaining({ sub, roles }));
       }),
     );
   });
@@ -104,5 +107,25 @@ describe('createHs256Verifier', () => {
     expect(ours(hmacToken({ alg: 'HS256' }, { exp: s + 60 }), NOW)).toBeUndefined();
     expect(ours(hmacToken({ alg: 'HS256' }, { sub: 'u' }), NOW)).toBeUndefined();
     expect(ours(hmacToken({ alg: 'none' }, { sub: 'u', exp: s + 60 }).replace(/\.[^.]*$/, '.'), NOW)).toBeUndefined();
+  });
+
+  it('refuses a token living longer than its maximum lifetime, counted from the earlier of iat and now', () => {
+    const s = NOW / 1000;
+    expect(ours(hmacToken({ alg: 'HS256' }, { sub: 'u', exp: s + MAX_LIFETIME_S }), NOW)).toBeDefined();
+    expect(ours(hmacToken({ alg: 'HS256' }, { sub: 'u', exp: s + MAX_LIFETIME_S + 1 }), NOW)).toBeUndefined();
+    expect(ours(hmacToken({ alg: 'HS256' }, { sub: 'u', iat: s - 10, exp: s + MAX_LIFETIME_S - 10 }), NOW)).toBeDefined();
+    expect(ours(hmacToken({ alg: 'HS256' }, { sub: 'u', iat: s - 10, exp: s + MAX_LIFETIME_S - 9 }), NOW)).toBeUndefined();
+    expect(ours(hmacToken({ alg: 'HS256' }, { sub: 'u', iat: s + 3600, exp: s + MAX_LIFETIME_S + 60 }), NOW)).toBeUndefined();
+    expect(ours(hmacToken({ alg: 'HS256' }, { sub: 'u', exp: 1e12 }), NOW)).toBeUndefined();
+  });
+
+  it('refuses NumericDates that are not finite numbers (1e400 parses as Infinity)', () => {
+    const s = NOW / 1000;
+    const raw = (payload: string): string => hmacToken({ alg: 'HS256' }, payload);
+    expect(ours(raw('{"sub":"u","exp":1e400}'), NOW)).toBeUndefined();
+    expect(ours(raw(`{"sub":"u","exp":${s + 60},"nbf":-1e400}`), NOW)).toBeUndefined();
+    expect(ours(raw(`{"sub":"u","exp":${s + 60},"iat":-1e400}`), NOW)).toBeUndefined();
+    expect(ours(raw(`{"sub":"u","exp":${s + 60},"iat":null}`), NOW)).toBeUndefined();
+    expect(ours(raw(`{"sub":"u","exp":${s + 60},"iat":${s}}`), NOW)).toBeDefined();
   });
 });

@@ -11,11 +11,14 @@ const jsonObject = (segment: string): Record<string, unknown> | undefined => {
   }
 };
 
-/** A NumericDate claim, when present, is a number (seconds); `fits` says whether the clock is on the right side of it. */
+/**
+ * A NumericDate claim, when present, is a finite number (seconds: `1e400` parses as Infinity); `fits` says whether
+ * the clock is on the right side of it.
+ */
 const dateClaim = (claims: Record<string, unknown>, name: 'exp' | 'nbf', fits: (ms: number) => boolean): boolean => {
   if (!(name in claims)) return true;
   const value = claims[name];
-  return typeof value === 'number' && fits(value * 1000);
+  return typeof value === 'number' && Number.isFinite(value) && fits(value * 1000);
 };
 
 /**
@@ -23,11 +26,14 @@ const dateClaim = (claims: Record<string, unknown>, name: 'exp' | 'nbf', fits: (
  * token, most of them seen once, so this is on the hot path; it does what fast-jwt's verifier does for the options
  * the api used (`algorithms: ['HS256']`, `requiredClaims: ['sub', 'exp']`, no clock tolerance) and no more, and is
  * stricter where that costs nothing: the signature must be the canonical base64url of the HMAC (no alternative
- * trailing bits) and any `crit` header is refused (no extension is understood). A property test holds it to never
- * accept what fast-jwt refuses, and to accept every token fast-jwt's signer makes with a valid `exp`.
+ * trailing bits), any `crit` header is refused (no extension is understood), and a token may live at most
+ * `maxLifetimeS` from when it was issued (`iat`, or now if it names none, whichever is earlier): a leaked token with
+ * an `exp` centuries away is not a key for ever. A property test holds it to never accept what fast-jwt refuses, and
+ * to accept every token fast-jwt's signer makes with a valid `exp` within that lifetime.
  */
-export const createHs256Verifier = (secret: string | Buffer): ((token: string, now?: number) => Record<string, unknown> | undefined) => {
+export const createHs256Verifier = (secret: string | Buffer, maxLifetimeS: number): ((token: string, now?: number) => Record<string, unknown> | undefined) => {
   const key: KeyObject = createSecretKey(typeof secret === 'string' ? Buffer.from(secret, 'utf8') : secret);
+  const maxLifetimeMs = maxLifetimeS * 1000;
   let acceptedHeader: string | undefined;
   return (token, now = Date.now()) => {
     const first = token.indexOf('.');
@@ -50,6 +56,11 @@ export const createHs256Verifier = (secret: string | Buffer): ((token: string, n
     const claims = jsonObject(payloadSegment);
     if (claims === undefined || !('sub' in claims) || !('exp' in claims)) return undefined;
     if (!dateClaim(claims, 'nbf', (ms) => now >= ms) || !dateClaim(claims, 'exp', (ms) => now <= ms)) return undefined;
+    // `exp` is a finite number by now; the lifetime counts from the earlier of `iat` and now.
+    const iat = claims.iat;
+    if ('iat' in claims && !(typeof iat === 'number' && Number.isFinite(iat))) return undefined;
+    const issuedAt = typeof iat === 'number' ? Math.min(iat * 1000, now) : now;
+    if ((claims.exp as number) * 1000 - issuedAt > maxLifetimeMs) return undefined;
     return claims;
   };
 };

@@ -1,10 +1,18 @@
+import { createHmac } from 'node:crypto';
 import { createSigner } from 'fast-jwt';
 import { loadConfig } from '../config';
 import { ApiError } from '../http/error-catalogue';
 import { JwtService } from './jwt.service';
 
 const SECRET = 'unit-test-secret-unit-test-secret';
-const service = (): JwtService => new JwtService(loadConfig({ JWT_SECRET: SECRET, NODE_ENV: 'test' }));
+const service = (env: Record<string, string> = {}): JwtService =>
+  new JwtService(loadConfig({ JWT_SECRET: SECRET, PAYMENT_WEBHOOK_SECRET: 'unit-test-webhook-unit-test-webhook', ...env }));
+/** A token whose payload is exactly this JSON text (no exp or iat added), signed with the service's key. */
+const signText = (payload: string): string => {
+  const input = `${Buffer.from('{"alg":"HS256","typ":"JWT"}').toString('base64url')}.${Buffer.from(payload).toString('base64url')}`;
+  return `Bearer ${input}.${createHmac('sha256', SECRET).update(input).digest('base64url')}`;
+};
+const signClaims = (claims: Record<string, unknown>): string => signText(JSON.stringify(claims));
 const sign = (payload: Record<string, unknown>, expiresInMs = 60_000, key = SECRET): string =>
   `Bearer ${createSigner({ key, algorithm: 'HS256', expiresIn: expiresInMs })(payload)}`;
 
@@ -55,6 +63,39 @@ describe('JwtService.verify', () => {
     expect(codeOf(() => jwt.verify('Bearer not.a.jwt'))).toBe('UNAUTHENTICATED');
     expect(codeOf(() => jwt.verify(sign({ roles: ['admin'] })))).toBe('UNAUTHENTICATED');
     expect(codeOf(() => jwt.verify(sign({ sub: 'has space' })))).toBe('UNAUTHENTICATED');
+  });
+
+  it('takes the scheme in any case (RFC 7235), and nothing but Bearer', () => {
+    const jwt = service();
+    const token = sign({ sub: 'u1' }).slice('Bearer '.length);
+    for (const scheme of ['Bearer', 'bearer', 'BEARER', 'bEaReR']) expect(jwt.verify(`${scheme} ${token}`).userId).toBe('u1');
+    expect(jwt.verify(`bearer   ${token}`).userId).toBe('u1');
+    for (const header of [`Bearer${token}`, `Bearerx ${token}`, `Basic ${token}`, 'bearer ', 'bearer']) {
+      expect(codeOf(() => jwt.verify(header))).toBe('UNAUTHENTICATED');
+    }
+  });
+
+  it('refuses a token that lives longer than JWT_MAX_TTL_S: exp of 10^12 s, 1e400 (Infinity), or far past its iat', () => {
+    const jwt = service();
+    const now = Math.floor(Date.now() / 1000);
+    expect(codeOf(() => jwt.verify(signClaims({ sub: 'u1', exp: 1e12 })))).toBe('UNAUTHENTICATED');
+    // JSON.parse reads 1e400 as Infinity: never a date.
+    expect(codeOf(() => jwt.verify(signText('{"sub":"u1","exp":1e400}')))).toBe('UNAUTHENTICATED');
+    expect(codeOf(() => jwt.verify(signClaims({ sub: 'u1', exp: now + 86_400 + 60 })))).toBe('UNAUTHENTICATED');
+    expect(codeOf(() => jwt.verify(signClaims({ sub: 'u1', iat: now - 600, exp: now + 86_400 - 60 })))).toBe('UNAUTHENTICATED');
+    // An iat in the future does not stretch the lifetime: it counts from now.
+    expect(codeOf(() => jwt.verify(signClaims({ sub: 'u1', iat: now + 86_400, exp: now + 86_400 + 60 })))).toBe('UNAUTHENTICATED');
+    expect(codeOf(() => jwt.verify(signClaims({ sub: 'u1', iat: 'yesterday', exp: now + 60 })))).toBe('UNAUTHENTICATED');
+    // Within the day: accepted, with or without iat.
+    expect(jwt.verify(signClaims({ sub: 'u2', exp: now + 86_400 - 60 })).userId).toBe('u2');
+    expect(jwt.verify(signClaims({ sub: 'u3', iat: now - 60, exp: now + 86_400 - 120 })).userId).toBe('u3');
+  });
+
+  it('caps the lifetime at JWT_MAX_TTL_S as configured', () => {
+    const now = Math.floor(Date.now() / 1000);
+    const jwt = service({ JWT_MAX_TTL_S: '600', DEV_TOKEN_TTL_S: '300' });
+    expect(jwt.verify(signClaims({ sub: 'u1', exp: now + 500 })).userId).toBe('u1');
+    expect(codeOf(() => jwt.verify(signClaims({ sub: 'u1', exp: now + 700 })))).toBe('UNAUTHENTICATED');
   });
 
   it('keeps verifying correctly past the cache size (oldest entries forgotten, never wrong)', () => {

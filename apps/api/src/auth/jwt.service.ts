@@ -13,6 +13,15 @@ export interface Principal {
   readonly roles: readonly Role[];
 }
 
+const BEARER = 'bearer ';
+
+/** The token of `Authorization: Bearer <token>`; the scheme is case-insensitive (RFC 7235 §2.1), `bearer` included. */
+export const bearerToken = (authorization: string | undefined): string | undefined => {
+  if (authorization === undefined) return undefined;
+  if (!authorization.startsWith('Bearer ') && authorization.slice(0, BEARER.length).toLowerCase() !== BEARER) return undefined;
+  return authorization.slice(BEARER.length).trim();
+};
+
 /** How many verified tokens are remembered (a buyer sends several requests during a sale with the same token). */
 const CACHE_SIZE = 10_000;
 
@@ -36,13 +45,13 @@ export class JwtService {
   private readonly verified = new Map<string, Verified>();
 
   constructor(@Inject(APP_CONFIG) config: AppConfig) {
-    this.verifier = createHs256Verifier(config.jwtSecret);
+    this.verifier = createHs256Verifier(config.jwtSecret, config.jwtMaxTtlSeconds);
     this.signer = createSigner({ key: config.jwtSecret, algorithm: 'HS256', expiresIn: config.devTokenTtlSeconds * 1000 });
   }
 
   verify(authorization: string | undefined): Principal {
-    if (!authorization?.startsWith('Bearer ')) throw new ApiError('UNAUTHENTICATED', 'a Bearer token is required');
-    const token = authorization.slice('Bearer '.length).trim();
+    const token = bearerToken(authorization);
+    if (token === undefined) throw new ApiError('UNAUTHENTICATED', 'a Bearer token is required');
     const known = this.verified.get(token);
     if (known !== undefined) {
       if (known.expiresAt > Date.now()) return known.principal;

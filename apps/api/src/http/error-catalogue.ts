@@ -15,6 +15,8 @@ export const ERROR_CATALOGUE: Readonly<Record<ErrorCode | 'NOT_READY' | 'QUERY_T
   LIMIT_EXCEEDED: { status: 409, retryable: false },
   IDEMPOTENCY_KEY_REUSED: { status: 422, retryable: false },
   ORDER_NOT_PAYABLE: { status: 409, retryable: false },
+  /** A paymentId already received for another order: it pays at most one (API.md "Payments"). */
+  PAYMENT_ID_REUSED: { status: 409, retryable: false },
   ORDER_NOT_CANCELLABLE: { status: 409, retryable: false },
   RATE_LIMITED: { status: 429, retryable: true },
   OVERLOADED: { status: 503, retryable: true },

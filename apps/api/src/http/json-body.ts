@@ -71,13 +71,58 @@ const shapeProblem = (plain: object): string | undefined => {
   return undefined;
 };
 
+/**
+ * The first key that one object of `text` names twice, or undefined. JSON.parse keeps the last value of a repeated key
+ * without a word (RFC 8259 leaves it to the parser), so what a proxy, a log or a signer saw may not be what is acted
+ * on; a body that says two things is refused instead. `text` is valid JSON (it parsed): one pass over its characters,
+ * keys compared decoded (`"a"` and `"\u0061"` are one key), the open objects on an explicit stack.
+ */
+export const duplicateKeyIn = (text: string): string | undefined => {
+  // One entry per open object or array: the keys seen so far in an object, undefined for an array.
+  const open: Array<Set<string> | undefined> = [];
+  let expectingKey = false;
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (c === 0x7b /* { */) {
+      open.push(new Set());
+      expectingKey = true;
+    } else if (c === 0x5b /* [ */) {
+      open.push(undefined);
+    } else if (c === 0x7d /* } */ || c === 0x5d /* ] */) {
+      open.pop();
+    } else if (c === 0x2c /* , */) {
+      expectingKey = open[open.length - 1] !== undefined;
+    } else if (c === 0x22 /* " */) {
+      const start = i;
+      let escaped = false;
+      for (i++; i < text.length && text.charCodeAt(i) !== 0x22; i++) {
+        if (text.charCodeAt(i) === 0x5c /* \ */) {
+          escaped = true;
+          i++;
+        }
+      }
+      if (!expectingKey) continue;
+      expectingKey = false;
+      const raw = text.slice(start, i + 1);
+      const key = escaped ? (JSON.parse(raw) as string) : raw.slice(1, -1);
+      const keys = open[open.length - 1] as Set<string>;
+      if (keys.has(key)) return key;
+      keys.add(key);
+    }
+  }
+  return undefined;
+};
+
 /** A request DTO; it may carry a compiled check that accepts only what its decorators accept (see ReservationRequest). */
 export interface BodyType<T> {
   new (): T;
   fastAccept?(body: Readonly<Record<string, unknown>>): boolean;
 }
 
-/** Parses (rejecting __proto__ and constructor.prototype keys), then validates strictly: no unknown field, no coercion. */
+/**
+ * Parses (rejecting __proto__ and constructor.prototype keys and repeated keys), then validates strictly: no unknown
+ * field, no coercion.
+ */
 export const parseBody = <T extends object>(dto: BodyType<T>, raw: unknown): T => {
   if (!(raw instanceof RawJsonBody)) throw new ApiError('VALIDATION_FAILED', 'a JSON body (Content-Type: application/json) is required');
   let plain: unknown;
@@ -87,6 +132,11 @@ export const parseBody = <T extends object>(dto: BodyType<T>, raw: unknown): T =
     throw new ApiError('VALIDATION_FAILED', 'the body is not valid JSON');
   }
   if (plain === null || typeof plain !== 'object' || Array.isArray(plain)) throw new ApiError('VALIDATION_FAILED', 'the body must be a JSON object');
+  const repeated = duplicateKeyIn(raw.text);
+  if (repeated !== undefined) {
+    const named = repeated.length <= 64 ? ` ${JSON.stringify(repeated)}` : '';
+    throw new ApiError('VALIDATION_FAILED', `the body names the key${named} more than once`);
+  }
   if (dto.fastAccept?.(plain as Record<string, unknown>) === true) return Object.assign(new dto(), plain);
   const problem = shapeProblem(plain);
   if (problem !== undefined) throw new ApiError('VALIDATION_FAILED', problem);

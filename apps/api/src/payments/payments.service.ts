@@ -1,24 +1,31 @@
 import { createHmac, timingSafeEqual } from 'node:crypto';
 import { Inject, Injectable } from '@nestjs/common';
-import { NotFound, OrderNotPayable, OrderStatus } from '@flash/domain';
+import { NotFound, OrderNotPayable, OrderStatus, paymentDecider, paymentStream, ReceivePayment } from '@flash/domain';
+import { encodeEvent, EventStore, loadStream, WrongExpectedRevision } from '@flash/event-store';
+import { Clock, CLOCK } from '../clock';
 import { APP_CONFIG, AppConfig } from '../config';
 import { ApiError } from '../http/error-catalogue';
 import { parseBody, RawJsonBody } from '../http/json-body';
-import { InventoryService } from '../inventory/inventory.service';
+import { InventoryService, LocatedOrder } from '../inventory/inventory.service';
+import { EVENT_STORE } from '../store/event-store.provider';
 import { PaymentWebhookRequest } from './payment-webhook.dto';
 
 export const signWebhook = (secret: string, rawBody: string | Buffer): string => createHmac('sha256', secret).update(rawBody).digest('hex');
 
 /**
  * The payment provider's webhook. The signature is checked over the exact bytes received before anything is
- * parsed. A payment is decided on the order's shard stream, the same stream its expiry is decided on, so a payment
+ * parsed. A paymentId is first recorded on its own stream (PaymentReceived, appended with NO_STREAM), which binds it
+ * to one order in the whole store: the same payment for another order is refused there and changes nothing. What the
+ * money buys is then decided on the order's shard stream, the same stream its expiry is decided on, so a payment
  * racing the expiry sweep either wins (OrderPaid) or loses (PaymentRefundRequested, answered 409) — never both,
- * never silently. Idempotent by paymentId: the shard remembers every payment it decided.
+ * never silently. A redelivered webhook (same paymentId, same order) finds both decisions made and gets the same answer.
  */
 @Injectable()
 export class PaymentsService {
   constructor(
     @Inject(APP_CONFIG) private readonly config: AppConfig,
+    @Inject(EVENT_STORE) private readonly store: EventStore,
+    @Inject(CLOCK) private readonly clock: Clock,
     private readonly inventory: InventoryService,
   ) {}
 
@@ -36,16 +43,49 @@ export class PaymentsService {
     const payment = parseBody(PaymentWebhookRequest, raw);
     const found = await this.inventory.findOrder(payment.orderId);
     if (!found) throw new NotFound('order', payment.orderId);
-    const { writer, order } = found;
-    // A failed payment changes nothing: the hold stays until it is paid or expires.
+    const { order } = found;
+    const received: ReceivePayment = {
+      type: 'ReceivePayment',
+      paymentId: payment.paymentId,
+      saleId: found.saleId,
+      shard: found.shard,
+      orderId: order.orderId,
+      amount: payment.amount,
+      status: payment.status,
+    };
+    await this.receive(received);
+    // A failed payment changes nothing (the hold stays until it is paid or expires); its paymentId was checked above.
     if (payment.status === 'failed') return { orderId: order.orderId, status: order.status };
+    return this.pay(found, received);
+  }
 
+  /** Read the payment's stream, decide, append with its expected revision (NO_STREAM the first time). */
+  private async receive(command: ReceivePayment): Promise<void> {
+    const streamId = paymentStream(command.paymentId);
+    for (let attempt = 1; ; attempt++) {
+      const { state, expectedRevision } = await loadStream(this.store, streamId, paymentDecider.evolve, paymentDecider.initialState());
+      const now = this.clock.now();
+      const events = paymentDecider.decide(command, state, now);
+      if (events.length === 0) return;
+      try {
+        const metadata = { correlationId: command.orderId, causationId: `payment:${command.paymentId}`, decidedAt: now };
+        await this.store.append(streamId, events.map((e) => encodeEvent(streamId, e, metadata)), expectedRevision);
+        return;
+      } catch (error) {
+        // Another delivery got there first: decide again on what it recorded (a payment stream holds one event).
+        if (!(error instanceof WrongExpectedRevision) || attempt >= 2) throw error;
+      }
+    }
+  }
+
+  private async pay({ writer, order }: LocatedOrder, payment: ReceivePayment): Promise<{ orderId: string; status: OrderStatus }> {
     const outcome = await writer.submit(
       { type: 'PayOrder', orderId: payment.orderId, paymentId: payment.paymentId, amount: payment.amount },
       { causationId: `payment:${payment.paymentId}`, userId: order.userId },
     );
     const after = outcome.order ?? order;
-    if (writer.state.payments.get(payment.paymentId) === 'paid') return { orderId: after.orderId, status: after.status };
-    throw new OrderNotPayable(after.orderId, after.status);
+    const decided = writer.state.payments.get(payment.paymentId);
+    if (decided === 'paid') return { orderId: after.orderId, status: after.status };
+    throw new OrderNotPayable(after.orderId, after.status, decided === undefined ? undefined : { paymentId: payment.paymentId, reason: decided });
   }
 }

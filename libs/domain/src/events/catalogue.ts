@@ -1,9 +1,10 @@
 import { BuyerEvent } from '../buyer/buyer.events';
 import { ShardEvent } from '../inventory-shard/inventory-shard.events';
+import { PaymentEvent } from '../payment/payment.events';
 import { SaleEvent } from '../sale/sale.events';
 
 /** Every event this system writes. Event types are wire contracts: renaming a TypeScript type never renames one. */
-export type DomainEvent = SaleEvent | BuyerEvent | ShardEvent;
+export type DomainEvent = SaleEvent | BuyerEvent | ShardEvent | PaymentEvent;
 export type EventType = DomainEvent['type'];
 
 /** The schemaVersion each event is written with today. */
@@ -20,6 +21,7 @@ export const EVENT_SCHEMA_VERSIONS: Readonly<Record<EventType, number>> = {
   OrderCancelled: 1,
   StockReleased: 1,
   PaymentRefundRequested: 1,
+  PaymentReceived: 1,
 };
 
 export const isEventType = (type: string): type is EventType => Object.prototype.hasOwnProperty.call(EVENT_SCHEMA_VERSIONS, type);

@@ -372,7 +372,7 @@ describe('inventory shard decider', () => {
       ]);
       expect(state.orders.get('o1')?.status).toBe('refund_pending');
       expect(state.orders.get('o2')?.status).toBe('paid');
-      expect(state.payments.get('p1')).toBe('refund_requested');
+      expect(state.payments.get('p1')).toBe('order_expired');
     });
   });
 });

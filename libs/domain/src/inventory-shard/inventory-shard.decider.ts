@@ -9,6 +9,8 @@ export type ExpireReservation = { type: 'ExpireReservation'; orderId: string };
 export type CancelOrder = { type: 'CancelOrder'; orderId: string };
 export type ShardCommand = ReserveStock | PayOrder | ExpireReservation | CancelOrder;
 
+export type PaymentOutcome = 'paid' | RefundReason;
+
 export type OrderStatus = 'reserved' | 'placed' | 'paid' | 'expired' | 'cancelled' | 'refund_pending';
 
 export interface Order {
@@ -46,8 +48,8 @@ export interface ShardState extends ShardConfig {
   /** Cumulative units paid. */
   readonly paid: number;
   readonly orders: Map<string, Order>;
-  /** paymentId → outcome, so a redelivered webhook has no second effect. */
-  readonly payments: Map<string, 'paid' | 'refund_requested'>;
+  /** paymentId → its outcome: paid, or why its refund was requested; a redelivered webhook has no second effect. */
+  readonly payments: Map<string, PaymentOutcome>;
 }
 
 export const availableStock = (s: Pick<ShardState, 'allocated' | 'reserved' | 'released'>): number => s.allocated - s.reserved + s.released;
@@ -194,7 +196,7 @@ export const inventoryShardDecider: Decider<ShardCommand, ShardEvent, ShardState
       case 'StockReleased':
         return withOrder({ ...state, released: state.released + event.data.quantity }, event.data.orderId, (o) => ({ ...o, stockTaken: false }));
       case 'PaymentRefundRequested': {
-        state.payments.set(event.data.paymentId, 'refund_requested');
+        state.payments.set(event.data.paymentId, event.data.reason);
         // Money is owed back on an order that is not paid: the buyer sees refund_pending. A mis-sized payment does not
         // end a live order: it stays payable, cancellable and expirable, else its hold and quota would never end.
         const endsOrder = (o: Order): boolean =>

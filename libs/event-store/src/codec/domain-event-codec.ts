@@ -13,8 +13,11 @@ export const reservationIdFor = (saleId: string, userId: string, idempotencyKey:
 /**
  * An event's id is derived from what it is about, so a retried append carries the same ids and the store
  * recognises it: each of these events happens at most once per (stream, type, order/reservation, payment).
+ * A QuotaClaimed is about the buyer's Idempotency-Key alone, not the sale: a key belongs to its user and its first
+ * sale, and the store's unique event ids refuse (DuplicateEventId) a claim under the same key in another sale's stream.
  */
 export const eventIdFor = (streamId: string, event: DomainEvent): string => {
+  if (event.type === 'QuotaClaimed') return uuidv5(`QuotaClaimed\n${event.data.userId}\n${event.data.idempotencyKey}`);
   const d = event.data as { orderId?: string; reservationId?: string; paymentId?: string };
   return uuidv5(`${streamId}\n${event.type}\n${d.orderId ?? d.reservationId ?? ''}\n${d.paymentId ?? ''}`);
 };

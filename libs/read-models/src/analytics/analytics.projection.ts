@@ -40,7 +40,8 @@ export const buyerId = (saleId: string, userId: string): string => `${saleId}:${
 export const analyticsProjection: Projection = {
   name: ANALYTICS,
   collections: [ORDERS, SALE_SUMMARY, SALE_TIMELINE, BUYERS],
-  // QuotaClaimed and QuotaReleased (the buyer streams, ~40% of the log) touch nothing here.
+  // QuotaClaimed and QuotaReleased (the buyer streams, ~40% of the log) and PaymentReceived touch nothing here: what a
+  // payment bought is on its order's shard (OrderPaid, PaymentRefundRequested).
   eventTypes: [
     'SaleScheduled',
     'SaleStockAllocated',
@@ -86,6 +87,7 @@ export const analyticsProjection: Projection = {
       }
       case 'QuotaClaimed':
       case 'QuotaReleased':
+      case 'PaymentReceived':
         return [];
     }
   },
@@ -135,6 +137,7 @@ export const analyticsProjection: Projection = {
         return;
       case 'QuotaClaimed':
       case 'QuotaReleased':
+      case 'PaymentReceived':
         return;
       case 'OrderPlaced': {
         const d = event.data;

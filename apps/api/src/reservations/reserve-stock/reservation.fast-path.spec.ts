@@ -51,7 +51,7 @@ const setUp = (reserve: (request: PurchaseRequest, raw: unknown) => Promise<unkn
     noteReservationAnswer: (_r: PurchaseRequest, status: number, payload: string) => noted.push({ status, payload }),
   } as unknown as AccessHooks;
   const counters = new HotPathCounters();
-  const fastPath = new ReservationFastPath(loadConfig({ JWT_SECRET: 'x'.repeat(32), BODY_LIMIT_BYTES: '1024' }), route, access, counters, pino({ enabled: false }));
+  const fastPath = new ReservationFastPath(loadConfig({ JWT_SECRET: 'x'.repeat(32), PAYMENT_WEBHOOK_SECRET: 'w'.repeat(32), BODY_LIMIT_BYTES: '1024' }), route, access, counters, pino({ enabled: false }));
   const send = async (req: ReturnType<typeof incoming>, body = BODY, closing = false) => {
     const res = response();
     const taken = fastPath.handle(req as IncomingMessage, res as unknown as ServerResponse, () => closing);

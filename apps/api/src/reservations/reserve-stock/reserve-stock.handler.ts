@@ -16,7 +16,17 @@ import {
   SaleNotStarted,
   SoldOut,
 } from '@flash/domain';
-import { CommandMetadata, encodeEvent, EventStore, LoadedStream, loadStream, NO_STREAM, reservationIdFor, WrongExpectedRevision } from '@flash/event-store';
+import {
+  CommandMetadata,
+  DuplicateEventId,
+  encodeEvent,
+  EventStore,
+  LoadedStream,
+  loadStream,
+  NO_STREAM,
+  reservationIdFor,
+  WrongExpectedRevision,
+} from '@flash/event-store';
 import { ProofOfWork, PurchaseTokens } from '@flash/access';
 import { BuyerQuota } from '@flash/worker';
 import { Clock, CLOCK } from '../../clock';
@@ -45,7 +55,8 @@ export const reservationBody = (saleId: string, order: Order, shard: number): Re
 /**
  * A purchase attempt: (1) a known Idempotency-Key is answered from the buyer stream before anything else;
  * (2) the cheap refusals (timing, a sale the gate just found sold out, token, quantity, stock filter); (3) QuotaClaimed on the buyer stream under the
- * key (per-user limit, durable idempotency); (4) [StockReserved, OrderPlaced] on one inventory shard through its
+ * key (per-user limit, durable idempotency; the claim's event id is the key's, so a key the user already claimed
+ * under in another sale is refused there by the store, 422); (4) [StockReserved, OrderPlaced] on one inventory shard through its
  * group-commit writer. The 201 is sent only after both appends are durable: the claim is appended 'ordered', and
  * the shard's durable append, committed after it, makes it durable too (one wait for the disk, not two). If the
  * shard refuses, the claim is released; if its outcome is unknown, the claim stays and a retry with the same key
@@ -173,8 +184,12 @@ export class ReserveStockHandler implements ICommandHandler<ReserveStockCommand>
         const state = events.reduce(buyerDecider.evolve, buyer.state);
         return claimForKey(state, cmd.idempotencyKey) as QuotaClaim;
       } catch (error) {
-        if (!(error instanceof WrongExpectedRevision)) throw error;
+        if (!(error instanceof WrongExpectedRevision) && !(error instanceof DuplicateEventId)) throw error;
         buyer = await this.readBuyer(cmd);
+        // The claim's id is the buyer's key's (eventIdFor): stored, yet not in this sale's stream, it was claimed in another sale.
+        if (error instanceof DuplicateEventId && claimForKey(buyer.state, cmd.idempotencyKey) === undefined) {
+          throw new IdempotencyKeyReused(cmd.idempotencyKey);
+        }
       }
     }
     throw new ApiError('OVERLOADED', 'too many concurrent attempts for this buyer, retry with the same Idempotency-Key');

@@ -1,0 +1,56 @@
+import { ConfigError, loadConfig, MIN_SECRET_BYTES } from './config';
+
+const STRONG = 'k'.repeat(MIN_SECRET_BYTES);
+const messageOf = (env: Record<string, string>): string | undefined => {
+  try {
+    loadConfig(env);
+  } catch (error) {
+    return error instanceof ConfigError ? error.message : 'not a ConfigError';
+  }
+  return undefined;
+};
+
+describe('loadConfig: secrets', () => {
+  it('refuses to start with DEMO=0 when a secret is missing, naming it', () => {
+    expect(messageOf({ PAYMENT_WEBHOOK_SECRET: STRONG })).toMatch(/^JWT_SECRET must be set/);
+    expect(messageOf({ JWT_SECRET: STRONG })).toMatch(/^PAYMENT_WEBHOOK_SECRET must be set/);
+    expect(messageOf({ DEMO: '0', JWT_SECRET: '', PAYMENT_WEBHOOK_SECRET: STRONG })).toMatch(/^JWT_SECRET must be set/);
+  });
+
+  it('refuses a secret shorter than 32 bytes with DEMO=0, counting bytes, not characters', () => {
+    expect(messageOf({ JWT_SECRET: 'a', PAYMENT_WEBHOOK_SECRET: STRONG })).toBe('JWT_SECRET must be at least 32 bytes when DEMO=0, got 1');
+    expect(messageOf({ JWT_SECRET: ' ', PAYMENT_WEBHOOK_SECRET: STRONG })).toBe('JWT_SECRET must be at least 32 bytes when DEMO=0, got 1');
+    expect(messageOf({ JWT_SECRET: STRONG, PAYMENT_WEBHOOK_SECRET: 'k'.repeat(31) })).toBe('PAYMENT_WEBHOOK_SECRET must be at least 32 bytes when DEMO=0, got 31');
+    // 16 characters of two bytes each.
+    expect(messageOf({ JWT_SECRET: 'é'.repeat(16), PAYMENT_WEBHOOK_SECRET: STRONG })).toBeUndefined();
+    // The message never carries the secret itself.
+    expect(messageOf({ JWT_SECRET: 'short-secret', PAYMENT_WEBHOOK_SECRET: STRONG })).not.toContain('short-secret');
+  });
+
+  it('takes 32-byte secrets as given', () => {
+    const config = loadConfig({ JWT_SECRET: STRONG, PAYMENT_WEBHOOK_SECRET: 'w'.repeat(40) });
+    expect(config).toMatchObject({ demo: false, jwtSecret: STRONG, jwtSecretGenerated: false, paymentWebhookSecret: 'w'.repeat(40) });
+  });
+
+  it('generates what is missing in demo mode, and takes a short secret there', () => {
+    const config = loadConfig({ DEMO: '1' });
+    expect(config.jwtSecretGenerated).toBe(true);
+    expect(Buffer.byteLength(config.jwtSecret)).toBeGreaterThanOrEqual(MIN_SECRET_BYTES);
+    expect(Buffer.byteLength(config.paymentWebhookSecret)).toBeGreaterThanOrEqual(MIN_SECRET_BYTES);
+    expect(loadConfig({ DEMO: '1', JWT_SECRET: 'a' }).jwtSecret).toBe('a');
+  });
+});
+
+describe('loadConfig: JWT_MAX_TTL_S', () => {
+  const secrets = { JWT_SECRET: STRONG, PAYMENT_WEBHOOK_SECRET: STRONG };
+
+  it('defaults to one day and takes a value in range', () => {
+    expect(loadConfig(secrets).jwtMaxTtlSeconds).toBe(86_400);
+    expect(loadConfig({ ...secrets, JWT_MAX_TTL_S: '3600' }).jwtMaxTtlSeconds).toBe(3600);
+    expect(messageOf({ ...secrets, JWT_MAX_TTL_S: '0' })).toMatch(/^JWT_MAX_TTL_S must be an integer/);
+  });
+
+  it('refuses demo tokens that would outlive the cap', () => {
+    expect(messageOf({ ...secrets, JWT_MAX_TTL_S: '600' })).toMatch(/^DEV_TOKEN_TTL_S \(3600\) must not exceed JWT_MAX_TTL_S \(600\)/);
+  });
+});
