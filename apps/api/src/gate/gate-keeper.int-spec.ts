@@ -121,7 +121,7 @@ RedisServer.describeWithRedis('GateKeeper rebuild (loadFromStore) against a real
     const catalog = new SaleCatalog(store, logger);
     catalog.apply({ type: 'SaleScheduled', data: { ...sale.definition, scheduledAt: T0 } });
     catalog.apply({ type: 'SaleStockAllocated', data: { saleId: sale.definition.saleId, allocations: [...sale.allocations] } });
-    const inventory = new InventoryService(store, systemClock, loadConfig({}), catalog);
+    const inventory = new InventoryService(store, systemClock, loadConfig({ DEMO: '1' }), catalog);
     return new GateKeeper(gate, store, logger, new HotPathCounters(), inventory);
   };
 
