@@ -263,6 +263,19 @@ describe('chaos checker self-test: each kind of violation is reported by its nam
     expect(kindsReported(run)).toEqual([...reports].sort());
   });
 
+  // The report is what an operator reads after a failed chaos run: each case's lines are held to the text committed
+  // in __snapshots__ (a changed message is a reviewed change of the snapshot, never an accident).
+  it('words each report as committed, naming the key, order and figures involved', () => {
+    const lines = Object.fromEntries(
+      Object.entries(CASES).map(([name, { sale, build }]) => {
+        const run = new SyntheticRun(sale);
+        build(run);
+        return [name, judgeRun(run.evidence()).violations.map(formatViolation)];
+      }),
+    );
+    expect(lines).toMatchSnapshot();
+  });
+
   it('every kind of violation the checker has is shown to fire by a case above', () => {
     const shown = new Set(Object.values(CASES).flatMap((c) => c.reports));
     expect(VIOLATION_KINDS.filter((kind) => !shown.has(kind))).toEqual([]);
