@@ -34,7 +34,11 @@ const FRAMEWORK_MESSAGES: Readonly<Record<string, string>> = {
   FST_ERR_CTP_INVALID_MEDIA_TYPE: 'the request body has an unsupported media type',
 };
 
+/** For a framework refusal named by its status alone (every code byStatus maps to). */
 const GENERIC_MESSAGES: Readonly<Partial<Record<ApiErrorCode, string>>> = {
+  VALIDATION_FAILED: 'bad request',
+  UNAUTHENTICATED: 'authentication is required',
+  FORBIDDEN: 'not allowed',
   NOT_FOUND: 'no such resource or route',
   PAYLOAD_TOO_LARGE: 'the request is too large',
   REQUEST_TIMEOUT: 'the request did not arrive in time',
