@@ -12,7 +12,10 @@ import { BAD_PIPELINES } from '../../libs/read-models/test/bad-pipelines';
 export type Method = 'GET' | 'POST' | 'PUT' | 'DELETE' | 'PATCH' | 'OPTIONS';
 type Headers = Record<string, string | string[]>;
 
-/** API.md's error codes with their status and retryability; NOT_READY, ORDER_NOT_CANCELLABLE, QUERY_TOO_LARGE and PAYMENT_ID_REUSED are the server's additions. */
+/**
+ * API.md's error codes with their status and retryability; NOT_READY, ORDER_NOT_CANCELLABLE, QUERY_TOO_LARGE,
+ * PAYMENT_ID_REUSED and REQUEST_TIMEOUT are the server's additions.
+ */
 export const ERROR_CODES = {
   VALIDATION_FAILED: { status: 400, retryable: false },
   UNAUTHENTICATED: { status: 401, retryable: false },
@@ -36,6 +39,7 @@ export const ERROR_CODES = {
   PAYLOAD_TOO_LARGE: { status: 413, retryable: false },
   QUERY_TIMEOUT: { status: 422, retryable: false },
   QUERY_TOO_LARGE: { status: 422, retryable: false },
+  REQUEST_TIMEOUT: { status: 408, retryable: true },
 } as const;
 export type Code = keyof typeof ERROR_CODES;
 
@@ -1305,3 +1309,140 @@ const safeDecode = (segment: string): string | undefined => {
 
 /** One hostile request, the endpoint drawn uniformly from the table. */
 export const hostileRequest = (w: World): fc.Arbitrary<Hostile> => fc.oneof(...ENDPOINTS.map((e) => attacksOn(w, e)));
+
+// ---------------------------------------------------------------------------------------------------------------
+// Below the routes: what a client does on the wire (slow, malformed, oversized), for the HTTP edge
+// ---------------------------------------------------------------------------------------------------------------
+
+/** The request line and headers of one request, as sent: header values that are lists become repeated lines. */
+const headText = (method: Method, path: string, headers: Headers): string =>
+  `${method} ${path} HTTP/1.1\r\nhost: 127.0.0.1\r\n${Object.entries(headers)
+    .flatMap(([name, value]) => (Array.isArray(value) ? value : [value]).map((v) => `${name}: ${v}\r\n`))
+    .join('')}`;
+
+/**
+ * A request sent slowly, as an attacker holding connections open would: `head` at once, then `drip` one byte every
+ * `everyMs`. However it is timed, the whole request never arrives within REQUEST_TIMEOUT_MS + 1 s (the spec checks
+ * it), so the server must cut it: 408 REQUEST_TIMEOUT in the envelope, and the connection closed.
+ */
+export interface SlowRequest {
+  readonly endpoint: string;
+  /** Where the request stalls: in its request line, in its headers, or in its body. */
+  readonly stall: 'request line' | 'headers' | 'body';
+  readonly head: string;
+  readonly drip: string;
+  readonly everyMs: number;
+}
+
+/** Every endpoint of the table, stalled in its request line or headers, and those with a body stalled in the body. */
+export const slowRequest = (w: World): fc.Arbitrary<SlowRequest> =>
+  fc.oneof(
+    ...ENDPOINTS.map((e) => {
+      const spec = e.body?.(w);
+      const stalls: Array<SlowRequest['stall']> = spec === undefined ? ['request line', 'headers'] : ['request line', 'headers', 'body'];
+      return fc
+        .tuple(fc.constantFrom(...stalls), e.required?.() ?? fc.constant<Headers>({}), fc.integer({ min: 40, max: 120 }), fc.integer({ min: 100, max: 400 }))
+        .map(([stall, required, padding, everyMs]): SlowRequest => {
+          // Leading spaces keep the JSON valid and the body long enough to outlast the deadline.
+          const body = spec === undefined ? '' : `${' '.repeat(padding)}${objectText(pairsOf(spec.valid(w)))}`;
+          const headers: Headers = {
+            ...(e.principal?.(w) ?? {}),
+            ...required,
+            ...(spec === undefined ? {} : { ...json, 'content-length': String(Buffer.byteLength(body)) }),
+          };
+          const head = headText(e.method, e.path(w), headers);
+          const endpoint = `${e.method} ${e.route}`;
+          if (stall === 'body') return { endpoint, stall, head: `${head}\r\n`, drip: body, everyMs };
+          const padded = `${head}x-chaos-slow: ${'s'.repeat(padding)}\r\n\r\n${body}`;
+          if (stall === 'request line') return { endpoint, stall, head: '', drip: padded, everyMs };
+          const cut = head.indexOf('\r\n') + 2 + Math.floor((head.length - head.indexOf('\r\n') - 2) / 2);
+          return { endpoint, stall, head: padded.slice(0, cut), drip: padded.slice(cut), everyMs };
+        });
+    }),
+  );
+
+/**
+ * Bytes Node's parser or Fastify's router refuse before any route runs: malformed request lines and header sections,
+ * a request line and headers over 16 KB, URLs that do not percent-decode, path parameters of 8 KB. Each carries a
+ * `canary` where the input goes, and the answer must not: an error says what was wrong in words of its own.
+ */
+export interface WireAttack {
+  readonly attack: string;
+  readonly bytes: string;
+  readonly expect: Code;
+  readonly canary: string;
+}
+
+/** Request lines llhttp refuses (HPE_INVALID_METHOD, _URL, _VERSION, _CONSTANT), `C` where the input goes. */
+const BAD_REQUEST_LINES: ReadonlyArray<readonly [string, (c: string) => string]> = [
+  ['invalid method', (c) => `G@T /${c} HTTP/1.1`],
+  ['lower-case method', (c) => `get /${c} HTTP/1.1`],
+  ['the method is the canary', (c) => `${c.toUpperCase()}! / HTTP/1.1`],
+  ['no method', (c) => `/${c} HTTP/1.1`],
+  ['tab after the method', (c) => `GET\t/${c} HTTP/1.1`],
+  ['space in the request target', (c) => `GET /a b/${c} HTTP/1.1`],
+  ['NUL in the request target', (c) => `GET /${c}\u0000 HTTP/1.1`],
+  ['control character in the request target', (c) => `GET /${c}\u0001 HTTP/1.1`],
+  ['DEL in the request target', (c) => `GET /${c}\u007f HTTP/1.1`],
+  ['Latin-1 byte in the request target', (c) => `GET /${c}\u00ff HTTP/1.1`],
+  ['request target without a slash', (c) => `GET ${c} HTTP/1.1`],
+  ['unknown HTTP version', (c) => `GET /${c} HTTP/9.9`],
+  ['HTTP/1.10', (c) => `GET /${c} HTTP/1.10`],
+  ['version without a minor', (c) => `GET /${c} HTTP/1`],
+  ['lower-case protocol', (c) => `GET /${c} http/1.1`],
+  ['trailing junk after the version', (c) => `GET /${c} HTTP/1.1 junk`],
+  ['HTTP/2 preface', () => 'PRI * HTTP/2.0'],
+];
+
+/** Header sections llhttp refuses, after a valid request line. */
+const BAD_HEADER_SECTIONS: ReadonlyArray<readonly [string, (c: string) => string]> = [
+  ['space in a header name', (c) => `X-${c} Name: 1\r\n`],
+  ['a header line without a colon', (c) => `X-${c}\r\n`],
+  ['empty header name', (c) => `: ${c}\r\n`],
+  ['obsolete line folding', (c) => `X-Fold: a\r\n ${c}\r\n`],
+  ['NUL in a header value', (c) => `X-Value: a\u0000${c}\r\n`],
+  ['bare CR in a header value', (c) => `X-Value: ${c}\rX-Other: 1\r\n`],
+  ['Content-Length that is not a number', (c) => `Content-Length: ${c}\r\n`],
+  ['negative Content-Length', () => 'Content-Length: -1\r\n'],
+  ['two Content-Length values', () => 'Content-Length: 1\r\nContent-Length: 2\r\n'],
+  ['Content-Length and Transfer-Encoding together', () => 'Content-Length: 5\r\nTransfer-Encoding: chunked\r\n'],
+];
+
+/** Segments no router can decode (URIError in decodeURIComponent). */
+const BAD_ESCAPES = ['%ff', '%FF', '%', '%zz', '%E0%A4%A', '%c0%af', '%ed%a0%80', '%2'];
+
+export const wireAttack = (w: World): fc.Arbitrary<WireAttack> => {
+  const canary = fc.stringMatching(/^[0-9a-f]{12}$/).map((hex) => `echo${hex}`);
+  const closing = 'connection: close\r\n\r\n';
+  const withParam = ENDPOINTS.filter((e) => e.trickPath !== undefined);
+  return fc.oneof(
+    fc.tuple(fc.constantFrom(...BAD_REQUEST_LINES), canary).map(([[attack, line], c]) => ({ attack, bytes: `${line(c)}\r\nhost: a\r\n${closing}`, expect: 'VALIDATION_FAILED' as const, canary: c })),
+    fc.tuple(fc.constantFrom(...ENDPOINTS), fc.constantFrom(...BAD_HEADER_SECTIONS), canary).map(([e, [attack, section], c]) => ({
+      attack: `${attack} on ${e.method} ${e.route}`,
+      bytes: `${headText(e.method, e.path(w), {})}${section(c)}${closing}`,
+      expect: 'VALIDATION_FAILED' as const,
+      canary: c,
+    })),
+    fc
+      .tuple(fc.constantFrom(...ENDPOINTS), fc.constantFrom('one header', 'many headers', 'the URL'), fc.integer({ min: HEAD_LIMIT + 1, max: 3 * HEAD_LIMIT }), canary)
+      .map(([e, where, size, c]) => {
+        const filler = c.padEnd(size, 'h');
+        const path = where === 'the URL' ? `${e.path(w)}?q=${filler}` : e.path(w);
+        const headers: Headers =
+          where === 'one header' ? { 'x-chaos-big': filler } : where === 'many headers' ? Object.fromEntries(Array.from({ length: Math.ceil(size / 40) }, (_, i) => [`x-chaos-${i}`, c.padEnd(30, 'h')])) : {};
+        return { attack: `${where} over 16 KB on ${e.method} ${e.route}`, bytes: `${headText(e.method, path, headers)}${closing}`, expect: 'PAYLOAD_TOO_LARGE' as const, canary: c };
+      }),
+    fc.tuple(fc.constantFrom(...withParam), fc.constantFrom(...BAD_ESCAPES), canary).map(([e, escape, c]) => ({
+      attack: `bad percent-encoding ${escape} on ${e.method} ${e.route}`,
+      bytes: `${headText(e.method, e.trickPath!(w, `${c}${escape}`), e.principal?.(w) ?? {})}${closing}`,
+      expect: 'VALIDATION_FAILED' as const,
+      canary: c,
+    })),
+    fc.tuple(fc.constantFrom(...withParam), fc.integer({ min: 101, max: 8192 }), canary).map(([e, length, c]) => ({
+      attack: `a ${length}-character path parameter on ${e.method} ${e.route}`,
+      bytes: `${headText(e.method, e.trickPath!(w, c.padEnd(length, 'u')), e.principal?.(w) ?? {})}${closing}`,
+      expect: 'VALIDATION_FAILED' as const,
+      canary: c,
+    })),
+  );
+};

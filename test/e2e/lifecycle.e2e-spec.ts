@@ -31,7 +31,9 @@ interface InFlight {
 }
 
 describe('process lifecycle', () => {
-  const server = new ServerProcess({ env: { LOG_LEVEL: 'info' } });
+  // The purchases are held half-sent on purpose while the drain begins: well within REQUEST_TIMEOUT_MS, even on a
+  // loaded machine, so that no 408 cuts one (the cut itself is edge.chaos-spec.ts's).
+  const server = new ServerProcess({ env: { LOG_LEVEL: 'info', REQUEST_TIMEOUT_MS: '60000' } });
   const connections: RawConnection[] = [];
   const connect = async (): Promise<RawConnection> => {
     const connection = new RawConnection(server.port);

@@ -26,6 +26,12 @@ export interface AppConfig {
   readonly shardMaxBatch: number;
   readonly purchaseTokenTtlMs: number;
   readonly bodyLimitBytes: number;
+  /** REQUEST_TIMEOUT_MS: a request's headers and body arrive within this, or 408 and its connection is closed. */
+  readonly requestTimeoutMs: number;
+  /** KEEP_ALIVE_TIMEOUT_MS: a keep-alive connection idle this long after an answer is closed. */
+  readonly keepAliveTimeoutMs: number;
+  /** MAX_CONNECTIONS_PER_IP: connections one client address may hold open at once (0: no cap). */
+  readonly maxConnectionsPerIp: number;
   readonly devTokenTtlSeconds: number;
   readonly shutdownTimeoutMs: number;
   /** How often the sagas look for due work (expired holds, releases, unsettled claims). */
@@ -107,6 +113,13 @@ const oneOf = <T extends string>(env: NodeJS.ProcessEnv, name: string, allowed: 
   return value;
 };
 
+/**
+ * Generous: buyers behind one carrier-grade NAT share an address, and a browser opens up to 6 connections per host; the
+ * benchmark's open loop alone may open 512 from one host (bench/support/load.ts), the e2e and chaos suites up to a few
+ * hundred. What it stops is one client holding thousands of sockets.
+ */
+const DEFAULT_MAX_CONNECTIONS_PER_IP = 1024;
+
 const optional = (env: NodeJS.ProcessEnv, name: string): string | undefined => (env[name] === '' ? undefined : env[name]);
 
 /** HMAC keys shorter than the hash's output (32 bytes for SHA-256) are weaker than the algorithm (RFC 7518 §3.2). */
@@ -158,6 +171,9 @@ export const loadConfig = (env: NodeJS.ProcessEnv = process.env): AppConfig => {
     shardMaxBatch: int(env, 'SHARD_MAX_BATCH', 256, 1, 10_000),
     purchaseTokenTtlMs: int(env, 'PURCHASE_TOKEN_TTL_MS', 120_000, 1000, 120_000),
     bodyLimitBytes: int(env, 'BODY_LIMIT_BYTES', 16 * 1024, 256, 1024 * 1024),
+    requestTimeoutMs: int(env, 'REQUEST_TIMEOUT_MS', 10_000, 1000, 600_000),
+    keepAliveTimeoutMs: int(env, 'KEEP_ALIVE_TIMEOUT_MS', 5000, 1000, 600_000),
+    maxConnectionsPerIp: int(env, 'MAX_CONNECTIONS_PER_IP', DEFAULT_MAX_CONNECTIONS_PER_IP, 0, 1_000_000),
     devTokenTtlSeconds,
     shutdownTimeoutMs: int(env, 'SHUTDOWN_TIMEOUT_MS', 10_000, 100, 120_000),
     sweepIntervalMs: int(env, 'SWEEP_INTERVAL_MS', 1000, 10, 60_000),

@@ -24,8 +24,9 @@ export class RawConnection {
   readonly connected: Promise<void>;
   readonly closed: Promise<void>;
 
-  constructor(port: number) {
-    this.socket = net.connect(port, '127.0.0.1');
+  /** `localAddress` (any of 127.0.0.0/8 on Linux) makes the connection come from another client address. */
+  constructor(port: number, options: { localAddress?: string } = {}) {
+    this.socket = net.connect({ port, host: '127.0.0.1', ...options });
     this.connected = new Promise((resolve, reject) => {
       this.socket.once('connect', resolve);
       this.socket.once('error', reject);
@@ -50,6 +51,11 @@ export class RawConnection {
   get state(): 'open' | 'closed' | `error: ${string}` {
     if (!this.closedFlag) return 'open';
     return this.error === undefined ? 'closed' : `error: ${(this.error as NodeJS.ErrnoException).code ?? this.error.message}`;
+  }
+
+  /** Every byte received so far, as Latin-1 text (one character per byte). */
+  get receivedText(): string {
+    return this.received.toString('latin1');
   }
 
   /** Every complete response received so far, in order (interim 1xx answers included). */

@@ -1,7 +1,7 @@
 import { ErrorCode } from '@flash/domain';
 
 /** The one table from error code to HTTP status and retryability (API.md "Errors"). */
-export const ERROR_CATALOGUE: Readonly<Record<ErrorCode | 'NOT_READY' | 'QUERY_TIMEOUT' | 'QUERY_TOO_LARGE', { status: number; retryable: boolean }>> = {
+export const ERROR_CATALOGUE: Readonly<Record<ErrorCode | 'NOT_READY' | 'QUERY_TIMEOUT' | 'QUERY_TOO_LARGE' | 'REQUEST_TIMEOUT', { status: number; retryable: boolean }>> = {
   VALIDATION_FAILED: { status: 400, retryable: false },
   UNAUTHENTICATED: { status: 401, retryable: false },
   FORBIDDEN: { status: 403, retryable: false },
@@ -23,6 +23,8 @@ export const ERROR_CATALOGUE: Readonly<Record<ErrorCode | 'NOT_READY' | 'QUERY_T
   DEGRADED: { status: 503, retryable: true },
   NOT_READY: { status: 503, retryable: true },
   PAYLOAD_TOO_LARGE: { status: 413, retryable: false },
+  /** The request's headers and body did not all arrive within REQUEST_TIMEOUT_MS: the connection is closed after it. */
+  REQUEST_TIMEOUT: { status: 408, retryable: true },
   /** An analyst's pipeline ran past ANALYTICS_MAX_TIME_MS: narrow it ($match first) rather than retry it. */
   QUERY_TIMEOUT: { status: 422, retryable: false },
   /** An analyst's answer over ANALYTICS_MAX_BYTES, or a pipeline needing more than its worker's memory: narrow it. */

@@ -4,7 +4,7 @@ import type { FastifyReply } from 'fastify';
 import { Logger, LOGGER } from '../logger';
 import { ApiError, ApiErrorCode, ERROR_CATALOGUE } from './error-catalogue';
 
-interface Envelope {
+export interface Envelope {
   readonly status: number;
   readonly body: { error: { code: ApiErrorCode; message: string; retryable: boolean; retryAfterMs?: number; details?: unknown } };
 }
@@ -15,11 +15,39 @@ const byStatus: Readonly<Record<number, ApiErrorCode>> = {
   403: 'FORBIDDEN',
   404: 'NOT_FOUND',
   405: 'NOT_FOUND',
+  408: 'REQUEST_TIMEOUT',
   413: 'PAYLOAD_TOO_LARGE',
   415: 'VALIDATION_FAILED',
   429: 'RATE_LIMITED',
   503: 'OVERLOADED',
 };
+
+/**
+ * What the framework refuses is described in words of our own: Fastify's and Nest's messages quote the URL or a header
+ * back (`'/orders/%ff' is not a valid url component`, `Cannot GET /…`), and an answer never echoes its request.
+ */
+const FRAMEWORK_MESSAGES: Readonly<Record<string, string>> = {
+  FST_ERR_BAD_URL: 'the URL is not validly percent-encoded',
+  FST_ERR_MAX_PARAM_LENGTH: 'a path segment is longer than 100 characters',
+  FST_ERR_CTP_BODY_TOO_LARGE: 'the request body is too large',
+  FST_ERR_CTP_INVALID_CONTENT_LENGTH: 'the request body does not match its Content-Length',
+  FST_ERR_CTP_INVALID_MEDIA_TYPE: 'the request body has an unsupported media type',
+};
+
+/** For a framework refusal named by its status alone (every code byStatus maps to). */
+const GENERIC_MESSAGES: Readonly<Partial<Record<ApiErrorCode, string>>> = {
+  VALIDATION_FAILED: 'bad request',
+  UNAUTHENTICATED: 'authentication is required',
+  FORBIDDEN: 'not allowed',
+  NOT_FOUND: 'no such resource or route',
+  PAYLOAD_TOO_LARGE: 'the request is too large',
+  REQUEST_TIMEOUT: 'the request did not arrive in time',
+  RATE_LIMITED: 'too many requests',
+  OVERLOADED: 'the server is busy; retry',
+};
+
+const frameworkMessage = (code: ApiErrorCode, frameworkCode?: string): string =>
+  (frameworkCode === undefined ? undefined : FRAMEWORK_MESSAGES[frameworkCode]) ?? GENERIC_MESSAGES[code] ?? 'bad request';
 
 const envelope = (code: ApiErrorCode, message: string, extra: { retryAfterMs?: number; details?: unknown } = {}): Envelope => {
   const { status, retryable } = ERROR_CATALOGUE[code];
@@ -45,12 +73,12 @@ export const toEnvelope = (error: unknown): Envelope => {
   }
   if (error instanceof HttpException) {
     const code = byStatus[error.getStatus()] ?? 'INTERNAL';
-    return envelope(code, error.message);
+    return envelope(code, code === 'INTERNAL' ? 'internal error' : frameworkMessage(code));
   }
-  const fastifyError = error as { statusCode?: number; code?: string; message?: string };
+  const fastifyError = error as { statusCode?: number; code?: string };
   if (typeof fastifyError.statusCode === 'number' && fastifyError.statusCode < 500) {
     const code = fastifyError.code === 'FST_ERR_CTP_BODY_TOO_LARGE' ? 'PAYLOAD_TOO_LARGE' : (byStatus[fastifyError.statusCode] ?? 'VALIDATION_FAILED');
-    return envelope(code, fastifyError.message ?? 'bad request');
+    return envelope(code, frameworkMessage(code, fastifyError.code));
   }
   return envelope('INTERNAL', 'internal error');
 };

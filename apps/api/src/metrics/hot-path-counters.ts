@@ -40,6 +40,7 @@ export class HotPathCounters {
   private readonly answers = new LabelTally((code) => ({ method: 'POST', route: RESERVATIONS_ROUTE, code }));
   private readonly refusals = new LabelTally((code) => ({ code }));
   private readonly verdicts = new LabelTally((verdict) => ({ verdict }));
+  private readonly edgeCodes = new LabelTally((code) => ({ code }));
 
   readonly requests = talliedCounter(this.registry, this.answers, {
     name: 'http_requests_total',
@@ -57,6 +58,12 @@ export class HotPathCounters {
     labelNames: ['verdict'] as const,
   });
 
+  readonly edgeAnswers = talliedCounter(this.registry, this.edgeCodes, {
+    name: 'http_edge_refusals_total',
+    help: 'Errors answered before routing, by code: malformed or oversized requests, requests past REQUEST_TIMEOUT_MS, connections over MAX_CONNECTIONS_PER_IP, requests during the drain',
+    labelNames: ['code'] as const,
+  });
+
   /** A reservation answered by the fast path (the Fastify route's answers are counted by its onResponse hook). */
   reservationAnswered(status: number): void {
     this.answers.add(String(status));
@@ -64,6 +71,10 @@ export class HotPathCounters {
 
   rejected(code: string): void {
     this.refusals.add(code);
+  }
+
+  edgeAnswered(code: string): void {
+    this.edgeCodes.add(code);
   }
 
   gateDecided(verdict: string): void {

@@ -5,15 +5,23 @@ import { PurchaseRequest } from '../../access/access-request';
 import { APP_CONFIG, AppConfig } from '../../config';
 import { envelopeOfUnhandled, retryAfterOf } from '../../http/error.filter';
 import { RawJsonBody } from '../../http/json-body';
-import { securityHeaders } from '../../http/security-headers';
+import { writeJson } from '../../http/raw-answer';
 import { Logger, LOGGER } from '../../logger';
 import { HotPathCounters } from '../../metrics/hot-path-counters';
 import { ReservationRoute } from './reservation.route';
 
 /** A sale id Fastify would pass through unchanged: no percent-encoding, within its 100-character parameter limit. */
 const ORDINARY_PATH = /^\/sales\/([A-Za-z0-9._~-]{1,100})\/reservations$/;
+/** The same route with a query string too: what a refusal before routing is counted under. */
+const RESERVATION_PATH = /^\/sales\/([A-Za-z0-9._~-]{1,100})\/reservations(?:\?|$)/;
 const JSON_MEDIA_TYPE = /^application\/json(?:[ \t]*;[ \t]*charset=utf-8)?$/i;
-const JSON_CONTENT_TYPE = 'application/json; charset=utf-8';
+
+const purchaseRequestOf = (req: IncomingMessage, saleId: string): PurchaseRequest => ({
+  ip: req.socket.remoteAddress ?? '',
+  url: req.url ?? '',
+  headers: req.headers,
+  params: { id: saleId },
+});
 
 /**
  * POST /sales/:id/reservations in front of Fastify, for requests of the ordinary shape: a plain sale id and no
@@ -22,10 +30,11 @@ const JSON_CONTENT_TYPE = 'application/json; charset=utf-8';
  * the very same steps (`ReservationRoute.reserve`); every other request, and every request once the server is
  * closing, goes to Fastify, whose route answers it. What Fastify's hooks do for the route is done here too: the
  * in-flight count the shedder reads, the security headers, the refusal counts and known keys, the request metric.
+ * It reads the body itself, but Node's parser keeps the time: a body that stops arriving is cut at REQUEST_TIMEOUT_MS
+ * with a 408 by the HTTP edge (http-edge.ts), as on Fastify's route.
  */
 @Injectable()
 export class ReservationFastPath {
-  private readonly headers: Readonly<Record<string, string>> = securityHeaders();
   private readonly bodyLimit: number;
 
   constructor(
@@ -52,7 +61,7 @@ export class ReservationFastPath {
 
     this.access.enter();
     res.once('close', () => this.access.leave());
-    const request: PurchaseRequest = { ip: req.socket.remoteAddress ?? '', url: req.url ?? '', headers, params: { id: match[1] } };
+    const request = purchaseRequestOf(req, match[1] as string);
     const chunks: Buffer[] = [];
     req.on('data', (chunk: Buffer) => chunks.push(chunk));
     req.once('end', () => void this.answer(request, res, chunks.length === 1 ? (chunks[0] as Buffer) : Buffer.concat(chunks), closing));
@@ -76,14 +85,18 @@ export class ReservationFastPath {
     }
     this.access.noteReservationAnswer(request, status, payload);
     if (res.destroyed) return;
-    res.writeHead(status, {
-      ...this.headers,
-      'content-type': JSON_CONTENT_TYPE,
-      'content-length': String(Buffer.byteLength(payload)),
-      ...(retryAfter === undefined ? {} : { 'retry-after': retryAfter }),
-      ...(closing() ? { connection: 'close' } : {}),
-    });
-    res.end(payload);
+    writeJson(res, status, payload, { retryAfter, close: closing() });
+    this.counters.reservationAnswered(status);
+  }
+
+  /**
+   * A reservation the HTTP edge refused before either way in saw it (the drain, the connection cap, a body that
+   * stopped arriving): counted as this route's answers are, so the sale's rejections miss none. Other requests: nothing.
+   */
+  noteEdgeRefusal(req: IncomingMessage, status: number, payload: string): void {
+    const match = req.method === 'POST' ? RESERVATION_PATH.exec(req.url ?? '') : null;
+    if (match === null) return;
+    this.access.noteReservationAnswer(purchaseRequestOf(req, match[1] as string), status, payload);
     this.counters.reservationAnswered(status);
   }
 }
