@@ -92,6 +92,19 @@ describe('sale decider', () => {
       acceptsSchedule({ totalStock: 10, perUserLimit: 10 });
     });
 
+    // The message is the sentence the 400 shows the sale's author: it names the field and the rule broken.
+    it.each<[string, Partial<SaleDefinition>, string]>([
+      ['totalStock', { totalStock: 0 }, `totalStock must be an integer in 1..${MAX_TOTAL_STOCK}`],
+      ['shards', { shards: 0 }, `shards must be an integer in 1..${MAX_SHARDS}`],
+      ['shards above stock', { totalStock: 2, shards: 3, perUserLimit: 1 }, 'shards must not exceed totalStock (a shard without stock is useless)'],
+      ['price', { price: -1 }, 'price must be a non-negative integer (minor units)'],
+      ['perUserLimit', { perUserLimit: 11 }, 'perUserLimit must be an integer in 1..totalStock'],
+      ['endsAt', { startsAt: 5_000, endsAt: 5_000 }, 'endsAt must be after startsAt'],
+      ['holdTtlMs', { holdTtlMs: 0 }, `holdTtlMs must be an integer ≥ ${MIN_HOLD_TTL_MS} in reserve mode`],
+    ])('refuses a bad %s with a message naming it', (_field, overrides, message) => {
+      schedule(overrides).thenThrows(InvalidCommand, { code: 'VALIDATION_FAILED', message });
+    });
+
     it('rejects a sale that ends when it starts', () => {
       rejectsSchedule({ startsAt: 5_000, endsAt: 5_000 });
     });
