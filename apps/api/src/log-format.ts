@@ -5,6 +5,10 @@ import type { DestinationStream } from 'pino';
  * `auto` (the default) is pretty when stdout is a terminal and JSON otherwise. Pretty printing is this small
  * formatter, not a dependency: the process writes the same fields either way.
  */
+/** A message may carry request-derived text: control characters (terminal escapes) never reach a TTY. */
+// eslint-disable-next-line no-control-regex
+const withoutControls = (text: string): string => text.replace(/[\u0000-\u0008\u000b-\u001f\u007f-\u009f]/g, '\uFFFD');
+
 export type LogFormat = 'auto' | 'json' | 'pretty';
 export const LOG_FORMATS: readonly LogFormat[] = ['auto', 'json', 'pretty'];
 
@@ -48,9 +52,9 @@ export const prettyLine = (json: string, colors: boolean): string => {
     if (key === 'err' && err !== null && typeof err === 'object' && typeof err.stack === 'string') stack = err.stack;
     else fields.push(`${paint(colors, '2', `${key}=`)}${showValue(value)}`);
   }
-  const head = `${paint(colors, '2', clockTime(entry.time))} ${paint(colors, level.color, level.label)} ${typeof entry.msg === 'string' ? entry.msg : ''}`;
+  const head = `${paint(colors, '2', clockTime(entry.time))} ${paint(colors, level.color, level.label)} ${typeof entry.msg === 'string' ? withoutControls(entry.msg) : ''}`;
   const line = [head, ...fields].join('  ').trimEnd();
-  return `${line}\n${stack === undefined ? '' : stack.replace(/^/gm, '    ') + '\n'}`;
+  return `${line}\n${stack === undefined ? '' : withoutControls(stack).replace(/^/gm, '    ') + '\n'}`;
 };
 
 /** A pino destination that writes each line pretty. */

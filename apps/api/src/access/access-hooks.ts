@@ -57,7 +57,9 @@ export const installAccessHooks = (fastify: FastifyInstance, deps: AccessHookDep
   });
   const noteAnswer = reservationAnswerNoter(deps);
   fastify.addHook('onSend', (request: AccessRequest, reply, payload, done) => {
-    if (isReservation(request)) noteAnswer(request, reply.statusCode, payload);
+    // A request whose connection is already gone was cut at the edge (a body past REQUEST_TIMEOUT_MS), which counted
+    // it; the error Fastify then raises for the aborted body reaches nobody and is not counted a second time.
+    if (isReservation(request) && !request.raw.destroyed) noteAnswer(request, reply.statusCode, payload);
     done(null, payload);
   });
 };

@@ -116,4 +116,15 @@ describe('HttpEdge', () => {
     }
     expect(status).toBe(200);
   });
+  it('drops a connection over the cap that sends nothing, and one far over it at once, so an address cannot hoard sockets', async () => {
+    const { connect } = await start(ok, { maxConnectionsPerIp: 2, keepAliveTimeoutMs: 60_000, requestTimeoutMs: 60_000 });
+    const within = [await connect(), await connect()];
+    const silentOverCap = [await connect(), await connect()]; // 3rd and 4th: over the cap, at most twice it
+    const farOver = await connect(); // 5th: more than twice the cap
+    await farOver.waitClosed(WAIT_MS);
+    expect(farOver.responses()).toEqual([]);
+    for (const c of silentOverCap) await c.waitClosed(WAIT_MS); // closed long before REQUEST_TIMEOUT_MS (60 s)
+    expect(silentOverCap.map((c) => c.state)).toEqual(['closed', 'closed']);
+    expect(within.map((c) => c.state)).toEqual(['open', 'open']);
+  });
 });

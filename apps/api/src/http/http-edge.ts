@@ -49,6 +49,9 @@ const answerUnderWay = (last: ServerResponse | undefined): boolean =>
  * - what Node's parser refuses (a malformed request, headers over its 16 KB) is answered in the envelope, with the
  *   security headers, in words of our own — never the request's bytes.
  */
+/** How long a connection over MAX_CONNECTIONS_PER_IP may stay open without sending its request. */
+const OVER_CAP_IDLE_MS = 1000;
+
 export class HttpEdge {
   /** The response of the last request seen on each connection: tells whether an answer may still be written on it. */
   private readonly lastAnswer = new WeakMap<Socket, ServerResponse>();
@@ -123,7 +126,13 @@ export class HttpEdge {
     const address = normaliseIp(socket.remoteAddress);
     const open = (this.openByAddress.get(address) ?? 0) + 1;
     this.openByAddress.set(address, open);
-    if (open > cap) this.overCap.add(socket);
+    if (open > cap) {
+      this.overCap.add(socket);
+      // An over-cap socket is answered 429 on its first request; one that sends nothing must not hold a descriptor
+      // for REQUEST_TIMEOUT_MS, and far past the cap nothing is answered at all: the socket is dropped at once.
+      if (open > 2 * cap) socket.destroy();
+      else socket.setTimeout(OVER_CAP_IDLE_MS, () => socket.destroy());
+    }
     socket.once('close', () => {
       const left = (this.openByAddress.get(address) ?? 1) - 1;
       if (left > 0) this.openByAddress.set(address, left);

@@ -57,9 +57,9 @@ describe('duplicateKeyIn', () => {
 
 describe('parseBody', () => {
   it('refuses a body that names a key twice, whichever value comes last', () => {
-    expect(refusal('{"quantity":1,"quantity":2}')).toBe('VALIDATION_FAILED: the body names the key "quantity" more than once');
-    expect(refusal('{"quantity":"x","quantity":1}')).toMatch(/^VALIDATION_FAILED: the body names the key "quantity"/);
-    expect(refusal(`{"${'k'.repeat(100)}":1,"${'k'.repeat(100)}":1}`)).toBe('VALIDATION_FAILED: the body names the key more than once');
+    expect(refusal('{"quantity":1,"quantity":2}')).toBe('VALIDATION_FAILED: the body names a key more than once');
+    expect(refusal('{"quantity":"x","quantity":1}')).toBe('VALIDATION_FAILED: the body names a key more than once');
+    expect(refusal(`{"${'k'.repeat(100)}":1,"${'k'.repeat(100)}":1}`)).toBe('VALIDATION_FAILED: the body names a key more than once');
     expect(refusal('{"quantity":1}')).toBeUndefined();
   });
 });

@@ -134,8 +134,8 @@ export const parseBody = <T extends object>(dto: BodyType<T>, raw: unknown): T =
   if (plain === null || typeof plain !== 'object' || Array.isArray(plain)) throw new ApiError('VALIDATION_FAILED', 'the body must be a JSON object');
   const repeated = duplicateKeyIn(raw.text);
   if (repeated !== undefined) {
-    const named = repeated.length <= 64 ? ` ${JSON.stringify(repeated)}` : '';
-    throw new ApiError('VALIDATION_FAILED', `the body names the key${named} more than once`);
+    // The key is not echoed: an answer never carries the request's own text back.
+    throw new ApiError('VALIDATION_FAILED', 'the body names a key more than once');
   }
   if (dto.fastAccept?.(plain as Record<string, unknown>) === true) return Object.assign(new dto(), plain);
   const problem = shapeProblem(plain);

@@ -1,6 +1,7 @@
 import { Controller, Get, Param, Req, Res } from '@nestjs/common';
 import { NotFound } from '@flash/domain';
 import type { FastifyReply, FastifyRequest } from 'fastify';
+import { ApiError } from '../http/error-catalogue';
 import { SALE_PAGE_HEADERS } from '../http/security-headers';
 import { PAGE_DOCUMENT, PageAsset, SalePageAssets } from './sale-page.assets';
 
@@ -27,7 +28,7 @@ export class SalePageController {
   @Get('sale-page/:file')
   file(@Param('file') name: string, @Req() request: FastifyRequest, @Res() reply: FastifyReply): void {
     const asset = this.assets.get(name);
-    if (asset === undefined || name === PAGE_DOCUMENT) throw new NotFound('file', name);
+    if (asset === undefined || name === PAGE_DOCUMENT) throw new ApiError('NOT_FOUND', 'no such file');
     this.send(asset, request, reply);
   }
 
