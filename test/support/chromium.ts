@@ -1,18 +1,15 @@
 import fs from 'node:fs';
 import { Browser, chromium } from 'playwright-core';
+import { describeRequiring } from './ci';
 
 /** Debian's chromium package: `.ci/run` installs it with apt when it is missing. playwright-core never downloads a browser. */
 export const CHROMIUM_PATH = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
 
 export const chromiumAvailable = (): boolean => fs.existsSync(CHROMIUM_PATH);
 
-/** For `describe` blocks: throws under CI when chromium is missing; otherwise says loudly that it skips. */
-export const describeWithChromium = (name: string, fn: () => void): void => {
-  if (chromiumAvailable()) return describe(name, fn);
-  if (process.env.CI === 'true') throw new Error(`chromium is required under CI for "${name}" but ${CHROMIUM_PATH} is missing`);
-  console.warn(`\n*** SKIPPED "${name}": no chromium at ${CHROMIUM_PATH} (apt-get install chromium) ***\n`);
-  describe.skip(`${name} (SKIPPED: no chromium at ${CHROMIUM_PATH})`, fn);
-};
+/** For `describe` blocks: fails under CI when chromium is missing; otherwise skips loudly (test/support/ci.ts). */
+export const describeWithChromium = (name: string, fn: () => void): void =>
+  describeRequiring({ what: `chromium at ${CHROMIUM_PATH} (apt-get install chromium)`, available: chromiumAvailable }, name, fn);
 
 /**
  * A headless Chromium for one test file. Playwright gives it a fresh temporary --user-data-dir and removes it on
