@@ -13,8 +13,7 @@ const swc = [
 ];
 
 const moduleNameMapper = {
-  '^@flash/(domain|event-store|gate|access|read-models)$': '<rootDir>/libs/$1/src',
-  '^@flash/worker$': '<rootDir>/apps/worker/src',
+  '^@flash/(domain|event-store|gate|access|read-models|command-side|sagas|runtime)$': '<rootDir>/libs/$1/src',
 };
 
 const base = {

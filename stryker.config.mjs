@@ -11,7 +11,7 @@ export default {
   mutate: [
     'libs/domain/src/**/*.ts',
     'libs/gate/src/**/*.ts',
-    'apps/api/src/inventory/shard-writer.ts',
+    'libs/command-side/src/inventory/shard-writer.ts',
     // The checker's judgement (pure, fed synthetic histories by its self-test); the evidence gathering below it (reading
     // the store, retrying and replaying keys against a running server) is exercised by the chaos suites, not here.
     'test/chaos/checker.ts:225-462',

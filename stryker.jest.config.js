@@ -9,8 +9,8 @@ module.exports = {
     '<rootDir>/libs/domain/**/*.spec.ts',
     '<rootDir>/libs/gate/**/*.spec.ts',
     '<rootDir>/libs/gate/**/*.int-spec.ts',
-    '<rootDir>/apps/api/src/inventory/**/*.spec.ts',
-    '<rootDir>/apps/api/src/gate/**/*.int-spec.ts',
+    '<rootDir>/libs/command-side/src/inventory/**/*.spec.ts',
+    '<rootDir>/libs/command-side/src/gate-keeper/**/*.int-spec.ts',
     '<rootDir>/test/chaos/checker-selftest.chaos-spec.ts',
   ],
 };

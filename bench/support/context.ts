@@ -1,12 +1,11 @@
 import fs from 'node:fs';
 import path from 'node:path';
-import { ModeSettings } from '../settings';
+import { ENGINE_NODE_OPTIONS, ModeSettings } from '../settings';
 import { BenchApi } from './api';
 import { BenchAuth } from './buyers';
 import { progress } from './log';
 import { freePort, makeTempDir, NodeProcess, Placement } from './processes';
 import { ProfileSummary, summarizeProfile } from './profile';
-import { ENGINE_NODE_OPTIONS } from '../settings';
 
 export interface BenchContext {
   readonly mode: ModeSettings;

@@ -1,4 +1,4 @@
-import { FakeClock } from '../../apps/worker/test/saga-fixture';
+import { FakeClock } from '../../libs/sagas/test/saga-fixture';
 import { ChaosClient } from './chaos-client';
 import { checkRun, formatViolation, keepHistory, readStore } from './checker';
 import { History } from './history';

@@ -5,7 +5,7 @@ import {
   EventStore,
   ExpectedRevision,
 } from '@flash/event-store';
-import { ForwardingEventStore } from '../../apps/worker/test/saga-fixture';
+import { ForwardingEventStore } from '../../libs/sagas/test/saga-fixture';
 import { Rng, sleep } from './rng';
 
 export type AppendFault =

@@ -7,12 +7,10 @@ import { NestFastifyApplication } from '@nestjs/platform-fastify';
 import { EventStore, SqliteEventStore } from '@flash/event-store';
 import { AnalyticsHost } from '../../apps/api/src/analytics/analytics-host';
 import { createApp } from '../../apps/api/src/bootstrap';
-import { Clock } from '../../apps/api/src/clock';
-import { AppConfig, loadConfig } from '../../apps/api/src/config';
-import { createLogger } from '../../apps/api/src/logger';
+import { Clock, LogIndexer } from '@flash/command-side';
+import { AppConfig, createLogger, EVENTS_FILE, loadConfig } from '@flash/runtime';
 import { SagaHost } from '../../apps/api/src/sagas/saga-host';
-import { SaleCatalog } from '../../apps/api/src/sales/sale-catalog';
-import { EVENTS_FILE } from '../../apps/api/src/store/event-store.provider';
+import { LogFollower } from '@flash/sagas';
 
 export interface InProcessOptions {
   /** Environment as the server would read it (API.md / README), on top of the chaos defaults. */
@@ -63,7 +61,7 @@ export class InProcessApi {
     const app = await createApp({ config, logger: createLogger(config.logLevel), store, ...(clock ? { clock } : {}) });
     // As main.ts: listen, then the catalog catches up, the sagas and the read models start following the log.
     await app.listen({ port: 0, host: '127.0.0.1' });
-    await app.get(SaleCatalog).start();
+    await app.get(LogIndexer).start();
     await app.get(SagaHost).start();
     await app.get(AnalyticsHost).start();
     const { port } = app.getHttpServer().address() as AddressInfo;
@@ -78,8 +76,11 @@ export class InProcessApi {
     return this.config.jwtSecret;
   }
 
-  get sagas(): SagaHost {
-    return this.app.get(SagaHost);
+  /** The embedded sagas' follower (these apps run with WORKER=embedded). */
+  get sagas(): { follower: LogFollower } {
+    const { follower } = this.app.get(SagaHost);
+    if (follower === undefined) throw new Error('the in-process app runs the sagas embedded');
+    return { follower };
   }
 
   /** Resolves once the sagas have applied everything in the store (before a manual tick on a fake clock). */

@@ -12,37 +12,32 @@ import { AuthGuard } from './auth/auth.guard';
 import { DevTokenController } from './auth/dev-token.controller';
 import { DemoSaleController } from './demo/demo-sale.controller';
 import { JwtService } from './auth/jwt.service';
-import { CLOCK, Clock, systemClock } from './clock';
-import { APP_CONFIG, AppConfig } from './config';
-import { ELIGIBILITY_GATE, GateKeeper } from './gate/gate-keeper';
-import { openGate } from './gate/gate.provider';
+import { CLOCK, Clock, systemClock } from '@flash/command-side';
+import { APP_CONFIG, AppConfig, EVENT_STORE, Logger, LOGGER, openEventStore, openGate } from '@flash/runtime';
+import { commandSideProviders, ELIGIBILITY_GATE } from './command-side.providers';
 import { HealthController } from './health/health.controller';
 import { HotPathCounters } from './metrics/hot-path-counters';
 import { MetricsController } from './metrics/metrics.controller';
 import { MetricsService } from './metrics/metrics.service';
 import { ErrorEnvelopeFilter } from './http/error.filter';
 import { ReadinessGuard } from './http/readiness.guard';
-import { InventoryService } from './inventory/inventory.service';
 import { Lifecycle } from './lifecycle';
-import { Logger, LOGGER } from './logger';
 import { CancelOrderController } from './orders/cancel-order/cancel-order.controller';
 import { GetOrderController } from './orders/get-order/get-order.controller';
 import { DemoPaymentsController, PaymentsController } from './payments/payments.controller';
 import { PaymentsService } from './payments/payments.service';
-import { EmbeddedInventory } from './sagas/embedded-inventory';
 import { SagaHost } from './sagas/saga-host';
 import { SalePageAssets } from './sale-page/sale-page.assets';
 import { SalePageController } from './sale-page/sale-page.controller';
 import { AccessController } from './reservations/access/access.controller';
 import { ReservationFastPath } from './reservations/reserve-stock/reservation.fast-path';
 import { ReservationRoute } from './reservations/reserve-stock/reservation.route';
+import { PurchaseProof } from './reservations/reserve-stock/purchase-proof';
 import { ReserveStockHandler } from './reservations/reserve-stock/reserve-stock.handler';
 import { GetSaleController } from './sales/get-sale/get-sale.controller';
 import { GetSaleService } from './sales/get-sale/get-sale.service';
-import { SaleCatalog } from './sales/sale-catalog';
 import { ScheduleSaleController } from './sales/schedule-sale/schedule-sale.controller';
 import { ScheduleSaleHandler } from './sales/schedule-sale/schedule-sale.handler';
-import { EVENT_STORE, openEventStore } from './store/event-store.provider';
 
 export interface AppDependencies {
   readonly config: AppConfig;
@@ -81,7 +76,6 @@ export class AppModule {
         { provide: CLOCK, useValue: clock ?? systemClock },
         { provide: EVENT_STORE, useFactory: () => store ?? openEventStore(config) },
         { provide: ELIGIBILITY_GATE, useFactory: () => gate ?? openGate(config) },
-        GateKeeper,
         HotPathCounters,
         MetricsService,
         { provide: PurchaseTokens, useFactory: () => new PurchaseTokens(deriveKey(config.jwtSecret, 'purchase-token'), config.purchaseTokenTtlMs) },
@@ -92,15 +86,14 @@ export class AppModule {
         ...accessProviders(config),
         JwtService,
         { provide: SalePageAssets, useFactory: () => new SalePageAssets() },
-        SaleCatalog,
-        InventoryService,
+        ...commandSideProviders(config),
         GetSaleService,
         ScheduleSaleHandler,
+        PurchaseProof,
         ReserveStockHandler,
         ReservationRoute,
         ReservationFastPath,
         PaymentsService,
-        EmbeddedInventory,
         SagaHost,
         ...analyticsProviders,
         AnalyticsHost,

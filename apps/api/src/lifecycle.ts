@@ -2,12 +2,10 @@ import { Inject, Injectable, OnApplicationShutdown } from '@nestjs/common';
 import { EventStore } from '@flash/event-store';
 import { EligibilityGate } from '@flash/gate';
 import { AnalyticsHost } from './analytics/analytics-host';
-import { ELIGIBILITY_GATE } from './gate/gate-keeper';
-import { InventoryService } from './inventory/inventory.service';
-import { Logger, LOGGER } from './logger';
+import { Inventories, LogIndexer } from '@flash/command-side';
+import { ELIGIBILITY_GATE } from './command-side.providers';
+import { EVENT_STORE, Logger, LOGGER } from '@flash/runtime';
 import { SagaHost } from './sagas/saga-host';
-import { SaleCatalog } from './sales/sale-catalog';
-import { EVENT_STORE } from './store/event-store.provider';
 
 /**
  * Shutdown in one explicit order. Nest runs this after the HTTP server has stopped taking requests and drained
@@ -18,8 +16,8 @@ export class Lifecycle implements OnApplicationShutdown {
   constructor(
     @Inject(EVENT_STORE) private readonly store: EventStore,
     @Inject(LOGGER) private readonly logger: Logger,
-    private readonly inventory: InventoryService,
-    private readonly catalog: SaleCatalog,
+    private readonly inventory: Inventories,
+    private readonly catalog: LogIndexer,
     private readonly sagas: SagaHost,
     private readonly analytics: AnalyticsHost,
     @Inject(ELIGIBILITY_GATE) private readonly gate: EligibilityGate,

@@ -1,12 +1,11 @@
 import 'reflect-metadata';
 import { NestFastifyApplication } from '@nestjs/platform-fastify';
 import { createApp } from './bootstrap';
-import { ConfigError, loadConfig } from './config';
+import { ConfigError, createLogger, loadConfig, Logger } from '@flash/runtime';
 import { demoInstructions, ensureDemoSale } from './demo/demo-sale';
-import { createLogger, Logger } from './logger';
 import { AnalyticsHost } from './analytics/analytics-host';
 import { SagaHost } from './sagas/saga-host';
-import { SaleCatalog } from './sales/sale-catalog';
+import { LogIndexer } from '@flash/command-side';
 
 /**
  * SIGTERM/SIGINT: stop taking requests, drain the in-flight ones, settle queued shard commands, close the store,
@@ -42,7 +41,7 @@ const main = async (): Promise<void> => {
   installShutdown(app, logger, config.shutdownTimeoutMs);
   await app.listen({ port: config.port, host: config.host });
   logger.info({ port: config.port, host: config.host, dataDir: config.dataDir, demo: config.demo }, 'listening');
-  await app.get(SaleCatalog).start();
+  await app.get(LogIndexer).start();
   await app.get(SagaHost).start();
   await app.get(AnalyticsHost).start();
   if (config.demo) {

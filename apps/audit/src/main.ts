@@ -1,11 +1,10 @@
 import { parseArgs } from 'node:util';
 import { DEFAULT_EXPIRY_GRACE_MS } from './audit-model';
-import { CommandIo, CommandResult, runCommandLine, UsageError } from './command';
+import { CommandIo, CommandResult, resolveDataDir, runCommandLine, UsageError } from '@flash/runtime';
 import { exportCommand } from './commands/export';
 import { ReplayBound, replayCommand } from './commands/replay';
 import { verifyCommand } from './commands/verify';
 import { verifyExportCommand } from './commands/verify-export';
-import { resolveDataDir } from './log-source';
 
 export const USAGE = `usage: npm run audit -- <command> [options]
 

@@ -1,4 +1,4 @@
-import { runCommandLine } from '../../audit/src/command';
+import { runCommandLine } from '@flash/runtime';
 import { runProjections, USAGE } from './projections-cli';
 
 if (require.main === module) void runCommandLine('projections', USAGE, runProjections);

@@ -1,10 +1,7 @@
 import { parseArgs } from 'node:util';
 import { EventStore } from '@flash/event-store';
 import { analyticsProjection, CHECKPOINT_COLLECTION, checkpointId, DocumentStore, Projection, readActiveGeneration, rebuildGeneration } from '@flash/read-models';
-import { openDocumentStore, READ_MODELS_FILE } from '../../api/src/analytics/document-store.factory';
-import { CommandIo, CommandResult, UsageError } from '../../audit/src/command';
-import { openLogReader, openLogReadOnly, resolveDataDir } from '../../audit/src/log-source';
-import { progressBar } from '../../audit/src/progress';
+import { CommandIo, CommandResult, openDocumentStore, openLogReader, openLogReadOnly, progressBar, READ_MODELS_FILE, resolveDataDir, UsageError } from '@flash/runtime';
 
 export const USAGE = `usage: npm run projections -- <command> [options]
 

@@ -24,6 +24,7 @@ export type ErrorCode =
   | 'OVERLOADED'
   | 'DEGRADED'
   | 'PAYLOAD_TOO_LARGE'
+  | 'NOT_READY'
   | 'INTERNAL';
 
 /**
@@ -117,5 +118,16 @@ export class PaymentIdReused extends DomainError {
 export class OrderNotCancellable extends DomainError {
   constructor(orderId: string, status: string) {
     super('ORDER_NOT_CANCELLABLE', `order ${orderId} is ${status} and cannot be cancelled`, { orderId, status });
+  }
+}
+
+/** The service cannot decide now (overloaded, catching up, its gate unreachable): the client retries after the delay. */
+export class RetryLater extends DomainError {
+  constructor(
+    code: 'OVERLOADED' | 'NOT_READY',
+    message: string,
+    readonly retryAfterMs: number,
+  ) {
+    super(code, message);
   }
 }

@@ -74,6 +74,11 @@ export interface EventStore {
   readAll(options: ReadAllOptions): Promise<RecordedEvent[]>;
   /** Position of the last event in the store, 0 when empty. */
   headPosition(): Promise<number>;
+  /**
+   * Resolves once every event up to `position` would survive a crash: the handle an 'ordered' append's caller awaits
+   * before acknowledging anything that rests on it. At once for a store whose every append is durable.
+   */
+  whenDurable(position: number): Promise<void>;
   /** Catch-up from `after` (exclusive), then live; no gap, no duplicate, in position order. */
   subscribeToAll(after: number): Subscription;
   close(): Promise<void>;

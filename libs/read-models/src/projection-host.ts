@@ -69,6 +69,7 @@ export class ProjectionHost {
   private rebuilding: Promise<ProjectionRunner> | undefined;
   private pointerTimer: NodeJS.Timeout | undefined;
   private readonly dropTimers = new Set<NodeJS.Timeout>();
+  private mode: 'run' | 'watch' = 'run';
 
   constructor(
     private readonly store: EventStore,
@@ -81,14 +82,19 @@ export class ProjectionHost {
     return this.runner().generation;
   }
 
-  async start(): Promise<void> {
+  /**
+   * 'run' (the default): this process feeds the projection. 'watch': another process does (the worker, with
+   * WORKER=external); this one reads its documents, follows its generation switches and reports its progress.
+   */
+  async start(mode: 'run' | 'watch' = 'run'): Promise<void> {
+    this.mode = mode;
     let generation = await readActiveGeneration(this.docs, this.projection.name);
     if (generation === undefined) {
       generation = 1;
-      await writeActiveGeneration(this.docs, this.projection.name, generation, this.options.now());
+      if (mode === 'run') await writeActiveGeneration(this.docs, this.projection.name, generation, this.options.now());
     }
     this.live = await this.open(generation);
-    this.live.follow();
+    this.activate(this.live);
     this.pointerTimer = setInterval(() => void this.followPointer(), this.options.pointerPollMs);
     this.pointerTimer.unref();
   }
@@ -113,6 +119,11 @@ export class ProjectionHost {
     return { ...progress, rebuilding: this.rebuilding !== undefined };
   }
 
+  /** Whether this process feeds the projection (pause, resume and rebuild act only there). */
+  get feeding(): boolean {
+    return this.mode === 'run';
+  }
+
   pause(): void {
     this.runner().pause();
   }
@@ -121,12 +132,18 @@ export class ProjectionHost {
     this.runner().resume();
   }
 
+  private activate(runner: ProjectionRunner): void {
+    if (this.mode === 'run') runner.follow();
+    else runner.watch();
+  }
+
   waitForPosition(position: number, timeoutMs?: number): Promise<void> {
     return this.runner().waitForPosition(position, timeoutMs);
   }
 
   /** Rebuilds into a fresh generation and switches to it; concurrent calls share one rebuild. */
   rebuild(onBatch?: (progress: ProjectionProgress) => void): Promise<ProjectionRunner> {
+    if (this.mode === 'watch') return Promise.reject(new Error(`projection ${this.projection.name} is fed by another process: rebuild it there`));
     this.rebuilding ??= rebuildGeneration(this.store, this.docs, this.projection, { ...this.options, onBatch: onBatch ?? this.options.onBatch }, async (fresh) => {
       // Stop the old generation, then let the fresh one take the last events before it becomes the one read.
       await this.runner().stop();
@@ -159,7 +176,7 @@ export class ProjectionHost {
 
   private async open(generation: number): Promise<ProjectionRunner> {
     const runner = new ProjectionRunner(this.store, this.docs, this.projection, { ...this.options, generation });
-    await runner.ensureIndexes();
+    if (this.mode === 'run') await runner.ensureIndexes();
     await runner.loadCheckpoint();
     return runner;
   }
@@ -167,9 +184,9 @@ export class ProjectionHost {
   private switchTo(fresh: ProjectionRunner): ProjectionRunner {
     const old = this.runner();
     this.live = fresh;
-    fresh.follow();
+    this.activate(fresh);
     this.options.onSwitch?.(old.generation, fresh.generation);
-    this.scheduleDrop(old.generation);
+    if (this.mode === 'run') this.scheduleDrop(old.generation);
     return fresh;
   }
 

@@ -123,6 +123,30 @@ export class ProjectionRunner {
     this.loop ??= this.run().finally(() => (this.loop = undefined));
   }
 
+  /**
+   * Watches a generation that another process feeds (the worker, with WORKER=external): its stored checkpoint and
+   * the log's head, every `idleMs`, for progress and readiness only; nothing is applied here. Caught up once the
+   * checkpoint reaches the head as it was when watching began.
+   */
+  watch(): void {
+    this.stopped = false;
+    this.loop ??= this.observe().finally(() => (this.loop = undefined));
+  }
+
+  private async observe(): Promise<void> {
+    let target: number | undefined;
+    while (!this.stopped) {
+      try {
+        this.head = await this.headPosition();
+        target ??= this.head;
+        if ((await this.loadCheckpoint()) >= target) this.markCaughtUp();
+      } catch (error) {
+        this.options.onError?.(error);
+      }
+      await this.sleep();
+    }
+  }
+
   pause(): void {
     this.paused = true;
   }

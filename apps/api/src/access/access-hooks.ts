@@ -2,7 +2,7 @@ import { Inject, Injectable, OnApplicationShutdown, OnModuleInit } from '@nestjs
 import { HttpAdapterHost } from '@nestjs/core';
 import { KnownIdempotencyKeys, OverloadShedder, RejectionRecorder } from '@flash/access';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
-import { SaleCatalog } from '../sales/sale-catalog';
+import { SaleCatalogue } from '@flash/command-side';
 import { AccessRequest, PurchaseRequest, saleIdOf } from './access-request';
 import { KNOWN_IDEMPOTENCY_KEYS, REJECTION_RECORDER } from './access.tokens';
 
@@ -91,7 +91,7 @@ export class AccessHooks implements OnModuleInit, OnApplicationShutdown {
     private readonly shedder: OverloadShedder,
     @Inject(REJECTION_RECORDER) private readonly rejections: RejectionRecorder,
     @Inject(KNOWN_IDEMPOTENCY_KEYS) private readonly knownKeys: KnownIdempotencyKeys,
-    private readonly catalog: SaleCatalog,
+    private readonly catalog: SaleCatalogue,
   ) {}
 
   private get dependencies(): AccessHookDependencies {

@@ -1,4 +1,4 @@
-import { AppConfig } from '../config';
+import { AppConfig } from '@flash/runtime';
 
 /** The part of the configuration the access layer reads (config.ts parses and documents each field). */
 export type AccessSettings = Pick<

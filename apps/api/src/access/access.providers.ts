@@ -16,7 +16,7 @@ import {
 } from '@flash/access';
 import { RejectionLog } from '@flash/read-models';
 import Redis from 'ioredis';
-import { Clock, CLOCK } from '../clock';
+import { Clock, CLOCK } from '@flash/command-side';
 import { HotPathCounters } from '../metrics/hot-path-counters';
 import { AccessHooks } from './access-hooks';
 import { AccessSettings } from './access-settings';

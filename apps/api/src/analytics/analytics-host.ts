@@ -1,12 +1,12 @@
 import { Inject, Injectable } from '@nestjs/common';
 import { DocumentStore, PipelineRunner, ProjectionHost, RejectionLog } from '@flash/read-models';
-import { APP_CONFIG, AppConfig } from '../config';
-import { Logger, LOGGER } from '../logger';
+import { APP_CONFIG, AppConfig, Logger, LOGGER } from '@flash/runtime';
 import { ANALYTICS_HOST, DOCUMENT_STORE, PIPELINE_RUNNER } from './analytics.providers';
 
 /**
- * Runs the analytics read models inside the api process (embedded mode): the projection and the rejection flush; and
- * owns the analyst pipeline runner (its worker threads), stopped before the store it reads.
+ * The analytics read models in the api process: the projection (fed here with WORKER=embedded, watched here while the
+ * worker feeds it with WORKER=external), the flush of this process's rejection counts, and the analyst pipeline
+ * runner (its worker threads), stopped before the store it reads.
  */
 @Injectable()
 export class AnalyticsHost {
@@ -22,7 +22,7 @@ export class AnalyticsHost {
   ) {}
 
   async start(): Promise<void> {
-    await this.projection.start();
+    await this.projection.start(this.config.worker === 'external' ? 'watch' : 'run');
     this.flushTimer = setInterval(() => void this.flush(), this.config.rejectionFlushMs);
     this.flushTimer.unref();
   }

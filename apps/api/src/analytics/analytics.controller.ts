@@ -15,7 +15,7 @@ import { ApiError } from '../http/error-catalogue';
 import { JsonBody } from '../http/json-body';
 import { AnalyticsQueryRequest } from './analytics.dto';
 import { ANALYTICS_HOST } from './analytics.providers';
-import { Logger, LOGGER } from '../logger';
+import { Logger, LOGGER } from '@flash/runtime';
 
 const isBucket = (value: string): value is TimelineBucket => Object.prototype.hasOwnProperty.call(TIMELINE_BUCKETS, value);
 
@@ -78,6 +78,9 @@ export class ProjectionsAdminController {
   @HttpCode(202)
   control(@Param('name') name: string, @Param('action') action: string) {
     if (name !== this.analytics.projection.name) throw new ApiError('NOT_FOUND', `no projection ${name}`);
+    if (!this.analytics.feeding) {
+      throw new ApiError('NOT_FOUND', `projection ${name} is fed by the worker process (WORKER=external): control it there, or rebuild with npm run projections`);
+    }
     switch (action) {
       case 'pause':
         this.analytics.pause();

@@ -1,12 +1,9 @@
 import { Provider } from '@nestjs/common';
 import { OverloadShedder } from '@flash/access';
 import { EventStore } from '@flash/event-store';
-import { AnalyticsQueries, analyticsProjection, DocumentStore, PipelineRunner, ProjectionHost, RejectionLog } from '@flash/read-models';
-import { Clock, CLOCK } from '../clock';
-import { APP_CONFIG, AppConfig } from '../config';
-import { Logger, LOGGER } from '../logger';
-import { EVENT_STORE } from '../store/event-store.provider';
-import { openDocumentStore, openPipelineRunner } from './document-store.factory';
+import { AnalyticsQueries, DocumentStore, PipelineRunner, ProjectionHost, RejectionLog } from '@flash/read-models';
+import { Clock, CLOCK } from '@flash/command-side';
+import { analyticsProjectionHost, APP_CONFIG, AppConfig, EVENT_STORE, Logger, LOGGER, openDocumentStore, openPipelineRunner } from '@flash/runtime';
 
 export const DOCUMENT_STORE = Symbol('DOCUMENT_STORE');
 export const ANALYTICS_HOST = Symbol('ANALYTICS_HOST');
@@ -16,20 +13,9 @@ export const analyticsProviders: Provider[] = [
   { provide: DOCUMENT_STORE, useFactory: openDocumentStore, inject: [APP_CONFIG] },
   {
     provide: ANALYTICS_HOST,
-    useFactory: (store: EventStore, docs: DocumentStore, config: AppConfig, clock: Clock, logger: Logger, shedder: OverloadShedder) => {
-      const log = logger.child({ component: 'projections' });
-      return new ProjectionHost(store, docs, analyticsProjection, {
-        batchSize: config.projectionBatchSize,
-        idleMs: 20,
-        now: () => clock.now(),
-        pointerPollMs: 2000,
-        dropAfterMs: 60_000,
-        // Requests in flight come first: while serving, at most one batch per PROJECTION_BUSY_PAUSE_MS.
-        pace: () => (shedder.inFlight > 0 ? config.projectionBusyPauseMs : 0),
-        onError: (error) => log.error({ err: error }, 'projection batch failed; retrying'),
-        onSwitch: (from, to) => log.info({ from, to }, 'projection switched generation'),
-      });
-    },
+    useFactory: (store: EventStore, docs: DocumentStore, config: AppConfig, clock: Clock, logger: Logger, shedder: OverloadShedder) =>
+      // Requests in flight come first: while serving, at most one batch per PROJECTION_BUSY_PAUSE_MS.
+      analyticsProjectionHost(store, docs, config, logger, () => clock.now(), () => (shedder.inFlight > 0 ? config.projectionBusyPauseMs : 0)),
     inject: [EVENT_STORE, DOCUMENT_STORE, APP_CONFIG, CLOCK, LOGGER, OverloadShedder],
   },
   {

@@ -1,6 +1,6 @@
 import { createHmac } from 'node:crypto';
 import { createSigner } from 'fast-jwt';
-import { loadConfig } from '../config';
+import { loadConfig } from '@flash/runtime';
 import { ApiError } from '../http/error-catalogue';
 import { JwtService } from './jwt.service';
 

@@ -1,6 +1,6 @@
 import { Inject, Injectable } from '@nestjs/common';
 import { createSigner } from 'fast-jwt';
-import { APP_CONFIG, AppConfig } from '../config';
+import { APP_CONFIG, AppConfig } from '@flash/runtime';
 import { ApiError } from '../http/error-catalogue';
 import { createHs256Verifier } from './hs256-verifier';
 

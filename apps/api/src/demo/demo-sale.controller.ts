@@ -1,7 +1,6 @@
 import { Controller, Get, Inject } from '@nestjs/common';
 import { NotFound } from '@flash/domain';
-import { Clock, CLOCK } from '../clock';
-import { SaleCatalog } from '../sales/sale-catalog';
+import { Clock, CLOCK, SaleCatalogue } from '@flash/command-side';
 import { currentDemoSale } from './demo-sale';
 
 /** DEMO=1 only: which sale the sale page shows when its address names none. */
@@ -9,7 +8,7 @@ import { currentDemoSale } from './demo-sale';
 export class DemoSaleController {
   constructor(
     @Inject(CLOCK) private readonly clock: Clock,
-    private readonly catalog: SaleCatalog,
+    private readonly catalog: SaleCatalogue,
   ) {}
 
   @Get()

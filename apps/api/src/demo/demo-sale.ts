@@ -3,20 +3,20 @@ import { INestApplication } from '@nestjs/common';
 import { CommandBus } from '@nestjs/cqrs';
 import { SaleDefinition } from '@flash/domain';
 import { JwtService } from '../auth/jwt.service';
-import { AppConfig } from '../config';
-import { SaleCatalog } from '../sales/sale-catalog';
+import { AppConfig } from '@flash/runtime';
+import { SaleCatalogue } from '@flash/command-side';
 import { ScheduleSaleCommand } from '../sales/schedule-sale/schedule-sale.command';
 import { toDefinition } from '../sales/schedule-sale/schedule-sale.controller';
 
 export const DEMO_SKU = 'DEMO-SNEAKER-1';
 
 /** The demo sale still scheduled or running, if any. */
-export const currentDemoSale = (catalog: SaleCatalog, now: number): SaleDefinition | undefined =>
+export const currentDemoSale = (catalog: SaleCatalogue, now: number): SaleDefinition | undefined =>
   catalog.allSales().find((s) => s.definition.sku === DEMO_SKU && !s.closed && s.definition.endsAt > now)?.definition;
 
 /** Makes sure a demo sale is scheduled or running: reuses the one from a previous run, else starts one in 15 s. */
 export const ensureDemoSale = async (app: INestApplication, now: number): Promise<SaleDefinition> => {
-  const existing = currentDemoSale(app.get(SaleCatalog), now);
+  const existing = currentDemoSale(app.get(SaleCatalogue), now);
   if (existing) return existing;
   const definition = toDefinition(randomUUID(), {
     sku: DEMO_SKU,

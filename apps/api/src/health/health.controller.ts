@@ -2,19 +2,17 @@ import { Controller, Get, Inject } from '@nestjs/common';
 import { EventStore } from '@flash/event-store';
 import { ProjectionHost } from '@flash/read-models';
 import { ANALYTICS_HOST } from '../analytics/analytics.providers';
-import { GateKeeper } from '../gate/gate-keeper';
+import { Clock, CLOCK, GateKeeper, LogIndexer } from '@flash/command-side';
 import { ApiError } from '../http/error-catalogue';
-import { Clock, CLOCK } from '../clock';
 import { SagaHost } from '../sagas/saga-host';
-import { SaleCatalog } from '../sales/sale-catalog';
-import { EVENT_STORE } from '../store/event-store.provider';
+import { EVENT_STORE } from '@flash/runtime';
 
 @Controller('health')
 export class HealthController {
   constructor(
     @Inject(EVENT_STORE) private readonly store: EventStore,
     @Inject(CLOCK) private readonly clock: Clock,
-    private readonly catalog: SaleCatalog,
+    private readonly catalog: LogIndexer,
     private readonly sagas: SagaHost,
     private readonly gate: GateKeeper,
     @Inject(ANALYTICS_HOST) private readonly analytics: ProjectionHost,
@@ -33,12 +31,13 @@ export class HealthController {
     if (!(await this.gate.probeReady())) throw new ApiError('NOT_READY', 'the eligibility gate is unreachable or being rebuilt from the store');
     const projection = this.analytics.progress();
     if (!projection.caughtUp) throw new ApiError('NOT_READY', `the analytics projection is catching up (${projection.position}/${head})`);
-    const sagas = this.sagas.follower.status(this.clock.now());
+    // With WORKER=external the sagas run in the worker, which reports them; the api may still sync its gate.
+    const sagas = this.sagas.follower?.status(this.clock.now());
     return {
       status: 'ready',
       store: { head },
       catalog: { position: this.catalog.position, lagEvents: Math.max(0, head - this.catalog.position) },
-      sagas: { ...sagas, lagEvents: Math.max(0, head - sagas.position) },
+      ...(sagas === undefined ? {} : { sagas: { ...sagas, lagEvents: Math.max(0, head - sagas.position) } }),
       projections: { [projection.projection]: projection },
     };
   }

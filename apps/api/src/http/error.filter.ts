@@ -1,7 +1,7 @@
 import { ArgumentsHost, Catch, ExceptionFilter, HttpException, Inject } from '@nestjs/common';
-import { DomainError, SaleNotStarted } from '@flash/domain';
+import { DomainError, RetryLater, SaleNotStarted } from '@flash/domain';
 import type { FastifyReply } from 'fastify';
-import { Logger, LOGGER } from '../logger';
+import { Logger, LOGGER } from '@flash/runtime';
 import { ApiError, ApiErrorCode, ERROR_CATALOGUE } from './error-catalogue';
 
 export interface Envelope {
@@ -69,7 +69,7 @@ const envelope = (code: ApiErrorCode, message: string, extra: { retryAfterMs?: n
 export const toEnvelope = (error: unknown): Envelope => {
   if (error instanceof ApiError) return envelope(error.code, error.message, error.extra);
   if (error instanceof DomainError) {
-    return envelope(error.code, error.message, error instanceof SaleNotStarted ? { retryAfterMs: error.retryAfterMs } : {});
+    return envelope(error.code, error.message, error instanceof SaleNotStarted || error instanceof RetryLater ? { retryAfterMs: error.retryAfterMs } : {});
   }
   if (error instanceof HttpException) {
     const code = byStatus[error.getStatus()] ?? 'INTERNAL';

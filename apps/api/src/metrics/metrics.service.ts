@@ -3,11 +3,9 @@ import { EventStore } from '@flash/event-store';
 import { ProjectionHost } from '@flash/read-models';
 import { ANALYTICS_HOST } from '../analytics/analytics.providers';
 import { Gauge, Registry, collectDefaultMetrics } from 'prom-client';
-import { Clock, CLOCK } from '../clock';
-import { InventoryService } from '../inventory/inventory.service';
+import { Clock, CLOCK, Inventories, LogIndexer } from '@flash/command-side';
 import { SagaHost } from '../sagas/saga-host';
-import { SaleCatalog } from '../sales/sale-catalog';
-import { EVENT_STORE } from '../store/event-store.provider';
+import { EVENT_STORE } from '@flash/runtime';
 import { HotPathCounters } from './hot-path-counters';
 
 /**
@@ -22,8 +20,8 @@ export class MetricsService {
     counters: HotPathCounters,
     @Inject(EVENT_STORE) store: EventStore,
     @Inject(CLOCK) clock: Clock,
-    catalog: SaleCatalog,
-    inventory: InventoryService,
+    catalog: LogIndexer,
+    inventory: Inventories,
     sagas: SagaHost,
     @Inject(ANALYTICS_HOST) analytics: ProjectionHost,
   ) {
@@ -31,7 +29,7 @@ export class MetricsService {
     const registers = [this.registry];
     collectDefaultMetrics({ register: this.registry });
 
-    const writers = async () => (await inventory.loadedInventories()).flatMap((i) => i.writers);
+    const writers = async () => inventory.loadedInventories().flatMap((i) => i.writers);
     new Gauge({
       name: 'shard_append_batches_total',
       help: 'Appends made by the shard writers (each one batch of commands, one fsync)',
@@ -72,7 +70,8 @@ export class MetricsService {
       async collect() {
         const head = await store.headPosition();
         this.set({ follower: 'catalog' }, Math.max(0, head - catalog.position));
-        this.set({ follower: 'sagas' }, Math.max(0, head - sagas.follower.status(clock.now()).position));
+        // With WORKER=external the sagas' lag is the worker's to report.
+        if (sagas.follower) this.set({ follower: 'sagas' }, Math.max(0, head - sagas.follower.status(clock.now()).position));
         this.set({ follower: 'analytics' }, Math.max(0, head - analytics.progress().position));
       },
     });
@@ -92,7 +91,7 @@ export class MetricsService {
       labelNames: ['process'],
       registers,
       collect() {
-        for (const [name, s] of Object.entries(sagas.follower.status(clock.now()).processes)) this.set({ process: name }, s.backlog);
+        for (const [name, s] of Object.entries(sagas.follower?.status(clock.now()).processes ?? {})) this.set({ process: name }, s.backlog);
       },
     });
     new Gauge({
@@ -101,7 +100,7 @@ export class MetricsService {
       labelNames: ['process'],
       registers,
       collect() {
-        for (const [name, s] of Object.entries(sagas.follower.status(clock.now()).processes)) this.set({ process: name }, s.overdueMs);
+        for (const [name, s] of Object.entries(sagas.follower?.status(clock.now()).processes ?? {})) this.set({ process: name }, s.overdueMs);
       },
     });
   }

@@ -2,9 +2,9 @@ import { Body, Controller, Headers, HttpCode, Inject, Param, Post } from '@nestj
 import { NotFound } from '@flash/domain';
 import { Authenticated, CurrentPrincipal, isAdmin } from '../auth/auth.guard';
 import { Principal } from '../auth/jwt.service';
-import { APP_CONFIG, AppConfig } from '../config';
+import { APP_CONFIG, AppConfig } from '@flash/runtime';
 import { RawJsonBody } from '../http/json-body';
-import { InventoryService } from '../inventory/inventory.service';
+import { Inventories } from '@flash/command-side';
 import { PaymentsService, signWebhook } from './payments.service';
 
 @Controller('payments')
@@ -27,7 +27,7 @@ export class DemoPaymentsController {
   constructor(
     @Inject(APP_CONFIG) private readonly config: AppConfig,
     private readonly payments: PaymentsService,
-    private readonly inventory: InventoryService,
+    private readonly inventory: Inventories,
   ) {}
 
   @Post(':orderId')

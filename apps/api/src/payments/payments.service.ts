@@ -2,12 +2,10 @@ import { createHmac, timingSafeEqual } from 'node:crypto';
 import { Inject, Injectable } from '@nestjs/common';
 import { NotFound, OrderNotPayable, OrderStatus, paymentDecider, paymentStream, ReceivePayment } from '@flash/domain';
 import { encodeEvent, EventStore, loadStream, WrongExpectedRevision } from '@flash/event-store';
-import { Clock, CLOCK } from '../clock';
-import { APP_CONFIG, AppConfig } from '../config';
+import { Clock, CLOCK, Inventories, LocatedOrder } from '@flash/command-side';
+import { APP_CONFIG, AppConfig, EVENT_STORE } from '@flash/runtime';
 import { ApiError } from '../http/error-catalogue';
 import { parseBody, RawJsonBody } from '../http/json-body';
-import { InventoryService, LocatedOrder } from '../inventory/inventory.service';
-import { EVENT_STORE } from '../store/event-store.provider';
 import { PaymentWebhookRequest } from './payment-webhook.dto';
 
 export const signWebhook = (secret: string, rawBody: string | Buffer): string => createHmac('sha256', secret).update(rawBody).digest('hex');
@@ -26,7 +24,7 @@ export class PaymentsService {
     @Inject(APP_CONFIG) private readonly config: AppConfig,
     @Inject(EVENT_STORE) private readonly store: EventStore,
     @Inject(CLOCK) private readonly clock: Clock,
-    private readonly inventory: InventoryService,
+    private readonly inventory: Inventories,
   ) {}
 
   verifySignature(raw: unknown, signature: string | undefined): void {

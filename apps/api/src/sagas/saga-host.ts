@@ -1,30 +1,19 @@
 import path from 'node:path';
 import { Inject, Injectable } from '@nestjs/common';
+import { BuyerQuota, Clock, CLOCK, GateKeeper, Inventories, LogIndexer, SaleCatalogue, SagaInventory } from '@flash/command-side';
 import { EventStore } from '@flash/event-store';
-import {
-  BuyerQuota,
-  CheckpointStore,
-  CompensationProcess,
-  ExpiryProcess,
-  GateSyncProcess,
-  LogFollower,
-  MemoryCheckpointStore,
-  QuotaReleaseProcess,
-  SqliteCheckpointStore,
-} from '@flash/worker';
-import { Clock, CLOCK } from '../clock';
-import { APP_CONFIG, AppConfig } from '../config';
-import { Logger, LOGGER } from '../logger';
-import { EVENT_STORE } from '../store/event-store.provider';
-import { GateKeeper } from '../gate/gate-keeper';
-import { EmbeddedInventory } from './embedded-inventory';
+import { CheckpointStore, gateSyncFollower, LogFollower, MemoryCheckpointStore, sagaFollower, SAGA_CHECKPOINTS_FILE, SqliteCheckpointStore } from '@flash/sagas';
+import { APP_CONFIG, AppConfig, EVENT_STORE, Logger, LOGGER } from '@flash/runtime';
 
-export const SAGA_CHECKPOINTS_FILE = 'worker.sqlite';
 
-/** Runs the worker's sagas inside the api process (embedded mode): expiry, quota release, compensation. */
+/**
+ * The sagas in the api process. WORKER=embedded: all of them (expiry, quota release, compensation, gate sync) on this
+ * process's shard writers. WORKER=external: the worker runs them; only the gate sync stays, and only for an in-process
+ * gate, whose state lives here (a Redis gate is kept in step by the worker).
+ */
 @Injectable()
 export class SagaHost {
-  readonly follower: LogFollower;
+  readonly follower: LogFollower | undefined;
   private readonly checkpoints: CheckpointStore;
 
   constructor(
@@ -32,32 +21,33 @@ export class SagaHost {
     @Inject(CLOCK) clock: Clock,
     @Inject(APP_CONFIG) config: AppConfig,
     @Inject(LOGGER) logger: Logger,
-    inventory: EmbeddedInventory,
+    catalogue: SaleCatalogue,
+    inventories: Inventories,
+    indexes: LogIndexer,
+    quota: BuyerQuota,
     gate: GateKeeper,
   ) {
     const log = logger.child({ component: 'sagas' });
-    const quota = new BuyerQuota(store, () => clock.now());
-    this.checkpoints = config.inMemoryStore ? new MemoryCheckpointStore() : new SqliteCheckpointStore(path.join(config.dataDir, SAGA_CHECKPOINTS_FILE));
-    this.follower = new LogFollower(
-      store,
-      this.checkpoints,
-      [
-        new ExpiryProcess(inventory, log),
-        new QuotaReleaseProcess(quota, log),
-        new CompensationProcess(inventory, quota, log, { settleAfterMs: config.compensationSettleMs, clientWindowMs: config.purchaseTokenTtlMs }),
-        new GateSyncProcess(gate, log),
-      ],
-      log,
-      { name: 'sagas', tickIntervalMs: config.sweepIntervalMs, now: () => clock.now() },
-    );
+    const now = (): number => clock.now();
+    if (config.worker === 'embedded') {
+      this.checkpoints = config.inMemoryStore ? new MemoryCheckpointStore() : new SqliteCheckpointStore(path.join(config.dataDir, SAGA_CHECKPOINTS_FILE));
+      this.follower = sagaFollower(
+        { store, checkpoints: this.checkpoints, inventory: new SagaInventory(catalogue, inventories, indexes), quota, gate, logger: log, now },
+        { sweepIntervalMs: config.sweepIntervalMs, compensationSettleMs: config.compensationSettleMs, clientWindowMs: config.purchaseTokenTtlMs },
+      );
+    } else {
+      // An in-process gate is rebuilt from the store at start: its sync need not remember a position across restarts.
+      this.checkpoints = new MemoryCheckpointStore();
+      this.follower = config.redisUrl ? undefined : gateSyncFollower(store, this.checkpoints, gate, log, { sweepIntervalMs: config.sweepIntervalMs, now });
+    }
   }
 
-  start(): Promise<void> {
-    return this.follower.start();
+  async start(): Promise<void> {
+    await this.follower?.start();
   }
 
   async stop(): Promise<void> {
-    await this.follower.stop();
+    await this.follower?.stop();
     this.checkpoints.close();
   }
 }

@@ -1,6 +1,6 @@
 import type { DegradationLevel } from '@flash/access';
 import { availableStock, ShardState } from '@flash/domain';
-import { CatalogSale } from './sale-catalog';
+import { CatalogSale } from '@flash/command-side';
 
 export type SaleStatus = 'scheduled' | 'open' | 'sold_out' | 'ended';
 

@@ -1,9 +1,7 @@
 import fs from 'node:fs';
-import { CannotRun, CommandIo, CommandResult } from '../command';
+import { CannotRun, CommandIo, CommandResult, openLogReadOnly, progressBar, readLog } from '@flash/runtime';
 import { ExportSigner, exportSigner, SigningKeyError } from '../export-signing';
 import { ChainWriter } from '../hash-chain';
-import { openLogReadOnly, readLog } from '../log-source';
-import { progressBar } from '../progress';
 
 export interface ExportOptions {
   readonly dataDir: string;

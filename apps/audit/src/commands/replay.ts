@@ -1,7 +1,5 @@
 import { AuditModel, SaleCounts } from '../audit-model';
-import { CommandIo, CommandResult } from '../command';
-import { openLogReader, scanLog } from '../log-source';
-import { progressBar } from '../progress';
+import { CommandIo, CommandResult, openLogReader, progressBar, scanLog } from '@flash/runtime';
 
 /** Replay stops before the first event past this point. */
 export type ReplayBound = { readonly position: number } | { readonly time: number };

@@ -1,6 +1,6 @@
 import fs from 'node:fs';
 import { KeyObject } from 'node:crypto';
-import { CannotRun, CommandResult } from '../command';
+import { CannotRun, CommandResult } from '@flash/runtime';
 import { parsePublicKey, SigningKeyError } from '../export-signing';
 import { ExportChecker } from '../hash-chain';
 

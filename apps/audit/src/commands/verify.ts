@@ -1,7 +1,5 @@
 import { AuditModel, AuditVerdict, DEFAULT_EXPIRY_GRACE_MS } from '../audit-model';
-import { CannotRun, CommandIo, CommandResult } from '../command';
-import { openLogReader, scanLog } from '../log-source';
-import { progressBar } from '../progress';
+import { CannotRun, CommandIo, CommandResult, openLogReader, progressBar, scanLog } from '@flash/runtime';
 
 export interface VerifyOptions {
   readonly dataDir: string;

@@ -1,4 +1,4 @@
-import { assertAppendable, recognisedRetry, StoredEventRef } from '../append-retry';
+import { assertAppendable, recognisedRetry, StoredEventRef } from '../idempotent-append';
 import { AppendSignal, catchUpSubscription } from '../catch-up-subscription';
 import {
   AppendResult,
@@ -65,6 +65,10 @@ export class MemoryEventStore implements EventStore {
 
   async headPosition(): Promise<number> {
     return this.log.length;
+  }
+
+  whenDurable(_position: number): Promise<void> {
+    return Promise.resolve();
   }
 
   subscribeToAll(after: number): Subscription {

@@ -1,7 +1,7 @@
 import fs from 'node:fs';
 import Database from 'better-sqlite3';
 import { BackgroundCheckpointer } from './background-checkpointer';
-import { assertAppendable, recognisedRetry, StoredEventRef } from '../append-retry';
+import { assertAppendable, recognisedRetry, StoredEventRef } from '../idempotent-append';
 import { AppendSignal, catchUpSubscription } from '../catch-up-subscription';
 import {
   AppendOptions,
@@ -383,6 +383,7 @@ export class SqliteEventStore implements EventStore {
     // From the tail when it holds the very next position; what lies past its end is read from SQLite (another
     // process may have written there), so a page is never shorter than the log allows.
     // With syncOffLoop only synced positions are shown: a follower never sees what a crash could still undo.
+    if (this.syncOffLoop) await this.syncOthersCommits();
     const upTo = this.syncOffLoop ? this.syncedHead : Number.MAX_SAFE_INTEGER;
     const count = Math.min(maxCount, upTo - after);
     if (count <= 0) return [];
@@ -395,9 +396,26 @@ export class SqliteEventStore implements EventStore {
     return page;
   }
 
+  /**
+   * Another process sharing the file (the worker, the api) commits without syncing as this one does: what lies past
+   * this instance's own commits is synced here before it is shown, so "only durable events are shown" holds for
+   * events of every writer. The fdatasync is of the one WAL file, whoever wrote its frames.
+   */
+  private async syncOthersCommits(): Promise<void> {
+    const head = this.stmt.head.get()?.head ?? 0;
+    if (head <= this.committedHead) return;
+    this.committedHead = head;
+    await this.whenSynced(head);
+  }
+
   async headPosition(): Promise<number> {
+    if (this.syncOffLoop) await this.syncOthersCommits();
     const head = this.stmt.head.get()?.head ?? 0;
     return this.syncOffLoop ? Math.min(head, this.syncedHead) : head;
+  }
+
+  whenDurable(position: number): Promise<void> {
+    return this.syncOffLoop ? this.whenSynced(position) : Promise.resolve();
   }
 
   subscribeToAll(after: number): Subscription {

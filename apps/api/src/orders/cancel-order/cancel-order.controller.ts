@@ -2,13 +2,13 @@ import { Controller, HttpCode, Param, Post } from '@nestjs/common';
 import { NotFound } from '@flash/domain';
 import { Authenticated, CurrentPrincipal } from '../../auth/auth.guard';
 import { Principal } from '../../auth/jwt.service';
-import { InventoryService } from '../../inventory/inventory.service';
+import { Inventories } from '@flash/command-side';
 import { orderView } from '../get-order/get-order.controller';
 
 /** The owner gives a hold back: OrderCancelled + StockReleased on the shard; the quota saga frees their limit. */
 @Controller('orders')
 export class CancelOrderController {
-  constructor(private readonly inventory: InventoryService) {}
+  constructor(private readonly inventory: Inventories) {}
 
   @Post(':id/cancel')
   @HttpCode(200)

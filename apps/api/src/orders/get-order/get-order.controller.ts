@@ -2,7 +2,7 @@ import { Controller, Get, Param } from '@nestjs/common';
 import { NotFound, Order } from '@flash/domain';
 import { Authenticated, CurrentPrincipal, isAdmin } from '../../auth/auth.guard';
 import { Principal } from '../../auth/jwt.service';
-import { InventoryService } from '../../inventory/inventory.service';
+import { Inventories } from '@flash/command-side';
 
 export const orderView = (saleId: string, shard: number, o: Order) => ({
   orderId: o.orderId,
@@ -20,7 +20,7 @@ export const orderView = (saleId: string, shard: number, o: Order) => ({
 /** Reads its own writes: the order locator and the shard state are updated before the 201 is sent. */
 @Controller('orders')
 export class GetOrderController {
-  constructor(private readonly inventory: InventoryService) {}
+  constructor(private readonly inventory: Inventories) {}
 
   @Get(':id')
   @Authenticated()

@@ -4,17 +4,15 @@ import { ProofOfWork, PurchaseTokens } from '@flash/access';
 import { PurchaseRoute } from '../../access/purchase-route.decorator';
 import { Authenticated, CurrentPrincipal } from '../../auth/auth.guard';
 import { Principal } from '../../auth/jwt.service';
-import { Clock, CLOCK } from '../../clock';
-import { InventoryService } from '../../inventory/inventory.service';
-import { SaleCatalog } from '../../sales/sale-catalog';
+import { Clock, CLOCK, Inventories, SaleCatalogue } from '@flash/command-side';
 
 /** The dynamic order URL (seed 001): a purchase token exists only from the sale's start. */
 @Controller('sales/:id/access')
 export class AccessController {
   constructor(
     @Inject(CLOCK) private readonly clock: Clock,
-    private readonly catalog: SaleCatalog,
-    private readonly inventory: InventoryService,
+    private readonly catalog: SaleCatalogue,
+    private readonly inventory: Inventories,
     private readonly tokens: PurchaseTokens,
     private readonly challenges: ProofOfWork,
   ) {}

@@ -3,7 +3,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import pino from 'pino';
 import { AccessHooks } from '../../access/access-hooks';
 import { PurchaseRequest } from '../../access/access-request';
-import { loadConfig } from '../../config';
+import { loadConfig } from '@flash/runtime';
 import { ApiError } from '../../http/error-catalogue';
 import { RawJsonBody } from '../../http/json-body';
 import { HotPathCounters } from '../../metrics/hot-path-counters';

@@ -2,11 +2,10 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { Inject, Injectable } from '@nestjs/common';
 import { AccessHooks } from '../../access/access-hooks';
 import { PurchaseRequest } from '../../access/access-request';
-import { APP_CONFIG, AppConfig } from '../../config';
+import { APP_CONFIG, AppConfig, Logger, LOGGER } from '@flash/runtime';
 import { envelopeOfUnhandled, retryAfterOf } from '../../http/error.filter';
 import { RawJsonBody } from '../../http/json-body';
 import { writeJson } from '../../http/raw-answer';
-import { Logger, LOGGER } from '../../logger';
 import { HotPathCounters } from '../../metrics/hot-path-counters';
 import { ReservationRoute } from './reservation.route';
 

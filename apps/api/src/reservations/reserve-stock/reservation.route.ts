@@ -9,9 +9,9 @@ import { JwtService } from '../../auth/jwt.service';
 import { ApiError } from '../../http/error-catalogue';
 import { envelopeOfUnhandled, sendEnvelope } from '../../http/error.filter';
 import { parseBody } from '../../http/json-body';
-import { Logger, LOGGER } from '../../logger';
-import { SaleCatalog } from '../../sales/sale-catalog';
-import { ReservationBody, ReserveStockCommand } from './reserve-stock.command';
+import { Logger, LOGGER } from '@flash/runtime';
+import { LogIndexer, SaleCatalogue } from '@flash/command-side';
+import { ReservationView, ReserveStockCommand } from './reserve-stock.command';
 import { IDEMPOTENCY_KEY_PATTERN, ReservationRequest } from './reserve-stock.dto';
 import { ReserveStockHandler } from './reserve-stock.handler';
 
@@ -46,7 +46,8 @@ export const hashClientIp = (ip: string): string => {
 export class ReservationRoute implements OnModuleInit {
   constructor(
     private readonly adapterHost: HttpAdapterHost,
-    private readonly catalog: SaleCatalog,
+    private readonly catalog: SaleCatalogue,
+    private readonly indexes: LogIndexer,
     private readonly jwt: JwtService,
     private readonly checks: PurchaseChecks,
     private readonly handler: ReserveStockHandler,
@@ -68,8 +69,8 @@ export class ReservationRoute implements OnModuleInit {
   }
 
   /** The route's steps after the transport: shared by the Fastify route and the fast path in front of Fastify. */
-  async reserve(request: PurchaseRequest, rawBody: unknown): Promise<{ status: 200 | 201; body: ReservationBody }> {
-    if (!this.catalog.ready) throw new ApiError('NOT_READY', 'the service is catching up with the event log', { retryAfterMs: 1000 });
+  async reserve(request: PurchaseRequest, rawBody: unknown): Promise<{ status: 200 | 201; body: ReservationView }> {
+    if (!this.indexes.ready) throw new ApiError('NOT_READY', 'the service is catching up with the event log', { retryAfterMs: 1000 });
     const principal = this.jwt.verify(request.headers.authorization);
     request.principal = principal;
     await this.checks.purchase(request, 'reservation');
@@ -85,6 +86,6 @@ export class ReservationRoute implements OnModuleInit {
     const result = await this.handler.execute(
       new ReserveStockCommand(saleId, principal.userId, idempotencyKey, body.quantity, body.purchaseToken, hashClientIp(request.ip), body.challengeAnswer),
     );
-    return { status: result.created ? 201 : 200, body: result.body };
+    return { status: result.created ? 201 : 200, body: result.view };
   }
 }

@@ -1,6 +1,7 @@
 import { Command } from '@nestjs/cqrs';
 
-export interface ReservationBody {
+/** A reservation as the buyer sees it: the body of the 201 (or of the 200 when the same key is sent again). */
+export interface ReservationView {
   readonly orderId: string;
   readonly saleId: string;
   readonly userId: string;
@@ -13,7 +14,7 @@ export interface ReservationBody {
 export interface ReservationResult {
   /** True when this request placed the order (201); false when it found it (200, same body). */
   readonly created: boolean;
-  readonly body: ReservationBody;
+  readonly view: ReservationView;
 }
 
 export class ReserveStockCommand extends Command<ReservationResult> {

@@ -2,11 +2,8 @@ import { Inject, Injectable } from '@nestjs/common';
 import { Degradation } from '@flash/access';
 import { NotFound } from '@flash/domain';
 import { EventStore } from '@flash/event-store';
-import { Clock, CLOCK } from '../../clock';
-import { InventoryService } from '../../inventory/inventory.service';
-import { readShardStates } from '../../inventory/sale-inventory';
-import { EVENT_STORE } from '../../store/event-store.provider';
-import { SaleCatalog } from '../sale-catalog';
+import { Clock, CLOCK, Inventories, LogIndexer, readShardStates, SaleCatalogue } from '@flash/command-side';
+import { EVENT_STORE } from '@flash/runtime';
 import { adminSaleView, publicSaleView } from '../sale-views';
 
 @Injectable()
@@ -14,8 +11,9 @@ export class GetSaleService {
   constructor(
     @Inject(EVENT_STORE) private readonly store: EventStore,
     @Inject(CLOCK) private readonly clock: Clock,
-    private readonly catalog: SaleCatalog,
-    private readonly inventory: InventoryService,
+    private readonly catalog: SaleCatalogue,
+    private readonly indexer: LogIndexer,
+    private readonly inventory: Inventories,
     private readonly degradation: Degradation,
   ) {}
 
@@ -36,6 +34,6 @@ export class GetSaleService {
     const sale = this.saleOrThrow(saleId);
     const shards = await readShardStates(this.store, sale.definition, sale.allocations);
     const head = await this.store.headPosition();
-    return adminSaleView(sale, shards, this.clock.now(), { events: Math.max(0, head - this.catalog.position) });
+    return adminSaleView(sale, shards, this.clock.now(), { events: Math.max(0, head - this.indexer.position) });
   }
 }

@@ -1,10 +1,9 @@
 import { Inject } from '@nestjs/common';
 import { CommandHandler, ICommandHandler } from '@nestjs/cqrs';
-import { saleDecider, SaleDefinition, saleStream } from '@flash/domain';
-import { encodeEvent, EventStore, loadStream } from '@flash/event-store';
-import { Clock, CLOCK } from '../../clock';
-import { EVENT_STORE } from '../../store/event-store.provider';
-import { SaleCatalog } from '../sale-catalog';
+import { RetryLater, SaleCommand, saleDecider, SaleDefinition, SaleEvent, SaleState, saleStream } from '@flash/domain';
+import { EventStore } from '@flash/event-store';
+import { Clock, CLOCK, decideAndAppend, LogIndexer } from '@flash/command-side';
+import { EVENT_STORE } from '@flash/runtime';
 import { ScheduleSaleCommand } from './schedule-sale.command';
 
 /** Read the sale stream, decide, append with the expected revision: the whole command path on one screen. */
@@ -13,20 +12,22 @@ export class ScheduleSaleHandler implements ICommandHandler<ScheduleSaleCommand>
   constructor(
     @Inject(EVENT_STORE) private readonly store: EventStore,
     @Inject(CLOCK) private readonly clock: Clock,
-    private readonly catalog: SaleCatalog,
+    private readonly indexes: LogIndexer,
   ) {}
 
   async execute({ definition, adminId }: ScheduleSaleCommand): Promise<SaleDefinition> {
-    const streamId = saleStream(definition.saleId);
-    const { state, expectedRevision } = await loadStream(this.store, streamId, saleDecider.evolve, saleDecider.initialState());
     const now = this.clock.now();
-    const events = saleDecider.decide({ type: 'ScheduleSale', definition }, state, now);
-    await this.store.append(
-      streamId,
-      events.map((e) => encodeEvent(streamId, e, { userId: adminId, decidedAt: now })),
-      expectedRevision,
-    );
-    for (const e of events) this.catalog.apply(e);
+    const command: SaleCommand = { type: 'ScheduleSale', definition };
+    const { events } = await decideAndAppend<SaleState, SaleEvent>(this.store, {
+      streamId: saleStream(definition.saleId),
+      evolve: saleDecider.evolve,
+      initial: saleDecider.initialState(),
+      decide: (state) => saleDecider.decide(command, state, now),
+      metadata: { userId: adminId, decidedAt: now },
+      exhausted: () => new RetryLater('OVERLOADED', `sale ${definition.saleId} is being changed concurrently; retry`, 1000),
+    });
+    // Read-your-writes: the sale routes before the log subscription brings it back.
+    for (const e of events) this.indexes.apply(e);
     return definition;
   }
 }

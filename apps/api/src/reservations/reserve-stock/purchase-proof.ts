@@ -1,0 +1,24 @@
+import { Injectable } from '@nestjs/common';
+import { ProofOfWork, PurchaseTokens } from '@flash/access';
+import { DomainError, SaleDefinition } from '@flash/domain';
+
+/**
+ * What a buyer must show besides their bearer token, per sale: the purchase token from the access endpoint (bound to
+ * user and sale, short-lived), and the answer to the sale's proof-of-work challenge when it has one.
+ */
+@Injectable()
+export class PurchaseProof {
+  constructor(
+    private readonly tokens: PurchaseTokens,
+    private readonly challenges: ProofOfWork,
+  ) {}
+
+  async check(sale: SaleDefinition, userId: string, purchaseToken: string, challengeAnswer: string | undefined, now: number): Promise<void> {
+    if (!this.tokens.verify(purchaseToken, userId, sale.saleId, now)) {
+      throw new DomainError('INVALID_PURCHASE_TOKEN', 'the purchase token is missing, expired, or not for this user and sale');
+    }
+    if (sale.challenge !== 'pow') return;
+    const verdict = await this.challenges.verify(challengeAnswer, userId, sale.saleId, now);
+    if (!verdict.ok) throw new DomainError('CHALLENGE_FAILED', verdict.reason);
+  }
+}

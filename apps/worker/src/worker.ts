@@ -1,0 +1,91 @@
+import path from 'node:path';
+import {
+  BuyerQuota,
+  ClaimantIndex,
+  Clock,
+  GateKeeper,
+  Inventories,
+  LogIndexer,
+  OrderLocator,
+  SagaInventory,
+  SaleCatalogue,
+  storeTruth,
+} from '@flash/command-side';
+import { EventStore } from '@flash/event-store';
+import { EligibilityGate } from '@flash/gate';
+import { DocumentStore, ProjectionHost } from '@flash/read-models';
+import { analyticsProjectionHost, AppConfig, Logger, openDocumentStore, openEventStore, openGate } from '@flash/runtime';
+import { LogFollower, sagaFollower, SAGA_CHECKPOINTS_FILE, SqliteCheckpointStore } from '@flash/sagas';
+
+
+/**
+ * The worker process (`npm run worker`, with the api on WORKER=external): the sagas (expiry, quota release,
+ * compensation, and gate sync when the gate is Redis, shared) and the analytics projection, on the store the api
+ * writes. Its shard writers decide on the same streams as the api's, with optimistic concurrency, caught up from
+ * the log before each batch; every effect is idempotent, so after a crash it resumes from its checkpoint.
+ */
+export class Worker {
+  private constructor(
+    private readonly logger: Logger,
+    private readonly store: EventStore,
+    private readonly gate: EligibilityGate | undefined,
+    private readonly docs: DocumentStore,
+    private readonly indexes: LogIndexer,
+    private readonly inventories: Inventories,
+    private readonly sagas: LogFollower,
+    private readonly checkpoints: SqliteCheckpointStore,
+    readonly projection: ProjectionHost,
+  ) {}
+
+  static async open(config: AppConfig, logger: Logger, clock: Clock): Promise<Worker> {
+    const store = openEventStore(config);
+    // An in-process gate lives in the api, which keeps it in step itself; a Redis gate is shared, and synced here.
+    const gate = config.redisUrl ? await openGate(config) : undefined;
+    const docs = await openDocumentStore(config);
+    const now = (): number => clock.now();
+    const catalogue = new SaleCatalogue();
+    const locator = new OrderLocator();
+    const claimants = new ClaimantIndex();
+    const inventories = new Inventories(store, clock, catalogue, locator, { maxBatch: config.shardMaxBatch });
+    const indexes = new LogIndexer(store, [catalogue, locator, claimants], logger.child({ component: 'command-side' }), {
+      onRecorded: (recorded) => inventories.observe(recorded),
+    });
+    const quota = new BuyerQuota(store, claimants, { soleClaimant: false, now });
+    const keeper = gate && new GateKeeper(gate, storeTruth(store, inventories, quota), logger.child({ component: 'gate' }), () => undefined);
+    const checkpoints = new SqliteCheckpointStore(path.join(config.dataDir, SAGA_CHECKPOINTS_FILE));
+    const sagas = sagaFollower(
+      {
+        store,
+        checkpoints,
+        inventory: new SagaInventory(catalogue, inventories, indexes),
+        quota,
+        ...(keeper === undefined ? {} : { gate: keeper }),
+        logger: logger.child({ component: 'sagas' }),
+        now,
+      },
+      { sweepIntervalMs: config.sweepIntervalMs, compensationSettleMs: config.compensationSettleMs, clientWindowMs: config.purchaseTokenTtlMs },
+    );
+    const projection = analyticsProjectionHost(store, docs, config, logger, now);
+    return new Worker(logger, store, gate, docs, indexes, inventories, sagas, checkpoints, projection);
+  }
+
+  /** Catches up with the log (sales, orders), then starts the sagas and the projection. */
+  async start(): Promise<void> {
+    await this.indexes.start();
+    await this.sagas.start();
+    await this.projection.start('run');
+    this.logger.info({ position: this.indexes.position }, 'worker running');
+  }
+
+  /** Finishes the current sweep, settles queued shard commands, writes the projection's last batch, closes the store. */
+  async stop(): Promise<void> {
+    await this.sagas.stop();
+    await this.inventories.flush();
+    await this.projection.stop();
+    this.indexes.stop();
+    this.checkpoints.close();
+    await this.docs.close();
+    await this.gate?.close();
+    await this.store.close();
+  }
+}

@@ -1,0 +1,85 @@
+import { DomainEvent } from '@flash/domain';
+import { decodeEvent, EventStore, RecordedEvent, Subscription } from '@flash/event-store';
+import type { Logger } from 'pino';
+
+/** What follows the log: applies the events it cares about, idempotently (an event may come twice). */
+export interface LogIndex {
+  apply(event: DomainEvent): void;
+}
+
+export interface LogIndexerOptions {
+  /** Sees every recorded event first, undecoded (cheap): e.g. shard writers learning of appends made elsewhere. */
+  readonly onRecorded?: (recorded: RecordedEvent) => void;
+}
+
+/** Types the command side's indexes read: everything else is skipped without decoding. */
+const INDEXED = (type: string): boolean => type.startsWith('Sale') || type === 'OrderPlaced' || type === 'QuotaClaimed';
+
+/**
+ * Feeds the command side's in-memory indexes (sale catalogue, order locator, claimant index) from the global log:
+ * a catch-up subscription from position 0 at start (the process is not ready until it has caught up), then live.
+ * Use cases also apply their own events right after appending them (read-your-writes); indexes apply idempotently.
+ */
+export class LogIndexer {
+  private subscription: Subscription | undefined;
+  private appliedPosition = 0;
+  private caughtUp = false;
+
+  constructor(
+    private readonly store: EventStore,
+    private readonly indexes: readonly LogIndex[],
+    private readonly logger: Logger,
+    private readonly options: LogIndexerOptions = {},
+  ) {}
+
+  /** Replays the log up to its current head, then keeps following it. */
+  async start(): Promise<void> {
+    const head = await this.store.headPosition();
+    const started = Date.now();
+    const subscription = this.store.subscribeToAll(0);
+    this.subscription = subscription;
+    const iterator = subscription[Symbol.asyncIterator]();
+    while (this.appliedPosition < head) {
+      const next = await iterator.next();
+      if (next.done) return;
+      this.applyRecorded(next.value);
+      if (this.appliedPosition % 100_000 === 0) this.logger.info({ position: this.appliedPosition, head }, 'command-side indexes catching up');
+    }
+    this.caughtUp = true;
+    this.logger.info({ head, ms: Date.now() - started }, 'command-side indexes caught up');
+    void this.follow(iterator);
+  }
+
+  private async follow(iterator: AsyncIterator<RecordedEvent>): Promise<void> {
+    try {
+      for (let next = await iterator.next(); !next.done; next = await iterator.next()) this.applyRecorded(next.value);
+    } catch (error) {
+      this.caughtUp = false;
+      this.logger.error({ err: error }, 'command-side log subscription failed');
+    }
+  }
+
+  /** True once the log up to its head at start has been applied (and while the subscription lives). */
+  get ready(): boolean {
+    return this.caughtUp;
+  }
+
+  get position(): number {
+    return this.appliedPosition;
+  }
+
+  /** Applies an event this process has just appended, ahead of the subscription. */
+  apply(event: DomainEvent): void {
+    for (const index of this.indexes) index.apply(event);
+  }
+
+  private applyRecorded(recorded: RecordedEvent): void {
+    this.appliedPosition = recorded.position;
+    this.options.onRecorded?.(recorded);
+    if (INDEXED(recorded.type)) this.apply(decodeEvent(recorded));
+  }
+
+  stop(): void {
+    this.subscription?.close();
+  }
+}

@@ -1,0 +1,113 @@
+import { availableStock, Order, SaleDefinition, ShardConfig, ShardState, SoldOut } from '@flash/domain';
+import { CommandMetadata, EventStore } from '@flash/event-store';
+import { Clock } from '../clock';
+import { homeShard } from './home-shard';
+import { ShardOutcome, ShardWriter, ShardWriterOptions } from './shard-writer';
+
+/**
+ * All inventory shards of one sale, and the choice of shard for a reservation: start at a rotating shard so
+ * load spreads, skip shards whose cached stock cannot serve the quantity, and move on when a shard turns out to
+ * be sold out at decision time. The sale is sold out only when every shard is.
+ */
+export class SaleInventory {
+  /** Reservations being decided, so two concurrent attempts for one order can never land on two shards. */
+  private readonly inFlight = new Map<string, Promise<ShardOutcome & { shard: number }>>();
+
+  private constructor(
+    readonly sale: SaleDefinition,
+    readonly writers: readonly ShardWriter[],
+  ) {}
+
+  static async load(
+    store: EventStore,
+    clock: Clock,
+    sale: SaleDefinition,
+    allocations: readonly number[],
+    options: ShardWriterOptions,
+  ): Promise<SaleInventory> {
+    const writers = await Promise.all(
+      allocations.map((allocated, shard) => ShardWriter.load(store, clock, shardConfig(sale, shard, allocated), options)),
+    );
+    return new SaleInventory(sale, writers);
+  }
+
+  /** Units still available across shards, from the writers' caches (a filter, not the truth). */
+  available(): number {
+    return this.writers.reduce((sum, w) => sum + availableStock(w.state), 0);
+  }
+
+  /**
+   * Where an order lives, by decisions known to be durable. A writer folds a batch into its cache before the append
+   * lands, so an order whose reservation is still in flight, or on a writer whose last append failed and whose stream
+   * could not be re-read, may not exist: it is not reported.
+   */
+  findOrder(orderId: string): { order: Order; shard: number } | undefined {
+    if (this.inFlight.has(orderId)) return undefined;
+    for (const w of this.writers) {
+      if (!w.trusted) continue;
+      const order = w.state.orders.get(orderId);
+      if (order) return { order, shard: w.state.shard };
+    }
+    return undefined;
+  }
+
+  /** `preferredShard`: where the eligibility gate set stock aside; otherwise a shard derived from the order id. */
+  reserve(orderId: string, userId: string, quantity: number, metadata: CommandMetadata, preferredShard?: number): Promise<ShardOutcome & { shard: number }> {
+    let attempt = this.inFlight.get(orderId);
+    if (!attempt) {
+      const known = this.findOrder(orderId);
+      if (known) return Promise.resolve({ order: known.order, events: [], position: 0, shard: known.shard });
+      attempt = this.route(orderId, userId, quantity, metadata, preferredShard).finally(() => this.inFlight.delete(orderId));
+      this.inFlight.set(orderId, attempt);
+    }
+    return attempt;
+  }
+
+  /** Visits shards in an order derived from the order id (so load spreads and a retry takes the same path). */
+  private async route(
+    orderId: string,
+    userId: string,
+    quantity: number,
+    metadata: CommandMetadata,
+    preferredShard?: number,
+  ): Promise<ShardOutcome & { shard: number }> {
+    const n = this.writers.length;
+    const start = preferredShard ?? homeShard(orderId, n);
+    const rotation = Array.from({ length: n }, (_, i) => this.writers[(start + i) % n] as ShardWriter);
+    // An untrusted writer may hold this order durably: ask it first, whatever its cached stock (it re-reads its
+    // stream before deciding), so the order is found there instead of being placed a second time on another shard.
+    rotation.sort((a, b) => Number(a.trusted) - Number(b.trusted));
+    for (const writer of rotation) {
+      if (writer.trusted && availableStock(writer.state) < quantity) continue;
+      try {
+        const outcome = await writer.submit({ type: 'ReserveStock', orderId, userId, quantity }, metadata);
+        return { ...outcome, shard: writer.state.shard };
+      } catch (error) {
+        if (!(error instanceof SoldOut)) throw error;
+      }
+    }
+    throw new SoldOut(this.sale.saleId);
+  }
+
+  writer(shard: number): ShardWriter | undefined {
+    return this.writers[shard];
+  }
+
+  async flush(): Promise<void> {
+    await Promise.all(this.writers.map((w) => w.flush()));
+  }
+}
+
+export const shardConfig = (sale: SaleDefinition, shard: number, allocated: number): ShardConfig => ({
+  saleId: sale.saleId,
+  shard,
+  allocated,
+  inventoryMode: sale.inventoryMode,
+  holdTtlMs: sale.holdTtlMs,
+  unitPrice: sale.price,
+});
+
+
+/** Every shard of a sale folded from the store (the truth, not a writer's cache). */
+export const readShardStates = (store: EventStore, sale: SaleDefinition, allocations: readonly number[]): Promise<ShardState[]> =>
+  Promise.all(allocations.map(async (allocated, shard) => (await ShardWriter.read(store, shardConfig(sale, shard, allocated))).state));

@@ -1,0 +1,244 @@
+import {
+  DomainError,
+  fold,
+  inventoryShardDecider,
+  inventoryStream,
+  Order,
+  ShardCommand,
+  ShardConfig,
+  ShardEvent,
+  ShardState,
+} from '@flash/domain';
+import { CommandMetadata, decodeEvent, encodeEvent, EventStore, ExpectedRevision, loadStream, NO_STREAM } from '@flash/event-store';
+import { Clock } from '../clock';
+
+export interface ShardOutcome {
+  /** The order the command was about, as the shard holds it after the command (undefined if unknown). */
+  readonly order: Order | undefined;
+  /** Events this command appended; [] when it was a repeat of something already decided. */
+  readonly events: readonly ShardEvent[];
+  readonly position: number;
+}
+
+interface Job {
+  readonly command: ShardCommand;
+  readonly metadata: CommandMetadata;
+  readonly resolve: (o: ShardOutcome) => void;
+  readonly reject: (e: unknown) => void;
+}
+
+export interface ShardWriterOptions {
+  /** Most commands decided and appended in one batch (1 turns group commit off, for the benchmark). */
+  readonly maxBatch: number;
+  /** Attempts at one batch before its commands fail (each attempt after a conflict re-reads the stream). */
+  readonly maxAttempts?: number;
+}
+
+export interface ShardWriterMetrics {
+  batches: number;
+  commands: number;
+  conflicts: number;
+}
+
+/**
+ * The single writer of one inventory shard. Commands queue up; the writer takes a batch, decides each command in
+ * order against its cached state, and appends all resulting events in one call with the exact revision it decided
+ * on. On any append failure (a conflict, or an outcome it cannot know) the cache is no longer trusted: it re-reads
+ * the stream and decides the batch again; the decider is idempotent per order, so what did land is not redone.
+ *
+ * The cached state is folded as the batch is decided, so readers of `state` may see a decision up to one append
+ * before it is durable; every acknowledgement waits for the append.
+ */
+export class ShardWriter {
+  private queue: Job[] = [];
+  /** Set when an append failed and the stream could not be re-read: the cache must not be decided on. */
+  private stale = false;
+  private draining: Promise<void> | undefined;
+  /** The highest revision of this stream seen in the log, appended by anyone (this process or another). */
+  private seenRevision = -1;
+  readonly metrics: ShardWriterMetrics = { batches: 0, commands: 0, conflicts: 0 };
+
+  private constructor(
+    private readonly store: EventStore,
+    private readonly clock: Clock,
+    private readonly config: ShardConfig,
+    private readonly options: ShardWriterOptions,
+    private current: ShardState,
+    private revision: ExpectedRevision,
+    private lastPosition: number,
+  ) {}
+
+  static async load(store: EventStore, clock: Clock, config: ShardConfig, options: ShardWriterOptions): Promise<ShardWriter> {
+    const { state, revision, position } = await ShardWriter.read(store, config);
+    return new ShardWriter(store, clock, config, options, state, revision, position);
+  }
+
+  /** Folds the shard's stream from the store: the truth, independent of any cache. */
+  static async read(store: EventStore, config: ShardConfig): Promise<{ state: ShardState; revision: ExpectedRevision; position: number }> {
+    const loaded = await loadStream(store, inventoryStream(config.saleId, config.shard), inventoryShardDecider.evolve, inventoryShardDecider.initialState(config));
+    return { state: loaded.state, revision: loaded.expectedRevision, position: loaded.position };
+  }
+
+  get state(): ShardState {
+    return this.current;
+  }
+
+  /** False while `state` may hold decisions of a failed append (the stream could not be re-read yet). */
+  get trusted(): boolean {
+    return !this.stale;
+  }
+
+  get streamId(): string {
+    return inventoryStream(this.config.saleId, this.config.shard);
+  }
+
+  get queued(): number {
+    return this.queue.length;
+  }
+
+  submit(command: ShardCommand, metadata: CommandMetadata = {}): Promise<ShardOutcome> {
+    return new Promise((resolve, reject) => {
+      this.queue.push({ command, metadata, resolve, reject });
+      this.draining ??= this.drain();
+    });
+  }
+
+  /**
+   * The log shows this revision of the stream. Beyond what the writer knows, another process appended (a worker
+   * expiring a hold, another writer before it lost its lease): the writer catches up, reading only what it missed,
+   * before its next batch or when a reader asks for a `fresh` state. Its own appends are known already: nothing to do.
+   */
+  observe(revision: number): void {
+    if (revision > this.seenRevision) this.seenRevision = revision;
+  }
+
+  private get behind(): boolean {
+    return this.seenRevision > (this.revision === NO_STREAM ? -1 : this.revision);
+  }
+
+  /** Resolves once `state` includes every append the log has shown this writer (in turn with queued commands). */
+  async fresh(): Promise<void> {
+    if (!this.behind) return;
+    this.draining ??= this.drain();
+    await this.flush();
+  }
+
+  /** Resolves once every queued command has been settled. */
+  async flush(): Promise<void> {
+    while (this.draining) await this.draining;
+  }
+
+  /** The whole stream folded afresh: after a failed append, whose decisions the cached collections may still hold. */
+  private async reload(): Promise<boolean> {
+    try {
+      const truth = await ShardWriter.read(this.store, this.config);
+      this.current = truth.state;
+      this.revision = truth.revision;
+      this.lastPosition = truth.position;
+      this.stale = false;
+      return true;
+    } catch {
+      return false;
+    } finally {
+      this.forgetSeenBeyond();
+    }
+  }
+
+  /**
+   * Folds only what others appended after the writer's revision into the cache, which holds exactly the state at that
+   * revision (no failed append since: that would have made it stale). On a failed read the cache turns stale and is
+   * re-read in full before the next decision.
+   */
+  private async catchUp(): Promise<void> {
+    const from = this.revision === NO_STREAM ? 0 : this.revision + 1;
+    try {
+      const missed = await this.store.readStream(this.streamId, from);
+      let state = this.current;
+      for (const recorded of missed) state = inventoryShardDecider.evolve(state, decodeEvent(recorded) as ShardEvent);
+      const last = missed[missed.length - 1];
+      if (last !== undefined) {
+        this.current = state;
+        this.revision = last.revision;
+        this.lastPosition = last.position;
+      }
+    } catch {
+      this.stale = true;
+    } finally {
+      this.forgetSeenBeyond();
+    }
+  }
+
+  /** Not behind anything the log has shown once caught up; after a failed read, the stale path re-reads before deciding. */
+  private forgetSeenBeyond(): void {
+    this.seenRevision = Math.min(this.seenRevision, this.revision === NO_STREAM ? -1 : this.revision);
+  }
+
+  private async drain(): Promise<void> {
+    try {
+      while (this.queue.length > 0 || this.behind) {
+        if (this.behind) await (this.stale ? this.reload() : this.catchUp());
+        if (this.queue.length === 0) break;
+        const batch = this.queue.splice(0, this.options.maxBatch);
+        await this.runBatch(batch);
+      }
+    } finally {
+      this.draining = undefined;
+    }
+  }
+
+  private async runBatch(batch: readonly Job[]): Promise<void> {
+    const maxAttempts = this.options.maxAttempts ?? 5;
+    for (let attempt = 1; ; attempt++) {
+      if (this.stale && !(await this.reload())) {
+        for (const job of batch) job.reject(new ShardUnavailable(this.streamId, 'the shard stream could not be read'));
+        return;
+      }
+      const now = this.clock.now();
+      let state = this.current;
+      const decided = batch.map((job) => {
+        try {
+          const events = inventoryShardDecider.decide(job.command, state, now);
+          state = fold(inventoryShardDecider.evolve, state, events);
+          return { job, events };
+        } catch (error) {
+          return { job, events: [] as ShardEvent[], error };
+        }
+      });
+      const toAppend = decided.flatMap(({ job, events }) => events.map((e) => encodeEvent(this.streamId, e, job.metadata)));
+      try {
+        if (toAppend.length > 0) {
+          const result = await this.store.append(this.streamId, toAppend, this.revision);
+          this.revision = result.nextExpectedRevision;
+          this.lastPosition = result.position;
+        }
+        this.current = state;
+        this.metrics.batches++;
+        this.metrics.commands += batch.length;
+        for (const { job, events, error } of decided) {
+          if (error !== undefined) job.reject(error);
+          else job.resolve({ order: state.orders.get(orderIdOf(job.command)), events, position: this.lastPosition });
+        }
+        return;
+      } catch (error) {
+        this.metrics.conflicts++;
+        this.stale = true;
+        const reloaded = await this.reload();
+        if (attempt >= maxAttempts || !reloaded) {
+          for (const { job } of decided) job.reject(new ShardUnavailable(this.streamId, error));
+          return;
+        }
+      }
+    }
+  }
+}
+
+const orderIdOf = (c: ShardCommand): string => c.orderId;
+
+/** The shard could not record a decision after its retries; the outcome for the caller is unknown and retryable. */
+export class ShardUnavailable extends DomainError {
+  constructor(streamId: string, cause: unknown) {
+    super('OVERLOADED', `inventory shard ${streamId} could not record the decision, retry with the same Idempotency-Key`, {
+      cause: cause instanceof Error ? cause.message : String(cause),
+    });
+  }
+}
