@@ -24,12 +24,12 @@ import { ReadinessGuard } from './http/readiness.guard';
 import { Lifecycle } from './lifecycle';
 import { CancelOrderController } from './orders/cancel-order/cancel-order.controller';
 import { GetOrderController } from './orders/get-order/get-order.controller';
-import { DemoPaymentsController, PaymentsController } from './payments/payments.controller';
-import { PaymentsService } from './payments/payments.service';
+import { DemoPaymentsController, PaymentWebhookController } from './orders/pay-order/payment-webhook.controller';
+import { PayOrderHandler } from './orders/pay-order/pay-order.handler';
 import { SagaHost } from './sagas/saga-host';
 import { SalePageAssets } from './sale-page/sale-page.assets';
 import { SalePageController } from './sale-page/sale-page.controller';
-import { AccessController } from './reservations/access/access.controller';
+import { PurchaseTokenController } from './reservations/issue-purchase-token/purchase-token.controller';
 import { ReservationFastPath } from './reservations/reserve-stock/reservation.fast-path';
 import { ReservationRoute } from './reservations/reserve-stock/reservation.route';
 import { PurchaseProof } from './reservations/reserve-stock/purchase-proof';
@@ -60,10 +60,10 @@ export class AppModule {
         MetricsController,
         ScheduleSaleController,
         GetSaleController,
-        AccessController,
+        PurchaseTokenController,
         GetOrderController,
         CancelOrderController,
-        PaymentsController,
+        PaymentWebhookController,
         AnalyticsController,
         ProjectionsAdminController,
         ...ACCESS_CONTROLLERS,
@@ -93,7 +93,7 @@ export class AppModule {
         ReserveStockHandler,
         ReservationRoute,
         ReservationFastPath,
-        PaymentsService,
+        PayOrderHandler,
         SagaHost,
         ...analyticsProviders,
         AnalyticsHost,

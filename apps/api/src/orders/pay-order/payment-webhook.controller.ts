@@ -1,20 +1,20 @@
 import { Body, Controller, Headers, HttpCode, Inject, Param, Post } from '@nestjs/common';
 import { NotFound } from '@flash/domain';
-import { Authenticated, CurrentPrincipal, isAdmin } from '../auth/auth.guard';
-import { Principal } from '../auth/jwt.service';
+import { Authenticated, CurrentPrincipal, isAdmin } from '../../auth/auth.guard';
+import { Principal } from '../../auth/jwt.service';
 import { APP_CONFIG, AppConfig } from '@flash/runtime';
-import { RawJsonBody } from '../http/json-body';
+import { RawJsonBody } from '../../http/json-body';
 import { Inventories } from '@flash/command-side';
-import { PaymentsService, signWebhook } from './payments.service';
+import { PayOrderHandler, signWebhook } from './pay-order.handler';
 
 @Controller('payments')
-export class PaymentsController {
-  constructor(private readonly payments: PaymentsService) {}
+export class PaymentWebhookController {
+  constructor(private readonly payOrder: PayOrderHandler) {}
 
   @Post('webhook')
   @HttpCode(200)
   webhook(@Headers('x-signature') signature: string | undefined, @Body() raw: unknown) {
-    return this.payments.handle(raw, signature);
+    return this.payOrder.handle(raw, signature);
   }
 }
 
@@ -26,7 +26,7 @@ export class PaymentsController {
 export class DemoPaymentsController {
   constructor(
     @Inject(APP_CONFIG) private readonly config: AppConfig,
-    private readonly payments: PaymentsService,
+    private readonly payOrder: PayOrderHandler,
     private readonly inventory: Inventories,
   ) {}
 
@@ -37,6 +37,6 @@ export class DemoPaymentsController {
     const order = (await this.inventory.findOrder(orderId))?.order;
     if (!order || (order.userId !== principal.userId && !isAdmin(principal))) throw new NotFound('order', orderId);
     const body = JSON.stringify({ paymentId: `demo-${order.orderId}`, orderId, amount: order.amount, status: 'succeeded' });
-    return this.payments.handle(new RawJsonBody(body), signWebhook(this.config.paymentWebhookSecret, body));
+    return this.payOrder.handle(new RawJsonBody(body), signWebhook(this.config.paymentWebhookSecret, body));
   }
 }

@@ -1,11 +1,11 @@
 import { createHmac, timingSafeEqual } from 'node:crypto';
 import { Inject, Injectable } from '@nestjs/common';
-import { NotFound, OrderNotPayable, OrderStatus, paymentDecider, paymentStream, ReceivePayment } from '@flash/domain';
-import { encodeEvent, EventStore, loadStream, WrongExpectedRevision } from '@flash/event-store';
-import { Clock, CLOCK, Inventories, LocatedOrder } from '@flash/command-side';
+import { NotFound, OrderNotPayable, OrderStatus, PaymentEvent, paymentDecider, PaymentState, paymentStream, ReceivePayment, RetryLater } from '@flash/domain';
+import { EventStore } from '@flash/event-store';
+import { Clock, CLOCK, decideAndAppend, Inventories, LocatedOrder } from '@flash/command-side';
 import { APP_CONFIG, AppConfig, EVENT_STORE } from '@flash/runtime';
-import { ApiError } from '../http/error-catalogue';
-import { parseBody, RawJsonBody } from '../http/json-body';
+import { ApiError } from '../../http/error-catalogue';
+import { parseBody, RawJsonBody } from '../../http/json-body';
 import { PaymentWebhookRequest } from './payment-webhook.dto';
 
 export const signWebhook = (secret: string, rawBody: string | Buffer): string => createHmac('sha256', secret).update(rawBody).digest('hex');
@@ -19,7 +19,7 @@ export const signWebhook = (secret: string, rawBody: string | Buffer): string =>
  * never silently. A redelivered webhook (same paymentId, same order) finds both decisions made and gets the same answer.
  */
 @Injectable()
-export class PaymentsService {
+export class PayOrderHandler {
   constructor(
     @Inject(APP_CONFIG) private readonly config: AppConfig,
     @Inject(EVENT_STORE) private readonly store: EventStore,
@@ -59,21 +59,17 @@ export class PaymentsService {
 
   /** Read the payment's stream, decide, append with its expected revision (NO_STREAM the first time). */
   private async receive(command: ReceivePayment): Promise<void> {
-    const streamId = paymentStream(command.paymentId);
-    for (let attempt = 1; ; attempt++) {
-      const { state, expectedRevision } = await loadStream(this.store, streamId, paymentDecider.evolve, paymentDecider.initialState());
-      const now = this.clock.now();
-      const events = paymentDecider.decide(command, state, now);
-      if (events.length === 0) return;
-      try {
-        const metadata = { correlationId: command.orderId, causationId: `payment:${command.paymentId}`, decidedAt: now };
-        await this.store.append(streamId, events.map((e) => encodeEvent(streamId, e, metadata)), expectedRevision);
-        return;
-      } catch (error) {
-        // Another delivery got there first: decide again on what it recorded (a payment stream holds one event).
-        if (!(error instanceof WrongExpectedRevision) || attempt >= 2) throw error;
-      }
-    }
+    const now = this.clock.now();
+    await decideAndAppend<PaymentState, PaymentEvent>(this.store, {
+      streamId: paymentStream(command.paymentId),
+      evolve: paymentDecider.evolve,
+      initial: paymentDecider.initialState(),
+      decide: (state) => paymentDecider.decide(command, state, now),
+      metadata: { correlationId: command.orderId, causationId: `payment:${command.paymentId}`, decidedAt: now },
+      // Another delivery got there first: decide again on what it recorded (a payment stream holds one event).
+      maxAttempts: 2,
+      exhausted: () => new RetryLater('OVERLOADED', `payment ${command.paymentId} is being delivered concurrently; retry`, 1000),
+    });
   }
 
   private async pay({ writer, order }: LocatedOrder, payment: ReceivePayment): Promise<{ orderId: string; status: OrderStatus }> {

@@ -8,7 +8,7 @@ import { Clock, CLOCK, Inventories, SaleCatalogue } from '@flash/command-side';
 
 /** The dynamic order URL (seed 001): a purchase token exists only from the sale's start. */
 @Controller('sales/:id/access')
-export class AccessController {
+export class PurchaseTokenController {
   constructor(
     @Inject(CLOCK) private readonly clock: Clock,
     private readonly catalog: SaleCatalogue,
