@@ -19,9 +19,10 @@ import { openGate } from './gate/gate.provider';
 import { HealthController } from './health/health.controller';
 import { HotPathCounters } from './metrics/hot-path-counters';
 import { MetricsController } from './metrics/metrics.controller';
-import { MetricsService } from './metrics/metrics.service';
+import { CATALOG_FOLLOWER, MetricsService } from './metrics/metrics.service';
 import { ErrorEnvelopeFilter } from './http/error.filter';
-import { ReadinessGuard } from './http/readiness.guard';
+import { READINESS, ReadinessGuard } from './http/readiness.guard';
+import { ServerDrain } from './http/server-drain';
 import { InventoryService } from './inventory/inventory.service';
 import { Lifecycle } from './lifecycle';
 import { Logger, LOGGER } from './logger';
@@ -35,6 +36,7 @@ import { SalePageAssets } from './sale-page/sale-page.assets';
 import { SalePageController } from './sale-page/sale-page.controller';
 import { AccessController } from './reservations/access/access.controller';
 import { ReservationFastPath } from './reservations/reserve-stock/reservation.fast-path';
+import { ReservationPipeline } from './reservations/reserve-stock/reservation.pipeline';
 import { ReservationRoute } from './reservations/reserve-stock/reservation.route';
 import { ReserveStockHandler } from './reservations/reserve-stock/reserve-stock.handler';
 import { GetSaleController } from './sales/get-sale/get-sale.controller';
@@ -93,10 +95,14 @@ export class AppModule {
         JwtService,
         { provide: SalePageAssets, useFactory: () => new SalePageAssets() },
         SaleCatalog,
+        { provide: READINESS, useExisting: SaleCatalog },
+        { provide: CATALOG_FOLLOWER, useExisting: SaleCatalog },
         InventoryService,
         GetSaleService,
         ScheduleSaleHandler,
         ReserveStockHandler,
+        ServerDrain,
+        ReservationPipeline,
         ReservationRoute,
         ReservationFastPath,
         PaymentsService,

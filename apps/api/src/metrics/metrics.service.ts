@@ -6,9 +6,15 @@ import { Gauge, Registry, collectDefaultMetrics } from 'prom-client';
 import { Clock, CLOCK } from '../clock';
 import { InventoryService } from '../inventory/inventory.service';
 import { SagaHost } from '../sagas/saga-host';
-import { SaleCatalog } from '../sales/sale-catalog';
 import { EVENT_STORE } from '../store/event-store.provider';
 import { HotPathCounters } from './hot-path-counters';
+
+/** A follower of the event log, as far as its lag goes (the sale catalog). */
+export interface LogFollower {
+  readonly position: number;
+}
+
+export const CATALOG_FOLLOWER = Symbol('CATALOG_FOLLOWER');
 
 /**
  * Prometheus metrics. Hot-path counters are plain increments; everything else is read from live state when
@@ -22,7 +28,7 @@ export class MetricsService {
     counters: HotPathCounters,
     @Inject(EVENT_STORE) store: EventStore,
     @Inject(CLOCK) clock: Clock,
-    catalog: SaleCatalog,
+    @Inject(CATALOG_FOLLOWER) catalog: LogFollower,
     inventory: InventoryService,
     sagas: SagaHost,
     @Inject(ANALYTICS_HOST) analytics: ProjectionHost,
