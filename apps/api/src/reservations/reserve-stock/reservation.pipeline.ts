@@ -14,7 +14,7 @@ import { ServerDrain } from '../../http/server-drain';
 import { Logger, LOGGER } from '../../logger';
 import { HotPathCounters, RouteAnswers } from '../../metrics/hot-path-counters';
 import { SaleCatalog } from '../../sales/sale-catalog';
-import { ReservationResult, ReserveStockCommand } from './reserve-stock.command';
+import { ReserveStockCommand } from './reserve-stock.command';
 import { IDEMPOTENCY_KEY_PATTERN, ReservationRequest } from './reserve-stock.dto';
 import { ReserveStockHandler } from './reserve-stock.handler';
 
@@ -93,15 +93,31 @@ export class ReservationPipeline {
     response.once('close', this.leave);
   }
 
-  /** The route's steps on a request whose body has arrived, and the answer to write. Never throws. */
+  /** The route's steps, in order, on a request whose body has arrived, and the answer to write. Never throws. */
   async answer(request: PurchaseRequest, rawBody: unknown): Promise<ReservationAnswer> {
-    let result: ReservationResult;
     try {
-      result = await this.reserve(request, rawBody);
+      refuseUnlessReady(this.catalog);
+      const principal = this.jwt.verify(request.headers.authorization);
+      request.principal = principal;
+      await this.checks.purchase(request, 'reservation');
+      const idempotencyKey = request.headers['idempotency-key'];
+      if (typeof idempotencyKey !== 'string' || !IDEMPOTENCY_KEY_PATTERN.test(idempotencyKey)) {
+        throw new ApiError('VALIDATION_FAILED', 'the Idempotency-Key header is required: 8–128 printable ASCII characters');
+      }
+      const body = parseBody(ReservationRequest, rawBody);
+      const { id } = request.params as { id: string };
+      // The catalog's own copy of the id: what the request carries is a slice of its URL, and anything kept per order
+      // (holds, orders, pending work) would keep the whole URL alive with it.
+      const saleId = this.catalog.sale(id)?.definition.saleId ?? id;
+      const result = await this.handler.execute(
+        new ReserveStockCommand(saleId, principal.userId, idempotencyKey, body.quantity, body.purchaseToken, hashClientIp(request.ip), body.challengeAnswer),
+      );
+      // Answered with a reservation: a retry of this key is a replay, let through the rate limits and degradation.
+      this.knownKeys.remember?.(saleId, principal.userId, idempotencyKey);
+      return this.answered(result.created ? 201 : 200, JSON.stringify(result.body), undefined);
     } catch (error) {
       return this.refuse(request, error);
     }
-    return this.answered(result.created ? 201 : 200, JSON.stringify(result.body), undefined);
   }
 
   /** Any error, from the steps or from the transport before them: the envelope, counted as a refusal of the sale. */
@@ -121,28 +137,6 @@ export class ReservationPipeline {
     if (match === null) return;
     this.countRefusal(match[1] as string, code);
     this.answers.answered(ERROR_CATALOGUE[code].status);
-  }
-
-  private async reserve(request: PurchaseRequest, rawBody: unknown): Promise<ReservationResult> {
-    refuseUnlessReady(this.catalog);
-    const principal = this.jwt.verify(request.headers.authorization);
-    request.principal = principal;
-    await this.checks.purchase(request, 'reservation');
-    const idempotencyKey = request.headers['idempotency-key'];
-    if (typeof idempotencyKey !== 'string' || !IDEMPOTENCY_KEY_PATTERN.test(idempotencyKey)) {
-      throw new ApiError('VALIDATION_FAILED', 'the Idempotency-Key header is required: 8–128 printable ASCII characters');
-    }
-    const body = parseBody(ReservationRequest, rawBody);
-    const { id } = request.params as { id: string };
-    // The catalog's own copy of the id: what the request carries is a slice of its URL, and anything kept per order
-    // (holds, orders, pending work) would keep the whole URL alive with it.
-    const saleId = this.catalog.sale(id)?.definition.saleId ?? id;
-    const result = await this.handler.execute(
-      new ReserveStockCommand(saleId, principal.userId, idempotencyKey, body.quantity, body.purchaseToken, hashClientIp(request.ip), body.challengeAnswer),
-    );
-    // Answered with a reservation: a retry of this key is a replay, let through the rate limits and degradation.
-    this.knownKeys.remember?.(saleId, principal.userId, idempotencyKey);
-    return result;
   }
 
   /** Refusals are counted for sales that exist only: sale ids in refused requests come from clients. */
