@@ -1,4 +1,6 @@
+import { isDeepStrictEqual } from 'node:util';
 import { deriveKey, PurchaseTokens } from '@flash/access';
+import { eventually } from '../support/eventually';
 import { ApiClient, ApiResponse, openSale } from './support/client';
 import { ServerProcess } from './support/server';
 
@@ -155,6 +157,36 @@ describe('POST /sales/:id/reservations: the fast path and the Fastify route answ
     const unknown = await both(saleId, attempt('unknown-key', 'no-such-sale'));
     expect(unknown.map((r) => r.status)).toEqual([404, 404]);
     expect(comparable(unknown[0])).toEqual(comparable(unknown[1]));
+  });
+
+  it("counts every refusal of either way in exactly once by its code, those Fastify makes before the route's steps included", async () => {
+    const saleId = await sale();
+    const buyer = client.token(`counted-${Math.random()}`.slice(0, 20));
+    const base = `/sales/${saleId}/reservations`;
+    const refused = [
+      // The steps' own refusals, on both ways in.
+      await client.request('POST', base, { token: buyer, headers: { 'idempotency-key': 'counted-key-1' }, body: { quantity: 1, purchaseToken: 'not-a-token' } }),
+      await client.request('POST', `${base}?via=fastify`, { token: buyer, headers: { 'idempotency-key': 'counted-key-2' }, body: { quantity: 1, purchaseToken: 'not-a-token' } }),
+      // Refused by Fastify before the handler (its body limit), so answered through the route's error handler.
+      await client.request('POST', base, { token: buyer, headers: { 'idempotency-key': 'counted-key-3' }, rawBody: JSON.stringify({ quantity: 1, purchaseToken: 'x'.repeat(20_000) }) }),
+      // Another media type: Fastify's route, refused by the body step after authentication.
+      await client.request('POST', base, { token: buyer, headers: { 'idempotency-key': 'counted-key-4', 'content-type': 'text/plain' }, rawBody: 'quantity=1' }),
+    ];
+    expect(refused.map((r) => [r.status, r.body.error.code, r.headers['x-content-type-options']])).toEqual([
+      [403, 'INVALID_PURCHASE_TOKEN', 'nosniff'],
+      [403, 'INVALID_PURCHASE_TOKEN', 'nosniff'],
+      [413, 'PAYLOAD_TOO_LARGE', 'nosniff'],
+      [400, 'VALIDATION_FAILED', 'nosniff'],
+    ]);
+    let seen: unknown;
+    await eventually(
+      'the four refusals in the sale summary',
+      async () => {
+        seen = (await client.request('GET', `/analytics/sales/${saleId}/summary`, { token: admin })).body.rejections;
+        return isDeepStrictEqual(seen, { INVALID_PURCHASE_TOKEN: 2, PAYLOAD_TOO_LARGE: 1, VALIDATION_FAILED: 1 });
+      },
+      { intervalMs: 100, seen: () => seen },
+    );
   });
 
   it('both count in the same request metric', async () => {

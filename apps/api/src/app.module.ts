@@ -21,6 +21,7 @@ import { MetricsController } from './metrics/metrics.controller';
 import { MetricsService } from './metrics/metrics.service';
 import { ErrorEnvelopeFilter } from './http/error.filter';
 import { ReadinessGuard } from './http/readiness.guard';
+import { ServerDrain } from './http/server-drain';
 import { Lifecycle } from './lifecycle';
 import { CancelOrderController } from './orders/cancel-order/cancel-order.controller';
 import { GetOrderController } from './orders/get-order/get-order.controller';
@@ -31,6 +32,7 @@ import { SalePageAssets } from './sale-page/sale-page.assets';
 import { SalePageController } from './sale-page/sale-page.controller';
 import { PurchaseTokenController } from './reservations/issue-purchase-token/purchase-token.controller';
 import { ReservationFastPath } from './reservations/reserve-stock/reservation.fast-path';
+import { ReservationPipeline } from './reservations/reserve-stock/reservation.pipeline';
 import { ReservationRoute } from './reservations/reserve-stock/reservation.route';
 import { PurchaseProof } from './reservations/reserve-stock/purchase-proof';
 import { ReserveStockHandler } from './reservations/reserve-stock/reserve-stock.handler';
@@ -86,11 +88,13 @@ export class AppModule {
         ...accessProviders(config),
         JwtService,
         { provide: SalePageAssets, useFactory: () => new SalePageAssets() },
-        ...commandSideProviders(config),
         GetSaleService,
         ScheduleSaleHandler,
         PurchaseProof,
         ReserveStockHandler,
+        ...commandSideProviders(config),
+        ServerDrain,
+        ReservationPipeline,
         ReservationRoute,
         ReservationFastPath,
         PayOrderHandler,

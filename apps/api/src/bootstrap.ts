@@ -8,9 +8,11 @@ import { sendEnvelope, toEnvelope } from './http/error.filter';
 import { HttpEdge } from './http/http-edge';
 import { registerRawJsonParser } from './http/json-body';
 import { registerSecurityHeaders, securityHeaders } from './http/security-headers';
+import { ServerDrain } from './http/server-drain';
 import { PinoNestLogger } from './logger';
 import { HotPathCounters } from './metrics/hot-path-counters';
 import { ReservationFastPath } from './reservations/reserve-stock/reservation.fast-path';
+import { ReservationPipeline } from './reservations/reserve-stock/reservation.pipeline';
 
 /**
  * A request whose headers arrive once the drain has begun, on a connection opened before it (new connections are
@@ -20,20 +22,19 @@ const SHUTTING_DOWN = toEnvelope(new ApiError('NOT_READY', 'the server is shutti
 
 /** Builds the Nest application on Fastify; `main.ts` and the tests both start it through here. */
 export const createApp = async (deps: AppDependencies): Promise<NestFastifyApplication> => {
-  // The reservation fast path sees each request before Fastify and takes those of the ordinary shape.
-  const front: { fastPath?: ReservationFastPath } = {};
-  const late: { counters?: HotPathCounters } = {}; // the hooks exist before Nest has built the counters
-  let closing = false;
+  // Nest builds these; the server and its hooks exist before it has, and see no request until it is listening.
+  const late: { counters?: HotPathCounters; drain?: ServerDrain; fastPath?: ReservationFastPath; reservations?: ReservationPipeline } = {};
   const { config } = deps;
   const edge = new HttpEdge(config, {
-    refused: (req, status, payload) => front.fastPath?.noteEdgeRefusal(req, status, payload),
+    refused: (req, code) => late.reservations?.noteEdgeRefusal(req, code),
     answered: (code) => late.counters?.edgeAnswered(code),
   });
   const adapter = new FastifyAdapter({
+    // The reservation fast path sees each request before Fastify and takes those of the ordinary shape.
     serverFactory: (handler: RequestListener) =>
       edge.createServer((req, res) => {
-        if (closing) edge.refuse(req, res, SHUTTING_DOWN);
-        else if (front.fastPath?.handle(req, res, () => closing) !== true) handler(req, res);
+        if (late.drain?.closing === true) edge.refuse(req, res, SHUTTING_DOWN);
+        else if (late.fastPath?.handle(req, res) !== true) handler(req, res);
       }),
     bodyLimit: config.bodyLimitBytes,
     logger: false,
@@ -49,18 +50,10 @@ export const createApp = async (deps: AppDependencies): Promise<NestFastifyAppli
   });
   const fastify = adapter.getInstance();
   registerRawJsonParser(fastify, config.bodyLimitBytes);
-  // Draining: once closing starts, every response still in flight tells its client to hang up, so keep-alive
-  // connections do not hold the shutdown open after their last answer.
-  fastify.addHook('preClose', (done) => {
-    closing = true;
-    done();
-  });
-  fastify.addHook('onSend', (_request, reply, payload, done) => {
-    if (closing) void reply.header('connection', 'close');
-    done(null, payload);
-  });
+  // The request metric of every route but those of their own plumbing, which count their answers themselves.
   fastify.addHook('onResponse', (request, reply, done) => {
-    late.counters?.requests.inc({ method: request.method, route: request.routeOptions.url ?? 'unmatched', code: String(reply.statusCode) });
+    const { url, config: route } = request.routeOptions;
+    if (route.ownPlumbing !== true) late.counters?.requests.inc({ method: request.method, route: url ?? 'unmatched', code: String(reply.statusCode) });
     done();
   });
   const app = await NestFactory.create<NestFastifyApplication>(AppModule.forRoot(deps), adapter, {
@@ -69,7 +62,9 @@ export const createApp = async (deps: AppDependencies): Promise<NestFastifyAppli
     bodyParser: false,
   });
   late.counters = app.get(HotPathCounters);
-  front.fastPath = app.get(ReservationFastPath);
+  late.drain = app.get(ServerDrain);
+  late.fastPath = app.get(ReservationFastPath);
+  late.reservations = app.get(ReservationPipeline);
   // Security headers on every answer; the API serves JSON only, so the strictest content policy fits.
   registerSecurityHeaders(fastify);
   await app.init();

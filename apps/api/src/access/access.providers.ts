@@ -78,7 +78,7 @@ export const accessProviders = (config: AccessSettings): Provider[] => [
   },
   {
     provide: REJECTION_RECORDER,
-    // The access hooks report refusals for sales that exist only (sale ids in refused requests come from clients).
+    // The reservation pipeline reports refusals for sales that exist only (sale ids in refused requests come from clients).
     useFactory: (counters: HotPathCounters, log: RejectionLog, clock: Clock): RejectionRecorder => ({
       record: (saleId, code) => {
         counters.rejected(code);

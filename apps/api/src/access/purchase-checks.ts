@@ -12,7 +12,7 @@ const NEVER_SHED = ['/health/', '/metrics', '/admin/'];
  * frequency limits, overload, degradation. Blocked and rate-limited clients keep their more specific answer over
  * OVERLOADED; every check before the handler is an in-memory lookup (or one Redis call for shared limits).
  * The Nest guards apply them route by route; the reservation route, which runs outside Nest's pipeline
- * (reservation.route.ts and its fast path), calls `purchase` for all four at once.
+ * (reservation.pipeline.ts, behind both its ways in), calls `purchase` for all four at once.
  */
 @Injectable()
 export class PurchaseChecks {

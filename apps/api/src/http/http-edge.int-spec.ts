@@ -17,11 +17,11 @@ describe('HttpEdge', () => {
 
   /** An edge in front of `listener` on a free port, with 1 s deadlines; `connect` opens raw connections to it. */
   const start = async (listener: RequestListener, settings: Partial<HttpEdgeSettings> = {}) => {
-    const refused: Array<{ url: string; status: number }> = [];
+    const refused: Array<{ url: string; code: string }> = [];
     const answered: string[] = [];
     const edge = new HttpEdge(
       { requestTimeoutMs: 1000, keepAliveTimeoutMs: 1000, maxConnectionsPerIp: 0, ...settings },
-      { refused: (req, status) => refused.push({ url: req.url ?? '', status }), answered: (code) => answered.push(code) },
+      { refused: (req, code) => refused.push({ url: req.url ?? '', code }), answered: (code) => answered.push(code) },
     );
     const server = edge.createServer(listener);
     server.on('clientError', edge.answerClientError);
@@ -57,7 +57,7 @@ describe('HttpEdge', () => {
     c.write('POST /slow HTTP/1.1\r\nhost: a\r\ncontent-type: application/json\r\ncontent-length: 10\r\n\r\n{');
     await c.waitClosed(WAIT_MS);
     expect(c.responses().map((r) => [r.status, r.body?.error?.code])).toEqual([[408, 'REQUEST_TIMEOUT']]);
-    expect({ refused, answered }).toEqual({ refused: [{ url: '/slow', status: 408 }], answered: ['REQUEST_TIMEOUT'] });
+    expect({ refused, answered }).toEqual({ refused: [{ url: '/slow', code: 'REQUEST_TIMEOUT' }], answered: ['REQUEST_TIMEOUT'] });
   });
 
   it('writes no 408 after an answer already given to a request whose body is still arriving', async () => {
@@ -102,7 +102,7 @@ describe('HttpEdge', () => {
     third.write('GET /third HTTP/1.1\r\nhost: a\r\n\r\n');
     await third.waitClosed(WAIT_MS);
     expect(third.responses().map((r) => [r.status, r.body?.error?.code, r.headers['retry-after']])).toEqual([[429, 'RATE_LIMITED', '1']]);
-    expect(refused).toEqual([{ url: '/third', status: 429 }]);
+    expect(refused).toEqual([{ url: '/third', code: 'RATE_LIMITED' }]);
 
     held[0]!.destroy();
     await held[0]!.closed;

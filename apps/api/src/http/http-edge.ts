@@ -1,7 +1,7 @@
 import http, { IncomingMessage, RequestListener, Server, ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
 import { normaliseIp } from '@flash/access';
-import { ApiError } from './error-catalogue';
+import { ApiError, ApiErrorCode } from './error-catalogue';
 import { Envelope, toEnvelope } from './error.filter';
 import { writeEnvelope, writeEnvelopeToSocket } from './raw-answer';
 
@@ -15,8 +15,8 @@ export interface HttpEdgeSettings {
 }
 
 export interface HttpEdgeHooks {
-  /** A request the edge answered with an error before routing (drain, connection cap, timeout): counted by its route. */
-  readonly refused?: (req: IncomingMessage, status: number, payload: string) => void;
+  /** A request the edge answered with an error before routing (drain, connection cap, timeout), by code: counted by its route. */
+  readonly refused?: (req: IncomingMessage, code: ApiErrorCode) => void;
   /** Every error the edge answers, by code (metrics). */
   readonly answered?: (code: string) => void;
 }
@@ -90,9 +90,9 @@ export class HttpEdge {
 
   /** Answers a request with an error before routing and closes its connection once the answer is written. */
   refuse(req: IncomingMessage, res: ServerResponse, envelope: Envelope): void {
-    const payload = writeEnvelope(res, envelope, true);
+    writeEnvelope(res, envelope, true);
     this.hooks.answered?.(envelope.body.error.code);
-    this.hooks.refused?.(req, envelope.status, payload);
+    this.hooks.refused?.(req, envelope.body.error.code);
   }
 
   /**
@@ -105,10 +105,10 @@ export class HttpEdge {
     const envelope = this.envelopeOf(error.code);
     const last = this.lastAnswer.get(socket);
     if (envelope !== undefined && socket.writable && !answerUnderWay(last) && (last !== undefined || socket.bytesRead > 0)) {
-      const payload = writeEnvelopeToSocket(socket, envelope);
+      writeEnvelopeToSocket(socket, envelope);
       this.hooks.answered?.(envelope.body.error.code);
       // A body that stopped arriving belongs to a request that was routed: it is refused like any other.
-      if (last !== undefined && !last.req.complete) this.hooks.refused?.(last.req, envelope.status, payload);
+      if (last !== undefined && !last.req.complete) this.hooks.refused?.(last.req, envelope.body.error.code);
     }
     socket.destroy(error);
   };

@@ -4,8 +4,8 @@ import { Envelope, retryAfterOf } from './error.filter';
 import { securityHeaders } from './security-headers';
 
 /**
- * Answers written below Fastify's reply — by the reservation fast path, by the HTTP edge (refusals before routing,
- * what Node's parser gives up on) — carry what Fastify's hooks give every other answer: the security headers, the
+ * Answers written below Fastify's reply — by a route of its own plumbing (the reservation pipeline, on both its ways
+ * in), by the HTTP edge (refusals before routing, what Node's parser gives up on) — carry what Fastify's hooks give every other answer: the security headers, the
  * JSON media type, an exact length, and Retry-After on 429/503. The one place those headers are put together.
  */
 const JSON_CONTENT_TYPE = 'application/json; charset=utf-8';
@@ -32,22 +32,19 @@ export const writeJson = (res: ServerResponse, status: number, payload: string, 
 };
 
 /** An error envelope on Node's response object; `close` ends the connection after it. */
-export const writeEnvelope = (res: ServerResponse, envelope: Envelope, close = false): string => {
-  const payload = JSON.stringify(envelope.body);
-  writeJson(res, envelope.status, payload, { retryAfter: retryAfterOf(envelope), close });
-  return payload;
+export const writeEnvelope = (res: ServerResponse, envelope: Envelope, close = false): void => {
+  writeJson(res, envelope.status, JSON.stringify(envelope.body), { retryAfter: retryAfterOf(envelope), close });
 };
 
 /**
  * An error envelope written straight onto a socket that has no response object to write it with (Node's parser gave
  * up on the request, or it did not arrive in time); the caller destroys the socket after it, as Node itself does.
  */
-export const writeEnvelopeToSocket = (socket: Socket, envelope: Envelope): string => {
+export const writeEnvelopeToSocket = (socket: Socket, envelope: Envelope): void => {
   const payload = JSON.stringify(envelope.body);
   const headers = { date: new Date().toUTCString(), ...answerHeaders(payload, { retryAfter: retryAfterOf(envelope), close: true }) };
   const head = Object.entries(headers)
     .map(([name, value]) => `${name}: ${value}\r\n`)
     .join('');
   socket.write(`HTTP/1.1 ${envelope.status} ${STATUS_CODES[envelope.status] ?? ''}\r\n${head}\r\n${payload}`);
-  return payload;
 };

@@ -1,4 +1,5 @@
 import type { FastifyInstance } from 'fastify';
+import { ownsItsPlumbing } from './own-plumbing';
 
 /**
  * The response headers of a JSON API, as the OWASP REST Security Cheat Sheet lists them: nothing may be loaded or
@@ -29,9 +30,10 @@ export const SALE_PAGE_HEADERS: Readonly<Record<string, string>> = Object.freeze
 
 export const securityHeaders = (): Readonly<Record<string, string>> => SECURITY_HEADERS;
 
+/** On every Fastify route but those of their own plumbing, which put these in their answers themselves (raw-answer.ts). */
 export const registerSecurityHeaders = (fastify: FastifyInstance): void => {
-  fastify.addHook('onRequest', (_request, reply, done) => {
-    void reply.headers(SECURITY_HEADERS);
+  fastify.addHook('onRequest', (request, reply, done) => {
+    if (!ownsItsPlumbing(request)) void reply.headers(SECURITY_HEADERS);
     done();
   });
 };

@@ -9,12 +9,13 @@ const valueOf = async (counters: HotPathCounters, name: string, labels: Record<s
 describe('HotPathCounters', () => {
   it('adds the tallied answers, refusals and verdicts to their counters at each scrape, each count once', async () => {
     const counters = new HotPathCounters();
-    counters.reservationAnswered(409);
-    counters.reservationAnswered(409);
-    counters.reservationAnswered(201);
+    const reservations = counters.routeAnswers('POST', '/sales/:id/reservations');
+    reservations.answered(409);
+    reservations.answered(409);
+    reservations.answered(201);
     counters.rejected('SOLD_OUT');
     counters.gateDecided('admitted');
-    counters.requests.inc({ method: 'POST', route: '/sales/:id/reservations', code: '409' }); // the Fastify route's hook
+    counters.requests.inc({ method: 'POST', route: '/sales/:id/reservations', code: '409' }); // as the global onResponse hook does
 
     const answered = { method: 'POST', route: '/sales/:id/reservations' };
     expect(await valueOf(counters, 'http_requests_total', { ...answered, code: '409' })).toBe(3);
@@ -24,8 +25,16 @@ describe('HotPathCounters', () => {
 
     // A second scrape with nothing new shows the same totals; new counts add to them.
     expect(await valueOf(counters, 'http_requests_total', { ...answered, code: '409' })).toBe(3);
-    counters.reservationAnswered(409);
+    reservations.answered(409);
     expect(await valueOf(counters, 'http_requests_total', { ...answered, code: '409' })).toBe(4);
     expect(await counters.registry.metrics()).toContain('http_requests_total{method="POST",route="/sales/:id/reservations",code="409"} 4');
+  });
+
+  it('keeps the answers of each route that counts its own under that route', async () => {
+    const counters = new HotPathCounters();
+    counters.routeAnswers('POST', '/a').answered(200);
+    counters.routeAnswers('GET', '/b').answered(200);
+    expect(await valueOf(counters, 'http_requests_total', { method: 'POST', route: '/a', code: '200' })).toBe(1);
+    expect(await valueOf(counters, 'http_requests_total', { method: 'GET', route: '/b', code: '200' })).toBe(1);
   });
 });

@@ -1,0 +1,220 @@
+import { EventEmitter } from 'node:events';
+import pino from 'pino';
+import {
+  DEFAULT_FREQUENCY_LIMITS,
+  Degradation,
+  FrequencyLimits,
+  InMemoryBlacklist,
+  InMemoryDegradationState,
+  OverloadShedder,
+  RecentIdempotencyKeys,
+  RejectionRecorder,
+} from '@flash/access';
+import { SoldOut } from '@flash/domain';
+import { PurchaseRequest } from '../../access/access-request';
+import { PurchaseChecks } from '../../access/purchase-checks';
+import { JwtService } from '../../auth/jwt.service';
+import { ApiError } from '../../http/error-catalogue';
+import { RawJsonBody } from '../../http/json-body';
+import { securityHeaders } from '../../http/security-headers';
+import { ServerDrain } from '../../http/server-drain';
+import { HotPathCounters } from '../../metrics/hot-path-counters';
+import { ReservationPipeline } from './reservation.pipeline';
+import { ReserveStockCommand } from './reserve-stock.command';
+import { CommandBus } from '@nestjs/cqrs';
+import { LogIndexer, SaleCatalogue } from '@flash/command-side';
+
+const ORDER = { orderId: 'o1', saleId: 'sale-1', userId: 'buyer-1', quantity: 1, status: 'reserved', shard: 0 };
+const BODY = new RawJsonBody('{"quantity":1,"purchaseToken":"t"}');
+
+/** The pipeline with the real access checks, shedder, known keys and counters; stand-ins for the catalog, JWT and handler. */
+const setUp = () => {
+  const catalog = { ready: true, sale: (id: string) => (id === 'sale-1' ? { definition: { saleId: 'sale-1' } } : undefined) };
+  const jwt = {
+    verify: (authorization: string | undefined) => {
+      if (authorization !== 'Bearer buyer-1') throw new ApiError('UNAUTHENTICATED', 'a Bearer token is required');
+      return { userId: 'buyer-1', roles: [] };
+    },
+  };
+  const commands: ReserveStockCommand[] = [];
+  let outcome: () => Promise<unknown> = async () => ({ created: true, view: ORDER });
+  const handler = { execute: async (cmd: ReserveStockCommand) => (commands.push(cmd), outcome()) };
+  const shedder = new OverloadShedder({ maxInFlight: 1 }, { now: () => 0, sampler: { p99Ms: () => 0, reset: () => undefined, close: () => undefined } });
+  const knownKeys = new RecentIdempotencyKeys();
+  const checks = new PurchaseChecks(
+    new InMemoryBlacklist(() => 0),
+    new FrequencyLimits({ ...DEFAULT_FREQUENCY_LIMITS, enabled: false }),
+    shedder,
+    new Degradation(new InMemoryDegradationState(), {}, { random: () => 0 }),
+    knownKeys,
+  );
+  const refusals: Record<string, Record<string, number>> = {};
+  const rejections: RejectionRecorder = {
+    record: (saleId, code) => {
+      const bySale = (refusals[saleId] ??= {});
+      bySale[code] = (bySale[code] ?? 0) + 1;
+    },
+  };
+  const drain = { closing: false } as ServerDrain;
+  const counters = new HotPathCounters();
+  const pipeline = new ReservationPipeline(
+    catalog as unknown as SaleCatalogue,
+    catalog as unknown as LogIndexer,
+    jwt as unknown as JwtService,
+    checks,
+    handler as unknown as CommandBus,
+    shedder,
+    rejections,
+    knownKeys,
+    drain,
+    counters,
+    pino({ enabled: false }),
+  );
+  const requestTo = (saleId = 'sale-1', headers: Record<string, string> = {}): PurchaseRequest => ({
+    ip: '10.0.0.7',
+    url: `/sales/${saleId}/reservations`,
+    headers: { authorization: 'Bearer buyer-1', 'idempotency-key': 'key-00000001', ...headers },
+    params: { id: saleId },
+  });
+  const answered = async (code: number): Promise<number> =>
+    (await counters.registry.getMetricsAsJSON())
+      .find((m) => m.name === 'http_requests_total')
+      ?.values.find((v) => v.labels.route === '/sales/:id/reservations' && v.labels.code === String(code))?.value ?? 0;
+  return {
+    pipeline,
+    catalog,
+    commands,
+    shedder,
+    knownKeys,
+    refusals,
+    drain,
+    requestTo,
+    answered,
+    willAnswer: (next: () => Promise<unknown>) => {
+      outcome = next;
+    },
+  };
+};
+
+const codeOf = (payload: string): string => (JSON.parse(payload) as { error: { code: string } }).error.code;
+
+/** A response that closes when told to, as a way in's response does once answered or aborted. */
+const closable = () => new EventEmitter();
+
+describe('ReservationPipeline', () => {
+  it('answers a reservation 201 with the security headers, remembers its key and counts the request', async () => {
+    const t = setUp();
+    const { status, headers, payload } = await t.pipeline.answer(t.requestTo(), BODY);
+
+    expect(status).toBe(201);
+    expect(JSON.parse(payload)).toEqual(ORDER);
+    expect(headers).toEqual({ ...securityHeaders(), 'content-type': 'application/json; charset=utf-8', 'content-length': String(Buffer.byteLength(payload)) });
+    expect(t.commands.map((c) => [c.saleId, c.userId, c.idempotencyKey, c.quantity, c.purchaseToken])).toEqual([['sale-1', 'buyer-1', 'key-00000001', 1, 't']]);
+    expect(t.knownKeys.has('sale-1', 'buyer-1', 'key-00000001')).toBe(true);
+    expect(t.refusals).toEqual({});
+    expect(await t.answered(201)).toBe(1);
+  });
+
+  it('answers a replay 200 with the same body', async () => {
+    const t = setUp();
+    t.willAnswer(async () => ({ created: false, view: ORDER }));
+    const { status, payload } = await t.pipeline.answer(t.requestTo(), BODY);
+    expect({ status, body: JSON.parse(payload) }).toEqual({ status: 200, body: ORDER });
+  });
+
+  it('answers a refusal in the envelope and counts it by sale and by the code of the error thrown', async () => {
+    const t = setUp();
+    t.willAnswer(async () => {
+      throw new SoldOut('sale-1');
+    });
+    const first = await t.pipeline.answer(t.requestTo(), BODY);
+    await t.pipeline.answer(t.requestTo(), BODY);
+
+    expect(first.status).toBe(409);
+    expect(JSON.parse(first.payload)).toEqual({ error: { code: 'SOLD_OUT', message: expect.any(String), retryable: false } });
+    expect(first.headers).toMatchObject({ ...securityHeaders(), 'content-length': String(Buffer.byteLength(first.payload)) });
+    expect(first.headers['retry-after']).toBeUndefined();
+    expect(t.refusals).toEqual({ 'sale-1': { SOLD_OUT: 2 } });
+    expect(t.knownKeys.has('sale-1', 'buyer-1', 'key-00000001')).toBe(false);
+    expect(await t.answered(409)).toBe(2);
+  });
+
+  it("checks in API.md's order: readiness, authentication, Idempotency-Key, body, and only then the handler", async () => {
+    const t = setUp();
+    const codes: string[] = [];
+    const attempt = async (request: PurchaseRequest, body: unknown) => codes.push(codeOf((await t.pipeline.answer(request, body)).payload));
+    t.catalog.ready = false;
+    await attempt(t.requestTo('sale-1', { authorization: '', 'idempotency-key': '' }), 'not json');
+    t.catalog.ready = true;
+    await attempt(t.requestTo('sale-1', { authorization: '', 'idempotency-key': '' }), 'not json');
+    await attempt(t.requestTo('sale-1', { 'idempotency-key': 'short' }), 'not json');
+    await attempt(t.requestTo(), 'not json');
+    await attempt(t.requestTo(), new RawJsonBody('{"quantity":1,"purchaseToken":"t","extra":1}'));
+
+    expect(codes).toEqual(['NOT_READY', 'UNAUTHENTICATED', 'VALIDATION_FAILED', 'VALIDATION_FAILED', 'VALIDATION_FAILED']);
+    expect(t.commands).toEqual([]);
+    expect(t.refusals).toEqual({ 'sale-1': { NOT_READY: 1, UNAUTHENTICATED: 1, VALIDATION_FAILED: 3 } });
+  });
+
+  it('counts a request in flight from begin to its close: over the bound it is shed with OVERLOADED and Retry-After', async () => {
+    const t = setUp();
+    const held = [closable(), closable()];
+    for (const response of held) t.pipeline.begin(response);
+    expect(t.shedder.inFlight).toBe(2);
+
+    const shed = await t.pipeline.answer(t.requestTo(), BODY);
+    expect([shed.status, codeOf(shed.payload), shed.headers['retry-after']]).toEqual([503, 'OVERLOADED', String(Math.ceil(t.shedder.settings.retryAfterMs / 1000))]);
+    expect(t.refusals).toEqual({ 'sale-1': { OVERLOADED: 1 } });
+
+    for (const response of held) response.emit('close');
+    expect(t.shedder.inFlight).toBe(0);
+    expect((await t.pipeline.answer(t.requestTo(), BODY)).status).toBe(201);
+  });
+
+  it('tells the client to hang up once the server drains', async () => {
+    const t = setUp();
+    t.drain.closing = true;
+    expect((await t.pipeline.answer(t.requestTo(), BODY)).headers.connection).toBe('close');
+  });
+
+  it("answers and counts once what the transport refused before the steps (Fastify's body limit)", async () => {
+    const t = setUp();
+    const tooLarge = Object.assign(new Error('Request body is too large'), { statusCode: 413, code: 'FST_ERR_CTP_BODY_TOO_LARGE' });
+    const { status, headers, payload } = t.pipeline.refuse(t.requestTo(), tooLarge);
+
+    expect([status, codeOf(payload)]).toEqual([413, 'PAYLOAD_TOO_LARGE']);
+    expect(headers).toMatchObject(securityHeaders());
+    expect(t.refusals).toEqual({ 'sale-1': { PAYLOAD_TOO_LARGE: 1 } });
+    expect(await t.answered(413)).toBe(1);
+  });
+
+  it('answers a bug as INTERNAL in the envelope', async () => {
+    const t = setUp();
+    t.willAnswer(async () => {
+      throw new TypeError('boom');
+    });
+    const { status, payload } = await t.pipeline.answer(t.requestTo(), BODY);
+    expect([status, JSON.parse(payload)]).toEqual([500, { error: { code: 'INTERNAL', message: 'internal error', retryable: true } }]);
+  });
+
+  it('counts no refusal for a sale that does not exist (sale ids come from clients)', async () => {
+    const t = setUp();
+    t.willAnswer(async () => {
+      throw new ApiError('NOT_FOUND', 'no such sale');
+    });
+    expect((await t.pipeline.answer(t.requestTo('no-such-sale'), BODY)).status).toBe(404);
+    expect(t.refusals).toEqual({});
+    expect(await t.answered(404)).toBe(1);
+  });
+
+  it("counts the HTTP edge's refusals of reservations by their code (a query string too), and nothing of other requests", async () => {
+    const t = setUp();
+    t.pipeline.noteEdgeRefusal({ method: 'POST', url: '/sales/sale-1/reservations' }, 'REQUEST_TIMEOUT');
+    t.pipeline.noteEdgeRefusal({ method: 'POST', url: '/sales/sale-1/reservations?via=fastify' }, 'NOT_READY');
+    t.pipeline.noteEdgeRefusal({ method: 'GET', url: '/sales/sale-1/reservations' }, 'RATE_LIMITED');
+    t.pipeline.noteEdgeRefusal({ method: 'POST', url: '/sales/sale-1/access' }, 'RATE_LIMITED');
+
+    expect(t.refusals).toEqual({ 'sale-1': { REQUEST_TIMEOUT: 1, NOT_READY: 1 } });
+    expect([await t.answered(408), await t.answered(503), await t.answered(429)]).toEqual([1, 1, 0]);
+  });
+});
