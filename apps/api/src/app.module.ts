@@ -7,7 +7,7 @@ import { EligibilityGate } from '@flash/gate';
 import { AnalyticsController, ProjectionsAdminController } from './analytics/analytics.controller';
 import { AnalyticsHost } from './analytics/analytics-host';
 import { analyticsProviders } from './analytics/analytics.providers';
-import { ACCESS_CONTROLLERS, ACCESS_GUARDS, accessProviders } from './access/access.providers';
+import { ACCESS_CONTROLLERS, ACCESS_GUARDS, accessProviders } from './admission/access.providers';
 import { AuthGuard } from './auth/auth.guard';
 import { DevTokenController } from './auth/dev-token.controller';
 import { DemoSaleController } from './demo/demo-sale.controller';

@@ -7,7 +7,7 @@ import {
   Inventories,
   LogIndexer,
   OrderLocator,
-  SagaInventory,
+  LocalShardAccess,
   SaleCatalogue,
   storeTruth,
 } from '@flash/command-side';
@@ -57,7 +57,7 @@ export class Worker {
       {
         store,
         checkpoints,
-        inventory: new SagaInventory(catalogue, inventories, indexes),
+        inventory: new LocalShardAccess(catalogue, inventories, indexes),
         quota,
         ...(keeper === undefined ? {} : { gate: keeper }),
         logger: logger.child({ component: 'sagas' }),

@@ -11,4 +11,4 @@ export * from './inventory/inventories';
 export * from './buyer/buyer-quota';
 export * from './gate-keeper/gate-keeper';
 export * from './gate-keeper/gate-truth';
-export * from './inventory/saga-inventory';
+export * from './inventory/local-shard-access';

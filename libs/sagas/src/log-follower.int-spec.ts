@@ -36,7 +36,7 @@ const settledSale = async (fx: SagaFixture): Promise<Scenario> => {
   const cancelled = await fx.reserve('carol', 'k1');
   const paidLate = await fx.reserve('frank', 'k1');
   await fx.pay(paid);
-  await fx.port.submit(fx.sale.saleId, cancelled.shard, { type: 'CancelOrder', orderId: cancelled.orderId }, {});
+  await fx.port.decide(fx.sale.saleId, cancelled.shard, { type: 'CancelOrder', orderId: cancelled.orderId }, {});
   await fx.tickAt(T0 + HOLD_TTL);
   fx.clock.set(T0 + HOLD_TTL + SECOND);
   await fx.pay(paidLate);
@@ -227,7 +227,7 @@ describe('log follower: restart from a SQLite checkpoint (fake clock)', () => {
     await first.tick(); // checkpoint saved below the hold
     first.clock.set(T0 + HOLD_TTL);
     // The expiry is recorded on the shard, then the process dies before any saga tick releases the quota.
-    await first.port.submit(first.sale.saleId, hold.shard, { type: 'ExpireReservation', orderId: hold.orderId }, {});
+    await first.port.decide(first.sale.saleId, hold.shard, { type: 'ExpireReservation', orderId: hold.orderId }, {});
     await first.crash();
     open.splice(open.indexOf(first), 1);
 

@@ -7,18 +7,18 @@ export interface ShardCommandOutcome {
 }
 
 /**
- * How the sagas reach the inventory. In embedded mode it is the api's own shard writers (one writer per shard per
- * process); a separate worker process would decide on the same streams with optimistic concurrency.
+ * How the sagas reach the inventory shards: the shard writers of the process they run in (LocalShardAccess), the api's
+ * with WORKER=embedded, the worker's own with WORKER=external, deciding on the same streams with optimistic concurrency.
  */
-export interface InventoryPort {
+export interface ShardAccess {
   sale(saleId: string): SaleDefinition | undefined;
-  reserve(saleId: string, orderId: string, userId: string, quantity: number, metadata: CommandMetadata): Promise<ShardCommandOutcome>;
-  submit(saleId: string, shard: number, command: ShardCommand, metadata: CommandMetadata): Promise<ShardCommandOutcome>;
+  placeOrder(saleId: string, orderId: string, userId: string, quantity: number, metadata: CommandMetadata): Promise<ShardCommandOutcome>;
+  decide(saleId: string, shard: number, command: ShardCommand, metadata: CommandMetadata): Promise<ShardCommandOutcome>;
 }
 
 export interface QuotaPort {
   /** Appends QuotaReleased unless the claim is already released; retries on optimistic-concurrency conflicts. */
-  release(saleId: string, userId: string, reservationId: string, reason: QuotaReleaseReason, metadata: CommandMetadata): Promise<void>;
+  releaseClaim(saleId: string, userId: string, reservationId: string, reason: QuotaReleaseReason, metadata: CommandMetadata): Promise<void>;
 }
 
 export interface CheckpointStore {

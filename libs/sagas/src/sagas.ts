@@ -1,7 +1,7 @@
 import { EventStore } from '@flash/event-store';
 import type { Logger } from 'pino';
 import { LogFollower } from './log-follower';
-import { CheckpointStore, InventoryPort, QuotaPort } from './ports';
+import { CheckpointStore, ShardAccess, QuotaPort } from './ports';
 import { CompensationProcess } from './processes/compensation.process';
 import { ExpiryProcess } from './processes/expiry.process';
 import { GateReleasePort, GateSyncProcess } from './processes/gate-sync.process';
@@ -11,7 +11,7 @@ import { QuotaReleaseProcess } from './processes/quota-release.process';
 export interface SagaPorts {
   readonly store: EventStore;
   readonly checkpoints: CheckpointStore;
-  readonly inventory: InventoryPort;
+  readonly inventory: ShardAccess;
   readonly quota: QuotaPort;
   /** The eligibility gate to keep in step, when this process can reach it (see `gateSyncHere`). */
   readonly gate?: GateReleasePort;

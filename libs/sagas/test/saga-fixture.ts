@@ -45,7 +45,7 @@ import {
   CheckpointStore,
   CompensationProcess,
   ExpiryProcess,
-  InventoryPort,
+  ShardAccess,
   LogFollower,
   LogProcess,
   MemoryCheckpointStore,
@@ -181,19 +181,19 @@ export const saleDefinition = (overrides: Partial<SaleDefinition> = {}): SaleDef
   ...overrides,
 });
 
-/** The sagas' way to the inventory: this process's own shard writers, as EmbeddedInventory wires them in the api. */
-export class FixtureInventory implements InventoryPort {
+/** The sagas' way to the inventory: this process's own shard writers, as LocalShardAccess wires them in the api and the worker. */
+export class FixtureInventory implements ShardAccess {
   constructor(readonly inventory: SaleInventory) {}
 
   sale(saleId: string): SaleDefinition | undefined {
     return saleId === this.inventory.sale.saleId ? this.inventory.sale : undefined;
   }
 
-  reserve(saleId: string, orderId: string, userId: string, quantity: number, metadata: CommandMetadata): Promise<ShardCommandOutcome> {
+  placeOrder(saleId: string, orderId: string, userId: string, quantity: number, metadata: CommandMetadata): Promise<ShardCommandOutcome> {
     return this.forSale(saleId).reserve(orderId, userId, quantity, metadata);
   }
 
-  async submit(saleId: string, shard: number, command: ShardCommand, metadata: CommandMetadata): Promise<ShardCommandOutcome> {
+  async decide(saleId: string, shard: number, command: ShardCommand, metadata: CommandMetadata): Promise<ShardCommandOutcome> {
     const writer = this.forSale(saleId).writer(shard);
     if (!writer) throw new Error(`sale ${saleId} has no shard ${shard}`);
     return writer.submit(command, metadata);
@@ -357,7 +357,7 @@ export class SagaFixture {
 
   /** A payment webhook for the full amount of the order, decided on its shard at the clock's time. */
   async pay(hold: PlacedHold, paymentId = `pay-${hold.orderId}`): Promise<ShardCommandOutcome> {
-    return this.port.submit(this.sale.saleId, hold.shard, { type: 'PayOrder', orderId: hold.orderId, paymentId, amount: hold.order.amount }, {});
+    return this.port.decide(this.sale.saleId, hold.shard, { type: 'PayOrder', orderId: hold.orderId, paymentId, amount: hold.order.amount }, {});
   }
 
   async buyer(userId: string): Promise<BuyerState> {

@@ -1,6 +1,6 @@
 import path from 'node:path';
 import { Inject, Injectable } from '@nestjs/common';
-import { BuyerQuota, Clock, CLOCK, GateKeeper, Inventories, LogIndexer, SaleCatalogue, SagaInventory } from '@flash/command-side';
+import { BuyerQuota, Clock, CLOCK, GateKeeper, Inventories, LogIndexer, SaleCatalogue, LocalShardAccess } from '@flash/command-side';
 import { EventStore } from '@flash/event-store';
 import { CheckpointStore, gateSyncFollower, LogFollower, MemoryCheckpointStore, sagaFollower, SAGA_CHECKPOINTS_FILE, SqliteCheckpointStore } from '@flash/sagas';
 import { APP_CONFIG, AppConfig, EVENT_STORE, Logger, LOGGER } from '@flash/runtime';
@@ -32,7 +32,7 @@ export class SagaHost {
     if (config.worker === 'embedded') {
       this.checkpoints = config.inMemoryStore ? new MemoryCheckpointStore() : new SqliteCheckpointStore(path.join(config.dataDir, SAGA_CHECKPOINTS_FILE));
       this.follower = sagaFollower(
-        { store, checkpoints: this.checkpoints, inventory: new SagaInventory(catalogue, inventories, indexes), quota, gate, logger: log, now },
+        { store, checkpoints: this.checkpoints, inventory: new LocalShardAccess(catalogue, inventories, indexes), quota, gate, logger: log, now },
         { sweepIntervalMs: config.sweepIntervalMs, compensationSettleMs: config.compensationSettleMs, clientWindowMs: config.purchaseTokenTtlMs },
       );
     } else {

@@ -77,7 +77,7 @@ export class BuyerQuota {
   }
 
   /** Appends QuotaReleased unless the claim is already released; retries on optimistic-concurrency conflicts. */
-  async release(saleId: string, userId: string, reservationId: string, reason: QuotaReleaseReason, metadata: CommandMetadata): Promise<void> {
+  async releaseClaim(saleId: string, userId: string, reservationId: string, reason: QuotaReleaseReason, metadata: CommandMetadata): Promise<void> {
     await decideAndAppend<BuyerState, BuyerEvent>(this.store, {
       streamId: buyerStream(saleId, userId),
       evolve: buyerDecider.evolve,

@@ -126,7 +126,7 @@ export class GateKeeper {
   }
 
   /** Gives an admitted attempt's stock and quota back in the gate (the store refused it, or its hold ended). */
-  async release(saleId: string, reservationId: string): Promise<void> {
+  async releaseHold(saleId: string, reservationId: string): Promise<void> {
     this.soldOutUntil.delete(saleId);
     await this.call(() => this.gate.release(saleId, reservationId)).catch((error: unknown) =>
       this.logger.warn({ err: error, saleId, reservationId }, 'gate release failed; the next rebuild converges it'),

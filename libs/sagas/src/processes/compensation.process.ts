@@ -1,7 +1,7 @@
 import { DomainEvent, SoldOut } from '@flash/domain';
 import { Logger } from 'pino';
 import { PendingItem } from '../pending-work';
-import { InventoryPort, QuotaPort } from '../ports';
+import { ShardAccess, QuotaPort } from '../ports';
 import { PendingWorkProcess } from './log-process';
 
 export interface CompensationOptions {
@@ -28,7 +28,7 @@ export class CompensationProcess extends PendingWorkProcess<Claim> {
   readonly name = 'compensation';
 
   constructor(
-    private readonly inventory: InventoryPort,
+    private readonly inventory: ShardAccess,
     private readonly quota: QuotaPort,
     logger: Logger,
     private readonly options: CompensationOptions,
@@ -63,13 +63,13 @@ export class CompensationProcess extends PendingWorkProcess<Claim> {
     if (now > windowEnds && now <= windowEnds + this.options.settleAfterMs) return 'retry';
     if (sale && now <= windowEnds && now < sale.endsAt) {
       try {
-        await this.inventory.reserve(claim.saleId, item.key, claim.userId, claim.quantity, metadata);
+        await this.inventory.placeOrder(claim.saleId, item.key, claim.userId, claim.quantity, metadata);
       } catch (error) {
         if (!(error instanceof SoldOut)) throw error;
-        await this.quota.release(claim.saleId, claim.userId, item.key, 'sold_out', metadata);
+        await this.quota.releaseClaim(claim.saleId, claim.userId, item.key, 'sold_out', metadata);
       }
     } else {
-      await this.quota.release(claim.saleId, claim.userId, item.key, 'compensated', metadata);
+      await this.quota.releaseClaim(claim.saleId, claim.userId, item.key, 'compensated', metadata);
     }
     return 'done';
   }

@@ -1,7 +1,7 @@
 import { DomainEvent } from '@flash/domain';
 import { Logger } from 'pino';
 import { PendingItem } from '../pending-work';
-import { InventoryPort } from '../ports';
+import { ShardAccess } from '../ports';
 import { PendingWorkProcess } from './log-process';
 
 /**
@@ -17,7 +17,7 @@ export class ExpiryProcess extends PendingWorkProcess<Place> {
   private readonly places = new Map<string, Place>();
 
   constructor(
-    private readonly inventory: InventoryPort,
+    private readonly inventory: ShardAccess,
     logger: Logger,
   ) {
     super(logger);
@@ -48,7 +48,7 @@ export class ExpiryProcess extends PendingWorkProcess<Place> {
   }
 
   protected async work(item: PendingItem<Place>, now: number): Promise<'done' | 'retry'> {
-    const outcome = await this.inventory.submit(
+    const outcome = await this.inventory.decide(
       item.payload.saleId,
       item.payload.shard,
       { type: 'ExpireReservation', orderId: item.key },

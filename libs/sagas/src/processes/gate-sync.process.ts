@@ -4,7 +4,7 @@ import { PendingItem } from '../pending-work';
 import { PendingWorkProcess } from './log-process';
 
 export interface GateReleasePort {
-  release(saleId: string, reservationId: string): Promise<void>;
+  releaseHold(saleId: string, reservationId: string): Promise<void>;
 }
 
 /**
@@ -37,7 +37,7 @@ export class GateSyncProcess extends PendingWorkProcess<{ saleId: string }> {
   }
 
   protected async work(item: PendingItem<{ saleId: string }>): Promise<'done'> {
-    await this.gate.release(item.payload.saleId, item.key);
+    await this.gate.releaseHold(item.payload.saleId, item.key);
     return 'done';
   }
 }

@@ -44,7 +44,7 @@ export class QuotaReleaseProcess extends PendingWorkProcess<Release> {
 
   protected async work(item: PendingItem<Release>, now: number): Promise<'done'> {
     const { saleId, userId, reason } = item.payload;
-    await this.quota.release(saleId, userId, item.key, reason, { causationId: `quota-release:${item.key}`, userId, decidedAt: now });
+    await this.quota.releaseClaim(saleId, userId, item.key, reason, { causationId: `quota-release:${item.key}`, userId, decidedAt: now });
     return 'done';
   }
 }

@@ -1,7 +1,7 @@
 import { Controller, Get, Inject, Param } from '@nestjs/common';
 import { NotFound, SaleEnded, SaleNotStarted, SoldOut } from '@flash/domain';
 import { ProofOfWork, PurchaseTokens } from '@flash/access';
-import { PurchaseRoute } from '../../access/purchase-route.decorator';
+import { PurchaseRoute } from '../../admission/purchase-route.decorator';
 import { Authenticated, CurrentPrincipal } from '../../auth/auth.guard';
 import { Principal } from '../../auth/jwt.service';
 import { Clock, CLOCK, Inventories, SaleCatalogue } from '@flash/command-side';

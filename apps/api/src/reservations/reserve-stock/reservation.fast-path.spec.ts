@@ -1,6 +1,6 @@
 import { EventEmitter } from 'node:events';
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { PurchaseRequest } from '../../access/access-request';
+import { PurchaseRequest } from '../../admission/access-request';
 import { loadConfig } from '@flash/runtime';
 import { RawJsonBody } from '../../http/json-body';
 import { ReservationFastPath } from './reservation.fast-path';

@@ -1,6 +1,6 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { Inject, Injectable } from '@nestjs/common';
-import { PurchaseRequest } from '../../access/access-request';
+import { PurchaseRequest } from '../../admission/access-request';
 import { APP_CONFIG, AppConfig } from '@flash/runtime';
 import { RawJsonBody } from '../../http/json-body';
 import { ReservationPipeline } from './reservation.pipeline';

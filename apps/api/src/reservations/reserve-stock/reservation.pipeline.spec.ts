@@ -11,8 +11,8 @@ import {
   RejectionRecorder,
 } from '@flash/access';
 import { SoldOut } from '@flash/domain';
-import { PurchaseRequest } from '../../access/access-request';
-import { PurchaseChecks } from '../../access/purchase-checks';
+import { PurchaseRequest } from '../../admission/access-request';
+import { PurchaseChecks } from '../../admission/purchase-checks';
 import { JwtService } from '../../auth/jwt.service';
 import { ApiError } from '../../http/error-catalogue';
 import { RawJsonBody } from '../../http/json-body';

@@ -1,7 +1,7 @@
 import { Injectable, OnModuleInit } from '@nestjs/common';
 import { HttpAdapterHost } from '@nestjs/core';
 import type { FastifyInstance, FastifyReply } from 'fastify';
-import { AccessRequest } from '../../access/access-request';
+import { AccessRequest } from '../../admission/access-request';
 import { OWN_PLUMBING } from '../../http/own-plumbing';
 import { RESERVATIONS_ROUTE, ReservationAnswer, ReservationPipeline } from './reservation.pipeline';
 

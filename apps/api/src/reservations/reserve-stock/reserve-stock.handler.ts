@@ -68,7 +68,7 @@ export class ReserveStockHandler implements ICommandHandler<ReserveStockCommand>
       );
     } catch (error) {
       // The store refused (limit) or could not record the claim: the gate's hold goes back.
-      await this.gate.release(cmd.saleId, reservationId);
+      await this.gate.releaseHold(cmd.saleId, reservationId);
       throw error;
     }
     const result = await this.place(inventory, cmd, claimed.claim, shard);
@@ -103,8 +103,8 @@ export class ReserveStockHandler implements ICommandHandler<ReserveStockCommand>
       if (error instanceof SoldOut) {
         // The gate let through more than the store has: give back the quota and the gate's hold, and lower the
         // gate's counts to what the shards really have.
-        await this.release(cmd, claim.reservationId);
-        await this.gate.release(cmd.saleId, claim.reservationId);
+        await this.giveBackClaim(cmd, claim.reservationId);
+        await this.gate.releaseHold(cmd.saleId, claim.reservationId);
         await Promise.all(inventory.writers.map((w) => this.gate.correct(cmd.saleId, w.state.shard, availableStock(w.state))));
       }
       throw error;
@@ -112,9 +112,9 @@ export class ReserveStockHandler implements ICommandHandler<ReserveStockCommand>
   }
 
   /** Gives the quota back; if that cannot be recorded now, the claim stays pending for the compensation saga. */
-  private async release(cmd: ReserveStockCommand, reservationId: string): Promise<void> {
+  private async giveBackClaim(cmd: ReserveStockCommand, reservationId: string): Promise<void> {
     try {
-      await this.buyers.release(cmd.saleId, cmd.userId, reservationId, 'sold_out', this.metadata(cmd, reservationId));
+      await this.buyers.releaseClaim(cmd.saleId, cmd.userId, reservationId, 'sold_out', this.metadata(cmd, reservationId));
     } catch (error) {
       this.logger.warn({ err: error, reservationId }, 'quota release not recorded; left for compensation');
     }

@@ -41,7 +41,7 @@ export class PurchaseChecks {
     throw refusal(verdict);
   }
 
-  /** OVERLOADED while the process is behind (AccessHooks counts the requests in flight). */
+  /** OVERLOADED while the process is behind (InFlightHooks counts the requests in flight). */
   refuseOverloaded(url: string): void {
     if (NEVER_SHED.some((prefix) => url.startsWith(prefix))) return;
     const verdict = this.shedder.check();

@@ -18,7 +18,7 @@ import { RejectionLog } from '@flash/read-models';
 import Redis from 'ioredis';
 import { Clock, CLOCK } from '@flash/command-side';
 import { HotPathCounters } from '../metrics/hot-path-counters';
-import { AccessHooks } from './access-hooks';
+import { InFlightHooks } from './in-flight-hooks';
 import { AccessSettings } from './access-settings';
 import { ACCESS_REDIS, BLACKLIST, DEGRADATION_STATE, KNOWN_IDEMPOTENCY_KEYS, REJECTION_RECORDER, SHARED_ACCESS_STATE } from './access.tokens';
 import { BlacklistController } from './blacklist.controller';
@@ -97,7 +97,7 @@ export const accessProviders = (config: AccessSettings): Provider[] => [
         ttlMs: config.purchaseTokenTtlMs,
       }),
   },
-  AccessHooks,
+  InFlightHooks,
   PurchaseChecks,
 ];
 

@@ -11,7 +11,7 @@ type CountedRequest = FastifyRequest & { [IN_FLIGHT]?: boolean };
  * Fastify hooks around every request: the in-flight count the shedder reads, from the first byte to the last,
  * aborted requests included. A route of its own plumbing (the reservation pipeline) counts its requests itself.
  */
-export const installAccessHooks = (fastify: FastifyInstance, shedder: OverloadShedder): void => {
+export const installInFlightHooks = (fastify: FastifyInstance, shedder: OverloadShedder): void => {
   const release = (request: CountedRequest): void => {
     if (!request[IN_FLIGHT]) return;
     request[IN_FLIGHT] = false;
@@ -37,14 +37,14 @@ export const installAccessHooks = (fastify: FastifyInstance, shedder: OverloadSh
 
 /** Installs the hooks while Nest initialises, before Fastify is ready (hooks reach every route at ready). */
 @Injectable()
-export class AccessHooks implements OnModuleInit, OnApplicationShutdown {
+export class InFlightHooks implements OnModuleInit, OnApplicationShutdown {
   constructor(
     private readonly adapterHost: HttpAdapterHost,
     private readonly shedder: OverloadShedder,
   ) {}
 
   onModuleInit(): void {
-    installAccessHooks(this.adapterHost.httpAdapter.getInstance<FastifyInstance>(), this.shedder);
+    installInFlightHooks(this.adapterHost.httpAdapter.getInstance<FastifyInstance>(), this.shedder);
   }
 
   onApplicationShutdown(): void {

@@ -1,13 +1,13 @@
 import { OverloadShedder } from '@flash/access';
 import Fastify, { FastifyInstance } from 'fastify';
 import { OWN_PLUMBING } from '../http/own-plumbing';
-import { installAccessHooks } from './access-hooks';
+import { installInFlightHooks } from './in-flight-hooks';
 
 /** A bare Fastify with the hooks, an ordinary route and a route of its own plumbing, each noting the in-flight count. */
 const setUp = async () => {
   const shedder = new OverloadShedder({}, { now: () => 0, sampler: { p99Ms: () => 0, reset: () => undefined, close: () => undefined } });
   const fastify: FastifyInstance = Fastify();
-  installAccessHooks(fastify, shedder);
+  installInFlightHooks(fastify, shedder);
   const seen: Record<string, number> = {};
   fastify.post('/ordinary', async () => {
     seen.ordinary = shedder.inFlight;

@@ -6,11 +6,11 @@ import { Inventories } from './inventories';
 import { ShardOutcome } from './shard-writer';
 
 /**
- * The sagas' way to the inventory (their InventoryPort): this process's own shard writers, whichever process it is.
+ * The sagas' way to the inventory (their ShardAccess): this process's own shard writers, whichever process it is.
  * In the api (WORKER=embedded) they are the writers purchases go through; in the worker they are its own, deciding on
  * the same streams with optimistic concurrency, and caught up from the log before each batch.
  */
-export class SagaInventory {
+export class LocalShardAccess {
   constructor(
     private readonly catalogue: SaleCatalogue,
     private readonly inventories: Inventories,
@@ -21,13 +21,13 @@ export class SagaInventory {
     return this.catalogue.sale(saleId)?.definition;
   }
 
-  async reserve(saleId: string, orderId: string, userId: string, quantity: number, metadata: CommandMetadata): Promise<ShardOutcome> {
+  async placeOrder(saleId: string, orderId: string, userId: string, quantity: number, metadata: CommandMetadata): Promise<ShardOutcome> {
     const outcome = await (await this.inventories.forSale(saleId)).reserve(orderId, userId, quantity, metadata);
     for (const e of outcome.events) this.indexes.apply(e);
     return outcome;
   }
 
-  async submit(saleId: string, shard: number, command: ShardCommand, metadata: CommandMetadata): Promise<ShardOutcome> {
+  async decide(saleId: string, shard: number, command: ShardCommand, metadata: CommandMetadata): Promise<ShardOutcome> {
     const writer = (await this.inventories.forSale(saleId)).writer(shard);
     if (!writer) throw new Error(`sale ${saleId} has no shard ${shard}`);
     return writer.submit(command, metadata);
