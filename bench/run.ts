@@ -21,7 +21,9 @@ const USAGE = `usage: npm run bench [-- --quick | --smoke] [--rows 1,2,5] [--pro
   --smoke     1 s windows, 10k-event replay, no scale row: proves the harness works (used by npm test)
   --rows      only these rows (row 5 needs row 2's peak, so 5 runs 2 as well)
   --profile   run the servers under --cpu-prof and print their top self-time functions (figures not comparable)
-  --out DIR   where results.json and RESULTS.md go; default bench/ for a full run of every row, else bench/.out/<mode>`;
+  --out DIR   where results.json and RESULTS.md go; default bench/ for a full run of every row, else bench/.out/<mode>
+  --worker M  embedded (default) or external: every engine runs with WORKER=M, external ones with a worker process
+              beside them (pinned to the same core: the same CPU budget)`;
 
 const ALL_ROWS = [1, 2, 3, 4, 5, 6, 7];
 
@@ -31,6 +33,7 @@ interface Options {
   readonly profile: boolean;
   readonly out: string;
   readonly command: string;
+  readonly worker: 'embedded' | 'external';
 }
 
 const parseOptions = (argv: string[]): Options => {
@@ -42,6 +45,7 @@ const parseOptions = (argv: string[]): Options => {
       profile: { type: 'boolean', default: false },
       rows: { type: 'string' },
       out: { type: 'string' },
+      worker: { type: 'string', default: 'embedded' },
       help: { type: 'boolean', default: false },
     },
     strict: true,
@@ -51,12 +55,13 @@ const parseOptions = (argv: string[]): Options => {
     process.exit(0);
   }
   const mode = values.smoke ? MODES.smoke : values.quick ? MODES.quick : MODES.full;
+  if (values.worker !== 'embedded' && values.worker !== 'external') throw new Error(`--worker takes embedded or external, got "${values.worker}"`);
   const rows = values.rows === undefined ? ALL_ROWS : values.rows.split(',').map((r) => Number(r.trim()));
   if (rows.some((r) => !ALL_ROWS.includes(r))) throw new Error(`--rows takes numbers in 1..7, got "${values.rows ?? ''}"`);
-  const canonical = mode.name === 'full' && rows.length === ALL_ROWS.length && !values.profile;
+  const canonical = mode.name === 'full' && rows.length === ALL_ROWS.length && !values.profile && values.worker === 'embedded';
   const out = path.resolve(values.out ?? (canonical ? path.join(REPO_ROOT, 'bench') : path.join(OUT_DIR, values.profile ? `${mode.name}-profile` : mode.name)));
   const command = ['npm run bench', ...(argv.length > 0 ? ['--', ...argv] : [])].join(' ');
-  return { mode, rows, profile: values.profile, out, command };
+  return { mode, rows, profile: values.profile, out, command, worker: values.worker };
 };
 
 const main = async (): Promise<void> => {
@@ -74,6 +79,7 @@ const main = async (): Promise<void> => {
     dist,
     auth,
     profiles: [],
+    worker: options.worker,
     ...(options.profile ? { profileDir: path.join(options.out, 'profiles') } : {}),
   };
   if (options.profile) loud('PROFILING: servers run under --cpu-prof; these figures are not comparable with a normal run');

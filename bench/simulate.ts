@@ -91,7 +91,7 @@ const main = async (): Promise<void> => {
   if (placement.taskset) pinSelf(placement);
   else loud(placement.note);
   const auth = new BenchAuth();
-  const ctx: BenchContext = { mode: MODES.quick, placement, dist: snapshotDist(), auth, profiles: [] };
+  const ctx: BenchContext = { mode: MODES.quick, placement, dist: snapshotDist(), auth, profiles: [], worker: 'embedded' };
   const engine = await startEngine(ctx, 'simulate-engine', {
     SWEEP_INTERVAL_MS: '200',
     POW_DIFFICULTY: '300',

@@ -17,6 +17,8 @@ export interface BenchContext {
   readonly profileDir?: string;
   /** CPU profile summaries collected as servers stop (with --profile). */
   readonly profiles: ProfileSummary[];
+  /** --worker: external runs a worker process beside every engine (WORKER=external). */
+  readonly worker: 'embedded' | 'external';
 }
 
 /** A system under test on 127.0.0.1 with a free port, in its own process on the SUT core. */
@@ -37,7 +39,14 @@ const profileFolder = (ctx: BenchContext, label: string): string | undefined => 
   return dir;
 };
 
-const startSystem = async (ctx: BenchContext, label: string, script: string, env: Record<string, string>, dataDir?: string): Promise<RunningSystem> => {
+const startSystem = async (
+  ctx: BenchContext,
+  label: string,
+  script: string,
+  env: Record<string, string>,
+  dataDir?: string,
+  companion?: NodeProcess,
+): Promise<RunningSystem> => {
   const port = await freePort();
   const baseUrl = `http://127.0.0.1:${port}`;
   const cpuProfDir = profileFolder(ctx, label);
@@ -51,6 +60,10 @@ const startSystem = async (ctx: BenchContext, label: string, script: string, env
   progress(`${label}: starting on ${baseUrl}${cpuProfDir ? ' (with --cpu-prof)' : ''}`);
   proc.start();
   await proc.waitHttpReady(baseUrl);
+  if (companion) {
+    progress(`${label}: starting ${companion.options.label}`);
+    companion.start();
+  }
   return {
     label,
     process: proc,
@@ -58,6 +71,7 @@ const startSystem = async (ctx: BenchContext, label: string, script: string, env
     api: new BenchApi(baseUrl, ctx.auth),
     stop: async () => {
       const code = await proc.stop();
+      if (companion) await companion.stop();
       if (code !== 0) progress(`${label}: exited with ${String(code)} on SIGTERM\n${proc.logs.slice(-2000)}`);
       if (dataDir) fs.rmSync(dataDir, { recursive: true, force: true });
       if (!cpuProfDir) return undefined;
@@ -79,23 +93,23 @@ const startSystem = async (ctx: BenchContext, label: string, script: string, env
  */
 export const startEngine = async (ctx: BenchContext, label: string, env: Record<string, string> = {}): Promise<RunningSystem> => {
   const dataDir = makeTempDir('flash-bench-');
-  return startSystem(
-    ctx,
-    label,
-    path.join(ctx.dist, 'apps/api/src/main.js'),
-    {
-      DATA_DIR: dataDir,
-      JWT_SECRET: ctx.auth.jwtSecret,
-      PAYMENT_WEBHOOK_SECRET: ctx.auth.webhookSecret,
-      DEMO: '0',
-      LOG_LEVEL: 'warn',
-      ACCESS_LIMITS: 'off',
-      SQLITE_SYNCHRONOUS: 'FULL',
-      NODE_OPTIONS: ENGINE_NODE_OPTIONS,
-      ...env,
-    },
-    dataDir,
-  );
+  const engineEnv = {
+    DATA_DIR: dataDir,
+    JWT_SECRET: ctx.auth.jwtSecret,
+    PAYMENT_WEBHOOK_SECRET: ctx.auth.webhookSecret,
+    DEMO: '0',
+    LOG_LEVEL: 'warn',
+    ACCESS_LIMITS: 'off',
+    SQLITE_SYNCHRONOUS: 'FULL',
+    NODE_OPTIONS: ENGINE_NODE_OPTIONS,
+    WORKER: ctx.worker,
+    ...env,
+  };
+  const worker =
+    engineEnv.WORKER === 'external'
+      ? new NodeProcess({ label: `${label}-worker`, script: path.join(ctx.dist, 'apps/worker/src/main.js'), env: engineEnv, placement: ctx.placement })
+      : undefined;
+  return startSystem(ctx, label, path.join(ctx.dist, 'apps/api/src/main.js'), engineEnv, dataDir, worker);
 };
 
 export const startBaseline = (ctx: BenchContext, label: string, name: 'bare-fastify' | 'naive-postgres', env: Record<string, string> = {}): Promise<RunningSystem> =>
