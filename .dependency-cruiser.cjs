@@ -2,7 +2,7 @@
  * test/architecture/layer-rules.int-spec.ts). */
 
 /** The use-case folders of apps/api/src, as a regex alternation: the one place to rename them. */
-const USE_CASE_FOLDERS = 'reservations|sales|orders|payments';
+const USE_CASE_FOLDERS = 'reservations|sales|orders';
 
 module.exports = {
   forbidden: [
