@@ -259,6 +259,19 @@ export function eventStoreContract(name: string, factory: EventStoreFactory): vo
         expect(await store.headPosition()).toBe(durable.position);
       });
 
+      it("whenDurable(position) of an 'ordered' append resolves, and then its event is shown to readers of the log", async () => {
+        const store = await open();
+        const claim = streamName();
+        const ordered = await store.append(claim, makeEvents(1), NO_STREAM, { durability: 'ordered' });
+        await store.whenDurable(ordered.position);
+        const all = await store.readAll({ after: ordered.position - 1, maxCount: 10 });
+        expect(all.map((e) => [e.streamId, e.position])).toEqual([[claim, ordered.position]]);
+        expect(await store.headPosition()).toBe(ordered.position);
+        // A position already durable (or 0: nothing) resolves at once.
+        await store.whenDurable(0);
+        await store.whenDurable(ordered.position);
+      });
+
       it('an empty append is rejected (as a rejected promise) and writes nothing', async () => {
         const store = await open();
         const streamId = streamName();
