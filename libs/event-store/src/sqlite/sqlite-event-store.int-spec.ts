@@ -51,6 +51,28 @@ describe('SqliteEventStore specifics', () => {
     for (const store of stores.splice(0).reverse()) await store.close();
   });
 
+  describe('two writers on one file (the api and the worker with WORKER=external)', () => {
+    it('each shows the other\'s appends to its followers and readers, and decides on them with optimistic concurrency', async () => {
+      const file = newFile();
+      const api = track(new SqliteEventStore({ file, pollMs: 20, syncOffLoop: true, backgroundCheckpointMs: 5 }));
+      const worker = track(new SqliteEventStore({ file, pollMs: 20, syncOffLoop: true, backgroundCheckpointMs: 5 }));
+      const shard = streamName('inventory');
+      const placed = await api.append(shard, makeEvents(2), NO_STREAM);
+      // The worker's follower sees the api's events (synced here before they are shown) ...
+      const followed = new SubscriptionReader(worker.subscribeToAll(0));
+      expect((await followed.take(2)).map((e) => e.position)).toEqual([1, 2]);
+      expect(await worker.headPosition()).toBe(2);
+      // ... decides on them, and a writer that missed that append is refused, never overwrites it.
+      const expired = await worker.append(shard, makeEvents(1, 'Expired'), placed.nextExpectedRevision);
+      expect(await rejectionOf(api.append(shard, makeEvents(1), placed.nextExpectedRevision))).toBeInstanceOf(WrongExpectedRevision);
+      const apiFollower = new SubscriptionReader(api.subscribeToAll(0));
+      expect((await apiFollower.take(3)).map((e) => e.position)).toEqual([1, 2, expired.position]);
+      expect((await api.readAll({ after: 2, maxCount: 10 })).map((e) => e.type)).toEqual(['Expired']);
+      followed.subscription.close();
+      apiFollower.subscription.close();
+    });
+  });
+
   describe('a read-only store on the same file', () => {
     it('sees the appends of the writer through readAll, readStream and headPosition', async () => {
       const file = newFile();
