@@ -1,5 +1,7 @@
 /** Jest projects: unit (*.spec.ts beside the code), integration (*.int-spec.ts), end-to-end (test/e2e, spawns the built server),
- * chaos (test/chaos: faults and hostile input against the built server; quick mode here, long mode via `npm run chaos`). */
+ * chaos (test/chaos: faults and hostile input against the built server; quick mode here, long mode via `npm run chaos`).
+ * e2e-external and chaos-external run the same suites with the api on WORKER=external beside a worker process
+ * (test/support/worker-external.setup.ts), except those that do not start the built api through ServerProcess. */
 const swc = [
   '@swc/jest',
   {
@@ -32,5 +34,25 @@ module.exports = {
     { ...base, displayName: 'int', testMatch: ['<rootDir>/{apps,libs,test}/**/*.int-spec.ts'] },
     { ...base, displayName: 'e2e', testMatch: ['<rootDir>/test/e2e/**/*.e2e-spec.ts'] },
     { ...base, displayName: 'chaos', testMatch: ['<rootDir>/test/chaos/**/*.chaos-spec.ts'] },
+    {
+      ...base,
+      displayName: 'e2e-external',
+      testMatch: ['<rootDir>/test/e2e/**/*.e2e-spec.ts'],
+      setupFiles: ['<rootDir>/test/support/worker-external.setup.ts'],
+      testPathIgnorePatterns: [
+        // Chooses its own mode (api and worker as two processes, in every project).
+        '<rootDir>/test/e2e/worker-process\\.e2e-spec\\.ts$',
+        // Runs `npm run bench -- --smoke`, which starts its own servers (embedded): nothing here to run externally.
+        '<rootDir>/test/e2e/bench-harness\\.e2e-spec\\.ts$',
+      ],
+    },
+    {
+      ...base,
+      displayName: 'chaos-external',
+      testMatch: ['<rootDir>/test/chaos/**/*.chaos-spec.ts'],
+      setupFiles: ['<rootDir>/test/support/worker-external.setup.ts'],
+      // These build the app in-process (test/chaos/in-process-app.ts): embedded by construction; the checker's self-test starts no server.
+      testPathIgnorePatterns: ['<rootDir>/test/chaos/(faults-clock|faults-store|checker-lying-store|checker-selftest)\\.chaos-spec\\.ts$'],
+    },
   ],
 };

@@ -33,10 +33,36 @@ export const runUntilExit = async (env: Record<string, string>, timeoutMs = 15_0
   return { code, output };
 };
 
-/** The built server as a child process on a free port with its own DATA_DIR: what a user runs. */
+/** What the worker of a server run (WORKER=external) was started with, to know when a new api run needs a new one. */
+interface WorkerRun {
+  readonly child: ChildProcess;
+  readonly env: Record<string, string>;
+  readonly exited: Promise<number | NodeJS.Signals>;
+}
+
+/** Whether a child process has exited (or been ended by a signal). */
+const ended = (child: ChildProcess): boolean => child.exitCode !== null || child.signalCode !== null;
+
+/** Resolves with the exit code of `child` (or the signal that ended it) once it has exited. */
+const exitOf = (child: ChildProcess): Promise<number | NodeJS.Signals> =>
+  ended(child)
+    ? Promise.resolve(child.exitCode ?? (child.signalCode as NodeJS.Signals))
+    : new Promise((resolve) => child.once('exit', (code, sig) => resolve(code ?? (sig as NodeJS.Signals))));
+
+/** Which worker a server with WORKER=external runs: the built `npm run worker` beside the api's entry point. */
+const workerMainBeside = (apiMain: string): string => path.resolve(path.dirname(apiMain), '../../worker/src/main.js');
+
+/**
+ * The built server as a child process on a free port with its own DATA_DIR: what a user runs. When the api runs with
+ * WORKER=external (the test's env says so, or else the test process has WORKER=external: the `*-external` jest
+ * projects), a companion `npm run worker` process runs beside it with the same environment and DATA_DIR, and is
+ * stopped, started and restarted with it.
+ */
 export class ServerProcess {
   private child: ChildProcess | undefined;
   private output = '';
+  private worker: WorkerRun | undefined;
+  private workerOutput = '';
   readonly jwtSecret: string;
   readonly webhookSecret: string;
   port = 0;
@@ -54,67 +80,164 @@ export class ServerProcess {
     return `http://127.0.0.1:${this.port}`;
   }
 
+  /** What the api printed in its current run, then (when one runs) what its worker printed in its current run. */
   get logs(): string {
-    return this.output;
+    return this.worker === undefined ? this.output : `${this.output}\n--- worker (pid ${this.worker.child.pid}) output ---\n${this.workerOutput}`;
   }
 
-  /** Starts the server; `env` is laid over the options' env for this run only (a restart with other settings). */
+  /** What the worker printed in its current run ('' when none runs). */
+  get workerLogs(): string {
+    return this.workerOutput;
+  }
+
+  /** Whether a run with the options' env has the api on WORKER=external beside a worker process (`start(env)` may say otherwise). */
+  get runsWorker(): boolean {
+    return this.runEnv({}).WORKER === 'external';
+  }
+
+  /** Whether a companion worker process is running now. */
+  get workerRunning(): boolean {
+    return this.worker !== undefined && !ended(this.worker.child);
+  }
+
+  /** The environment of a run: the defaults, the options' env, then `env` (this run only). */
+  private runEnv(env: Record<string, string>): Record<string, string> {
+    const merged = { ...this.options.env, ...env };
+    // Mode of the run: the test's own env first, else the test process's (the `*-external` jest projects).
+    const external = (merged.WORKER ?? process.env.WORKER) === 'external';
+    return {
+      PATH: process.env.PATH ?? '',
+      HOST: '127.0.0.1',
+      DATA_DIR: this.dataDir,
+      JWT_SECRET: this.jwtSecret,
+      PAYMENT_WEBHOOK_SECRET: this.webhookSecret,
+      DEMO: '0',
+      LOG_LEVEL: 'warn',
+      // Every test client is 127.0.0.1, and the load generator shares the server's two cores: the frequency
+      // limits and event-loop shedding are on only where a test asks for them (access.e2e-spec.ts).
+      ACCESS_LIMITS: 'off',
+      SHED_EVENT_LOOP_DELAY_MS: '5000',
+      ...(external ? { WORKER: 'external' } : {}),
+      ...merged,
+    };
+  }
+
+  /**
+   * Starts the server; `env` is laid over the options' env for this run only (a restart with other settings). With
+   * WORKER=external the worker is started too once the api is ready — or restarted, when it died or ran with other
+   * settings; a worker still running with the same settings (the api alone was killed) is left running.
+   */
   async start(env: Record<string, string> = {}): Promise<void> {
     const main = this.options.main ?? MAIN;
     if (!fs.existsSync(main)) throw new Error(`${main} is missing: run "npm run build" first (npm test does)`);
-    if (this.child && this.child.exitCode === null && this.child.signalCode === null) throw new Error('the previous server process is still running: stop it first');
+    if (this.child && !ended(this.child)) throw new Error('the previous server process is still running: stop it first');
     if (this.port === 0) this.port = await freePort();
+    const runEnv: Record<string, string> = { ...this.runEnv(env), PORT: String(this.port) };
     this.output = '';
-    this.child = spawn(process.execPath, [main], {
-      env: {
-        PATH: process.env.PATH ?? '',
-        PORT: String(this.port),
-        HOST: '127.0.0.1',
-        DATA_DIR: this.dataDir,
-        JWT_SECRET: this.jwtSecret,
-        PAYMENT_WEBHOOK_SECRET: this.webhookSecret,
-        DEMO: '0',
-        LOG_LEVEL: 'warn',
-        // Every test client is 127.0.0.1, and the load generator shares the server's two cores: the frequency
-        // limits and event-loop shedding are on only where a test asks for them (access.e2e-spec.ts).
-        ACCESS_LIMITS: 'off',
-        SHED_EVENT_LOOP_DELAY_MS: '5000',
-        ...this.options.env,
-        ...env,
-      },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
+    this.child = spawn(process.execPath, [main], { env: runEnv, stdio: ['ignore', 'pipe', 'pipe'] });
     this.child.stdout?.on('data', (d: Buffer) => (this.output += d.toString()));
     this.child.stderr?.on('data', (d: Buffer) => (this.output += d.toString()));
-    await this.waitReady();
+    try {
+      if (runEnv.WORKER === 'external') {
+        // Once the api listens it has opened (or created) the store; the worker opens it after that. The api is ready
+        // only once the worker's projection has caught up, so the worker must run before the api can be ready.
+        await this.waitAnswers('/health/live');
+        await this.ensureWorker(runEnv);
+      } else {
+        await this.stopWorker();
+      }
+      await this.waitAnswers('/health/ready');
+    } catch (error) {
+      // A half-started pair leaves nothing behind to hold the data dir or a port.
+      await this.stop('SIGKILL', { worker: true });
+      throw error;
+    }
   }
 
-  private async waitReady(timeoutMs = 30_000): Promise<void> {
+  /** The worker of this run: kept when it runs with these settings, else (re)started; resolves once it runs. */
+  private async ensureWorker(env: Record<string, string>): Promise<void> {
+    const { PORT: _port, ...workerEnv } = env;
+    const same = this.worker !== undefined && JSON.stringify(this.worker.env) === JSON.stringify(workerEnv);
+    if (this.workerRunning && same) return;
+    await this.stopWorker();
+    await this.startWorker(workerEnv);
+  }
+
+  /** Starts a worker with `env` and waits for its "worker running" line (logged at info: its level is lowered to that when higher). */
+  private async startWorker(env: Record<string, string>, timeoutMs = 30_000): Promise<void> {
+    const main = workerMainBeside(this.options.main ?? MAIN);
+    if (!fs.existsSync(main)) throw new Error(`${main} is missing: run "npm run build" first (npm test does)`);
+    const level = ['warn', 'error', 'fatal', 'silent'].includes(env.LOG_LEVEL ?? '') ? 'info' : env.LOG_LEVEL!;
+    const child = spawn(process.execPath, [main], { env: { ...env, LOG_LEVEL: level }, stdio: ['ignore', 'pipe', 'pipe'] });
+    this.workerOutput = '';
+    this.worker = { child, env, exited: exitOf(child) };
+    child.stdout.on('data', (d: Buffer) => (this.workerOutput += d.toString()));
+    child.stderr.on('data', (d: Buffer) => (this.workerOutput += d.toString()));
+    const deadline = Date.now() + timeoutMs;
+    while (!this.workerOutput.includes('worker running')) {
+      if (ended(child)) throw new Error(`worker exited during start:\n${this.logs}`);
+      if (Date.now() > deadline) throw new Error(`worker not running after ${timeoutMs} ms:\n${this.logs}`);
+      await new Promise((r) => setTimeout(r, 20));
+    }
+  }
+
+  /** Polls `probe` (/health/live: listening; /health/ready: ready) until it answers 200. */
+  private async waitAnswers(probe: '/health/live' | '/health/ready', timeoutMs = 30_000): Promise<void> {
     const deadline = Date.now() + timeoutMs;
     while (Date.now() < deadline) {
-      if (this.child?.exitCode !== null) throw new Error(`server exited during start:\n${this.output}`);
+      if (this.child?.exitCode !== null) throw new Error(`server exited during start:\n${this.logs}`);
       try {
-        const res = await fetch(`${this.baseUrl}/health/ready`);
+        const res = await fetch(`${this.baseUrl}${probe}`);
         if (res.status === 200) return;
       } catch {
         // not listening yet
       }
       await new Promise((r) => setTimeout(r, 50));
     }
-    throw new Error(`server not ready after ${timeoutMs} ms:\n${this.output}`);
+    throw new Error(`server: ${probe} not 200 after ${timeoutMs} ms:\n${this.logs}`);
   }
 
-  /** Sends a signal and resolves with the exit code (or the signal that ended it). */
-  async stop(signal: NodeJS.Signals = 'SIGTERM'): Promise<number | NodeJS.Signals> {
+  /**
+   * Sends a signal to the api and resolves with its exit code (or the signal that ended it). The worker, when one
+   * runs, gets SIGTERM alongside (a clean stop of both; a non-zero exit of the worker is then the answer when the
+   * api's is 0); a SIGKILL of the api leaves it running unless `worker` says so (then it is SIGKILLed too).
+   */
+  async stop(signal: NodeJS.Signals = 'SIGTERM', { worker = signal !== 'SIGKILL' }: { worker?: boolean } = {}): Promise<number | NodeJS.Signals> {
+    const workerStopped = worker ? (signal === 'SIGKILL' ? this.killWorker() : this.stopWorker()) : Promise.resolve(0);
     const child = this.child;
-    if (!child || child.exitCode !== null || child.signalCode !== null) return child?.exitCode ?? 0;
-    const exited = new Promise<number | NodeJS.Signals>((resolve) => child.once('exit', (code, sig) => resolve(code ?? (sig as NodeJS.Signals))));
-    child.kill(signal);
-    return exited;
+    const api = child === undefined ? Promise.resolve(0) : exitOf(child);
+    if (child && !ended(child)) child.kill(signal);
+    const [apiExit, workerExit] = await Promise.all([api, workerStopped]);
+    return apiExit === 0 ? workerExit : apiExit;
   }
 
-  kill(): Promise<number | NodeJS.Signals> {
-    return this.stop('SIGKILL');
+  /** SIGKILL of the api; the worker keeps running unless `worker` is true. */
+  kill(options: { worker?: boolean } = {}): Promise<number | NodeJS.Signals> {
+    return this.stop('SIGKILL', options);
+  }
+
+  /** SIGTERM of the worker alone, if one runs; resolves with its exit code (0 when none ran). */
+  stopWorker(): Promise<number | NodeJS.Signals> {
+    return this.signalWorker('SIGTERM');
+  }
+
+  /** SIGKILL of the worker alone, if one runs (a crash of the worker, the api left running). */
+  killWorker(): Promise<number | NodeJS.Signals> {
+    return this.signalWorker('SIGKILL');
+  }
+
+  /** Starts the worker again (after `killWorker`, or a crash) with the settings of its last run; the api is left alone. */
+  async restartWorker(): Promise<void> {
+    if (this.worker === undefined) throw new Error('no worker has run: start the server with WORKER=external first');
+    if (this.workerRunning) throw new Error('the worker is still running: kill or stop it first');
+    await this.startWorker(this.worker.env);
+  }
+
+  private async signalWorker(signal: NodeJS.Signals): Promise<number | NodeJS.Signals> {
+    const run = this.worker;
+    if (run === undefined) return 0;
+    if (!ended(run.child)) run.child.kill(signal);
+    return run.exited;
   }
 
   cleanup(): void {
