@@ -1,0 +1,202 @@
+import type { AuditVerdict } from '../../apps/audit/src/audit-model';
+import { runAuditCli } from '../../apps/audit/test/run-audit-cli';
+import { eventually } from '../support/eventually';
+import { ApiClient, ApiResponse, openSale, signedWebhook } from './support/client';
+import { LoggedEvent, readEventLog, storedSagaCheckpoint } from './support/event-log';
+import { ServerProcess } from './support/server';
+
+/**
+ * The api (WORKER=external) and the worker as two processes on one DATA_DIR, and the worker SIGKILLed mid-sale: the
+ * holds it was to expire are expired by its successor, each once, no later than the sweep interval plus the time no
+ * worker ran; nothing acknowledged is lost and the stock comes back. (This suite chooses its own mode: it runs in the
+ * `e2e` project only.)
+ */
+const STOCK = 200;
+const HOLD_MS = 2000;
+const SWEEP_MS = 200;
+const PRICE = 1999;
+/** Every fifth buyer pays at once; the other 160 let their hold run out. */
+const pays = (i: number): boolean => i % 5 === 0;
+/** How long no worker runs: long enough that the first holds' deadlines pass while it is down. */
+const DOWNTIME_MS = 1500;
+/**
+ * Slack on the expiry bound, for what the bound does not model: two cores shared with the api, the load generator
+ * and other jobs (a sweep timer firing late, the restarted worker's start and log replay, a sweep of 160 expiries
+ * taking a few appends, the fsync of each). Generous on purpose: the bound is about the worker's death costing its
+ * downtime and no more (no expiry lost until some later, unrelated event), not about speed.
+ */
+const SLACK_MS = 3000;
+/** Hang guards: a deadline is not a speed claim. */
+const WAIT_MS = 30_000;
+
+/** Runs `work` over `items`, at most `limit` at a time, answers in input order. */
+const pooled = async <T, R>(items: readonly T[], limit: number, work: (item: T, index: number) => Promise<R>): Promise<R[]> => {
+  const results: R[] = new Array<R>(items.length);
+  let next = 0;
+  const worker = async (): Promise<void> => {
+    for (let i = next++; i < items.length; i = next++) results[i] = await work(items[i]!, i);
+  };
+  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
+  return results;
+};
+
+interface Purchase {
+  readonly buyer: number;
+  readonly reservation: ApiResponse;
+  readonly payment?: ApiResponse;
+}
+
+describe('api and worker as two processes: the worker SIGKILLed mid-sale', () => {
+  const server = new ServerProcess({ label: 'twoproc', env: { WORKER: 'external', SWEEP_INTERVAL_MS: String(SWEEP_MS) } });
+  let client: ApiClient;
+
+  beforeAll(async () => {
+    await server.start();
+    expect(server.workerRunning).toBe(true);
+    client = new ApiClient(server.baseUrl, server.jwtSecret, 32);
+  });
+
+  afterAll(async () => {
+    await client.destroy();
+    await server.stop();
+    server.cleanup();
+  });
+
+  it('expires every unpaid hold once, within the sweep plus the downtime of its deadline; paid ones never; nothing acknowledged lost', async () => {
+    const admin = client.token('admin-1', ['admin']);
+    const sale = await client.request('POST', '/admin/sales', {
+      token: admin,
+      body: openSale({ totalStock: STOCK, shards: 8, perUserLimit: 1, holdTtlMs: HOLD_MS, price: PRICE }),
+    });
+    expect(sale.status).toBe(201);
+    const saleId = sale.body.id as string;
+
+    const buyers = Array.from({ length: STOCK }, (_, i) => `buyer-${String(i)}`);
+    const tokens = await pooled(buyers, 32, async (userId) => {
+      const access = await client.request('GET', `/sales/${saleId}/access`, { token: client.token(userId) });
+      expect(access.status).toBe(200);
+      return access.body.purchaseToken as string;
+    });
+    /** One buyer's purchase of one unit, and the payment at once when this buyer pays. */
+    const purchase = async (userId: string, i: number): Promise<Purchase> => {
+      const reservation = await client.request('POST', `/sales/${saleId}/reservations`, {
+        token: client.token(userId),
+        headers: { 'idempotency-key': `twoproc-${userId}` },
+        body: { quantity: 1, purchaseToken: tokens[i] },
+      });
+      if (reservation.status !== 201 || !pays(i)) return { buyer: i, reservation };
+      const { orderId } = reservation.body as { orderId: string };
+      const { rawBody, headers } = signedWebhook(server.webhookSecret, { paymentId: `pay-${orderId}`, orderId, amount: PRICE, status: 'succeeded' });
+      return { buyer: i, reservation, payment: await client.request('POST', '/payments/webhook', { rawBody, headers }) };
+    };
+
+    // The first half buys with the worker running; once their holds are under way (and before the first deadline),
+    // the worker is killed; the second half buys while it is down; it comes back after DOWNTIME_MS.
+    const first = await pooled(buyers.slice(0, STOCK / 2), 16, (u, i) => purchase(u, i));
+    const firstDeadline = Math.min(...first.filter((p) => p.reservation.status === 201).map((p) => Date.parse(p.reservation.body.expiresAt)));
+    await eventually('a second into the first holds', () => Date.now() >= firstDeadline - HOLD_MS / 2, { timeoutMs: WAIT_MS });
+    const killedAt = Date.now();
+    await server.killWorker();
+    expect(server.workerRunning).toBe(false);
+    const second = await pooled(buyers.slice(STOCK / 2), 16, (u, i) => purchase(u, i + STOCK / 2));
+    await eventually('the downtime over', () => Date.now() >= killedAt + DOWNTIME_MS, { timeoutMs: WAIT_MS });
+    await server.restartWorker();
+    const restartedAt = Date.now();
+    const downtimeMs = restartedAt - killedAt;
+
+    // Every unit sold, every payment taken.
+    const purchases = [...first, ...second];
+    expect(purchases.filter((p) => p.reservation.status !== 201).map((p) => ({ buyer: p.buyer, status: p.reservation.status, body: p.reservation.body }))).toEqual([]);
+    expect(purchases.filter((p) => p.payment !== undefined && p.payment.body?.status !== 'paid').map((p) => ({ buyer: p.buyer, answer: p.payment?.body }))).toEqual([]);
+    const orders = purchases.map((p) => ({ orderId: p.reservation.body.orderId as string, userId: buyers[p.buyer]!, paid: p.payment !== undefined, expiresAt: Date.parse(p.reservation.body.expiresAt) }));
+    const unpaid = orders.filter((o) => !o.paid);
+    expect(unpaid).toHaveLength(STOCK - STOCK / 5);
+    // The scenario happened as meant: the worker died before the first deadline, and some unpaid holds fell due while it was down.
+    expect(killedAt).toBeLessThan(firstDeadline);
+    expect(unpaid.filter((o) => o.expiresAt > killedAt && o.expiresAt < restartedAt).length).toBeGreaterThan(0);
+
+    // Every unpaid hold expires (the log, read beside the two processes, is the truth).
+    let log: LoggedEvent[] = [];
+    const expiredIds = () => new Set(log.filter((e) => e.type === 'ReservationExpired' && e.data.saleId === saleId).map((e) => e.data.orderId as string));
+    await eventually(
+      'every unpaid hold expired',
+      async () => {
+        log = await readEventLog(server.dataDir);
+        const expired = expiredIds();
+        return unpaid.every((o) => expired.has(o.orderId));
+      },
+      { timeoutMs: WAIT_MS, intervalMs: 200, seen: () => ({ expired: expiredIds().size, unpaid: unpaid.length, worker: server.workerLogs.slice(-2000) }) },
+    );
+    // A sentinel hold placed now, due after all of the above ended: once it has expired, a later sweep has run (sweeps
+    // never overlap), so a second expiry of any of them would be in the log by then; and the sagas' stored checkpoint
+    // reaching the head says they have nothing left pending (quota releases included).
+    const sentinelSale = await client.request('POST', '/admin/sales', { token: admin, body: openSale({ totalStock: 1, shards: 1, perUserLimit: 1, holdTtlMs: 1000 }) });
+    const sentinelToken = client.token('sentinel');
+    const sentinelAccess = await client.request('GET', `/sales/${sentinelSale.body.id as string}/access`, { token: sentinelToken });
+    const sentinel = await client.request('POST', `/sales/${sentinelSale.body.id as string}/reservations`, {
+      token: sentinelToken,
+      headers: { 'idempotency-key': 'twoproc-sentinel' },
+      body: { quantity: 1, purchaseToken: sentinelAccess.body.purchaseToken },
+    });
+    expect(sentinel.status).toBe(201);
+    await eventually(
+      'the sentinel hold expired and the sagas idle at the head',
+      async () => {
+        const sentinelOrder = await client.request('GET', `/orders/${sentinel.body.orderId as string}`, { token: admin });
+        const head = (await client.request('GET', '/health/ready')).body.store.head as number;
+        return sentinelOrder.body.status === 'expired' && storedSagaCheckpoint(server.dataDir) >= head;
+      },
+      { timeoutMs: WAIT_MS, intervalMs: 100 },
+    );
+    log = await readEventLog(server.dataDir);
+
+    // Nothing acknowledged lost: every 201 is an order in the log, and the paid ones are paid there.
+    const placed = new Map(log.filter((e) => e.type === 'OrderPlaced' && e.data.saleId === saleId).map((e) => [e.data.orderId as string, e]));
+    const paid = new Set(log.filter((e) => e.type === 'OrderPaid' && e.data.saleId === saleId).map((e) => e.data.orderId as string));
+    expect(orders.filter((o) => !placed.has(o.orderId)).map((o) => o.orderId)).toEqual([]);
+    expect(placed.size).toBe(STOCK);
+    expect(orders.filter((o) => o.paid && !paid.has(o.orderId)).map((o) => o.orderId)).toEqual([]);
+
+    // Exactly one expiry per unpaid order, none for a paid one.
+    const expiries = new Map<string, LoggedEvent[]>();
+    for (const e of log) if (e.type === 'ReservationExpired' && e.data.saleId === saleId) expiries.set(e.data.orderId, [...(expiries.get(e.data.orderId) ?? []), e]);
+    expect(orders.filter((o) => (expiries.get(o.orderId)?.length ?? 0) !== (o.paid ? 0 : 1)).map((o) => ({ ...o, expiries: expiries.get(o.orderId)?.length ?? 0 }))).toEqual([]);
+
+    // Never before its deadline, and no later than the sweep interval plus the worker's downtime (plus slack) after it:
+    // the dead worker's holds were taken over by its successor, not left until some unrelated later event.
+    const timing = unpaid.map((o) => {
+      const expiry = expiries.get(o.orderId)![0]!;
+      return { orderId: o.orderId, expiresAt: o.expiresAt, expiredAt: expiry.data.expiredAt as number, recordedAt: expiry.recordedAt, lateMs: expiry.recordedAt - o.expiresAt };
+    });
+    const boundMs = SWEEP_MS + downtimeMs + SLACK_MS;
+    expect(timing.filter((t) => t.expiredAt < t.expiresAt)).toEqual([]);
+    expect(timing.filter((t) => t.lateMs > boundMs)).toEqual([]);
+    // The figures behind the bound, for the report.
+    console.log(
+      `worker SIGKILLed ${String(firstDeadline - killedAt)} ms before the first deadline, down ${String(downtimeMs)} ms; ` +
+        `expiries recorded ${String(Math.min(...timing.map((t) => t.lateMs)))}..${String(Math.max(...timing.map((t) => t.lateMs)))} ms after their deadline (bound ${String(boundMs)} ms)`,
+    );
+
+    // Every order answers through the api with its status (the api catches its shard writers up from the log).
+    const answers = await pooled(orders, 16, async (o) => ({ o, res: await client.request('GET', `/orders/${o.orderId}`, { token: client.token(o.userId) }) }));
+    expect(answers.filter(({ o, res }) => res.status !== 200 || res.body.status !== (o.paid ? 'paid' : 'expired')).map(({ o, res }) => ({ ...o, status: res.status, body: res.body }))).toEqual([]);
+
+    // The stock the expiries freed is on sale again: in the store's totals at once, on the cached public page within its second.
+    const view = await client.request('GET', `/admin/sales/${saleId}`, { token: admin });
+    expect(view.body.totals).toMatchObject({ reserved: STOCK, paid: STOCK / 5, released: unpaid.length, available: unpaid.length });
+    let page: ApiResponse | undefined;
+    await eventually(
+      'the public sale page shows the freed stock',
+      async () => {
+        page = await client.request('GET', `/sales/${saleId}`);
+        return page.status === 200 && page.body.availableApprox === unpaid.length;
+      },
+      { timeoutMs: WAIT_MS, intervalMs: 200, seen: () => page?.body },
+    );
+    expect(page!.body.status).toBe('open');
+
+    // And the audit, beside the running processes, finds no invariant broken.
+    const audit = await runAuditCli<AuditVerdict>(['verify', '--data-dir', server.dataDir]);
+    expect({ exitCode: audit.exitCode, broken: audit.exitCode === 0 ? undefined : audit.report }).toEqual({ exitCode: 0, broken: undefined });
+  });
+});
