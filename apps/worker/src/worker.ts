@@ -15,7 +15,7 @@ import { EventStore } from '@flash/event-store';
 import { EligibilityGate } from '@flash/gate';
 import { DocumentStore, ProjectionHost } from '@flash/read-models';
 import { analyticsProjectionHost, AppConfig, Logger, openDocumentStore, openEventStore, openGate } from '@flash/runtime';
-import { LogFollower, sagaFollower, SAGA_CHECKPOINTS_FILE, SqliteCheckpointStore } from '@flash/sagas';
+import { LogFollower, SAGAS_CHECKPOINT, sagaFollower, SAGA_CHECKPOINTS_FILE, SqliteCheckpointStore } from '@flash/sagas';
 
 
 /**
@@ -25,6 +25,8 @@ import { LogFollower, sagaFollower, SAGA_CHECKPOINTS_FILE, SqliteCheckpointStore
  * the log before each batch; every effect is idempotent, so after a crash it resumes from its checkpoint.
  */
 export class Worker {
+  private reporting: NodeJS.Timeout | undefined;
+
   private constructor(
     private readonly logger: Logger,
     private readonly store: EventStore,
@@ -35,6 +37,8 @@ export class Worker {
     private readonly sagas: LogFollower,
     private readonly checkpoints: SqliteCheckpointStore,
     readonly projection: ProjectionHost,
+    private readonly clock: Clock,
+    private readonly reportEveryMs: number,
   ) {}
 
   static async open(config: AppConfig, logger: Logger, clock: Clock): Promise<Worker> {
@@ -66,7 +70,7 @@ export class Worker {
       { sweepIntervalMs: config.sweepIntervalMs, compensationSettleMs: config.compensationSettleMs, clientWindowMs: config.purchaseTokenTtlMs },
     );
     const projection = analyticsProjectionHost(store, docs, config, logger, now);
-    return new Worker(logger, store, gate, docs, indexes, inventories, sagas, checkpoints, projection);
+    return new Worker(logger, store, gate, docs, indexes, inventories, sagas, checkpoints, projection, clock, config.sweepIntervalMs);
   }
 
   /** Catches up with the log (sales, orders), then starts the sagas and the projection. */
@@ -74,12 +78,26 @@ export class Worker {
     await this.indexes.start();
     await this.sagas.start();
     await this.projection.start('run');
+    // The api reports the sagas' backlog (/health/ready, /metrics): it reads what is posted here, once per sweep.
+    this.report();
+    this.reporting = setInterval(() => this.report(), this.reportEveryMs);
+    this.reporting.unref();
     this.logger.info({ position: this.indexes.position }, 'worker running');
   }
 
   /** Finishes the current sweep, settles queued shard commands, writes the projection's last batch, closes the store. */
+  private report(): void {
+    try {
+      this.checkpoints.report(SAGAS_CHECKPOINT, this.sagas.status(this.clock.now()), Date.now());
+    } catch (error) {
+      this.logger.warn({ err: error }, 'could not post the sagas\' status');
+    }
+  }
+
   async stop(): Promise<void> {
+    if (this.reporting) clearInterval(this.reporting);
     await this.sagas.stop();
+    this.report();
     await this.inventories.flush();
     await this.projection.stop();
     this.indexes.stop();

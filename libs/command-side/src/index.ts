@@ -4,7 +4,6 @@ export * from './catalog/sale-catalogue';
 export * from './catalog/order-locator';
 export * from './catalog/claimant-index';
 export * from './catalog/log-indexer';
-export * from './inventory/home-shard';
 export * from './inventory/shard-writer';
 export * from './inventory/sale-inventory';
 export * from './inventory/inventories';

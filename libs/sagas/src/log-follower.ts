@@ -4,6 +4,14 @@ import { Logger } from 'pino';
 import { CheckpointStore } from './ports';
 import { LogProcess } from './processes/log-process';
 
+/** Where a follower stands: what /health/ready and /metrics report, whichever process runs it. */
+export interface FollowerStatus {
+  readonly position: number;
+  readonly checkpoint: number;
+  readonly caughtUp: boolean;
+  readonly processes: Readonly<Record<string, { readonly backlog: number; readonly overdueMs: number }>>;
+}
+
 export interface LogFollowerOptions {
   readonly name: string;
   readonly tickIntervalMs: number;
@@ -93,7 +101,7 @@ export class LogFollower {
     }
   }
 
-  status(now: number) {
+  status(now: number): FollowerStatus {
     return {
       position: this.position,
       checkpoint: this.checkpoint(),

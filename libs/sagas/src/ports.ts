@@ -26,3 +26,12 @@ export interface CheckpointStore {
   save(name: string, position: number): void;
   close(): void;
 }
+
+/**
+ * Where a process posts its followers' status for another process to read: the worker's sagas, reported to the api
+ * (WORKER=external), which has no other way to see their backlog for /health/ready and /metrics.
+ */
+export interface StatusBoard {
+  report(name: string, status: unknown, at: number): void;
+  reported(name: string): { readonly status: unknown; readonly reportedAt: number } | undefined;
+}

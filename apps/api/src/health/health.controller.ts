@@ -31,8 +31,8 @@ export class HealthController {
     if (!(await this.gate.probeReady())) throw new ApiError('NOT_READY', 'the eligibility gate is unreachable or being rebuilt from the store');
     const projection = this.analytics.progress();
     if (!projection.caughtUp) throw new ApiError('NOT_READY', `the analytics projection is catching up (${projection.position}/${head})`);
-    // With WORKER=external the sagas run in the worker, which reports them; the api may still sync its gate.
-    const sagas = this.sagas.follower?.status(this.clock.now());
+    // With WORKER=external: what the worker last posted (`reportedAt`), and the api's own gate sync.
+    const sagas = this.sagas.status(this.clock.now());
     return {
       status: 'ready',
       store: { head },

@@ -70,8 +70,9 @@ export class MetricsService {
       async collect() {
         const head = await store.headPosition();
         this.set({ follower: 'catalog' }, Math.max(0, head - catalog.position));
-        // With WORKER=external the sagas' lag is the worker's to report.
-        if (sagas.follower) this.set({ follower: 'sagas' }, Math.max(0, head - sagas.follower.status(clock.now()).position));
+        // With WORKER=external, as the worker last posted it.
+        const status = sagas.status(clock.now());
+        if (status) this.set({ follower: 'sagas' }, Math.max(0, head - status.position));
         this.set({ follower: 'analytics' }, Math.max(0, head - analytics.progress().position));
       },
     });
@@ -91,7 +92,7 @@ export class MetricsService {
       labelNames: ['process'],
       registers,
       collect() {
-        for (const [name, s] of Object.entries(sagas.follower?.status(clock.now()).processes ?? {})) this.set({ process: name }, s.backlog);
+        for (const [name, s] of Object.entries(sagas.status(clock.now())?.processes ?? {})) this.set({ process: name }, s.backlog);
       },
     });
     new Gauge({
@@ -100,7 +101,7 @@ export class MetricsService {
       labelNames: ['process'],
       registers,
       collect() {
-        for (const [name, s] of Object.entries(sagas.follower?.status(clock.now()).processes ?? {})) this.set({ process: name }, s.overdueMs);
+        for (const [name, s] of Object.entries(sagas.status(clock.now())?.processes ?? {})) this.set({ process: name }, s.overdueMs);
       },
     });
   }

@@ -2,7 +2,18 @@ import path from 'node:path';
 import { Inject, Injectable } from '@nestjs/common';
 import { BuyerQuota, Clock, CLOCK, GateKeeper, Inventories, LogIndexer, SaleCatalogue, LocalShardAccess } from '@flash/command-side';
 import { EventStore } from '@flash/event-store';
-import { CheckpointStore, gateSyncFollower, LogFollower, MemoryCheckpointStore, sagaFollower, SAGA_CHECKPOINTS_FILE, SqliteCheckpointStore } from '@flash/sagas';
+import {
+  CheckpointStore,
+  FollowerStatus,
+  gateSyncFollower,
+  LogFollower,
+  MemoryCheckpointStore,
+  SAGAS_CHECKPOINT,
+  sagaFollower,
+  SAGA_CHECKPOINTS_FILE,
+  SqliteCheckpointStore,
+  StatusBoard,
+} from '@flash/sagas';
 import { APP_CONFIG, AppConfig, EVENT_STORE, Logger, LOGGER } from '@flash/runtime';
 
 
@@ -15,6 +26,8 @@ import { APP_CONFIG, AppConfig, EVENT_STORE, Logger, LOGGER } from '@flash/runti
 export class SagaHost {
   readonly follower: LogFollower | undefined;
   private readonly checkpoints: CheckpointStore;
+  /** WORKER=external: where the worker posts its sagas' status. */
+  private readonly board: (StatusBoard & { close(): void }) | undefined;
 
   constructor(
     @Inject(EVENT_STORE) store: EventStore,
@@ -39,7 +52,20 @@ export class SagaHost {
       // An in-process gate is rebuilt from the store at start: its sync need not remember a position across restarts.
       this.checkpoints = new MemoryCheckpointStore();
       this.follower = config.redisUrl ? undefined : gateSyncFollower(store, this.checkpoints, gate, log, { sweepIntervalMs: config.sweepIntervalMs, now });
+      this.board = config.inMemoryStore ? undefined : new SqliteCheckpointStore(path.join(config.dataDir, SAGA_CHECKPOINTS_FILE));
     }
+  }
+
+  /**
+   * Where the sagas stand, whichever process runs them: this one's follower (WORKER=embedded), or what the worker last
+   * posted (WORKER=external) with this process's own gate sync laid over it; undefined before anything is known.
+   */
+  status(now: number): (FollowerStatus & { reportedAt?: number }) | undefined {
+    const local = this.follower?.status(now);
+    const posted = this.board?.reported(SAGAS_CHECKPOINT);
+    if (posted === undefined) return local;
+    const remote = posted.status as FollowerStatus;
+    return { ...remote, processes: { ...remote.processes, ...local?.processes }, reportedAt: posted.reportedAt };
   }
 
   async start(): Promise<void> {
@@ -49,5 +75,6 @@ export class SagaHost {
   async stop(): Promise<void> {
     await this.follower?.stop();
     this.checkpoints.close();
+    this.board?.close();
   }
 }

@@ -1,8 +1,7 @@
-import { availableStock, LimitExceeded, RetryLater, SaleEnded, SaleNotStarted, ShardState, SoldOut } from '@flash/domain';
+import { availableStock, homeShard, LimitExceeded, RetryLater, SaleEnded, SaleNotStarted, ShardState, SoldOut } from '@flash/domain';
 import { EligibilityGate, GateHold, GateRefusal, GateUnavailable } from '@flash/gate';
 import type { Logger } from 'pino';
 import { CatalogSale } from '../catalog/sale-catalogue';
-import { homeShard } from '../inventory/home-shard';
 
 /**
  * The store's truth, as the gate keeper needs it: handed in, so that a filter in front of the store knows no store.

@@ -1,7 +1,6 @@
-import { availableStock, Order, SaleDefinition, ShardConfig, ShardState, SoldOut } from '@flash/domain';
+import { availableStock, homeShard, Order, SaleDefinition, ShardConfig, ShardState, SoldOut } from '@flash/domain';
 import { CommandMetadata, EventStore } from '@flash/event-store';
 import { Clock } from '../clock';
-import { homeShard } from './home-shard';
 import { ShardOutcome, ShardWriter, ShardWriterOptions } from './shard-writer';
 
 /**

@@ -175,6 +175,8 @@ export class SqliteEventStore implements EventStore {
     this.syncOffLoop =
       options.syncOffLoop === true && !options.readonly && options.file !== ':memory:' && (options.synchronous ?? 'FULL') === 'FULL' && this.coalesce;
     this.db = new Database(options.file, options.readonly ? { readonly: true, fileMustExist: true } : {});
+    // Before anything else: another process (the worker, the api) may be creating the schema at this very moment.
+    this.db.pragma('busy_timeout = 5000');
     if (!options.readonly) {
       this.db.pragma('journal_mode = WAL');
       this.db.pragma(`synchronous = ${this.syncOffLoop ? 'NORMAL' : (options.synchronous ?? 'FULL')}`);
@@ -184,7 +186,6 @@ export class SqliteEventStore implements EventStore {
       this.db.pragma('wal_autocheckpoint = 0');
       this.checkpointer = new BackgroundCheckpointer(options.file, options.backgroundCheckpointMs);
     }
-    this.db.pragma('busy_timeout = 5000');
 
     this.stmt = {
       currentRevision: this.db.prepare('SELECT revision FROM events WHERE stream_id = ? ORDER BY revision DESC LIMIT 1'),

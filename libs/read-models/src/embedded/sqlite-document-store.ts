@@ -64,10 +64,10 @@ export class SqliteDocumentStore implements DocumentStore {
   /** `file` is a path, or ':memory:' for tests and the in-memory mode. */
   constructor(file: string) {
     this.db = new Database(file);
+    // First: a rebuild from the projections CLI, or the worker (WORKER=external), opens and writes the same file.
+    this.db.pragma('busy_timeout = 5000');
     this.db.pragma('journal_mode = WAL');
     this.db.pragma('synchronous = NORMAL');
-    // A rebuild from the projections CLI writes the same file as the running server.
-    this.db.pragma('busy_timeout = 5000');
     this.db.exec('CREATE TABLE IF NOT EXISTS documents (collection TEXT NOT NULL, id TEXT NOT NULL, body TEXT NOT NULL, PRIMARY KEY (collection, id)) WITHOUT ROWID');
     this.selectOne = this.db.prepare('SELECT body FROM documents WHERE collection = ? AND id = ?');
     this.selectAll = this.db.prepare('SELECT body FROM documents WHERE collection = ? ORDER BY id');

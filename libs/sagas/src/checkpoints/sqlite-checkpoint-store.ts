@@ -1,21 +1,30 @@
 import Database from 'better-sqlite3';
-import { CheckpointStore } from '../ports';
+import { CheckpointStore, StatusBoard } from '../ports';
 
 /**
- * Where each log follower remembers how far it got. Losing a checkpoint only means replaying more of the log:
- * every follower's effects are idempotent, so NORMAL durability is enough here.
+ * Where each log follower remembers how far it got, and posts its status for other processes (the worker's sagas,
+ * read by the api). Losing a checkpoint only means replaying more of the log: every follower's effects are
+ * idempotent, so NORMAL durability is enough here.
  */
-export class SqliteCheckpointStore implements CheckpointStore {
+export class SqliteCheckpointStore implements CheckpointStore, StatusBoard {
   private readonly db: Database.Database;
   private readonly get: Database.Statement<[string], { position: number }>;
   private readonly put: Database.Statement<[string, number]>;
+  private readonly getStatus: Database.Statement<[string], { status: string; reported_at: number }>;
+  private readonly putStatus: Database.Statement<[string, string, number]>;
 
   constructor(file: string) {
     this.db = new Database(file);
+    // First: the api and the worker may open the file at the same moment.
+    this.db.pragma('busy_timeout = 5000');
     this.db.pragma('journal_mode = WAL');
     this.db.pragma('synchronous = NORMAL');
-    this.db.pragma('busy_timeout = 5000');
     this.db.exec('CREATE TABLE IF NOT EXISTS checkpoints (name TEXT PRIMARY KEY, position INTEGER NOT NULL) WITHOUT ROWID');
+    this.db.exec('CREATE TABLE IF NOT EXISTS follower_status (name TEXT PRIMARY KEY, status TEXT NOT NULL, reported_at INTEGER NOT NULL) WITHOUT ROWID');
+    this.getStatus = this.db.prepare('SELECT status, reported_at FROM follower_status WHERE name = ?');
+    this.putStatus = this.db.prepare(
+      'INSERT INTO follower_status (name, status, reported_at) VALUES (?, ?, ?) ON CONFLICT (name) DO UPDATE SET status = excluded.status, reported_at = excluded.reported_at',
+    );
     this.get = this.db.prepare('SELECT position FROM checkpoints WHERE name = ?');
     this.put = this.db.prepare('INSERT INTO checkpoints (name, position) VALUES (?, ?) ON CONFLICT (name) DO UPDATE SET position = excluded.position');
   }
@@ -26,6 +35,15 @@ export class SqliteCheckpointStore implements CheckpointStore {
 
   save(name: string, position: number): void {
     this.put.run(name, position);
+  }
+
+  report(name: string, status: unknown, at: number): void {
+    this.putStatus.run(name, JSON.stringify(status), at);
+  }
+
+  reported(name: string): { status: unknown; reportedAt: number } | undefined {
+    const row = this.getStatus.get(name);
+    return row === undefined ? undefined : { status: JSON.parse(row.status) as unknown, reportedAt: row.reported_at };
   }
 
   close(): void {
