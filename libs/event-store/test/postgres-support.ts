@@ -117,6 +117,8 @@ export class CommitProxy {
   private readonly sockets = new Set<net.Socket>();
   private hold: { signal: () => void; session?: { release(): void; cut(): void } } | undefined;
   private dropReply: (() => void) | undefined;
+  /** COMMITs clients have sent through the proxy (held ones included). */
+  commits = 0;
 
   private constructor(private readonly upstream: { host: string; port: number }) {
     this.server = net.createServer((client) => this.accept(client));
@@ -179,8 +181,10 @@ export class CommitProxy {
           held.push(message);
           continue;
         }
+        const isCommit = queryText(message)?.trim().toUpperCase() === 'COMMIT';
+        if (isCommit) this.commits++;
         const hold = this.hold;
-        if (hold !== undefined && queryText(message)?.trim().toUpperCase() === 'COMMIT') {
+        if (hold !== undefined && isCommit) {
           this.hold = undefined;
           const queue: Buffer[] = [message];
           held = queue;

@@ -143,19 +143,23 @@ describeWithPostgres('PostgresEventStore (PostgreSQL)', () => {
         return { a, b, bName, stream };
       };
 
-      it('appending to one stream at the same expected revision: one wins, the other is refused by the unique constraint', async () => {
+      it('appending to one stream at the same expected revision: one wins, the other is refused by the unique constraint, alone in its batch', async () => {
         const { a, b, bName, stream } = await behindHeldCommit((_a, b, s) => b.append(s, makeEvents(1), NO_STREAM).then(() => undefined));
         const hold = proxy.holdNextCommit();
         const winner = a.append(stream, makeEvents(2), 0);
         await hold.held;
         // b reads revision 0 as current (a's events are not committed), then waits for the head row a holds.
         const loser = expectWrongRevision(b.append(stream, makeEvents(1), 0), stream, 0, 2);
+        // In the same transaction as the loser (same turn): its savepoint keeps the refusal from failing this one.
+        const bystander = b.append(streamName('other'), makeEvents(1), NO_STREAM);
         await eventually('the second writer to wait for the first', () => waitsForLock(bName));
         hold.release();
         expect(await winner).toEqual({ nextExpectedRevision: 2, position: 3 });
         await loser;
+        // The loser's positions were rolled back with it: the bystander's follows the winner's, no hole.
+        expect(await bystander).toEqual({ nextExpectedRevision: 0, position: 4 });
         expect((await b.readStream(stream)).map((e) => e.revision)).toEqual([0, 1, 2]);
-        expect(await b.headPosition()).toBe(3);
+        expect(await b.headPosition()).toBe(4);
       });
 
       it('the same append retried by another process while the first is in flight: both get the original result, one copy', async () => {
@@ -182,6 +186,23 @@ describeWithPostgres('PostgresEventStore (PostgreSQL)', () => {
         await second.append(stream, makeEvents(1), 0);
         expect((await third.readStream(stream)).map((e) => e.revision)).toEqual([0, 1]);
       });
+    });
+
+    it('commits the appends of one turn in one transaction, and those made while it is in flight in the next one', async () => {
+      const store = await open(newSchema(), { port: proxy.port });
+      const before = proxy.commits;
+      const hold = proxy.holdNextCommit();
+      const first = Array.from({ length: 5 }, () => store.append(streamName('buyer'), makeEvents(1), NO_STREAM));
+      await hold.held;
+      const queued: Array<Promise<{ position: number }>> = [];
+      for (let i = 0; i < 10; i++) {
+        queued.push(store.append(streamName('buyer'), makeEvents(1), NO_STREAM));
+        await new Promise((r) => setImmediate(r)); // each in a turn of its own, all while the first COMMIT is held
+      }
+      hold.release();
+      expect((await Promise.all(first)).map((r) => r.position)).toEqual([1, 2, 3, 4, 5]);
+      expect((await Promise.all(queued)).map((r) => r.position)).toEqual(Array.from({ length: 10 }, (_, i) => 6 + i));
+      expect(proxy.commits - before).toBe(2);
     });
 
     it('an append whose answer is lost, then retried with the same ids, leaves exactly one copy', async () => {
