@@ -76,7 +76,7 @@ export class AppModule {
         { provide: APP_CONFIG, useValue: config },
         { provide: LOGGER, useValue: logger },
         { provide: CLOCK, useValue: clock ?? systemClock },
-        { provide: EVENT_STORE, useFactory: () => store ?? openEventStore(config) },
+        { provide: EVENT_STORE, useFactory: async () => store ?? (await openEventStore(config)) },
         { provide: ELIGIBILITY_GATE, useFactory: () => gate ?? openGate(config) },
         HotPathCounters,
         MetricsService,

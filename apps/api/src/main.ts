@@ -1,7 +1,7 @@
 import 'reflect-metadata';
 import { NestFastifyApplication } from '@nestjs/platform-fastify';
 import { createApp } from './bootstrap';
-import { ConfigError, createLogger, loadConfig, Logger } from '@flash/runtime';
+import { ConfigError, createLogger, loadConfig, Logger, openEventStore } from '@flash/runtime';
 import { demoInstructions, ensureDemoSale } from './demo/demo-sale';
 import { AnalyticsHost } from './analytics/analytics-host';
 import { SagaHost } from './sagas/saga-host';
@@ -37,7 +37,10 @@ const main = async (): Promise<void> => {
   const config = loadConfig();
   const logger = createLogger(config.logLevel, config.logFormat);
   process.on('unhandledRejection', (reason) => logger.error({ err: reason }, 'unhandled rejection'));
-  const app = await createApp({ config, logger });
+  // The store first: one that cannot be opened (EVENTSTORE_URL unreachable) stops the start before anything else
+  // (saga checkpoints, read models) is written to DATA_DIR.
+  const store = await openEventStore(config);
+  const app = await createApp({ config, logger, store });
   installShutdown(app, logger, config.shutdownTimeoutMs);
   await app.listen({ port: config.port, host: config.host });
   logger.info({ port: config.port, host: config.host, dataDir: config.dataDir, demo: config.demo }, 'listening');

@@ -42,7 +42,7 @@ export class Worker {
   ) {}
 
   static async open(config: AppConfig, logger: Logger, clock: Clock): Promise<Worker> {
-    const store = openEventStore(config);
+    const store = await openEventStore(config);
     // An in-process gate lives in the api, which keeps it in step itself; a Redis gate is shared, and synced here.
     const gate = config.redisUrl ? await openGate(config) : undefined;
     const docs = await openDocumentStore(config);

@@ -1,6 +1,7 @@
 /**
  * The event store port: the truth of the system. Adapters: SQLite (embedded default), in-memory (tests),
- * EventStoreDB (production). One contract suite (../test/event-store.contract.ts) runs against every adapter.
+ * PostgreSQL (several processes on one store), EventStoreDB (production, not built yet). One contract suite
+ * (../test/event-store.contract.ts) runs against every adapter.
  */
 export const NO_STREAM = 'no_stream' as const;
 /** The revision the writer decided on, or NO_STREAM. There is deliberately no "any revision". */

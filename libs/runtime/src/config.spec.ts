@@ -1,4 +1,4 @@
-import { ConfigError, loadConfig, MIN_SECRET_BYTES } from './config';
+import { ConfigError, eventStoreKind, loadConfig, MIN_SECRET_BYTES } from './config';
 
 const STRONG = 'k'.repeat(MIN_SECRET_BYTES);
 const messageOf = (env: Record<string, string>): string | undefined => {
@@ -52,5 +52,24 @@ describe('loadConfig: JWT_MAX_TTL_S', () => {
 
   it('refuses demo tokens that would outlive the cap', () => {
     expect(messageOf({ ...secrets, JWT_MAX_TTL_S: '600' })).toMatch(/^DEV_TOKEN_TTL_S \(3600\) must not exceed JWT_MAX_TTL_S \(600\)/);
+  });
+});
+
+describe('loadConfig: EVENTSTORE_URL', () => {
+  it('selects SQLite when unset or empty, PostgreSQL for postgres:// and postgresql:// URLs', () => {
+    expect(eventStoreKind(undefined)).toBe('sqlite');
+    expect(loadConfig({ DEMO: '1', EVENTSTORE_URL: '' }).eventStoreUrl).toBeUndefined();
+    expect(eventStoreKind('postgres://u:p@db:5432/flash')).toBe('postgres');
+    expect(eventStoreKind('PostgreSQL://db/flash')).toBe('postgres');
+    expect(loadConfig({ DEMO: '1', EVENTSTORE_URL: 'postgresql://db/flash' }).eventStoreUrl).toBe('postgresql://db/flash');
+  });
+
+  it('refuses EventStoreDB URLs (no adapter in this build yet) and anything else, naming the variable, never the password', () => {
+    for (const url of ['esdb://localhost:2113', 'esdb+discover://a,b', 'kurrentdb://localhost:2113']) {
+      expect(messageOf({ DEMO: '1', EVENTSTORE_URL: url })).toMatch(/^EVENTSTORE_URL selects EventStoreDB, but the EventStoreDB adapter is not part of this build yet/);
+    }
+    expect(messageOf({ DEMO: '1', EVENTSTORE_URL: 'nonsense' })).toMatch(/^EVENTSTORE_URL must be a postgres:\/\/, postgresql:\/\/, esdb:\/\/ or kurrentdb:\/\/ URL/);
+    expect(messageOf({ DEMO: '1', EVENTSTORE_URL: 'mysql://root:hunter2@db/x' })).toMatch(/got a mysql:\/\/ URL$/);
+    expect(messageOf({ DEMO: '1', EVENTSTORE_URL: 'root:hunter2@db' })).not.toContain('hunter2');
   });
 });

@@ -89,6 +89,27 @@ export type WorkerMode = (typeof WORKER_MODES)[number];
 
 export class ConfigError extends Error {}
 
+/** Which event store EVENTSTORE_URL selects: unset is the embedded SQLite store in DATA_DIR. */
+export type EventStoreKind = 'sqlite' | 'postgres';
+
+/**
+ * Reads EVENTSTORE_URL's scheme: the one place that decides which adapter a URL means. EventStoreDB URLs are
+ * recognised and refused (no adapter yet), anything else is refused too: never a silent fallback to SQLite.
+ */
+export const eventStoreKind = (url: string | undefined): EventStoreKind => {
+  if (url === undefined) return 'sqlite';
+  const scheme = /^([a-z][a-z0-9+.-]*):\/\//i.exec(url.trim())?.[1]?.toLowerCase();
+  if (scheme === 'postgres' || scheme === 'postgresql') return 'postgres';
+  if (scheme !== undefined && /^(esdb|kurrentdb|kurrent)(\+discover)?$/.test(scheme)) {
+    throw new ConfigError(
+      'EVENTSTORE_URL selects EventStoreDB, but the EventStoreDB adapter is not part of this build yet; give a postgres:// URL, or unset it to use the embedded SQLite store',
+    );
+  }
+  // Only the scheme is repeated: the rest of a URL may hold a password.
+  const got = scheme === undefined ? 'a value with no scheme://' : `a ${scheme}:// URL`;
+  throw new ConfigError(`EVENTSTORE_URL must be a postgres://, postgresql://, esdb:// or kurrentdb:// URL (or unset for SQLite in DATA_DIR), got ${got}`);
+};
+
 const int = (env: NodeJS.ProcessEnv, name: string, fallback: number, min: number, max: number): number => {
   const raw = env[name];
   if (raw === undefined || raw === '') return fallback;
@@ -165,6 +186,7 @@ export const loadConfig = (env: NodeJS.ProcessEnv = process.env, role: 'api' | '
     throw new ConfigError(`DEV_TOKEN_TTL_S (${devTokenTtlSeconds}) must not exceed JWT_MAX_TTL_S (${jwtMaxTtlSeconds}): demo tokens would be refused`);
   }
   const eventStoreUrl = optional(env, 'EVENTSTORE_URL');
+  eventStoreKind(eventStoreUrl);
   const redisUrl = optional(env, 'REDIS_URL');
   const mongoUrl = optional(env, 'MONGO_URL');
   return {

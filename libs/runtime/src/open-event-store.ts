@@ -1,16 +1,25 @@
 import fs from 'node:fs';
 import path from 'node:path';
-import { EventStore, SqliteEventStore } from '@flash/event-store';
-import { AppConfig, ConfigError } from './config';
+import { EventStore, PostgresEventStore, SqliteEventStore } from '@flash/event-store';
+import { AppConfig, ConfigError, eventStoreKind } from './config';
 
 export const EVENT_STORE = Symbol('EVENT_STORE');
 
 export const EVENTS_FILE = 'events.sqlite';
 
-/** Picks the event store adapter from configuration: embedded SQLite unless EVENTSTORE_URL is set. */
-export const openEventStore = (config: AppConfig): EventStore => {
-  if (config.eventStoreUrl) {
-    throw new ConfigError('EVENTSTORE_URL is set, but the EventStoreDB adapter is not part of this build yet; unset it to use the embedded SQLite store');
+/**
+ * Opens the event store the configuration selects: PostgreSQL for a postgres:// EVENTSTORE_URL, else embedded SQLite
+ * in DATA_DIR. A server that cannot be reached is a ConfigError naming the variable, raised before anything is
+ * written to DATA_DIR (open the store first).
+ */
+export const openEventStore = async (config: Pick<AppConfig, 'eventStoreUrl' | 'dataDir' | 'sqliteSynchronous' | 'sqliteCoalesceAppends'>): Promise<EventStore> => {
+  const url = config.eventStoreUrl;
+  if (url !== undefined && eventStoreKind(url) === 'postgres') {
+    try {
+      return await PostgresEventStore.connect(url);
+    } catch (error) {
+      throw new ConfigError(`EVENTSTORE_URL: ${error instanceof Error ? error.message : String(error)}`);
+    }
   }
   fs.mkdirSync(config.dataDir, { recursive: true });
   return new SqliteEventStore({

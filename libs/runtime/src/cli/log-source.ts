@@ -1,6 +1,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { LogEvent, RecordedEvent, SqliteEventStore, SqliteLogReader } from '@flash/event-store';
+import { eventStoreKind } from '../config';
 import { EVENTS_FILE } from '../open-event-store';
 import { CannotRun } from './command';
 
@@ -15,7 +16,8 @@ export const resolveDataDir = (flag: string | undefined, env: NodeJS.ProcessEnv)
 
 /**
  * Opens the server's SQLite store read-only, so the audit can run beside a live server without ever writing.
- * EVENTSTORE_URL selects EventStoreDB, which this build has no adapter for: refuse rather than audit the wrong store.
+ * These tools read the embedded SQLite store only (so far): with EVENTSTORE_URL set they refuse rather than read the
+ * wrong store.
  */
 export const openLogReadOnly = (dataDir: string, env: NodeJS.ProcessEnv): SqliteEventStore => openChecked(dataDir, env, (file) => new SqliteEventStore({ file, readonly: true }));
 
@@ -27,7 +29,13 @@ export const openLogReader = (dataDir: string, env: NodeJS.ProcessEnv): SqliteLo
 
 const openChecked = <T>(dataDir: string, env: NodeJS.ProcessEnv, open: (file: string) => T): T => {
   if (env.EVENTSTORE_URL) {
-    throw new CannotRun('EVENTSTORE_URL is set, but the EventStoreDB adapter is not part of this build yet; unset it to audit the embedded SQLite store');
+    let kind: string;
+    try {
+      kind = eventStoreKind(env.EVENTSTORE_URL);
+    } catch (error) {
+      throw new CannotRun(error instanceof Error ? error.message : String(error));
+    }
+    throw new CannotRun(`EVENTSTORE_URL selects ${kind === 'postgres' ? 'PostgreSQL' : kind}, but this tool reads only the embedded SQLite store so far; unset it to read the store in DATA_DIR`);
   }
   const file = path.join(dataDir, EVENTS_FILE);
   if (!fs.existsSync(file)) throw new CannotRun(`no event store at ${file} (set --data-dir or DATA_DIR)`);

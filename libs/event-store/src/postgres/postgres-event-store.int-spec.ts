@@ -1,0 +1,258 @@
+import { randomBytes } from 'node:crypto';
+import { EventStore, NO_STREAM, PostgresEventStore, PostgresEventStoreOptions, RecordedEvent } from '@flash/event-store';
+import { eventually } from '../../../../test/support/eventually';
+import {
+  eventStoreContract,
+  expectNothingBeforeMarker,
+  expectWrongRevision,
+  makeEvent,
+  makeEvents,
+  rejectionOf,
+  streamName,
+  SubscriptionReader,
+} from '../../test/event-store.contract';
+import { CommitProxy, describeWithPostgres, TestDatabase, withDatabase } from '../../test/postgres-support';
+
+const positions = (events: readonly RecordedEvent[]): number[] => events.map((e) => e.position);
+const ids = (events: readonly { eventId: string }[]): string[] => events.map((e) => e.eventId);
+
+describe('PostgresEventStore.connect', () => {
+  it('fails with a message naming the server (never its password) when nothing listens there', async () => {
+    const error = await rejectionOf(PostgresEventStore.connect('postgres://flash:hunter2@127.0.0.1:1/nowhere', { connectTimeoutMs: 2000 }));
+    expect(String(error)).toMatch(/cannot open the PostgreSQL event store at postgres:\/\/flash:\*\*\*@127\.0\.0\.1:1\/nowhere: .*ECONNREFUSED/);
+    expect(String(error)).not.toContain('hunter2');
+  });
+});
+
+describeWithPostgres('PostgresEventStore (PostgreSQL)', () => {
+  const db = new TestDatabase();
+  let schemas = 0;
+  const newSchema = (): string => `s${++schemas}`;
+  const openedIn = new Map<EventStore, string>();
+  const opened = new Set<EventStore>();
+  /** A store on one schema of the test database; each schema is a store of its own, empty when new. */
+  const open = async (schema: string, options: PostgresEventStoreOptions & { port?: number } = {}): Promise<PostgresEventStore> => {
+    const { port, ...rest } = options;
+    // A long poll: live delivery must come from the in-process signal or from LISTEN/NOTIFY.
+    const store = await PostgresEventStore.connect(port === undefined ? db.url : withDatabase(db.url, db.name, port), { schema, pollMs: 60_000, ...rest });
+    openedIn.set(store, schema);
+    opened.add(store);
+    return store;
+  };
+
+  beforeAll(async () => {
+    await db.create();
+  });
+  afterAll(async () => {
+    await Promise.all([...opened].map((s) => s.close()));
+    await db.drop();
+  });
+
+  eventStoreContract('postgres', {
+    open: () => open(newSchema()),
+    reopen: async (previous) => {
+      const schema = openedIn.get(previous);
+      if (schema === undefined) throw new Error('not opened by this factory');
+      await previous.close();
+      return open(schema);
+    },
+  });
+
+  describe('specifics', () => {
+    let proxy: CommitProxy;
+    beforeAll(async () => {
+      proxy = await CommitProxy.start();
+    });
+    afterAll(async () => {
+      await proxy.close();
+    });
+
+    const appName = (): string => `flash-es-test-${randomBytes(4).toString('hex')}`;
+    /** Whether the connection named `name` waits for a lock (the head row another transaction holds). */
+    const waitsForLock = async (name: string): Promise<boolean> =>
+      (await db.query<{ n: number }>(`SELECT count(*)::int AS n FROM pg_stat_activity WHERE application_name = $1 AND wait_event_type = 'Lock'`, [name]))[0]?.n === 1;
+    const backendOf = async (name: string): Promise<number | undefined> =>
+      (await db.query<{ pid: number }>('SELECT pid FROM pg_stat_activity WHERE application_name = $1', [name]))[0]?.pid;
+
+    describe('no reader ever skips an event (a lower position committing after a higher one)', () => {
+      /**
+       * The lower store's transaction has taken position 1 and sent its COMMIT, which the proxy holds; the higher
+       * store then appends. Until the lower one commits or rolls back, nothing is shown past what is committed below.
+       */
+      const raceBehindOpenTransaction = async () => {
+        const schema = newSchema();
+        const lower = await open(schema, { port: proxy.port });
+        const higherName = appName();
+        const higher = await open(schema, { applicationName: higherName });
+        const reader = new SubscriptionReader(higher.subscribeToAll(0));
+        const first = reader.take(1);
+
+        const hold = proxy.holdNextCommit();
+        const lowerEvent = makeEvent('Lower');
+        const lowerStream = streamName('lower');
+        const lowerAppend = lower.append(lowerStream, [lowerEvent], NO_STREAM);
+        lowerAppend.catch(() => undefined);
+        await hold.held;
+
+        const higherEvent = makeEvent('Higher');
+        let higherAnswered = false;
+        const higherAppend = higher.append(streamName('higher'), [higherEvent], NO_STREAM).finally(() => (higherAnswered = true));
+        await eventually('the higher append to be answered, or to wait for the open transaction', async () => higherAnswered || (await waitsForLock(higherName)));
+
+        // What a reader sees is a prefix of the log; with position 1 still open, that is nothing at all.
+        expect(positions(await higher.readAll({ after: 0, maxCount: 10 }))).toEqual([]);
+        expect(await higher.headPosition()).toBe(0);
+        return { higher, reader, first, hold, lowerEvent, lowerStream, lowerAppend, higherEvent, higherAppend };
+      };
+
+      it('when the lower one commits, a subscriber delivers both, the lower first', async () => {
+        const race = await raceBehindOpenTransaction();
+        race.hold.release();
+        expect(await race.lowerAppend).toEqual({ nextExpectedRevision: 0, position: 1 });
+        expect(await race.higherAppend).toEqual({ nextExpectedRevision: 0, position: 2 });
+        const delivered = [...(await race.first), ...(await race.reader.take(1))];
+        expect(delivered.map((e) => [e.position, e.eventId])).toEqual([
+          [1, race.lowerEvent.eventId],
+          [2, race.higherEvent.eventId],
+        ]);
+        await expectNothingBeforeMarker(race.higher, race.reader);
+        race.reader.subscription.close();
+      });
+
+      it('when the lower one rolls back, a subscriber delivers just the higher one, with no hole in the positions', async () => {
+        const race = await raceBehindOpenTransaction();
+        race.hold.cut();
+        await rejectionOf(race.lowerAppend);
+        expect(await race.higherAppend).toEqual({ nextExpectedRevision: 0, position: 1 });
+        expect((await race.first).map((e) => [e.position, e.eventId])).toEqual([[1, race.higherEvent.eventId]]);
+        expect(await race.higher.readStream(race.lowerStream)).toEqual([]);
+        await expectNothingBeforeMarker(race.higher, race.reader);
+        race.reader.subscription.close();
+      });
+    });
+
+    describe('two processes on one store', () => {
+      /** `a` (through the proxy) appends and its COMMIT is held; `b` appends after reading the stream as it was. */
+      const behindHeldCommit = async (setup: (a: EventStore, b: EventStore, stream: string) => Promise<void>) => {
+        const schema = newSchema();
+        const a = await open(schema, { port: proxy.port });
+        const bName = appName();
+        const b = await open(schema, { applicationName: bName });
+        const stream = streamName('inventory');
+        await setup(a, b, stream);
+        return { a, b, bName, stream };
+      };
+
+      it('appending to one stream at the same expected revision: one wins, the other is refused by the unique constraint, alone in its batch', async () => {
+        const { a, b, bName, stream } = await behindHeldCommit((_a, b, s) => b.append(s, makeEvents(1), NO_STREAM).then(() => undefined));
+        const hold = proxy.holdNextCommit();
+        const winner = a.append(stream, makeEvents(2), 0);
+        await hold.held;
+        // b reads revision 0 as current (a's events are not committed), then waits for the head row a holds.
+        const loser = expectWrongRevision(b.append(stream, makeEvents(1), 0), stream, 0, 2);
+        // In the same transaction as the loser (same turn): its savepoint keeps the refusal from failing this one.
+        const bystander = b.append(streamName('other'), makeEvents(1), NO_STREAM);
+        await eventually('the second writer to wait for the first', () => waitsForLock(bName));
+        hold.release();
+        expect(await winner).toEqual({ nextExpectedRevision: 2, position: 3 });
+        await loser;
+        // The loser's positions were rolled back with it: the bystander's follows the winner's, no hole.
+        expect(await bystander).toEqual({ nextExpectedRevision: 0, position: 4 });
+        expect((await b.readStream(stream)).map((e) => e.revision)).toEqual([0, 1, 2]);
+        expect(await b.headPosition()).toBe(4);
+      });
+
+      it('the same append retried by another process while the first is in flight: both get the original result, one copy', async () => {
+        const { a, b, bName, stream } = await behindHeldCommit(async () => undefined);
+        const events = makeEvents(2);
+        const hold = proxy.holdNextCommit();
+        const original = a.append(stream, events, NO_STREAM);
+        await hold.held;
+        const retry = b.append(stream, events, NO_STREAM);
+        await eventually('the retry to wait for the original', () => waitsForLock(bName));
+        hold.release();
+        expect(await original).toEqual({ nextExpectedRevision: 1, position: 2 });
+        expect(await retry).toEqual({ nextExpectedRevision: 1, position: 2 });
+        expect(ids(await b.readStream(stream))).toEqual(ids(events));
+        expect(await b.headPosition()).toBe(2);
+      });
+
+      it('open the same new schema at once, and each sees the others\' appends', async () => {
+        const schema = newSchema();
+        const stores = await Promise.all([open(schema), open(schema), open(schema)]);
+        const [first, second, third] = stores as [EventStore, EventStore, EventStore];
+        const stream = streamName();
+        await first.append(stream, makeEvents(1), NO_STREAM);
+        await second.append(stream, makeEvents(1), 0);
+        expect((await third.readStream(stream)).map((e) => e.revision)).toEqual([0, 1]);
+      });
+    });
+
+    it('commits the appends of one turn in one transaction, and those made while it is in flight in the next one', async () => {
+      const store = await open(newSchema(), { port: proxy.port });
+      const before = proxy.commits;
+      const hold = proxy.holdNextCommit();
+      const first = Array.from({ length: 5 }, () => store.append(streamName('buyer'), makeEvents(1), NO_STREAM));
+      await hold.held;
+      const queued: Array<Promise<{ position: number }>> = [];
+      for (let i = 0; i < 10; i++) {
+        queued.push(store.append(streamName('buyer'), makeEvents(1), NO_STREAM));
+        await new Promise((r) => setImmediate(r)); // each in a turn of its own, all while the first COMMIT is held
+      }
+      hold.release();
+      expect((await Promise.all(first)).map((r) => r.position)).toEqual([1, 2, 3, 4, 5]);
+      expect((await Promise.all(queued)).map((r) => r.position)).toEqual(Array.from({ length: 10 }, (_, i) => 6 + i));
+      expect(proxy.commits - before).toBe(2);
+    });
+
+    it('an append whose answer is lost, then retried with the same ids, leaves exactly one copy', async () => {
+      const store = await open(newSchema(), { port: proxy.port });
+      const stream = streamName('buyer');
+      const events = makeEvents(2, 'QuotaClaimed');
+      const dropped = proxy.dropNextCommitReply();
+      const lost = await rejectionOf(store.append(stream, events, NO_STREAM));
+      await dropped; // committed on the server; the connection was cut before its answer
+      expect(lost).toBeInstanceOf(Error);
+
+      expect(await store.append(stream, events, NO_STREAM)).toEqual({ nextExpectedRevision: 1, position: 2 });
+      expect(ids(await store.readStream(stream))).toEqual(ids(events));
+      expect(await store.headPosition()).toBe(2);
+      expect(await store.append(stream, makeEvents(1), 1)).toEqual({ nextExpectedRevision: 2, position: 3 });
+    });
+
+    it('a subscription whose LISTEN connection is killed reconnects and goes on: no gap, no duplicate', async () => {
+      const schema = newSchema();
+      const followerName = appName();
+      const follower = await open(schema, { applicationName: followerName });
+      const writer = await open(schema);
+      const stream = streamName();
+      const reader = new SubscriptionReader(follower.subscribeToAll(0));
+      // From another store instance: only a notification (or the 60 s poll) can wake the follower.
+      await writer.append(stream, makeEvents(2), NO_STREAM);
+      expect(positions(await reader.take(2))).toEqual([1, 2]);
+
+      const listener = await backendOf(`${followerName}-listener`);
+      expect(listener).toEqual(expect.any(Number));
+      await db.query('SELECT pg_terminate_backend($1)', [listener]);
+      // Appended while the listener may still be away: its notification is lost, the reconnect finds the event.
+      await writer.append(stream, makeEvents(1), 1);
+      expect(positions(await reader.take(1))).toEqual([3]);
+
+      await eventually('a new LISTEN connection', async () => {
+        const pid = await backendOf(`${followerName}-listener`);
+        return pid !== undefined && pid !== listener;
+      });
+      await writer.append(stream, makeEvents(1), 2);
+      expect(positions(await reader.take(1))).toEqual([4]);
+      await expectNothingBeforeMarker(writer, reader);
+      reader.subscription.close();
+    });
+
+    it('fails to open, naming the database, when it does not exist', async () => {
+      const missing = `${db.name}_missing`;
+      const error = await rejectionOf(PostgresEventStore.connect(withDatabase(db.url, missing)));
+      expect(String(error)).toContain(`cannot open the PostgreSQL event store at ${withDatabase(db.url, missing)}`);
+      expect(String(error)).toContain('does not exist');
+    });
+  });
+});

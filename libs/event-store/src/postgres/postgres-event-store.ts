@@ -1,0 +1,555 @@
+import { createHash } from 'node:crypto';
+import { Client, Pool, PoolClient } from 'pg';
+import { assertAppendable, recognisedRetry, StoredEventRef } from '../idempotent-append';
+import { AppendSignal, catchUpSubscription } from '../catch-up-subscription';
+import {
+  AppendOptions,
+  AppendResult,
+  DuplicateEventId,
+  EventData,
+  EventStore,
+  ExpectedRevision,
+  NO_STREAM,
+  ReadAllOptions,
+  RecordedEvent,
+  Subscription,
+  WrongExpectedRevision,
+} from '../event-store.port';
+
+export interface PostgresEventStoreOptions {
+  /** Schema holding the store's tables, created if missing. Default `public`; tests give each store its own. */
+  readonly schema?: string;
+  /** How often a subscriber reads anyway, should a notification be lost (LISTEN/NOTIFY is the live path). */
+  readonly pollMs?: number;
+  /** Connecting (TCP, TLS, authentication) gives up after this. Default 5000. */
+  readonly connectTimeoutMs?: number;
+  /** The deadline of every statement, on the server and on the client. Default 10000. */
+  readonly statementTimeoutMs?: number;
+  /** Connections for reads and the writer's transactions (the listener has one more). Default 10. */
+  readonly poolSize?: number;
+  /** Shown in pg_stat_activity; the listener's connection gets the same name with `-listener`. */
+  readonly applicationName?: string;
+  readonly now?: () => number;
+}
+
+interface PendingAppend {
+  readonly streamId: string;
+  readonly events: readonly EventData[];
+  readonly expected: ExpectedRevision;
+  readonly resolve: (r: AppendResult) => void;
+  readonly reject: (e: unknown) => void;
+}
+
+/** What one append of a batch came to inside the transaction; writes count only once the COMMIT succeeds. */
+type Outcome = { readonly wrote: boolean; readonly result: AppendResult } | { readonly error: unknown };
+
+interface EventRow {
+  position: string;
+  stream_id: string;
+  revision: number;
+  event_id: string;
+  type: string;
+  data: Record<string, unknown>;
+  metadata: RecordedEvent['metadata'];
+  recorded_at: string;
+}
+
+/**
+ * Savepoints are subtransactions: past 64 in one transaction (PGPROC_MAX_CACHED_SUBXIDS) every other session's
+ * snapshots overflow to pg_subtrans. A larger queue is committed in several transactions, one after the other.
+ */
+const MAX_APPENDS_PER_TRANSACTION = 64;
+
+const IDENTIFIER = /^[a-z_][a-z0-9_]{0,47}$/;
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+const CONNECTION_LOSS = /^(08|57P0)/;
+
+/** A redacted URL for messages: never the password. */
+export const redactedUrl = (url: string): string => {
+  try {
+    const parsed = new URL(url);
+    if (parsed.password) parsed.password = '***';
+    return parsed.toString();
+  } catch {
+    return '(an unparsable URL)';
+  }
+};
+
+/** pg's connection errors can be an AggregateError with an empty message (one attempt per address of localhost). */
+const describeError = (error: unknown): string => {
+  if (!(error instanceof Error)) return String(error);
+  const code = (error as { code?: unknown }).code;
+  const inner = error instanceof AggregateError ? error.errors.map(describeError).join('; ') : '';
+  return [error.message, inner, typeof code === 'string' && !error.message.includes(code) ? code : ''].filter((s) => s !== '').join(' — ') || error.name;
+};
+
+/** The connection went away (server restart, terminated backend, network): a read may simply be tried again. */
+const isConnectionLoss = (error: unknown): boolean => {
+  const code = (error as { code?: unknown }).code;
+  if (typeof code === 'string' && (CONNECTION_LOSS.test(code) || code.startsWith('E'))) return true;
+  return error instanceof Error && /Connection terminated|connection timeout|Query read timeout/i.test(error.message);
+};
+
+/** An error the server reported for a statement (it has a SQLSTATE and a severity), the session still usable. */
+const isServerError = (error: unknown): boolean => {
+  const e = error as { code?: unknown; severity?: unknown };
+  return typeof e.code === 'string' && typeof e.severity === 'string' && !CONNECTION_LOSS.test(e.code);
+};
+
+const constraintOf = (error: unknown): string | undefined => {
+  const e = error as { code?: unknown; constraint?: unknown };
+  return e.code === '23505' && typeof e.constraint === 'string' ? e.constraint : undefined;
+};
+
+const toRecorded = (r: EventRow): RecordedEvent => {
+  Object.freeze(r.data);
+  Object.freeze(r.metadata);
+  return Object.freeze({
+    eventId: r.event_id,
+    type: r.type,
+    data: r.data,
+    metadata: r.metadata,
+    streamId: r.stream_id,
+    revision: r.revision,
+    position: Number(r.position),
+    recordedAt: Number(r.recorded_at),
+  });
+};
+
+/** A stable 64-bit advisory lock key for the schema's DDL, as the signed decimal PostgreSQL's bigint takes. */
+const schemaLockKey = (schema: string): string => createHash('sha256').update(`flash-event-store:${schema}`).digest().readBigInt64BE(0).toString();
+
+/**
+ * The PostgreSQL event store: one `events` table in a total order of positions, shared by any number of processes.
+ *
+ * No gap, ever (a reader must never pass a position that a slower transaction may still fill): positions come from
+ * the one-row `head` table, taken with `UPDATE head ... RETURNING` inside the appending transaction. The row lock
+ * that UPDATE takes is held until COMMIT, so the next appending transaction (of this process or another) gets its
+ * positions only once the previous one is committed and visible: positions become visible in their order, and a
+ * reader's snapshot always holds a prefix of the log. The same row keeps positions contiguous: an append that fails
+ * rolls its UPDATE back with its savepoint. The price is that appending transactions are serialised store-wide,
+ * which group commit (below) amortises. (The other way, sequence positions with an xid8 high-water mark per row so
+ * that readAll never passes an in-flight transaction, leaves holes that the contract's contiguous positions forbid.)
+ *
+ * Group commit: appends requested while a transaction is in flight are queued and committed together in the next
+ * one (any streams), each inside a SAVEPOINT of its own so that a refused append (wrong revision, duplicate id)
+ * fails alone. Every append is answered after its COMMIT (synchronous_commit on: flushed to the WAL), so 'ordered'
+ * appends are durable too and whenDurable resolves at once.
+ *
+ * Optimistic concurrency: each append reads its stream's current revision and its ids inside the transaction. The
+ * first append of a transaction reads before it holds the head lock, so another process may commit to the same
+ * stream in between: the unique (stream_id, revision) constraint refuses the second writer, mapped to
+ * WrongExpectedRevision, and a unique event_id is mapped to DuplicateEventId unless `recognisedRetry` sees the same
+ * append already stored (a retry, maybe by another process, answered with the original result).
+ *
+ * Live subscriptions: the appending transaction NOTIFYs; a dedicated LISTEN connection only wakes the readers, which
+ * read by position, with a poll as the fallback. A lost listener reconnects (backing off) and wakes every reader
+ * once it listens again, so whatever was appended while it was away is read then.
+ */
+export class PostgresEventStore implements EventStore {
+  private readonly appended = new AppendSignal();
+  private readonly subscriptions = new Set<Subscription>();
+  private readonly pollMs: number;
+  private readonly now: () => number;
+  private readonly sql: ReturnType<typeof statements>;
+  private readonly channel: string;
+  private queue: PendingAppend[] = [];
+  private flushScheduled = false;
+  private writing: Promise<void> | undefined;
+  private closed = false;
+  private closing: Promise<void> | undefined;
+  private listener: Client | undefined;
+  private listenerWanted = false;
+  private listenerRetryMs = 0;
+  private listenerTimer: NodeJS.Timeout | undefined;
+
+  private constructor(
+    private readonly pool: Pool,
+    private readonly url: string,
+    private readonly options: Required<Pick<PostgresEventStoreOptions, 'schema' | 'connectTimeoutMs' | 'applicationName'>> & PostgresEventStoreOptions,
+  ) {
+    this.pollMs = options.pollMs ?? 1000;
+    this.now = options.now ?? Date.now;
+    this.sql = statements(options.schema);
+    this.channel = `flash_es_${options.schema}`;
+  }
+
+  /**
+   * Connects, creates the schema if it is missing, and returns the store; fails within about `connectTimeoutMs` with a
+   * message naming the (redacted) URL when the server cannot be reached or refuses.
+   */
+  static async connect(url: string, options: PostgresEventStoreOptions = {}): Promise<PostgresEventStore> {
+    const schema = options.schema ?? 'public';
+    if (!IDENTIFIER.test(schema)) throw new TypeError(`schema must match ${String(IDENTIFIER)}, got "${schema}"`);
+    const connectTimeoutMs = options.connectTimeoutMs ?? 5000;
+    const statementTimeoutMs = options.statementTimeoutMs ?? 10_000;
+    const applicationName = options.applicationName ?? 'flash-event-store';
+    let pool: Pool;
+    try {
+      pool = new Pool({
+        connectionString: url,
+        max: options.poolSize ?? 10,
+        connectionTimeoutMillis: connectTimeoutMs,
+        statement_timeout: statementTimeoutMs,
+        // The client's own deadline, a little later than the server's: for a server that no longer answers at all.
+        query_timeout: statementTimeoutMs + 2000,
+        // A process that hangs inside a transaction must not hold the head lock (and every other appender) for long.
+        idle_in_transaction_session_timeout: Math.max(statementTimeoutMs, 30_000),
+        application_name: applicationName,
+        keepAlive: true,
+      });
+    } catch (error) {
+      throw new Error(`cannot use the PostgreSQL event store URL ${redactedUrl(url)}: ${describeError(error)}`, { cause: error });
+    }
+    // An idle pooled connection that dies (server restart, terminated backend) is dropped and replaced on demand.
+    pool.on('error', () => undefined);
+    try {
+      await ensureSchema(pool, schema);
+    } catch (error) {
+      await pool.end().catch(() => undefined);
+      throw new Error(`cannot open the PostgreSQL event store at ${redactedUrl(url)}: ${describeError(error)}`, { cause: error });
+    }
+    return new PostgresEventStore(pool, url, { ...options, schema, connectTimeoutMs, applicationName });
+  }
+
+  append(streamId: string, events: readonly EventData[], expected: ExpectedRevision, _options?: AppendOptions): Promise<AppendResult> {
+    if (this.closed) return Promise.reject(new Error('event store is closed'));
+    return new Promise((resolve, reject) => {
+      assertAppendable(events); // thrown inside the executor: a rejected promise, never a synchronous throw
+      const ids = new Set<string>();
+      for (const e of events) {
+        if (!UUID.test(e.eventId)) throw new TypeError(`event ids are UUIDs in this store, got "${e.eventId}"`);
+        const id = e.eventId.toLowerCase();
+        if (ids.has(id)) throw new DuplicateEventId(e.eventId);
+        ids.add(id);
+      }
+      this.queue.push({ streamId, events, expected, resolve, reject });
+      this.scheduleFlush();
+    });
+  }
+
+  /** Appends of one event-loop turn go together; while a transaction is in flight the queue waits for it. */
+  private scheduleFlush(): void {
+    if (this.writing !== undefined || this.flushScheduled) return;
+    this.flushScheduled = true;
+    setImmediate(() => {
+      this.flushScheduled = false;
+      this.startDrain();
+    });
+  }
+
+  private startDrain(): void {
+    if (this.writing !== undefined) return;
+    this.writing = this.drain().finally(() => {
+      this.writing = undefined;
+      // An append queued between the drain's last look at the queue and now.
+      if (this.queue.length > 0) this.scheduleFlush();
+    });
+  }
+
+  private async drain(): Promise<void> {
+    while (this.queue.length > 0) {
+      const batch = this.queue.splice(0, MAX_APPENDS_PER_TRANSACTION);
+      await this.commit(batch);
+    }
+  }
+
+  /** One transaction for the batch; never throws: every append of it is settled, after the COMMIT. */
+  private async commit(batch: readonly PendingAppend[]): Promise<void> {
+    let client: PoolClient;
+    try {
+      client = await this.pool.connect();
+    } catch (error) {
+      const failure = new Error(`the PostgreSQL event store is unreachable: ${describeError(error)}`, { cause: error });
+      for (const a of batch) a.reject(failure);
+      return;
+    }
+    // A connection that dies between two statements reports it here too; the next statement then fails.
+    const ignore = (): void => undefined;
+    client.on('error', ignore);
+    const release = (error?: unknown): void => {
+      client.removeListener('error', ignore);
+      // With an error the pool destroys the connection instead of reusing it: its session state is unknown.
+      client.release(error === undefined ? undefined : new Error(describeError(error)));
+    };
+    const outcomes: Outcome[] = [];
+    let head = 0;
+    try {
+      await client.query('BEGIN');
+      for (const a of batch) {
+        const outcome = await this.appendOne(client, a);
+        outcomes.push(outcome);
+        if ('wrote' in outcome && outcome.wrote) head = Math.max(head, outcome.result.position);
+      }
+      if (head > 0) await client.query('SELECT pg_notify($1, $2)', [this.channel, String(head)]);
+      await client.query('COMMIT');
+    } catch (error) {
+      // The transaction failed, or its COMMIT did (then whether it committed is unknown: a retry with the same ids
+      // is recognised either way). What an append decided without writing (a refusal, a retry) still holds.
+      release(error);
+      batch.forEach((a, i) => {
+        const outcome = outcomes[i];
+        if (outcome === undefined || ('wrote' in outcome && outcome.wrote)) a.reject(error);
+        else if ('error' in outcome) a.reject(outcome.error);
+        else a.resolve(outcome.result);
+      });
+      return;
+    }
+    release();
+    if (head > 0) this.appended.notify();
+    batch.forEach((a, i) => {
+      const outcome = outcomes[i] as Outcome;
+      if ('error' in outcome) a.reject(outcome.error);
+      else a.resolve(outcome.result);
+    });
+  }
+
+  /**
+   * One append inside the batch's transaction. Refusals are outcomes; an error of any other kind (the connection,
+   * a timeout) is thrown and fails the whole transaction.
+   */
+  private async appendOne(client: PoolClient, a: PendingAppend): Promise<Outcome> {
+    const { streamId, events, expected } = a;
+    const ids = events.map((e) => e.eventId.toLowerCase());
+    try {
+      const { current, stored } = await this.readState(client, streamId, ids);
+      const retry = recognisedRetry(streamId, events, expected, current, (id) => stored.get(id.toLowerCase()));
+      if (retry) return { wrote: false, result: retry };
+      if (expected !== current) throw new WrongExpectedRevision(streamId, expected, current);
+      for (const e of events) if (stored.has(e.eventId.toLowerCase())) throw new DuplicateEventId(e.eventId);
+    } catch (error) {
+      if (error instanceof WrongExpectedRevision || error instanceof DuplicateEventId) return { error };
+      throw error;
+    }
+
+    const firstRevision = expected === NO_STREAM ? 0 : expected + 1;
+    await client.query('SAVEPOINT append');
+    try {
+      const last = await this.allocatePositions(client, events.length);
+      await client.query(this.sql.insert, [
+        last - events.length,
+        streamId,
+        firstRevision,
+        JSON.stringify(events.map((e) => ({ eventId: e.eventId, type: e.type, schemaVersion: Number.isInteger(e.metadata.schemaVersion) ? e.metadata.schemaVersion : 1, data: e.data, metadata: e.metadata }))),
+        new Date(this.now()),
+      ]);
+      await client.query('RELEASE SAVEPOINT append');
+      return { wrote: true, result: { nextExpectedRevision: firstRevision + events.length - 1, position: last } };
+    } catch (error) {
+      // A connection or client-side failure fails the transaction; an error the server reported fails this append
+      // only, undone with its savepoint (its positions too: they stay contiguous).
+      if (!isServerError(error)) throw error;
+      await client.query('ROLLBACK TO SAVEPOINT append');
+      await client.query('RELEASE SAVEPOINT append');
+      const constraint = constraintOf(error);
+      if (constraint === undefined) return { error };
+      // Another process appended in between (see the class comment): say why this append cannot be stored.
+      const { current, stored } = await this.readState(client, streamId, ids);
+      try {
+        const retry = recognisedRetry(streamId, events, expected, current, (id) => stored.get(id.toLowerCase()));
+        if (retry) return { wrote: false, result: retry };
+        if (constraint === this.sql.eventIdConstraint) {
+          const taken = events.find((e) => stored.has(e.eventId.toLowerCase()));
+          return { error: new DuplicateEventId((taken ?? events[0])?.eventId ?? '') };
+        }
+        return { error: new WrongExpectedRevision(streamId, expected, current) };
+      } catch (refusal) {
+        return { error: refusal };
+      }
+    }
+  }
+
+  /**
+   * The gap guard: the head row's lock, taken here and held until COMMIT, orders the appending transactions, so
+   * positions become visible in their order (see the class comment).
+   */
+  private async allocatePositions(client: PoolClient, count: number): Promise<number> {
+    const { rows } = await client.query<{ position: string }>(this.sql.allocate, [count]);
+    return Number((rows[0] as { position: string }).position);
+  }
+
+  private async readState(
+    client: PoolClient,
+    streamId: string,
+    ids: readonly string[],
+  ): Promise<{ current: number | typeof NO_STREAM; stored: Map<string, StoredEventRef> }> {
+    const { rows } = await client.query<{ current: number | null; stored: Array<{ eventId: string; streamId: string; revision: number; position: number }> }>(
+      this.sql.state,
+      [streamId, ids],
+    );
+    const row = rows[0] as { current: number | null; stored: Array<{ eventId: string; streamId: string; revision: number; position: number }> };
+    const stored = new Map<string, StoredEventRef>();
+    for (const s of row.stored) stored.set(s.eventId, { streamId: s.streamId, revision: s.revision, position: s.position });
+    return { current: row.current === null ? NO_STREAM : row.current, stored };
+  }
+
+  async readStream(streamId: string, fromRevision = 0): Promise<RecordedEvent[]> {
+    const { rows } = await this.pool.query<EventRow>(this.sql.readStream, [streamId, fromRevision]);
+    return rows.map(toRecorded);
+  }
+
+  async readAll({ after, maxCount }: ReadAllOptions): Promise<RecordedEvent[]> {
+    if (this.closed || maxCount <= 0) return [];
+    const { rows } = await this.pool.query<EventRow>(this.sql.readAll, [after, maxCount]);
+    return rows.map(toRecorded);
+  }
+
+  async headPosition(): Promise<number> {
+    const { rows } = await this.pool.query<{ position: string }>(this.sql.head);
+    return Number((rows[0] as { position: string }).position);
+  }
+
+  /** Every append is answered after its COMMIT, flushed to the WAL: durable as soon as it is answered. */
+  whenDurable(_position: number): Promise<void> {
+    return Promise.resolve();
+  }
+
+  subscribeToAll(after: number): Subscription {
+    this.listen();
+    const subscription = catchUpSubscription(
+      {
+        // A lost connection is not the end of a subscription: it reads again on the next wake-up or poll tick.
+        readAll: (o) =>
+          this.readAll(o).catch((error: unknown) => {
+            if (this.closed || isConnectionLoss(error)) return [];
+            throw error;
+          }),
+        waitForAppend: () => this.appended.wait(this.pollMs),
+      },
+      after,
+    );
+    this.subscriptions.add(subscription);
+    return subscription;
+  }
+
+  /** Starts the LISTEN connection, once, at the first subscription: a store that only appends needs none. */
+  private listen(): void {
+    if (this.listenerWanted || this.closed) return;
+    this.listenerWanted = true;
+    void this.connectListener();
+  }
+
+  private async connectListener(): Promise<void> {
+    this.listenerTimer = undefined;
+    if (this.closed) return;
+    const client = new Client({
+      connectionString: this.url,
+      connectionTimeoutMillis: this.options.connectTimeoutMs,
+      application_name: `${this.options.applicationName}-listener`,
+      keepAlive: true,
+    });
+    client.on('error', () => undefined); // followed by 'end', which reconnects
+    client.on('notification', () => this.appended.notify());
+    client.on('end', () => {
+      if (this.listener !== client) return;
+      this.listener = undefined;
+      this.reconnectListener();
+    });
+    try {
+      await client.connect();
+      await client.query(`LISTEN ${this.channel}`);
+    } catch {
+      await client.end().catch(() => undefined);
+      this.reconnectListener();
+      return;
+    }
+    if (this.isClosed()) {
+      await client.end().catch(() => undefined);
+      return;
+    }
+    this.listener = client;
+    this.listenerRetryMs = 0;
+    // Notifications sent while nobody listened are lost: every reader looks for itself now.
+    this.appended.notify();
+  }
+
+  /** Read through a call: close() may run while the listener connects, which TypeScript's narrowing cannot see. */
+  private isClosed(): boolean {
+    return this.closed;
+  }
+
+  private reconnectListener(): void {
+    if (this.closed || this.listenerTimer !== undefined) return;
+    this.listenerRetryMs = Math.min(5000, Math.max(50, this.listenerRetryMs * 2));
+    this.listenerTimer = setTimeout(() => void this.connectListener(), this.listenerRetryMs);
+  }
+
+  /** Commits what is queued, ends the subscriptions, then closes the connections. Safe to call twice. */
+  close(): Promise<void> {
+    this.closing ??= (async () => {
+      this.closed = true;
+      while (this.queue.length > 0 || this.writing !== undefined) {
+        this.startDrain();
+        await this.writing;
+      }
+      for (const s of this.subscriptions) s.close();
+      if (this.listenerTimer !== undefined) clearTimeout(this.listenerTimer);
+      const listener = this.listener;
+      this.listener = undefined;
+      await listener?.end().catch(() => undefined);
+      await this.pool.end();
+    })();
+    return this.closing;
+  }
+}
+
+/** Creates the schema, its tables and the head row if missing; an advisory lock lets two processes open at once. */
+const ensureSchema = async (pool: Pool, schema: string): Promise<void> => {
+  const client = await pool.connect();
+  client.on('error', () => undefined); // the failing statement reports it
+  try {
+    await client.query('BEGIN');
+    await client.query('SELECT pg_advisory_xact_lock($1::bigint)', [schemaLockKey(schema)]);
+    const exists = await client.query('SELECT 1 FROM pg_namespace WHERE nspname = $1', [schema]);
+    if (exists.rowCount === 0) await client.query(`CREATE SCHEMA ${schema}`);
+    // data and metadata as jsonb: queryable by analysts. bytea holding the JSON text would spare the server's jsonb
+    // parse on every insert and keep the caller's key order (jsonb reorders keys); not measured yet.
+    await client.query(`
+      CREATE TABLE IF NOT EXISTS ${schema}.events (
+        position       bigint      NOT NULL,
+        stream_id      text        NOT NULL,
+        revision       integer     NOT NULL,
+        event_id       uuid        NOT NULL,
+        type           text        NOT NULL,
+        schema_version integer     NOT NULL,
+        data           jsonb       NOT NULL,
+        metadata       jsonb       NOT NULL,
+        recorded_at    timestamptz NOT NULL,
+        CONSTRAINT events_pkey PRIMARY KEY (position),
+        CONSTRAINT events_stream_revision_key UNIQUE (stream_id, revision),
+        CONSTRAINT events_event_id_key UNIQUE (event_id)
+      )`);
+    // One row: the last position handed out. Its row lock orders the appending transactions (the gap guard).
+    await client.query(`
+      CREATE TABLE IF NOT EXISTS ${schema}.head (
+        id       boolean PRIMARY KEY DEFAULT true CHECK (id),
+        position bigint  NOT NULL
+      )`);
+    await client.query(`INSERT INTO ${schema}.head (id, position) SELECT true, coalesce(max(position), 0) FROM ${schema}.events ON CONFLICT (id) DO NOTHING`);
+    await client.query('COMMIT');
+    client.release();
+  } catch (error) {
+    client.release(error instanceof Error ? error : new Error(String(error)));
+    throw error;
+  }
+};
+
+const statements = (schema: string) => {
+  const columns = `position, stream_id, revision, event_id, type, data, metadata, (extract(epoch FROM recorded_at) * 1000)::bigint AS recorded_at`;
+  return {
+    eventIdConstraint: 'events_event_id_key',
+    state: `
+      SELECT (SELECT max(revision) FROM ${schema}.events WHERE stream_id = $1) AS current,
+             (SELECT coalesce(json_agg(json_build_object('eventId', event_id, 'streamId', stream_id, 'revision', revision, 'position', position)), '[]')
+                FROM ${schema}.events WHERE event_id = ANY($2::uuid[])) AS stored`,
+    allocate: `UPDATE ${schema}.head SET position = position + $1 RETURNING position`,
+    insert: `
+      INSERT INTO ${schema}.events (position, stream_id, revision, event_id, type, schema_version, data, metadata, recorded_at)
+      SELECT $1::bigint + e.ord, $2, $3::integer + e.ord - 1, (e.doc->>'eventId')::uuid, e.doc->>'type', (e.doc->>'schemaVersion')::integer,
+             e.doc->'data', e.doc->'metadata', $5::timestamptz
+        FROM jsonb_array_elements($4::jsonb) WITH ORDINALITY AS e(doc, ord)`,
+    readStream: `SELECT ${columns} FROM ${schema}.events WHERE stream_id = $1 AND revision >= $2 ORDER BY revision`,
+    readAll: `SELECT ${columns} FROM ${schema}.events WHERE position > $1 ORDER BY position LIMIT $2`,
+    head: `SELECT position FROM ${schema}.head`,
+  };
+};
