@@ -67,6 +67,8 @@ export interface NodeProcessOptions {
   readonly args?: readonly string[];
   readonly env: Record<string, string>;
   readonly placement: Placement;
+  /** Node options placed before the script (`--require FILE`). */
+  readonly nodeArgs?: readonly string[];
   /** `--cpu-prof` into this directory (the profile is written when the process exits). */
   readonly cpuProfDir?: string;
 }
@@ -90,7 +92,7 @@ export class NodeProcess {
 
   start(): void {
     const { script, args = [], env, placement, cpuProfDir } = this.options;
-    const nodeArgs = [...(cpuProfDir ? ['--cpu-prof', `--cpu-prof-dir=${cpuProfDir}`] : []), script, ...args];
+    const nodeArgs = [...(this.options.nodeArgs ?? []), ...(cpuProfDir ? ['--cpu-prof', `--cpu-prof-dir=${cpuProfDir}`] : []), script, ...args];
     // taskset execs node in place, so the child's pid is node's pid (what /proc readings need).
     const [command, argv]: [string, string[]] = placement.taskset
       ? ['taskset', ['-c', String(placement.sutCore), process.execPath, ...nodeArgs]]
