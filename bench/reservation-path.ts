@@ -7,7 +7,7 @@ import { Client } from 'undici';
 import { progress } from './support/log';
 import { freePort, makeTempDir, NodeProcess, Placement, REPO_ROOT, sleep } from './support/processes';
 
-const USAGE = `usage: node dist/bench/reservation-path.js [--dist DIR] [--idle-ms MS] [--quiet-windows N] [--functions] [--json] [--keep]
+const USAGE = `usage: node dist/bench/reservation-path.js [--dist DIR] [--worker external] [--idle-ms MS] [--quiet-windows N] [--functions] [--json] [--keep]
 
   The path of one reservation as a list of files: which of the repository's own source files (apps/, libs/) run code
   while a warmed-up api serves one POST /sales/:id/reservations answered 201, then one answered 409 SOLD_OUT.
@@ -19,7 +19,8 @@ const USAGE = `usage: node dist/bench/reservation-path.js [--dist DIR] [--idle-m
   window runs from the take before it to --idle-ms after its answer (work it set off: projections, sagas); files that
   ran only after the take that followed the answer are marked.
   Files are the .ts sources of the .js files that ran. --functions lists the functions of each file; --json prints
-  JSON; --keep keeps the coverage files. Progress goes to stderr.`;
+  JSON; --keep keeps the coverage files. --worker external runs the api with WORKER=external (no worker process is
+  started: only the api's own path is measured, its sagas and projection being the worker's). Progress goes to stderr.`;
 
 interface Options {
   readonly dist: string;
@@ -28,7 +29,13 @@ interface Options {
   readonly functions: boolean;
   readonly json: boolean;
   readonly keep: boolean;
+  readonly worker?: 'embedded' | 'external';
 }
+
+const workerMode = (text: string): 'embedded' | 'external' => {
+  if (text !== 'embedded' && text !== 'external') throw new Error(`--worker takes embedded or external, got "${text}"`);
+  return text;
+};
 
 const parseOptions = (): Options => {
   const { values } = parseArgs({
@@ -39,6 +46,7 @@ const parseOptions = (): Options => {
       functions: { type: 'boolean', default: false },
       json: { type: 'boolean', default: false },
       keep: { type: 'boolean', default: false },
+      worker: { type: 'string' },
       help: { type: 'boolean', default: false },
     },
     strict: true,
@@ -59,6 +67,7 @@ const parseOptions = (): Options => {
     functions: values.functions,
     json: values.json,
     keep: values.keep,
+    ...(values.worker === undefined ? {} : { worker: workerMode(values.worker) }),
   };
 };
 
@@ -304,6 +313,7 @@ const measure = async (options: Options, dist: string, tmp: string): Promise<Rep
       PORT: String(port),
       // The measured requests go over a connection opened during the warm-up: keep it open across the idle windows.
       KEEP_ALIVE_TIMEOUT_MS: '600000',
+      ...(options.worker === undefined ? {} : { WORKER: options.worker }),
     },
   });
   const http = new Http(baseUrl);
@@ -334,7 +344,9 @@ const measure = async (options: Options, dist: string, tmp: string): Promise<Rep
         })) as { id: string }
       ).id;
     const warmUpSale = await schedule('reservation path: warm-up', WARM_UP_STOCK);
-    const sale = await schedule('reservation path: measured', 1);
+    // Two units: one for a first buyer before any window (the sale's first reservation loads its shards and its gate
+    // state: first use, not the path of a reservation), one for the measured 201; then the measured SOLD_OUT.
+    const sale = await schedule('reservation path: measured', 2);
     await sleep(startsAt + 100 - Date.now());
 
     const purchaseToken = async (saleId: string, bearer: string): Promise<string> =>
@@ -354,6 +366,9 @@ const measure = async (options: Options, dist: string, tmp: string): Promise<Rep
       const expected = i < WARM_UP_STOCK ? 201 : 409;
       if (answer.status !== expected) throw new Error(`warm-up reservation ${i} answered ${answer.status} (expected ${expected}): ${JSON.stringify(answer.body)}`);
     }
+    const first = await token('path-buyer-first');
+    const firstAnswer = await reserve(sale, first, await purchaseToken(sale, first), 'path-buyer-first-key');
+    if (firstAnswer.status !== 201) throw new Error(`the measured sale's first reservation answered ${firstAnswer.status}: ${JSON.stringify(firstAnswer.body)}`);
     // Both buyers hold their purchase token before any window, for the same reason.
     const winner = await token('path-buyer-201');
     const loser = await token('path-buyer-sold-out');

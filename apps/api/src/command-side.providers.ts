@@ -34,7 +34,7 @@ export const commandSideProviders = (config: AppConfig): Provider[] => [
     useFactory: (store: EventStore, catalogue: SaleCatalogue, locator: OrderLocator, claimants: ClaimantIndex, inventories: Inventories, logger: Logger) =>
       new LogIndexer(store, [catalogue, locator, claimants], logger.child({ component: 'command-side' }), {
         // Appends made by another process (the worker's expiries, in WORKER=external) reach this process's shard writers.
-        onRecorded: (recorded) => inventories.observe(recorded),
+        onRecorded: inventories.observe.bind(inventories),
       }),
     inject: [EVENT_STORE, SaleCatalogue, OrderLocator, ClaimantIndex, Inventories, LOGGER],
   },
@@ -44,14 +44,14 @@ export const commandSideProviders = (config: AppConfig): Provider[] => [
       new BuyerQuota(store, claimants, {
         // Only this process claims in an embedded store of its own (the worker releases, it never claims).
         soleClaimant: config.eventStoreUrl === undefined && config.inMemoryStore !== true,
-        now: () => clock.now(),
+        clock,
       }),
     inject: [EVENT_STORE, ClaimantIndex, CLOCK],
   },
   {
     provide: GateKeeper,
     useFactory: (gate: EligibilityGate, store: EventStore, inventories: Inventories, buyers: BuyerQuota, logger: Logger, counters: HotPathCounters) =>
-      new GateKeeper(gate, storeTruth(store, inventories, buyers), logger.child({ component: 'gate' }), (outcome) => counters.gateDecided(outcome)),
+      new GateKeeper(gate, storeTruth(store, inventories, buyers), logger.child({ component: 'gate' }), counters.gateDecided.bind(counters)),
     inject: [ELIGIBILITY_GATE, EVENT_STORE, Inventories, BuyerQuota, LOGGER, HotPathCounters],
   },
 ];

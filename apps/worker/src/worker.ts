@@ -52,9 +52,9 @@ export class Worker {
     const claimants = new ClaimantIndex();
     const inventories = new Inventories(store, clock, catalogue, locator, { maxBatch: config.shardMaxBatch });
     const indexes = new LogIndexer(store, [catalogue, locator, claimants], logger.child({ component: 'command-side' }), {
-      onRecorded: (recorded) => inventories.observe(recorded),
+      onRecorded: inventories.observe.bind(inventories),
     });
-    const quota = new BuyerQuota(store, claimants, { soleClaimant: false, now });
+    const quota = new BuyerQuota(store, claimants, { soleClaimant: false, clock });
     const keeper = gate && new GateKeeper(gate, storeTruth(store, inventories, quota), logger.child({ component: 'gate' }), () => undefined);
     const checkpoints = new SqliteCheckpointStore(path.join(config.dataDir, SAGA_CHECKPOINTS_FILE));
     const sagas = sagaFollower(

@@ -239,7 +239,7 @@ export class SagaFixture {
     readonly inventory: SaleInventory,
     readonly options: { readonly settleAfterMs: number; readonly clientWindowMs: number; readonly dataDir: string | undefined },
   ) {
-    this.quota = new BuyerQuota(store, new ClaimantIndex(), { soleClaimant: false, now: clock.now });
+    this.quota = new BuyerQuota(store, new ClaimantIndex(), { soleClaimant: false, clock });
     this.port = new FixtureInventory(inventory);
     this.follower = this.createFollower(checkpoints);
   }

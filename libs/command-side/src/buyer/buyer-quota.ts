@@ -1,6 +1,7 @@
 import { buyerDecider, BuyerEvent, BuyerState, buyerStream, claimForKey, IdempotencyKeyReused, initialBuyerState, QuotaClaim, QuotaReleaseReason, RetryLater } from '@flash/domain';
 import { CommandMetadata, DuplicateEventId, LoadedStream, loadStream, NO_STREAM, EventStore, WrongExpectedRevision } from '@flash/event-store';
 import { ClaimantIndex } from '../catalog/claimant-index';
+import { Clock } from '../clock';
 import { decideAndAppend } from '../decide-and-append';
 
 export interface ClaimRequest {
@@ -18,7 +19,7 @@ export interface BuyerQuotaOptions {
    * does not list has certainly never claimed, and costs no read. False wherever several processes may claim.
    */
   readonly soleClaimant: boolean;
-  readonly now: () => number;
+  readonly clock: Clock;
 }
 
 /**
@@ -56,7 +57,7 @@ export class BuyerQuota {
       streamId: buyerStream(saleId, userId),
       evolve: buyerDecider.evolve,
       initial: initialBuyerState(saleId, userId),
-      decide: (state) => buyerDecider.decide({ type: 'ClaimQuota', ...request }, state, this.options.now()),
+      decide: (state) => buyerDecider.decide({ type: 'ClaimQuota', ...request }, state, this.options.clock.now()),
       metadata,
       durability: 'ordered',
       ...(loaded === undefined ? {} : { loaded }),
@@ -82,7 +83,7 @@ export class BuyerQuota {
       streamId: buyerStream(saleId, userId),
       evolve: buyerDecider.evolve,
       initial: initialBuyerState(saleId, userId),
-      decide: (state) => buyerDecider.decide({ type: 'ReleaseQuota', reservationId, reason }, state, this.options.now()),
+      decide: (state) => buyerDecider.decide({ type: 'ReleaseQuota', reservationId, reason }, state, this.options.clock.now()),
       metadata,
       exhausted: () => new RetryLater('OVERLOADED', `quota release for ${reservationId} kept conflicting`, 1000),
     });

@@ -1,4 +1,4 @@
-import { DomainEvent } from '@flash/domain';
+import { DomainEvent, RetryLater } from '@flash/domain';
 import { decodeEvent, EventStore, RecordedEvent, Subscription } from '@flash/event-store';
 import type { Logger } from 'pino';
 
@@ -66,6 +66,11 @@ export class LogIndexer {
 
   get position(): number {
     return this.appliedPosition;
+  }
+
+  /** Until the indexes have caught up with the log, a use case answers 503 NOT_READY rather than answer wrongly. */
+  refuseUnlessCaughtUp(): void {
+    if (!this.caughtUp) throw new RetryLater('NOT_READY', 'the service is catching up with the event log', 1000);
   }
 
   /** Applies an event this process has just appended, ahead of the subscription. */

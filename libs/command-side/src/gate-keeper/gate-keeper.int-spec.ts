@@ -124,7 +124,7 @@ RedisServer.describeWithRedis('GateKeeper rebuild (loadFromStore) against a real
     catalogue.apply({ type: 'SaleScheduled', data: { ...sale.definition, scheduledAt: T0 } });
     catalogue.apply({ type: 'SaleStockAllocated', data: { saleId: sale.definition.saleId, allocations: [...sale.allocations] } });
     const inventories = new Inventories(store, systemClock, catalogue, new OrderLocator(), { maxBatch: 64 });
-    const quota = new BuyerQuota(store, new ClaimantIndex(), { soleClaimant: false, now: () => systemClock.now() });
+    const quota = new BuyerQuota(store, new ClaimantIndex(), { soleClaimant: false, clock: systemClock });
     return new GateKeeper(gate, storeTruth(store, inventories, quota), logger, () => undefined);
   };
 

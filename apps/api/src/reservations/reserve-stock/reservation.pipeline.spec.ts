@@ -1,3 +1,4 @@
+import { RetryLater } from '@flash/domain';
 import { EventEmitter } from 'node:events';
 import pino from 'pino';
 import {
@@ -29,7 +30,14 @@ const BODY = new RawJsonBody('{"quantity":1,"purchaseToken":"t"}');
 
 /** The pipeline with the real access checks, shedder, known keys and counters; stand-ins for the catalog, JWT and handler. */
 const setUp = () => {
-  const catalog = { ready: true, sale: (id: string) => (id === 'sale-1' ? { definition: { saleId: 'sale-1' } } : undefined) };
+  const catalog = {
+    ready: true,
+    sale: (id: string) => (id === 'sale-1' ? { definition: { saleId: 'sale-1' } } : undefined),
+    // LogIndexer's, against this stand-in's `ready`.
+    refuseUnlessCaughtUp(): void {
+      if (!this.ready) throw new RetryLater('NOT_READY', 'catching up', 1000);
+    },
+  };
   const jwt = {
     verify: (authorization: string | undefined) => {
       if (authorization !== 'Bearer buyer-1') throw new ApiError('UNAUTHENTICATED', 'a Bearer token is required');

@@ -10,7 +10,6 @@ import { ApiError, ApiErrorCode, ERROR_CATALOGUE } from '../../http/error-catalo
 import { envelopeOfUnhandled, retryAfterOf } from '../../http/error.filter';
 import { parseBody } from '../../http/json-body';
 import { answerHeaders } from '../../http/raw-answer';
-import { refuseUnlessReady } from '../../http/readiness.guard';
 import { ServerDrain } from '../../http/server-drain';
 import { LogIndexer, SaleCatalogue } from '@flash/command-side';
 import { Logger, LOGGER } from '@flash/runtime';
@@ -97,7 +96,7 @@ export class ReservationPipeline {
   /** The route's steps, in order, on a request whose body has arrived, and the answer to write. Never throws. */
   async answer(request: PurchaseRequest, rawBody: unknown): Promise<ReservationAnswer> {
     try {
-      refuseUnlessReady(this.indexes);
+      this.indexes.refuseUnlessCaughtUp();
       const principal = this.jwt.verify(request.headers.authorization);
       request.principal = principal;
       await this.checks.purchase(request, 'reservation');
