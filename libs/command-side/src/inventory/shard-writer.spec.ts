@@ -163,7 +163,7 @@ describe('ShardWriter', () => {
     expect(writer.state.reserved).toBe(1);
   });
 
-  it('catches up with appends another process made, reading only what it missed, before its next batch: no conflict', async () => {
+  it('catches up at once with appends another process made, reading only what it missed: its next batch meets no conflict', async () => {
     const store = new ScriptedStore();
     const writer = await ShardWriter.load(store, clock, config, { maxBatch: 10 });
     await writer.submit(reserve('o1'));
@@ -182,8 +182,8 @@ describe('ShardWriter', () => {
     writer.observe(1); // its own append: nothing to read
     await writer.fresh();
     expect(store.reads).toStrictEqual([]);
-    writer.observe(3); // the worker's expiry
-    await writer.fresh();
+    writer.observe(3); // the worker's expiry: caught up at once, nobody asking
+    await writer.flush();
     expect(store.reads).toStrictEqual([2]);
     expect(writer.state.orders.get('o1')).toMatchObject({ status: 'expired' });
     expect(availableStock(writer.state)).toBe(3);

@@ -105,11 +105,14 @@ export class ShardWriter {
 
   /**
    * The log shows this revision of the stream. Beyond what the writer knows, another process appended (a worker
-   * expiring a hold, another writer before it lost its lease): the writer catches up, reading only what it missed,
-   * before its next batch or when a reader asks for a `fresh` state. Its own appends are known already: nothing to do.
+   * expiring a hold, another writer before it lost its lease): the writer catches up at once, reading only what it
+   * missed, in turn with its batches — so stock given back elsewhere shows here without waiting for a purchase (a sold-out
+   * shard gets none). Its own appends are known already (or about to be, by the batch in flight): nothing to read.
    */
   observe(revision: number): void {
-    if (revision > this.seenRevision) this.seenRevision = revision;
+    if (revision <= this.seenRevision) return;
+    this.seenRevision = revision;
+    if (this.behind) this.draining ??= this.drain();
   }
 
   private get behind(): boolean {
