@@ -1,4 +1,5 @@
 import 'reflect-metadata';
+import fs from 'node:fs';
 import { NestFastifyApplication } from '@nestjs/platform-fastify';
 import { createApp } from './bootstrap';
 import { ConfigError, createLogger, loadConfig, Logger, openEventStore } from '@flash/runtime';
@@ -40,6 +41,8 @@ const main = async (): Promise<void> => {
   // The store first: one that cannot be opened (EVENTSTORE_URL unreachable) stops the start before anything else
   // (saga checkpoints, read models) is written to DATA_DIR.
   const store = await openEventStore(config);
+  // Saga checkpoints and embedded read models live in DATA_DIR whatever the store (per host, so far).
+  fs.mkdirSync(config.dataDir, { recursive: true });
   const app = await createApp({ config, logger, store });
   installShutdown(app, logger, config.shutdownTimeoutMs);
   await app.listen({ port: config.port, host: config.host });

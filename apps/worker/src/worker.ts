@@ -1,3 +1,4 @@
+import fs from 'node:fs';
 import path from 'node:path';
 import {
   BuyerQuota,
@@ -17,12 +18,12 @@ import { DocumentStore, ProjectionHost } from '@flash/read-models';
 import { analyticsProjectionHost, AppConfig, Logger, openDocumentStore, openEventStore, openGate } from '@flash/runtime';
 import { LogFollower, SAGAS_CHECKPOINT, sagaFollower, SAGA_CHECKPOINTS_FILE, SqliteCheckpointStore } from '@flash/sagas';
 
-
 /**
  * The worker process (`npm run worker`, with the api on WORKER=external): the sagas (expiry, quota release,
  * compensation, and gate sync when the gate is Redis, shared) and the analytics projection, on the store the api
- * writes. Its shard writers decide on the same streams as the api's, with optimistic concurrency, caught up from
- * the log before each batch; every effect is idempotent, so after a crash it resumes from its checkpoint.
+ * writes. Its shard writers decide on the same streams as the api's, with optimistic concurrency, and catch up from
+ * the log as soon as it shows the api's appends; every effect is idempotent, so after a crash it resumes from its
+ * checkpoint.
  */
 export class Worker {
   private reporting: NodeJS.Timeout | undefined;
@@ -43,6 +44,8 @@ export class Worker {
 
   static async open(config: AppConfig, logger: Logger, clock: Clock): Promise<Worker> {
     const store = await openEventStore(config);
+    // Checkpoints and embedded read models live in DATA_DIR whatever the store (per host, so far).
+    fs.mkdirSync(config.dataDir, { recursive: true });
     // An in-process gate lives in the api, which keeps it in step itself; a Redis gate is shared, and synced here.
     const gate = config.redisUrl ? await openGate(config) : undefined;
     const docs = await openDocumentStore(config);
