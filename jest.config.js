@@ -1,7 +1,9 @@
 /** Jest projects: unit (*.spec.ts beside the code), integration (*.int-spec.ts), end-to-end (test/e2e, spawns the built server),
  * chaos (test/chaos: faults and hostile input against the built server; quick mode here, long mode via `npm run chaos`).
  * e2e-external and chaos-external run the same suites with the api on WORKER=external beside a worker process
- * (test/support/worker-external.setup.ts), except those that do not start the built api through ServerProcess. */
+ * (test/support/worker-external.setup.ts), except those that do not start the built api through ServerProcess.
+ * e2e-postgres runs the crash, expiry and drain suites with the api (and its worker, where a suite has one) on a
+ * PostgreSQL database of each server's own (test/support/eventstore-postgres.setup.ts). */
 const swc = [
   '@swc/jest',
   {
@@ -45,6 +47,13 @@ module.exports = {
         // Runs `npm run bench -- --smoke`, which starts its own servers (embedded): nothing here to run externally.
         '<rootDir>/test/e2e/bench-harness\\.e2e-spec\\.ts$',
       ],
+    },
+    {
+      ...base,
+      displayName: 'e2e-postgres',
+      // The flash sale and its SIGKILL, expiry and SIGKILL with holds pending, the SIGTERM drain, the worker SIGKILLed.
+      testMatch: ['<rootDir>/test/e2e/{reservations,sagas,lifecycle,worker-process}.e2e-spec.ts'],
+      setupFilesAfterEnv: ['<rootDir>/test/support/eventstore-postgres.setup.ts'],
     },
     {
       ...base,

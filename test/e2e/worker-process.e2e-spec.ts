@@ -1,6 +1,5 @@
-import type { AuditVerdict } from '../../apps/audit/src/audit-model';
-import { runAuditCli } from '../../apps/audit/test/run-audit-cli';
 import { eventually } from '../support/eventually';
+import { auditVerify } from './support/audit';
 import { ApiClient, ApiResponse, openSale, signedWebhook } from './support/client';
 import { LoggedEvent, readEventLog, storedSagaCheckpoint } from './support/event-log';
 import { ServerProcess } from './support/server';
@@ -9,7 +8,7 @@ import { ServerProcess } from './support/server';
  * The api (WORKER=external) and the worker as two processes on one DATA_DIR, and the worker SIGKILLed mid-sale: the
  * holds it was to expire are expired by its successor, each once, no later than the sweep interval plus the time no
  * worker ran; nothing acknowledged is lost and the stock comes back. (This suite chooses its own mode: it runs in the
- * `e2e` project only.)
+ * `e2e` project, and in `e2e-postgres` on a PostgreSQL database, not in `e2e-external`.)
  */
 const STOCK = 200;
 const HOLD_MS = 2000;
@@ -121,7 +120,7 @@ describe('api and worker as two processes: the worker SIGKILLed mid-sale', () =>
     await eventually(
       'every unpaid hold expired',
       async () => {
-        log = await readEventLog(server.dataDir);
+        log = await readEventLog(server);
         const expired = expiredIds();
         return unpaid.every((o) => expired.has(o.orderId));
       },
@@ -148,7 +147,7 @@ describe('api and worker as two processes: the worker SIGKILLed mid-sale', () =>
       },
       { timeoutMs: WAIT_MS, intervalMs: 100 },
     );
-    log = await readEventLog(server.dataDir);
+    log = await readEventLog(server);
 
     // Nothing acknowledged lost: every 201 is an order in the log, and the paid ones are paid there.
     const placed = new Map(log.filter((e) => e.type === 'OrderPlaced' && e.data.saleId === saleId).map((e) => [e.data.orderId as string, e]));
@@ -196,7 +195,7 @@ describe('api and worker as two processes: the worker SIGKILLed mid-sale', () =>
     expect(page!.body.status).toBe('open');
 
     // And the audit, beside the running processes, finds no invariant broken.
-    const audit = await runAuditCli<AuditVerdict>(['verify', '--data-dir', server.dataDir]);
+    const audit = await auditVerify(server);
     expect({ exitCode: audit.exitCode, broken: audit.exitCode === 0 ? undefined : audit.report }).toEqual({ exitCode: 0, broken: undefined });
   });
 });

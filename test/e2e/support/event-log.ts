@@ -1,7 +1,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import Database from 'better-sqlite3';
-import { SqliteEventStore } from '@flash/event-store';
+import { EventStore, PostgresEventStore, RecordedEvent, SqliteEventStore } from '@flash/event-store';
 import { EVENTS_FILE } from '@flash/runtime';
 import { SAGA_CHECKPOINTS_FILE, SAGAS_CHECKPOINT } from '@flash/sagas';
 
@@ -13,23 +13,42 @@ export interface LoggedEvent {
   readonly recordedAt: number;
 }
 
+/** Where a server keeps its log: SQLite in its DATA_DIR, or the PostgreSQL database its EVENTSTORE_URL names. */
+export interface EventLogSource {
+  readonly dataDir: string;
+  readonly eventStoreUrl?: string | undefined;
+}
+
 /**
- * The whole event log of a server's DATA_DIR, read read-only beside the running api and worker (SQLite in WAL mode
- * lets a reader in while they write): the truth, whichever process wrote it and whichever runs the sagas.
+ * The server's own store, opened beside the running api and worker for reading only: SQLite read-only (WAL mode lets
+ * a reader in while they write), or the same PostgreSQL database on a small pool of its own (nothing is appended).
  */
-export const readEventLog = async (dataDir: string): Promise<LoggedEvent[]> => {
-  const store = new SqliteEventStore({ file: path.join(dataDir, EVENTS_FILE), readonly: true });
+const openForReading = (source: EventLogSource): Promise<EventStore> =>
+  source.eventStoreUrl === undefined
+    ? Promise.resolve(new SqliteEventStore({ file: path.join(source.dataDir, EVENTS_FILE), readonly: true }))
+    : PostgresEventStore.connect(source.eventStoreUrl, { poolSize: 1, applicationName: 'e2e-log-reader' });
+
+/**
+ * The whole event log of a server, read beside the running api and worker through the store they use: the truth,
+ * whichever process wrote it and whichever runs the sagas.
+ */
+export const readRecordedLog = async (source: EventLogSource): Promise<RecordedEvent[]> => {
+  const store = await openForReading(source);
   try {
-    const events: LoggedEvent[] = [];
+    const events: RecordedEvent[] = [];
     for (;;) {
       const page = await store.readAll({ after: events.at(-1)?.position ?? 0, maxCount: 5000 });
       if (page.length === 0) return events;
-      for (const e of page) events.push({ position: e.position, type: e.type, data: e.data, recordedAt: e.recordedAt });
+      events.push(...page);
     }
   } finally {
     await store.close();
   }
 };
+
+/** The same log, each event as a test reads it. */
+export const readEventLog = async (source: EventLogSource): Promise<LoggedEvent[]> =>
+  (await readRecordedLog(source)).map((e) => ({ position: e.position, type: e.type, data: e.data, recordedAt: e.recordedAt }));
 
 /**
  * The sagas' stored checkpoint (the last log position whose effects need no replay: every process applied it and

@@ -4,6 +4,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { freePort } from '../../support/free-port';
+import { createServerDatabase, e2eEventStore } from './e2e-event-store';
 
 const MAIN = path.resolve(__dirname, '../../../dist/apps/api/src/main.js');
 
@@ -56,10 +57,14 @@ const workerMainBeside = (apiMain: string): string => path.resolve(path.dirname(
  * The built server as a child process on a free port with its own DATA_DIR: what a user runs. When the api runs with
  * WORKER=external (the test's env says so, or else the test process has WORKER=external: the `*-external` jest
  * projects), a companion `npm run worker` process runs beside it with the same environment and DATA_DIR, and is
- * stopped, started and restarted with it.
+ * stopped, started and restarted with it. In the `e2e-postgres` jest project both run on a PostgreSQL database of this
+ * instance's own (EVENTSTORE_URL), created at its first start and kept across its restarts, dropped when the test file
+ * ends (test/support/eventstore-postgres.setup.ts); a test's own EVENTSTORE_URL is left as it is.
  */
 export class ServerProcess {
   private child: ChildProcess | undefined;
+  /** The PostgreSQL database of this instance's runs (the `e2e-postgres` project), once the first start has created it. */
+  private databaseUrl: string | undefined;
   private output = '';
   private worker: WorkerRun | undefined;
   private workerOutput = '';
@@ -90,6 +95,14 @@ export class ServerProcess {
     return this.workerOutput;
   }
 
+  /**
+   * Where the server's event store is, for a reader beside it: the PostgreSQL URL its runs are given (the
+   * `e2e-postgres` project, or the test's own EVENTSTORE_URL), else undefined (SQLite in `dataDir`).
+   */
+  get eventStoreUrl(): string | undefined {
+    return this.runEnv({}).EVENTSTORE_URL || undefined;
+  }
+
   /** Whether a run with the options' env has the api on WORKER=external beside a worker process (`start(env)` may say otherwise). */
   get runsWorker(): boolean {
     return this.runEnv({}).WORKER === 'external';
@@ -118,6 +131,7 @@ export class ServerProcess {
       ACCESS_LIMITS: 'off',
       SHED_EVENT_LOOP_DELAY_MS: '5000',
       ...(external ? { WORKER: 'external' } : {}),
+      ...(this.databaseUrl === undefined ? {} : { EVENTSTORE_URL: this.databaseUrl }),
       ...merged,
     };
   }
@@ -132,6 +146,8 @@ export class ServerProcess {
     if (!fs.existsSync(main)) throw new Error(`${main} is missing: run "npm run build" first (npm test does)`);
     if (this.child && !ended(this.child)) throw new Error('the previous server process is still running: stop it first');
     if (this.port === 0) this.port = await freePort();
+    const ownStore = { ...this.options.env, ...env }.EVENTSTORE_URL !== undefined;
+    if (e2eEventStore() === 'postgres' && this.databaseUrl === undefined && !ownStore) this.databaseUrl = (await createServerDatabase()).url;
     const runEnv: Record<string, string> = { ...this.runEnv(env), PORT: String(this.port) };
     this.output = '';
     this.child = spawn(process.execPath, [main], { env: runEnv, stdio: ['ignore', 'pipe', 'pipe'] });
@@ -240,6 +256,7 @@ export class ServerProcess {
     return run.exited;
   }
 
+  /** Removes the data dir (a PostgreSQL database of the `e2e-postgres` project is dropped at the end of the file). */
   cleanup(): void {
     fs.rmSync(this.dataDir, { recursive: true, force: true });
   }
