@@ -293,4 +293,36 @@ describe('blue/green rebuild', () => {
     await host.stop();
     await docs.close();
   });
+  it('a host that watches (WORKER=external in the api) reports the feeding host\'s progress, follows its switches, and does not feed', async () => {
+    const store = new MemoryEventStore();
+    await appendSaleHistory(store, { saleId: 's1', stock: 20, shards: 2, orders: 15, seed: 5 });
+    const docs = new SqliteDocumentStore(':memory:');
+    const watcher = new ProjectionHost(store, docs, analyticsProjection, hostOptions);
+    const feeder = new ProjectionHost(store, docs, analyticsProjection, hostOptions);
+    try {
+    await watcher.start('watch');
+    expect(watcher.feeding).toBe(false);
+    // Nobody feeds yet: the watcher applies nothing, and is not caught up with the head it saw.
+    await new Promise((r) => setTimeout(r, 300));
+    expect(watcher.progress()).toMatchObject({ position: 0, caughtUp: false });
+    expect(await docs.get(physicalCollection(SALE_SUMMARY, 1), 's1')).toBeUndefined();
+    await expect(watcher.rebuild()).rejects.toThrow(/fed by another process/);
+
+    await feeder.start();
+    const head = await store.headPosition();
+    await feeder.waitForPosition(head);
+    const deadline = Date.now() + 5000;
+    while (!watcher.progress().caughtUp && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+    expect(watcher.progress()).toMatchObject({ position: head, caughtUp: true, generation: 1 });
+
+    // A switch made by the feeding side (here the CLI's rebuild) is followed by the watcher too.
+    await rebuildGeneration(store, docs, analyticsProjection, hostOptions);
+    while (watcher.generation !== 2 && Date.now() < deadline + 5000) await new Promise((r) => setTimeout(r, 10));
+    expect(watcher.generation).toBe(2);
+    } finally {
+      await watcher.stop();
+      await feeder.stop();
+      await docs.close();
+    }
+  });
 });

@@ -58,6 +58,9 @@ export interface ProjectionProgress {
   readonly paused: boolean;
 }
 
+/** How often a watched generation's progress is read: for readiness and lag gauges, not worth a tighter poll. */
+const WATCH_POLL_MS = 250;
+
 /**
  * Feeds one generation of a projection from the global log, from its stored checkpoint on. Delivery is at-least-once
  * (a crash between the documents and the checkpoint replays the batch); every document carries the position of the
@@ -125,7 +128,7 @@ export class ProjectionRunner {
 
   /**
    * Watches a generation that another process feeds (the worker, with WORKER=external): its stored checkpoint and
-   * the log's head, every `idleMs`, for progress and readiness only; nothing is applied here. Caught up once the
+   * the log's head, every WATCH_POLL_MS, for progress and readiness only; nothing is applied here. Caught up once the
    * checkpoint reaches the head as it was when watching began.
    */
   watch(): void {
@@ -143,7 +146,7 @@ export class ProjectionRunner {
       } catch (error) {
         this.options.onError?.(error);
       }
-      await this.sleep();
+      await this.sleep(WATCH_POLL_MS);
     }
   }
 
