@@ -1,10 +1,11 @@
+import { randomBytes } from 'node:crypto';
 import { Client } from 'pg';
 import { LATENCY_LOAD_FRACTION } from '../settings';
 import { reservationRequests } from '../support/buyers';
 import { BenchContext, RunningSystem, startBaseline, startEngine } from '../support/context';
 import { LoadResult, openLoop, rateOf, warmThenMeasure } from '../support/load';
 import { loud } from '../support/log';
-import { judge, RowResult, Target } from '../support/report';
+import { judge, RowResult, skippedRow, Target } from '../support/report';
 import { loadDetails, loadNotes, unexpected } from './common';
 
 /** Plenty of stock: nobody is ever refused for stock, every attempt is a new buyer and a durable 201. */
@@ -51,6 +52,17 @@ const measureReservations = async (ctx: BenchContext, system: RunningSystem, sal
   });
 };
 
+/** The naive PostgreSQL service on the probed server (its own schema, tables reset at its start) under the same load. */
+const naiveReservations = async (ctx: BenchContext, pg: PostgresProbe, row: number): Promise<LoadResult> => {
+  const saleId = 'bench-sale';
+  const naive = await startBaseline(ctx, `row${row}-naive-postgres`, 'naive-postgres', { PG_URL: pg.url, SALE_ID: saleId, STOCK: String(PLENTY.totalStock) });
+  try {
+    return await measureReservations(ctx, naive, saleId, `row ${row} naive PostgreSQL`);
+  } finally {
+    await naive.stop();
+  }
+};
+
 const engineReservations = async (ctx: BenchContext, label: string, env: Record<string, string> = {}): Promise<LoadResult> => {
   const engine = await startEngine(ctx, label, env);
   try {
@@ -67,6 +79,8 @@ export interface DurableRows {
   readonly row3?: RowResult;
   /** Row 2's measured peak of durable reservations/s, the input of row 5. */
   readonly peak: number;
+  /** Row 2's naive PostgreSQL window (absent when PostgreSQL was unreachable), which row 8 reuses. */
+  readonly naive?: LoadResult;
 }
 
 const ROW2_TARGET: Target = { kind: 'ratio-at-least', threshold: 7, text: '≥ 7×' };
@@ -87,13 +101,7 @@ export const durableRows = async (ctx: BenchContext, options: { readonly groupCo
     skipped = `PostgreSQL unreachable (${pg})`;
     loud(`ROW 2 BASELINE SKIPPED: ${skipped}`);
   } else {
-    const saleId = 'bench-sale';
-    const naive = await startBaseline(ctx, 'row2-naive-postgres', 'naive-postgres', { PG_URL: pg.url, SALE_ID: saleId, STOCK: String(PLENTY.totalStock) });
-    try {
-      baseline = await measureReservations(ctx, naive, saleId, 'row 2 naive PostgreSQL');
-    } finally {
-      await naive.stop();
-    }
+    baseline = await naiveReservations(ctx, pg, 2);
   }
   const baselineValue = baseline ? rateOf(baseline, 201) : null;
   const ratio2 = baselineValue ? value / baselineValue : null;
@@ -119,7 +127,8 @@ export const durableRows = async (ctx: BenchContext, options: { readonly groupCo
     details: { engine: loadDetails(engine), ...(baseline ? { naivePostgres: loadDetails(baseline) } : {}), ...(typeof pg === 'string' ? {} : { postgres: pg }) },
   };
 
-  if (!options.groupCommitRow) return { row2, peak: value };
+  const naive = baseline ? { naive: baseline } : {};
+  if (!options.groupCommitRow) return { row2, peak: value, ...naive };
   // Group commit off at both levels: one command per shard append, one append per transaction.
   const unbatched = await engineReservations(ctx, 'row3-engine-batch1', { SHARD_MAX_BATCH: '1', SQLITE_COALESCE_APPENDS: 'off' });
   const batch1 = rateOf(unbatched, 201);
@@ -141,7 +150,7 @@ export const durableRows = async (ctx: BenchContext, options: { readonly groupCo
     ],
     details: { batch1: loadDetails(unbatched) },
   };
-  return { row2, row3, peak: value };
+  return { row2, row3, peak: value, ...naive };
 };
 
 const ROW5_TARGET: Target = { kind: 'value-below', threshold: 25, text: 'p99 < 25 ms' };
@@ -184,5 +193,72 @@ export const latencyRow = async (ctx: BenchContext, peak: number): Promise<RowRe
       ...loadNotes('engine', result),
     ],
     details: { offeredRate: rate, ...loadDetails(result), sent: result.sent },
+  };
+};
+
+const ROW8_TARGET: Target = { kind: 'ratio-at-least', threshold: 5, text: '≥ 5×' };
+const ROW8_TITLE = 'durable reservations/s on the PostgreSQL event store (EVENTSTORE_URL) vs naive PostgreSQL, same server';
+
+/** One statement on its own connection (CREATE/DROP DATABASE cannot run inside a transaction or a pool's session). */
+const runStatement = async <T extends object>(url: string, text: string): Promise<T[]> => {
+  const client = new Client({ connectionString: url, connectionTimeoutMillis: 3000 });
+  await client.connect();
+  try {
+    return (await client.query<T>(text)).rows;
+  } finally {
+    await client.end();
+  }
+};
+
+const databaseUrl = (serverUrl: string, database: string): string => {
+  const url = new URL(serverUrl);
+  url.pathname = `/${database}`;
+  return url.toString();
+};
+
+/**
+ * Row 8: row 2's load on the engine with its event store on PostgreSQL (a database of the row's own, created before the
+ * engine starts and dropped after it stops) against the naive PostgreSQL service on the same server: the same database
+ * engine on both sides, so the ratio is what group commit and the shard funnel buy. Row 2's naive window is reused when
+ * row 2 ran in this process; otherwise the baseline is measured here.
+ */
+export const postgresStoreRow = async (ctx: BenchContext, row2Naive?: LoadResult): Promise<RowResult> => {
+  const pg = await probePostgres();
+  if (typeof pg === 'string') return skippedRow(8, 'postgres-event-store', ROW8_TITLE, '201/s', ROW8_TARGET, `PostgreSQL unreachable (${pg})`);
+  const database = `flash_bench_es_${randomBytes(6).toString('hex')}`;
+  await runStatement(pg.url, `CREATE DATABASE ${database}`);
+  let engine: LoadResult;
+  let events: number;
+  try {
+    engine = await engineReservations(ctx, 'row8-engine-postgres', { EVENTSTORE_URL: databaseUrl(pg.url, database) });
+    // Fails (no such table) when the engine never opened this database: the figure would not be PostgreSQL's.
+    events = Number((await runStatement<{ n: string }>(databaseUrl(pg.url, database), 'SELECT count(*) AS n FROM public.events'))[0]?.n);
+  } finally {
+    await runStatement(pg.url, `DROP DATABASE IF EXISTS ${database} WITH (FORCE)`);
+  }
+  const baseline = row2Naive ?? (await naiveReservations(ctx, pg, 8));
+  const value = rateOf(engine, 201);
+  const baselineValue = rateOf(baseline, 201);
+  const ratio = baselineValue > 0 ? value / baselineValue : null;
+  return {
+    id: 8,
+    key: 'postgres-event-store',
+    title: ROW8_TITLE,
+    metric: '201/s',
+    value,
+    baseline: { label: 'naive PostgreSQL', value: baselineValue },
+    ratio,
+    target: ROW8_TARGET,
+    pass: judge(ROW8_TARGET, value, ratio),
+    notes: [
+      `row 2's load and request shape; the engine on a fresh database of its own (${events.toLocaleString('en-US')} events appended, dropped after the run)`,
+      row2Naive ? "the baseline is row 2's naive PostgreSQL window of this run" : 'the baseline was measured by this row (row 2 did not run)',
+      `PostgreSQL ${pg.version} (fsync=${pg.fsync}, synchronous_commit=${pg.synchronousCommit}) is not pinned: its CPU shows as "other" on both sides`,
+      ...unexpected('engine on PostgreSQL', engine, 201),
+      ...unexpected('naive PostgreSQL', baseline, 201),
+      ...loadNotes('engine on PostgreSQL', engine, true),
+      ...loadNotes('naive PostgreSQL', baseline, true),
+    ],
+    details: { engine: loadDetails(engine), naivePostgres: loadDetails(baseline), eventsAppended: events, baselineFromRow2: row2Naive !== undefined, postgres: pg },
   };
 };

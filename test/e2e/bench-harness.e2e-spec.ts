@@ -20,11 +20,11 @@ interface Row {
 
 /**
  * The only rows allowed to skip in smoke mode, and why: `--smoke` has no scale row (bench/settings.ts). Every other
- * row must run and produce its figure; a missing service (PostgreSQL for row 2's baseline, redis-server for row 4)
+ * row must run and produce its figure; a missing service (PostgreSQL for rows 2 and 8, redis-server for row 4)
  * is a failure here, never a skip.
  */
 const EXPECTED_SKIPS_IN_SMOKE: Readonly<Record<number, string>> = { 7: 'not run in smoke mode' };
-const ROWS = [1, 2, 3, 4, 5, 6, 7];
+const ROWS = [1, 2, 3, 4, 5, 6, 7, 8];
 
 const runHarness = (args: string[]): Promise<{ code: number | null; output: string }> =>
   new Promise((resolve) => {
@@ -76,6 +76,10 @@ describe('benchmark harness (npm run bench -- --smoke)', () => {
     // Row 2's baseline is the naive PostgreSQL service; row 6 is the audit CLI over a log it verifies as clean.
     const byId = new Map(report.rows.map((r) => [r.id, r]));
     expect(byId.get(2)?.baseline?.label).toBe('naive PostgreSQL');
+    // Row 8's engine wrote its events to a PostgreSQL database of its own, and is compared with row 2's naive window.
+    expect(byId.get(8)?.baseline?.label).toBe('naive PostgreSQL');
+    expect(byId.get(8)?.details.baselineFromRow2).toBe(true);
+    expect(byId.get(8)?.details.eventsAppended).toBeGreaterThan(0);
     const replay = byId.get(6);
     expect(replay?.title).toContain('audit verify');
     expect((replay?.details.primary as { details?: unknown } | undefined)?.details).toMatchObject({ ok: true, violations: 0, exitCode: 0 });
