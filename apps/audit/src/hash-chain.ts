@@ -13,12 +13,28 @@ export const SIGNATURE_ALGORITHM = 'Ed25519';
 
 export const sha256Hex = (bytes: Uint8Array | string): string => createHash('sha256').update(bytes).digest('hex');
 
+/**
+ * A copy of a JSON value with every object's keys in code-unit order: what an event's data and metadata say, whatever
+ * order the store hands them back in (PostgreSQL's jsonb orders keys by length, SQLite keeps the writer's order), so
+ * that one log exported from either store gives the same bytes and the same hashes.
+ */
+export const canonicalJson = (value: unknown): unknown => {
+  if (Array.isArray(value)) return value.map(canonicalJson);
+  if (value === null || typeof value !== 'object') return value;
+  const sorted: Record<string, unknown> = {};
+  for (const key of Object.keys(value).sort()) sorted[key] = canonicalJson((value as Record<string, unknown>)[key]);
+  return sorted;
+};
+
 /** Writes event lines, keeping the chain. */
 export class ChainWriter {
   private prevHash = GENESIS_HASH;
   private lines = 0;
 
-  /** The next line (no newline); its key order is fixed, so the same event always gives the same bytes. */
+  /**
+   * The next line (no newline); its key order is fixed, data and metadata in canonical key order, so the same event
+   * always gives the same bytes, from any store.
+   */
   eventLine(e: RecordedEvent): string {
     const line = JSON.stringify({
       position: e.position,
@@ -26,8 +42,8 @@ export class ChainWriter {
       revision: e.revision,
       eventId: e.eventId,
       type: e.type,
-      data: e.data,
-      metadata: e.metadata,
+      data: canonicalJson(e.data),
+      metadata: canonicalJson(e.metadata),
       recordedAt: e.recordedAt,
       prevHash: this.prevHash,
     });

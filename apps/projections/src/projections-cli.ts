@@ -1,7 +1,6 @@
 import { parseArgs } from 'node:util';
-import { EventStore } from '@flash/event-store';
 import { analyticsProjection, CHECKPOINT_COLLECTION, checkpointId, DocumentStore, Projection, readActiveGeneration, rebuildGeneration } from '@flash/read-models';
-import { CommandIo, CommandResult, openDocumentStore, openLogReader, openLogReadOnly, progressBar, READ_MODELS_FILE, resolveDataDir, UsageError } from '@flash/runtime';
+import { CommandIo, CommandResult, LogSource, openDocumentStore, openLogSource, progressBar, READ_MODELS_FILE, resolveDataDir, UsageError } from '@flash/runtime';
 
 export const USAGE = `usage: npm run projections -- <command> [options]
 
@@ -12,7 +11,7 @@ export const USAGE = `usage: npm run projections -- <command> [options]
       a running server follows the switch within seconds and drops the old generation a minute later
 
   projections: ${analyticsProjection.name}
-  --data-dir defaults to DATA_DIR, else ./data; the event store is opened read-only; MONGO_URL selects MongoDB
+  --data-dir defaults to DATA_DIR, else ./data; the event store (EVENTSTORE_URL, else DATA_DIR) is opened read-only; MONGO_URL selects MongoDB
   for the read models, else DATA_DIR/${READ_MODELS_FILE}.
 exit codes: 0 done, 2 usage error or nothing could be read`;
 
@@ -28,17 +27,17 @@ const PROJECTIONS: readonly Projection[] = [analyticsProjection];
 export const REBUILD_BATCH_SIZE = 1_000_000;
 
 /** The event store read-only and the read models' store, open for `work`, closed after it whatever happens. */
-const withStores = async <T>(dataDir: string, env: NodeJS.ProcessEnv, work: (store: EventStore, docs: DocumentStore) => Promise<T>): Promise<T> => {
-  const store = openLogReadOnly(dataDir, env);
+const withStores = async <T>(dataDir: string, env: NodeJS.ProcessEnv, work: (log: LogSource, docs: DocumentStore) => Promise<T>): Promise<T> => {
+  const log = await openLogSource(dataDir, env);
   try {
     const docs = await openDocumentStore({ dataDir, mongoUrl: env.MONGO_URL || undefined });
     try {
-      return await work(store, docs);
+      return await work(log, docs);
     } finally {
       await docs.close();
     }
   } finally {
-    await store.close();
+    await log.close();
   }
 };
 
@@ -59,7 +58,7 @@ export const runProjections = async (argv: string[], io: CommandIo): Promise<Com
   switch (command) {
     case 'status': {
       const { values } = parse(args, 0);
-      return withStores(resolveDataDir(values['data-dir'], io.env), io.env, async (store, docs) => {
+      return withStores(resolveDataDir(values['data-dir'], io.env), io.env, async ({ store }, docs) => {
         const head = await store.headPosition();
         const report = [];
         for (const projection of PROJECTIONS) {
@@ -78,31 +77,26 @@ export const runProjections = async (argv: string[], io: CommandIo): Promise<Com
       const projection = PROJECTIONS.find((p) => p.name === name);
       if (!projection) throw new UsageError(`unknown projection "${name}"; one of ${PROJECTIONS.map((p) => p.name).join(', ')}`);
       const dataDir = resolveDataDir(values['data-dir'], io.env);
-      return withStores(dataDir, io.env, async (store, docs) => {
+      return withStores(dataDir, io.env, async ({ store, reader }, docs) => {
         const started = Date.now();
-        // The same file as `store`, read sequentially: large pages of the projection's event types only.
-        const logReader = openLogReader(dataDir, io.env);
-        try {
-          const head = logReader.headPosition();
-          const bar = progressBar(io, `rebuild ${name}`, head);
-          const fresh = await rebuildGeneration(store, docs, projection, {
-            batchSize: REBUILD_BATCH_SIZE,
-            idleMs: 50,
-            now: Date.now,
-            onBatch: (progress) => bar.update(progress.position),
-            onRead: (position) => bar.update(position),
-            logReader,
-          });
-          bar.finish();
-          const elapsedMs = Date.now() - started;
-          const { position } = fresh.progress();
-          return {
-            exitCode: 0,
-            report: { projection: name, generation: fresh.generation, position, elapsedMs, eventsPerSecond: elapsedMs > 0 ? Math.round((position * 1000) / elapsedMs) : position },
-          };
-        } finally {
-          logReader.close();
-        }
+        // The same log as `store`, read sequentially: large pages of the projection's event types only.
+        const head = await reader.headPosition();
+        const bar = progressBar(io, `rebuild ${name}`, head);
+        const fresh = await rebuildGeneration(store, docs, projection, {
+          batchSize: REBUILD_BATCH_SIZE,
+          idleMs: 50,
+          now: Date.now,
+          onBatch: (progress) => bar.update(progress.position),
+          onRead: (position) => bar.update(position),
+          logReader: reader,
+        });
+        bar.finish();
+        const elapsedMs = Date.now() - started;
+        const { position } = fresh.progress();
+        return {
+          exitCode: 0,
+          report: { projection: name, generation: fresh.generation, position, elapsedMs, eventsPerSecond: elapsedMs > 0 ? Math.round((position * 1000) / elapsedMs) : position },
+        };
       });
     }
     case undefined:

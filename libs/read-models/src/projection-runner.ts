@@ -12,12 +12,13 @@ export const CHECKPOINT_COLLECTION = 'projection_checkpoints';
 export const checkpointId = (projection: string, generation: number): string => `${projection}_v${String(generation)}`;
 
 /**
- * A sequential reader of the same log as the runner's EventStore (SqliteLogReader on the store's file): what a
- * rebuild reads through, for large pages of only the event types the projection declares.
+ * A sequential reader of the same log as the runner's EventStore (SqliteLogReader on the store's file, or the
+ * PostgreSQL store itself): what a rebuild reads through, for large pages of only the event types the projection
+ * declares.
  */
 export interface ProjectionLogReader {
-  headPosition(): number;
-  readPayloads(request: LogPageRequest): LogPage<LogPayload>;
+  headPosition(): number | Promise<number>;
+  readPayloads(request: LogPageRequest): LogPage<LogPayload> | Promise<LogPage<LogPayload>>;
 }
 
 export interface ProjectionRunnerOptions {
@@ -245,7 +246,7 @@ export class ProjectionRunner {
     let first: ProjectedEvent | undefined;
     while (through < this.head && applied < this.options.batchSize) {
       const maxCount = Math.min(READER_PAGE_SIZE, this.options.batchSize - applied);
-      const page = reader.readPayloads({ after: through, upTo: this.head, maxCount, ...(types ? { types } : {}) });
+      const page = await reader.readPayloads({ after: through, upTo: this.head, maxCount, ...(types ? { types } : {}) });
       if (page.through <= through) break;
       const events: ProjectedEvent[] = [];
       for (const logged of page.events) {

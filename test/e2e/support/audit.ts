@@ -1,6 +1,6 @@
-import { AuditModel, AuditVerdict, DEFAULT_EXPIRY_GRACE_MS } from '../../../apps/audit/src/audit-model';
+import { AuditVerdict } from '../../../apps/audit/src/audit-model';
 import { runAuditCli } from '../../../apps/audit/test/run-audit-cli';
-import { EventLogSource, readRecordedLog } from './event-log';
+import { EventLogSource } from './event-log';
 
 /** What `audit verify` answered: its exit code (0: no invariant broken) and its verdict. */
 export interface AuditRun {
@@ -9,15 +9,8 @@ export interface AuditRun {
 }
 
 /**
- * `audit verify` on a server's log, beside the running processes. The CLI reads only the embedded SQLite store so far
- * (it refuses a postgres:// EVENTSTORE_URL): for a server on PostgreSQL the CLI step is skipped, and the fold the CLI
- * runs (AuditModel: every invariant at every prefix, then the end-of-log checks at the last recordedAt) is run here
- * over the log read from the server's own database.
+ * `audit verify` on a server's log, beside the running processes: the built CLI, reading the store the server writes
+ * (its DATA_DIR, or its PostgreSQL database through the same EVENTSTORE_URL), read-only.
  */
-export const auditVerify = async (source: EventLogSource): Promise<AuditRun> => {
-  if (source.eventStoreUrl === undefined) return runAuditCli<AuditVerdict>(['verify', '--data-dir', source.dataDir]);
-  const model = new AuditModel();
-  for (const e of await readRecordedLog(source)) model.applyRecorded(e);
-  const report = model.verdict({ now: model.lastRecordedAt ?? 0, expiryGraceMs: DEFAULT_EXPIRY_GRACE_MS });
-  return { exitCode: report.ok ? 0 : 1, report };
-};
+export const auditVerify = (source: EventLogSource): Promise<AuditRun> =>
+  runAuditCli<AuditVerdict>(['verify', '--data-dir', source.dataDir], source.eventStoreUrl === undefined ? {} : { EVENTSTORE_URL: source.eventStoreUrl });

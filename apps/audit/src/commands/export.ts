@@ -1,5 +1,5 @@
 import fs from 'node:fs';
-import { CannotRun, CommandIo, CommandResult, openLogReadOnly, progressBar, readLog } from '@flash/runtime';
+import { CannotRun, CommandIo, CommandResult, openLogSource, progressBar, readLog } from '@flash/runtime';
 import { ExportSigner, exportSigner, SigningKeyError } from '../export-signing';
 import { ChainWriter } from '../hash-chain';
 
@@ -24,12 +24,13 @@ const signerFromEnv = (signingKeyPem: string | undefined): ExportSigner => {
  */
 export const exportCommand = async (options: ExportOptions, io: CommandIo): Promise<CommandResult> => {
   const signer = signerFromEnv(io.env.AUDIT_SIGNING_KEY);
-  const store = openLogReadOnly(options.dataDir, io.env);
+  const source = await openLogSource(options.dataDir, io.env);
+  const { store } = source;
   let fd: number;
   try {
     fd = fs.openSync(options.out, 'w');
   } catch (error) {
-    await store.close();
+    await source.close();
     throw new CannotRun(`cannot write ${options.out}: ${error instanceof Error ? error.message : String(error)}`);
   }
   try {
@@ -52,6 +53,6 @@ export const exportCommand = async (options: ExportOptions, io: CommandIo): Prom
     };
   } finally {
     fs.closeSync(fd);
-    await store.close();
+    await source.close();
   }
 };

@@ -1,5 +1,5 @@
 import { AuditModel, SaleCounts } from '../audit-model';
-import { CommandIo, CommandResult, openLogReader, progressBar, scanLog } from '@flash/runtime';
+import { CommandIo, CommandResult, openLogSource, progressBar, scanLog } from '@flash/runtime';
 
 /** Replay stops before the first event past this point. */
 export type ReplayBound = { readonly position: number } | { readonly time: number };
@@ -26,13 +26,13 @@ const isPast = (bound: ReplayBound, e: { position: number; recordedAt: number })
  * The invariants are not judged here; `verify` does that.
  */
 export const replayCommand = async (options: ReplayOptions, io: CommandIo): Promise<CommandResult> => {
-  const reader = openLogReader(options.dataDir, io.env);
+  const source = await openLogSource(options.dataDir, io.env);
   try {
-    const head = reader.headPosition();
+    const head = await source.reader.headPosition();
     const upTo = 'position' in options.until ? Math.min(head, options.until.position) : head;
     const model = new AuditModel(options.saleId === undefined ? {} : { saleId: options.saleId });
     const progress = progressBar(io, 'replay', upTo);
-    pages: for (const page of scanLog(reader, upTo)) {
+    pages: for await (const page of scanLog(source.reader, upTo)) {
       for (const e of page) {
         if (isPast(options.until, e)) break pages;
         model.applyLogged(e);
@@ -48,6 +48,6 @@ export const replayCommand = async (options: ReplayOptions, io: CommandIo): Prom
     };
     return { exitCode: 0, report };
   } finally {
-    reader.close();
+    await source.close();
   }
 };

@@ -1,5 +1,5 @@
 import { AuditModel, AuditVerdict, DEFAULT_EXPIRY_GRACE_MS } from '../audit-model';
-import { CannotRun, CommandIo, CommandResult, openLogReader, progressBar, scanLog } from '@flash/runtime';
+import { CannotRun, CommandIo, CommandResult, openLogSource, progressBar, scanLog } from '@flash/runtime';
 
 export interface VerifyOptions {
   readonly dataDir: string;
@@ -14,12 +14,12 @@ export interface VerifyOptions {
  * invariant is checked at every prefix. Exit 1 on any violation.
  */
 export const verifyCommand = async (options: VerifyOptions, io: CommandIo): Promise<CommandResult> => {
-  const reader = openLogReader(options.dataDir, io.env);
+  const source = await openLogSource(options.dataDir, io.env);
   try {
-    const head = reader.headPosition();
+    const head = await source.reader.headPosition();
     const model = new AuditModel(options.saleId === undefined ? {} : { saleId: options.saleId });
     const progress = progressBar(io, 'verify', head);
-    for (const page of scanLog(reader, head)) {
+    for await (const page of scanLog(source.reader, head)) {
       for (const e of page) model.applyLogged(e);
       progress.update(model.events);
     }
@@ -31,6 +31,6 @@ export const verifyCommand = async (options: VerifyOptions, io: CommandIo): Prom
     if (options.saleId !== undefined && verdict.sales.length === 0) throw new CannotRun(`sale ${options.saleId} has no events in the log`);
     return { exitCode: verdict.ok ? 0 : 1, report: verdict };
   } finally {
-    reader.close();
+    await source.close();
   }
 };

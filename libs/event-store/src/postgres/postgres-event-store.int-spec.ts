@@ -255,4 +255,60 @@ describeWithPostgres('PostgresEventStore (PostgreSQL)', () => {
       expect(String(error)).toContain('does not exist');
     });
   });
+
+  describe('as a read-only log reader (the audit and projections CLIs)', () => {
+    /** What the sequential reader hands out for a RecordedEvent: its metadata reduced to the schema version. */
+    const asLogEvent = (r: RecordedEvent) => ({
+      position: r.position,
+      streamId: r.streamId,
+      revision: r.revision,
+      eventId: r.eventId,
+      type: r.type,
+      data: r.data,
+      schemaVersion: typeof r.metadata.schemaVersion === 'number' ? r.metadata.schemaVersion : 1,
+      recordedAt: r.recordedAt,
+    });
+    const TYPES = ['OrderPlaced', 'QuotaClaimed', 'Other'];
+
+    it('reads the same events as readAll, page after page, by type, up to upTo, and never writes', async () => {
+      const schema = newSchema();
+      const writer = await open(schema);
+      const streams = [streamName(), streamName(), streamName()];
+      for (let i = 0; i < 40; i++) {
+        const metadata = i % 7 === 3 ? { schemaVersion: 2, correlationId: `c${i}` } : {};
+        await writer.append(streams[i % 3] as string, [makeEvent(TYPES[i % 3], { i, nested: { list: [i, `x${i}`] } }, metadata)], i < 3 ? NO_STREAM : Math.floor(i / 3) - 1);
+      }
+      const all = await writer.readAll({ after: 0, maxCount: 100 });
+      const reader = await open(schema, { readonly: true });
+
+      expect(await reader.headPosition()).toBe(40);
+      const page = await reader.readPage({ after: 5, upTo: 12, maxCount: 100 });
+      expect(page).toEqual({ events: all.slice(5, 12).map(asLogEvent), through: 12 });
+      expect(await reader.readPage({ after: 12, upTo: 12, maxCount: 100 })).toEqual({ events: [], through: 12 });
+      await expect(reader.readPage({ after: 0, upTo: 12, maxCount: 0 })).rejects.toThrow(RangeError);
+
+      // A full page ends at its last event; the last one covers the range up to upTo, skipped events included.
+      const wanted = all.filter((e) => e.type === 'OrderPlaced' || e.type === 'Other');
+      const pages = [];
+      for (let after = 0; after < 40; ) {
+        const next = await reader.readPayloads({ after, upTo: 40, maxCount: 7, types: ['OrderPlaced', 'Other'] });
+        pages.push(next);
+        after = next.through;
+      }
+      expect(pages.flatMap((p) => p.events)).toEqual(wanted.map(asLogEvent).map(({ position, type, data, schemaVersion, recordedAt }) => ({ position, type, data, schemaVersion, recordedAt })));
+      for (const p of pages.slice(0, -1)) expect(p.through).toBe(p.events.at(-1)?.position);
+      expect(pages.at(-1)?.through).toBe(40);
+
+      // Its sessions are read-only on the server: a write fails there, and nothing was written.
+      await expect(reader.append(streamName(), [makeEvent()], NO_STREAM)).rejects.toThrow(/read-only transaction/);
+      expect(await writer.headPosition()).toBe(40);
+    });
+
+    it('refuses a database without the store instead of creating it', async () => {
+      const schema = newSchema();
+      const error = await rejectionOf(PostgresEventStore.connect(db.url, { schema, readonly: true }));
+      expect(String(error)).toContain(`no event store there (no ${schema}.events table)`);
+      expect(await db.query('SELECT 1 FROM pg_namespace WHERE nspname = $1', [schema])).toEqual([]);
+    });
+  });
 });

@@ -15,6 +15,7 @@ import {
   Subscription,
   WrongExpectedRevision,
 } from '../event-store.port';
+import type { LogPage, LogPageRequest, LogPayload, LogReader } from '../sqlite/sqlite-log-reader';
 
 export interface PostgresEventStoreOptions {
   /** Schema holding the store's tables, created if missing. Default `public`; tests give each store its own. */
@@ -30,6 +31,11 @@ export interface PostgresEventStoreOptions {
   /** Shown in pg_stat_activity; the listener's connection gets the same name with `-listener`. */
   readonly applicationName?: string;
   readonly now?: () => number;
+  /**
+   * Read-only (the audit, the projections CLI): every session is read-only on the server, nothing is created, and a
+   * database without the store's tables is refused instead of initialised.
+   */
+  readonly readonly?: boolean;
 }
 
 interface PendingAppend {
@@ -51,6 +57,18 @@ interface EventRow {
   type: string;
   data: Record<string, unknown>;
   metadata: RecordedEvent['metadata'];
+  recorded_at: string;
+}
+
+interface LogRow {
+  position: string;
+  stream_id: string;
+  revision: number;
+  event_id: string;
+  type: string;
+  data: Record<string, unknown>;
+  metadata_kind: string;
+  schema_version: unknown;
   recorded_at: string;
 }
 
@@ -146,7 +164,7 @@ const schemaLockKey = (schema: string): string => createHash('sha256').update(`f
  * read by position, with a poll as the fallback. A lost listener reconnects (backing off) and wakes every reader
  * once it listens again, so whatever was appended while it was away is read then.
  */
-export class PostgresEventStore implements EventStore {
+export class PostgresEventStore implements EventStore, LogReader {
   private readonly appended = new AppendSignal();
   private readonly subscriptions = new Set<Subscription>();
   private readonly pollMs: number;
@@ -197,6 +215,7 @@ export class PostgresEventStore implements EventStore {
         idle_in_transaction_session_timeout: Math.max(statementTimeoutMs, 30_000),
         application_name: applicationName,
         keepAlive: true,
+        ...(options.readonly ? { options: '-c default_transaction_read_only=on' } : {}),
       });
     } catch (error) {
       throw new Error(`cannot use the PostgreSQL event store URL ${redactedUrl(url)}: ${describeError(error)}`, { cause: error });
@@ -204,7 +223,8 @@ export class PostgresEventStore implements EventStore {
     // An idle pooled connection that dies (server restart, terminated backend) is dropped and replaced on demand.
     pool.on('error', () => undefined);
     try {
-      await ensureSchema(pool, schema);
+      if (options.readonly) await checkSchema(pool, schema);
+      else await ensureSchema(pool, schema);
     } catch (error) {
       await pool.end().catch(() => undefined);
       throw new Error(`cannot open the PostgreSQL event store at ${redactedUrl(url)}: ${describeError(error)}`, { cause: error });
@@ -394,6 +414,43 @@ export class PostgresEventStore implements EventStore {
     return rows.map(toRecorded);
   }
 
+  /** LogReader: the events after `after` up to `upTo` (inclusive), at most `maxCount`, of `types` if given. */
+  async readPage(request: LogPageRequest): Promise<LogPage> {
+    return this.readLogRows(request, (r) => ({
+      position: Number(r.position),
+      streamId: r.stream_id,
+      revision: r.revision,
+      eventId: r.event_id,
+      type: r.type,
+      data: r.data,
+      schemaVersion: logSchemaVersion(r.metadata_kind, r.schema_version),
+      recordedAt: Number(r.recorded_at),
+    }));
+  }
+
+  /** LogReader: readPage without stream, revision and id. */
+  async readPayloads(request: LogPageRequest): Promise<LogPage<LogPayload>> {
+    return this.readLogRows(request, (r) => ({
+      position: Number(r.position),
+      type: r.type,
+      data: r.data,
+      schemaVersion: logSchemaVersion(r.metadata_kind, r.schema_version),
+      recordedAt: Number(r.recorded_at),
+    }));
+  }
+
+  private async readLogRows<E extends LogPayload>({ after, upTo, maxCount, types }: LogPageRequest, convert: (r: LogRow) => E): Promise<LogPage<E>> {
+    if (maxCount < 1) throw new RangeError('maxCount must be at least 1');
+    if (upTo <= after) return { events: [], through: after };
+    const { rows } =
+      types === undefined
+        ? await this.pool.query<LogRow>(this.sql.readLog, [after, upTo, maxCount])
+        : await this.pool.query<LogRow>(this.sql.readLogOfTypes, [after, upTo, maxCount, [...types]]);
+    const events = rows.map(convert);
+    const last = events.at(-1);
+    return { events, through: last !== undefined && events.length === maxCount ? last.position : upTo };
+  }
+
   async headPosition(): Promise<number> {
     const { rows } = await this.pool.query<{ position: string }>(this.sql.head);
     return Number((rows[0] as { position: string }).position);
@@ -534,8 +591,22 @@ const ensureSchema = async (pool: Pool, schema: string): Promise<void> => {
   }
 };
 
+/** A read-only store opens only a database that holds the store's tables: it creates nothing. */
+const checkSchema = async (pool: Pool, schema: string): Promise<void> => {
+  const { rows } = await pool.query<{ events: string | null; head: string | null }>('SELECT to_regclass($1) AS events, to_regclass($2) AS head', [`${schema}.events`, `${schema}.head`]);
+  if (rows[0]?.events == null || rows[0].head == null) throw new Error(`no event store there (no ${schema}.events table)`);
+};
+
+/** What decodeEvent reads from the metadata object (see LogPayload.schemaVersion): its numeric schemaVersion, else 1; NaN for JSON null. */
+const logSchemaVersion = (metadataKind: string, schemaVersion: unknown): number => {
+  if (metadataKind === 'null') return NaN;
+  return typeof schemaVersion === 'number' ? schemaVersion : 1;
+};
+
 const statements = (schema: string) => {
   const columns = `position, stream_id, revision, event_id, type, data, metadata, (extract(epoch FROM recorded_at) * 1000)::bigint AS recorded_at`;
+  // The metadata reduced to what decoding reads (see LogPayload.schemaVersion).
+  const logColumns = `position, stream_id, revision, event_id, type, data, jsonb_typeof(metadata) AS metadata_kind, metadata->'schemaVersion' AS schema_version, (extract(epoch FROM recorded_at) * 1000)::bigint AS recorded_at`;
   return {
     eventIdConstraint: 'events_event_id_key',
     state: `
@@ -551,5 +622,7 @@ const statements = (schema: string) => {
     readStream: `SELECT ${columns} FROM ${schema}.events WHERE stream_id = $1 AND revision >= $2 ORDER BY revision`,
     readAll: `SELECT ${columns} FROM ${schema}.events WHERE position > $1 ORDER BY position LIMIT $2`,
     head: `SELECT position FROM ${schema}.head`,
+    readLog: `SELECT ${logColumns} FROM ${schema}.events WHERE position > $1 AND position <= $2 ORDER BY position LIMIT $3`,
+    readLogOfTypes: `SELECT ${logColumns} FROM ${schema}.events WHERE position > $1 AND position <= $2 AND type = ANY($4::text[]) ORDER BY position LIMIT $3`,
   };
 };

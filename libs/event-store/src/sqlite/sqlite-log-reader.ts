@@ -49,6 +49,20 @@ export interface LogPage<E extends LogPayload = LogEvent> {
   readonly through: number;
 }
 
+/**
+ * A sequential reader of the whole log, in position order, in pages: what the audit and a projection rebuild read
+ * through. SqliteLogReader answers synchronously (an embedded file); PostgresEventStore answers with promises.
+ * Neither ever writes.
+ */
+export interface LogReader {
+  /** Position of the last event in the store, 0 when empty. */
+  headPosition(): number | Promise<number>;
+  /** The events after `after` up to `upTo`, at most `maxCount`, in position order; see LogPage.through. */
+  readPage(request: LogPageRequest): LogPage | Promise<LogPage>;
+  /** The same with only what the events say (LogPayload). */
+  readPayloads(request: LogPageRequest): LogPage<LogPayload> | Promise<LogPage<LogPayload>>;
+}
+
 export interface SqliteLogReaderOptions {
   /** The event store's database file (written by SqliteEventStore). It is opened read-only. */
   readonly file: string;
@@ -136,7 +150,7 @@ export const decodeLogEvent = (e: LogPayload): DomainEvent => {
  * evaluated by SQLite. It never writes and takes no lock a writer waits for (WAL), so it can run beside the server.
  * It reads the same rows as SqliteEventStore.readAll, in the same order.
  */
-export class SqliteLogReader {
+export class SqliteLogReader implements LogReader {
   private readonly db: Database.Database;
   private readonly head: Database.Statement<[], { head: number | null }>;
   private readonly statements = new Map<string, Database.Statement>();

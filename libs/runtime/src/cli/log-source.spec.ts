@@ -1,5 +1,5 @@
 import path from 'node:path';
-import { LogEvent, LogPage, MemoryEventStore, NO_STREAM, RecordedEvent } from '@flash/event-store';
+import { LogEvent, LogPage, LogPageRequest, MemoryEventStore, NO_STREAM } from '@flash/event-store';
 import { readLog, resolveDataDir, scanLog } from './log-source';
 
 const appendEvents = async (store: MemoryEventStore, count: number, streamId = 'stream-1'): Promise<void> => {
@@ -8,7 +8,7 @@ const appendEvents = async (store: MemoryEventStore, count: number, streamId = '
   await store.append(streamId, events, current === 0 ? NO_STREAM : current - 1);
 };
 
-const collect = async (pages: AsyncIterable<RecordedEvent[]>): Promise<number[][]> => {
+const collect = async (pages: AsyncIterable<ReadonlyArray<{ position: number }>>): Promise<number[][]> => {
   const positions: number[][] = [];
   for await (const page of pages) positions.push(page.map((e) => e.position));
   return positions;
@@ -24,19 +24,26 @@ describe('reading the log', () => {
     expect(await collect(readLog(store, head, 3))).toEqual([[1, 2, 3], [4, 5, 6], [7]]);
   });
 
-  it('scans the reader\'s pages from the start up to the given head, leaving out empty ones', () => {
+  it('scans the reader\'s pages from the start up to the given head, leaving out empty ones', async () => {
     const event = (position: number): LogEvent => ({ position, streamId: 's', revision: position - 1, eventId: `e${String(position)}`, type: 'T', data: {}, schemaVersion: 1, recordedAt: 0 });
     const asked: Array<[number, number, number]> = [];
+    const pages: LogPage[] = [
+      { events: [event(1), event(2)], through: 2 },
+      { events: [], through: 4 },
+      { events: [event(5)], through: 5 },
+    ];
     const reader = {
-      *pages(after: number, upTo: number, pageSize: number): Generator<LogPage> {
-        asked.push([after, upTo, pageSize]);
-        yield { events: [event(1), event(2)], through: 2 };
-        yield { events: [], through: 4 };
-        yield { events: [event(5)], through: 5 };
+      readPage: ({ after, upTo, maxCount }: LogPageRequest): Promise<LogPage> => {
+        asked.push([after, upTo, maxCount]);
+        return Promise.resolve(pages.shift() ?? { events: [], through: after });
       },
     };
-    expect([...scanLog(reader, 5, 2)].map((page) => page.map((e) => e.position))).toEqual([[1, 2], [5]]);
-    expect(asked).toEqual([[0, 5, 2]]);
+    expect(await collect(scanLog(reader, 5, 2))).toEqual([[1, 2], [5]]);
+    expect(asked).toEqual([
+      [0, 5, 2],
+      [2, 5, 2],
+      [4, 5, 2],
+    ]);
   });
 
   it('reads nothing from an empty log', async () => {

@@ -1,6 +1,6 @@
 import fs from 'node:fs';
 import path from 'node:path';
-import { LogEvent, RecordedEvent, SqliteEventStore, SqliteLogReader } from '@flash/event-store';
+import { EventStore, LogEvent, LogReader, PostgresEventStore, RecordedEvent, SqliteEventStore, SqliteLogReader } from '@flash/event-store';
 import { eventStoreKind } from '../config';
 import { EVENTS_FILE } from '../open-event-store';
 import { CannotRun } from './command';
@@ -15,39 +15,58 @@ export const SCAN_PAGE_SIZE = 512;
 export const resolveDataDir = (flag: string | undefined, env: NodeJS.ProcessEnv): string => path.resolve(flag ?? env.DATA_DIR ?? './data');
 
 /**
- * Opens the server's SQLite store read-only, so the audit can run beside a live server without ever writing.
- * These tools read the embedded SQLite store only (so far): with EVENTSTORE_URL set they refuse rather than read the
- * wrong store.
+ * The event store a CLI reads, opened read-only: `store` for readAll pages and the head (export, status), `reader`
+ * for the sequential pages of the whole log (verify, replay, a projection rebuild). SQLite in DATA_DIR (its
+ * sequential reader on the same file) or, with a postgres:// EVENTSTORE_URL, the PostgreSQL store (which is its own
+ * reader), in a read-only session: these tools can run beside a live server and never write.
  */
-export const openLogReadOnly = (dataDir: string, env: NodeJS.ProcessEnv): SqliteEventStore => openChecked(dataDir, env, (file) => new SqliteEventStore({ file, readonly: true }));
+export interface LogSource {
+  readonly store: EventStore;
+  readonly reader: LogReader;
+  close(): Promise<void>;
+}
 
-/**
- * The same store (same checks, same refusals) through the sequential log reader: what reads the whole log from the
- * start (verify, replay, a projection rebuild) uses it instead of readAll pages.
- */
-export const openLogReader = (dataDir: string, env: NodeJS.ProcessEnv): SqliteLogReader => openChecked(dataDir, env, (file) => new SqliteLogReader({ file }));
-
-const openChecked = <T>(dataDir: string, env: NodeJS.ProcessEnv, open: (file: string) => T): T => {
-  if (env.EVENTSTORE_URL) {
-    let kind: string;
+/** Opens the store the environment selects (as the server does), read-only; CannotRun when it cannot be read. */
+export const openLogSource = async (dataDir: string, env: NodeJS.ProcessEnv): Promise<LogSource> => {
+  const url = env.EVENTSTORE_URL || undefined;
+  let kind: string;
+  try {
+    kind = eventStoreKind(url);
+  } catch (error) {
+    throw new CannotRun(error instanceof Error ? error.message : String(error));
+  }
+  if (kind === 'postgres' && url !== undefined) {
+    let store: PostgresEventStore;
     try {
-      kind = eventStoreKind(env.EVENTSTORE_URL);
+      store = await PostgresEventStore.connect(url, { readonly: true, poolSize: 2, applicationName: 'flash-cli', statementTimeoutMs: 60_000 });
     } catch (error) {
-      throw new CannotRun(error instanceof Error ? error.message : String(error));
+      throw new CannotRun(`EVENTSTORE_URL: ${error instanceof Error ? error.message : String(error)}`);
     }
-    throw new CannotRun(`EVENTSTORE_URL selects ${kind === 'postgres' ? 'PostgreSQL' : kind}, but this tool reads only the embedded SQLite store so far; unset it to read the store in DATA_DIR`);
+    return { store, reader: store, close: () => store.close() };
   }
   const file = path.join(dataDir, EVENTS_FILE);
   if (!fs.existsSync(file)) throw new CannotRun(`no event store at ${file} (set --data-dir or DATA_DIR)`);
+  let store: SqliteEventStore | undefined;
   try {
-    return open(file);
+    store = new SqliteEventStore({ file, readonly: true });
+    const reader = new SqliteLogReader({ file });
+    const opened = store;
+    return {
+      store: opened,
+      reader,
+      close: async () => {
+        reader.close();
+        await opened.close();
+      },
+    };
   } catch (error) {
+    await store?.close();
     throw new CannotRun(`cannot open ${file} read-only: ${error instanceof Error ? error.message : String(error)}`);
   }
 };
 
 /** Pages of the log in position order, from the start up to `upTo` (inclusive): the head when the audit began. */
-export async function* readLog(store: { readAll: SqliteEventStore['readAll'] }, upTo: number, pageSize = PAGE_SIZE): AsyncGenerator<RecordedEvent[]> {
+export async function* readLog(store: Pick<EventStore, 'readAll'>, upTo: number, pageSize = PAGE_SIZE): AsyncGenerator<RecordedEvent[]> {
   let after = 0;
   while (after < upTo) {
     const page = (await store.readAll({ after, maxCount: Math.min(pageSize, upTo - after) })).filter((e) => e.position <= upTo);
@@ -58,7 +77,16 @@ export async function* readLog(store: { readAll: SqliteEventStore['readAll'] }, 
   }
 }
 
-/** Pages of the log through the sequential reader, in position order, from the start up to `upTo` (inclusive). */
-export function* scanLog(reader: Pick<SqliteLogReader, 'pages'>, upTo: number, pageSize = SCAN_PAGE_SIZE): Generator<LogEvent[]> {
-  for (const page of reader.pages(0, upTo, pageSize)) if (page.events.length > 0) yield page.events;
+/**
+ * Pages of the log through the sequential reader, in position order, from the start up to `upTo` (inclusive). A
+ * SQLite reader answers synchronously: one await per page of SCAN_PAGE_SIZE events is all this costs it.
+ */
+export async function* scanLog(reader: Pick<LogReader, 'readPage'>, upTo: number, pageSize = SCAN_PAGE_SIZE): AsyncGenerator<LogEvent[]> {
+  let after = 0;
+  while (after < upTo) {
+    const page = await reader.readPage({ after, upTo, maxCount: pageSize });
+    if (page.events.length > 0) yield page.events;
+    if (page.through <= after) return;
+    after = page.through;
+  }
 }
