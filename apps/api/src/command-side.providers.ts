@@ -4,12 +4,13 @@ import {
   ClaimantIndex,
   Clock,
   CLOCK,
+  CommandSide,
   GateKeeper,
   Inventories,
   LogIndexer,
+  openCommandSide,
   OrderLocator,
   SaleCatalogue,
-  storeTruth,
 } from '@flash/command-side';
 import { EventStore } from '@flash/event-store';
 import { EligibilityGate } from '@flash/gate';
@@ -18,40 +19,30 @@ import { HotPathCounters } from './metrics/hot-path-counters';
 
 export const ELIGIBILITY_GATE = Symbol('ELIGIBILITY_GATE');
 
+const COMMAND_SIDE = Symbol('COMMAND_SIDE');
+
 /** The command side's libraries (libs/command-side), wired to this process's store, gate, clock and metrics. */
 export const commandSideProviders = (config: AppConfig): Provider[] => [
-  { provide: SaleCatalogue, useValue: new SaleCatalogue() },
-  { provide: OrderLocator, useValue: new OrderLocator() },
-  { provide: ClaimantIndex, useValue: new ClaimantIndex() },
   {
-    provide: Inventories,
-    useFactory: (store: EventStore, clock: Clock, catalogue: SaleCatalogue, locator: OrderLocator) =>
-      new Inventories(store, clock, catalogue, locator, { maxBatch: config.shardMaxBatch }),
-    inject: [EVENT_STORE, CLOCK, SaleCatalogue, OrderLocator],
-  },
-  {
-    provide: LogIndexer,
-    useFactory: (store: EventStore, catalogue: SaleCatalogue, locator: OrderLocator, claimants: ClaimantIndex, inventories: Inventories, logger: Logger) =>
-      new LogIndexer(store, [catalogue, locator, claimants], logger.child({ component: 'command-side' }), {
-        // Appends made by another process (the worker's expiries, in WORKER=external) reach this process's shard writers.
-        onRecorded: inventories.observe.bind(inventories),
-      }),
-    inject: [EVENT_STORE, SaleCatalogue, OrderLocator, ClaimantIndex, Inventories, LOGGER],
-  },
-  {
-    provide: BuyerQuota,
-    useFactory: (store: EventStore, claimants: ClaimantIndex, clock: Clock) =>
-      new BuyerQuota(store, claimants, {
+    provide: COMMAND_SIDE,
+    useFactory: (store: EventStore, clock: Clock, logger: Logger): CommandSide =>
+      openCommandSide(store, clock, logger, {
+        maxBatch: config.shardMaxBatch,
         // Only this process claims in an embedded store of its own (the worker releases, it never claims).
         soleClaimant: config.eventStoreUrl === undefined && config.inMemoryStore !== true,
-        clock,
       }),
-    inject: [EVENT_STORE, ClaimantIndex, CLOCK],
+    inject: [EVENT_STORE, CLOCK, LOGGER],
   },
+  { provide: SaleCatalogue, useFactory: (side: CommandSide) => side.catalogue, inject: [COMMAND_SIDE] },
+  { provide: OrderLocator, useFactory: (side: CommandSide) => side.locator, inject: [COMMAND_SIDE] },
+  { provide: ClaimantIndex, useFactory: (side: CommandSide) => side.claimants, inject: [COMMAND_SIDE] },
+  { provide: Inventories, useFactory: (side: CommandSide) => side.inventories, inject: [COMMAND_SIDE] },
+  { provide: LogIndexer, useFactory: (side: CommandSide) => side.indexes, inject: [COMMAND_SIDE] },
+  { provide: BuyerQuota, useFactory: (side: CommandSide) => side.buyers, inject: [COMMAND_SIDE] },
   {
     provide: GateKeeper,
-    useFactory: (gate: EligibilityGate, store: EventStore, inventories: Inventories, buyers: BuyerQuota, logger: Logger, counters: HotPathCounters) =>
-      new GateKeeper(gate, storeTruth(store, inventories, buyers), logger.child({ component: 'gate' }), counters.gateDecided.bind(counters)),
-    inject: [ELIGIBILITY_GATE, EVENT_STORE, Inventories, BuyerQuota, LOGGER, HotPathCounters],
+    useFactory: (side: CommandSide, gate: EligibilityGate, logger: Logger, counters: HotPathCounters) =>
+      side.gateKeeper(gate, logger.child({ component: 'gate' }), counters.gateDecided.bind(counters)),
+    inject: [COMMAND_SIDE, ELIGIBILITY_GATE, LOGGER, HotPathCounters],
   },
 ];

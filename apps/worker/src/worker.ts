@@ -1,17 +1,6 @@
 import fs from 'node:fs';
 import path from 'node:path';
-import {
-  BuyerQuota,
-  ClaimantIndex,
-  Clock,
-  GateKeeper,
-  Inventories,
-  LogIndexer,
-  OrderLocator,
-  LocalShardAccess,
-  SaleCatalogue,
-  storeTruth,
-} from '@flash/command-side';
+import { Clock, Inventories, LocalShardAccess, LogIndexer, openCommandSide } from '@flash/command-side';
 import { EventStore } from '@flash/event-store';
 import { EligibilityGate } from '@flash/gate';
 import { DocumentStore, ProjectionHost } from '@flash/read-models';
@@ -50,22 +39,18 @@ export class Worker {
     const gate = config.redisUrl ? await openGate(config) : undefined;
     const docs = await openDocumentStore(config);
     const now = (): number => clock.now();
-    const catalogue = new SaleCatalogue();
-    const locator = new OrderLocator();
-    const claimants = new ClaimantIndex();
-    const inventories = new Inventories(store, clock, catalogue, locator, { maxBatch: config.shardMaxBatch });
-    const indexes = new LogIndexer(store, [catalogue, locator, claimants], logger.child({ component: 'command-side' }), {
-      onRecorded: inventories.observe.bind(inventories),
+    const { catalogue, inventories, indexes, buyers, gateKeeper } = openCommandSide(store, clock, logger, {
+      maxBatch: config.shardMaxBatch,
+      soleClaimant: false, // the api claims; the worker only releases
     });
-    const quota = new BuyerQuota(store, claimants, { soleClaimant: false, clock });
-    const keeper = gate && new GateKeeper(gate, storeTruth(store, inventories, quota), logger.child({ component: 'gate' }), () => undefined);
+    const keeper = gate && gateKeeper(gate, logger.child({ component: 'gate' }), () => undefined);
     const checkpoints = new SqliteCheckpointStore(path.join(config.dataDir, SAGA_CHECKPOINTS_FILE));
     const sagas = sagaFollower(
       {
         store,
         checkpoints,
         inventory: new LocalShardAccess(catalogue, inventories, indexes),
-        quota,
+        quota: buyers,
         ...(keeper === undefined ? {} : { gate: keeper }),
         logger: logger.child({ component: 'sagas' }),
         now,

@@ -11,3 +11,4 @@ export * from './buyer/buyer-quota';
 export * from './gate-keeper/gate-keeper';
 export * from './gate-keeper/gate-truth';
 export * from './inventory/local-shard-access';
+export * from './command-side';

@@ -60,16 +60,9 @@ interface EventRow {
   recorded_at: string;
 }
 
-interface LogRow {
-  position: string;
-  stream_id: string;
-  revision: number;
-  event_id: string;
-  type: string;
-  data: Record<string, unknown>;
+interface LogRow extends Omit<EventRow, 'metadata'> {
   metadata_kind: string;
   schema_version: unknown;
-  recorded_at: string;
 }
 
 /**
