@@ -144,6 +144,17 @@ describe('purchase tokens, sale timing and the blacklist', () => {
     expect((await t.access(saleId, 'behind-nat')).status).toBe(200);
   });
 
+  it('ignores X-Forwarded-For without TRUST_PROXY: a client cannot pass for another address', async () => {
+    const added = await t.client.request('POST', '/admin/blacklist', { token: t.admin, body: { ip: '127.0.0.1', reason: 'bot farm' } });
+    expect(added.status).toBe(201);
+    try {
+      const res = await t.client.request('GET', `/sales/${saleId}/access`, { token: t.client.token('claims-elsewhere'), headers: { 'x-forwarded-for': '198.51.100.9' } });
+      expectError(res, 403, 'BLOCKED');
+    } finally {
+      expect((await t.client.request('DELETE', `/admin/blacklist/${encodeURIComponent('ip:127.0.0.1')}`, { token: t.admin })).status).toBe(204);
+    }
+  });
+
   it('keeps the blacklist to admins and validates its requests', async () => {
     const buyer = t.client.token('not-an-admin');
     expectError(await t.client.request('POST', '/admin/blacklist', { token: buyer, body: { userId: 'x', reason: 'r' } }), 403, 'FORBIDDEN');
@@ -425,5 +436,55 @@ describe('proof-of-work challenge', () => {
     const borrowed = solvePow(theirs.body.challenge);
     expectError(await t.reserve(powSale, 'guessing-buyer', { quantity: 1, purchaseToken, challengeAnswer: borrowed }), 403, 'CHALLENGE_FAILED');
     expect(await t.head()).toBe(before);
+  });
+});
+
+describe('behind a trusted proxy (TRUST_PROXY): every way in sees the client the proxy names', () => {
+  // The test client plays the proxy: it connects from loopback and writes X-Forwarded-For as nginx would.
+  const t = serverFor({ ACCESS_LIMITS: 'off', TRUST_PROXY: 'loopback', MAX_CONNECTIONS_PER_IP: '2' });
+  const CLIENT = '203.0.113.7';
+  let saleId: string;
+  const via = (forwardedFor: string) => ({ 'x-forwarded-for': forwardedFor });
+
+  beforeAll(async () => {
+    saleId = await t.createSale({ totalStock: 50, shards: 2, perUserLimit: 1 });
+    const added = await t.client.request('POST', '/admin/blacklist', { token: t.admin, body: { ip: CLIENT, reason: 'bot farm' } });
+    expect(added.status).toBe(201);
+  });
+
+  it('blocks the forwarded client on the access route, the reservation fast path and its Fastify route alike', async () => {
+    const token = (await t.access(saleId, 'elsewhere')).body.purchaseToken as string;
+    const before = await t.head();
+    const blocked = await t.client.request('GET', `/sales/${saleId}/access`, { token: t.client.token('proxied'), headers: via(CLIENT) });
+    expectError(blocked, 403, 'BLOCKED');
+    const reserve = (path: string) =>
+      t.client.request('POST', path, { token: t.client.token('elsewhere'), headers: { ...via(CLIENT), 'idempotency-key': newKey() }, body: { quantity: 1, purchaseToken: token } });
+    // The ordinary shape takes the fast path; a query string sends the same request through Fastify's route.
+    expectError(await reserve(`/sales/${saleId}/reservations`), 403, 'BLOCKED');
+    expectError(await reserve(`/sales/${saleId}/reservations?via=fastify`), 403, 'BLOCKED');
+    expect(await t.head()).toBe(before);
+  });
+
+  it('believes only the entry the proxy appended, never one the client wrote to its left', async () => {
+    // The client wrote "203.0.113.7" itself; the proxy appended the address it saw: that one is the client.
+    expect((await t.client.request('GET', `/sales/${saleId}/access`, { token: t.client.token('forger'), headers: via(`${CLIENT}, 198.51.100.9`) })).status).toBe(200);
+    // And a blacklisted client cannot hide behind an address it writes in front of its own.
+    expectError(await t.client.request('GET', `/sales/${saleId}/access`, { token: t.client.token('hider'), headers: via(`198.51.100.9, ${CLIENT}`) }), 403, 'BLOCKED');
+  });
+
+  it("does not cap the proxy's connections at MAX_CONNECTIONS_PER_IP: they carry the whole crowd", async () => {
+    const pool = new Pool(t.server.baseUrl, { connections: 8, pipelining: 1 });
+    try {
+      const answers = await Promise.all(
+        Array.from({ length: 16 }, async (_, i) => {
+          const res = await pool.request({ method: 'GET', path: `/sales/${saleId}`, headers: via(`198.51.100.${i + 1}`) });
+          await res.body.dump();
+          return res.statusCode;
+        }),
+      );
+      expect(answers.filter((status) => status !== 200)).toEqual([]);
+    } finally {
+      await pool.close();
+    }
   });
 });

@@ -37,6 +37,7 @@ import { ReservationRoute } from './reservations/reserve-stock/reservation.route
 import { PurchaseProof } from './reservations/reserve-stock/purchase-proof';
 import { ReserveStockHandler } from './reservations/reserve-stock/reserve-stock.handler';
 import { GetSaleController } from './sales/get-sale/get-sale.controller';
+import { ClientAddresses } from './http/client-address';
 import { GetSaleService } from './sales/get-sale/get-sale.service';
 import { ScheduleSaleController } from './sales/schedule-sale/schedule-sale.controller';
 import { ScheduleSaleHandler } from './sales/schedule-sale/schedule-sale.handler';
@@ -48,12 +49,14 @@ export interface AppDependencies {
   readonly store?: EventStore;
   readonly clock?: Clock;
   readonly gate?: EligibilityGate;
+  /** Who the client is, as the HTTP server was built to see it (bootstrap.ts); from TRUST_PROXY when not given. */
+  readonly clientAddresses?: ClientAddresses;
 }
 
 /** A thin shell: wires ports to adapters and lists the use cases. */
 @Module({})
 export class AppModule {
-  static forRoot({ config, logger, store, clock, gate }: AppDependencies): DynamicModule {
+  static forRoot({ config, logger, store, clock, gate, clientAddresses }: AppDependencies): DynamicModule {
     return {
       module: AppModule,
       imports: [CqrsModule.forRoot()],
@@ -74,6 +77,7 @@ export class AppModule {
       ],
       providers: [
         { provide: APP_CONFIG, useValue: config },
+        { provide: ClientAddresses, useValue: clientAddresses ?? new ClientAddresses(config.trustProxy) },
         { provide: LOGGER, useValue: logger },
         { provide: CLOCK, useValue: clock ?? systemClock },
         { provide: EVENT_STORE, useFactory: async () => store ?? (await openEventStore(config)) },

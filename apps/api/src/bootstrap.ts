@@ -5,6 +5,7 @@ import { FastifyAdapter, NestFastifyApplication } from '@nestjs/platform-fastify
 import { AppDependencies, AppModule } from './app.module';
 import { ApiError } from './http/error-catalogue';
 import { sendEnvelope, toEnvelope } from './http/error.filter';
+import { ClientAddresses } from './http/client-address';
 import { HttpEdge } from './http/http-edge';
 import { registerRawJsonParser } from './http/json-body';
 import { registerSecurityHeaders, securityHeaders } from './http/security-headers';
@@ -25,7 +26,8 @@ export const createApp = async (deps: AppDependencies): Promise<NestFastifyAppli
   // Nest builds these; the server and its hooks exist before it has, and see no request until it is listening.
   const late: { counters?: HotPathCounters; drain?: ServerDrain; fastPath?: ReservationFastPath; reservations?: ReservationPipeline } = {};
   const { config } = deps;
-  const edge = new HttpEdge(config, {
+  const clientAddresses = deps.clientAddresses ?? new ClientAddresses(config.trustProxy);
+  const edge = new HttpEdge({ ...config, exemptFromConnectionCap: (address) => clientAddresses.isTrustedProxy(address) }, {
     refused: (req, code) => late.reservations?.noteEdgeRefusal(req, code),
     answered: (code) => late.counters?.edgeAnswered(code),
   });
@@ -37,6 +39,8 @@ export const createApp = async (deps: AppDependencies): Promise<NestFastifyAppli
         else if (late.fastPath?.handle(req, res) !== true) handler(req, res);
       }),
     bodyLimit: config.bodyLimitBytes,
+    // request.ip for every Fastify route; the fast path asks the same ClientAddresses.
+    trustProxy: clientAddresses.fastifyTrustProxy,
     logger: false,
     // Requests arriving while closing are refused above, in the envelope (Fastify's own 503 is not).
     return503OnClosing: false,
@@ -56,7 +60,7 @@ export const createApp = async (deps: AppDependencies): Promise<NestFastifyAppli
     if (route.ownPlumbing !== true) late.counters?.requests.inc({ method: request.method, route: url ?? 'unmatched', code: String(reply.statusCode) });
     done();
   });
-  const app = await NestFactory.create<NestFastifyApplication>(AppModule.forRoot(deps), adapter, {
+  const app = await NestFactory.create<NestFastifyApplication>(AppModule.forRoot({ ...deps, clientAddresses }), adapter, {
     logger: new PinoNestLogger(deps.logger.child({ component: 'nest' })),
     bufferLogs: false,
     bodyParser: false,

@@ -73,3 +73,28 @@ describe('loadConfig: EVENTSTORE_URL', () => {
     expect(messageOf({ DEMO: '1', EVENTSTORE_URL: 'root:hunter2@db' })).not.toContain('hunter2');
   });
 });
+
+describe('loadConfig: TRUST_PROXY', () => {
+  const base = { DEMO: '1' };
+
+  it('is off unless set: the client is the socket peer', () => {
+    expect(loadConfig(base).trustProxy).toEqual([]);
+    expect(loadConfig({ ...base, TRUST_PROXY: 'off' }).trustProxy).toEqual([]);
+    expect(loadConfig({ ...base, TRUST_PROXY: ' ' }).trustProxy).toEqual([]);
+  });
+
+  it('takes addresses, CIDR ranges and the proxy-addr range names', () => {
+    expect(loadConfig({ ...base, TRUST_PROXY: '10.0.0.5, 172.16.0.0/12,fd00::/8 ,Loopback' }).trustProxy).toEqual([
+      '10.0.0.5',
+      '172.16.0.0/12',
+      'fd00::/8',
+      'loopback',
+    ]);
+  });
+
+  it('refuses "trust everyone" and malformed entries, naming the variable and the entry', () => {
+    for (const bad of ['true', '*', '10.0.0.0/33', '::1/129', '10.0.0.1/8/1', 'proxy.local', '10.0.0.1,']) {
+      expect(messageOf({ ...base, TRUST_PROXY: bad })).toMatch(/^TRUST_PROXY must be off or a comma-separated list/);
+    }
+  });
+});

@@ -1,4 +1,5 @@
 import { randomBytes } from 'node:crypto';
+import { isIP } from 'node:net';
 import path from 'node:path';
 import type { SqliteSynchronous } from '@flash/event-store';
 import { LOG_FORMATS, LogFormat } from './log-format';
@@ -32,6 +33,11 @@ export interface AppConfig {
   readonly keepAliveTimeoutMs: number;
   /** MAX_CONNECTIONS_PER_IP: connections one client address may hold open at once (0: no cap). */
   readonly maxConnectionsPerIp: number;
+  /**
+   * TRUST_PROXY: the proxies (addresses, CIDR ranges, or loopback / linklocal / uniquelocal) whose X-Forwarded-For
+   * the api believes. Empty (the default, `off`): the client is the socket's peer and X-Forwarded-For is ignored.
+   */
+  readonly trustProxy: readonly string[];
   readonly devTokenTtlSeconds: number;
   readonly shutdownTimeoutMs: number;
   /** How often the sagas look for due work (expired holds, releases, unsettled claims). */
@@ -88,6 +94,36 @@ export const WORKER_MODES = ['embedded', 'external'] as const;
 export type WorkerMode = (typeof WORKER_MODES)[number];
 
 export class ConfigError extends Error {}
+
+const PROXY_RANGE_NAMES = ['loopback', 'linklocal', 'uniquelocal'];
+
+/** One proxy entry: an address, an address/prefix within its family's length, or one of proxy-addr's range names. */
+const isProxyEntry = (entry: string): boolean => {
+  if (PROXY_RANGE_NAMES.includes(entry)) return true;
+  const [address = '', prefix, ...rest] = entry.split('/');
+  const family = isIP(address);
+  if (family === 0 || rest.length > 0) return false;
+  if (prefix === undefined) return true;
+  if (!/^\d{1,3}$/.test(prefix)) return false;
+  return Number(prefix) <= (family === 4 ? 32 : 128);
+};
+
+/**
+ * TRUST_PROXY as a list. "Trust everyone" (`true`, `*`) is refused: behind no proxy, or beside one, any client could
+ * then write its own X-Forwarded-For and pass for whoever it likes — per-IP limits and the IP blacklist would be void.
+ */
+const trustedProxies = (env: NodeJS.ProcessEnv): readonly string[] => {
+  const raw = env.TRUST_PROXY?.trim();
+  if (raw === undefined || raw === '' || /^(off|false|0)$/i.test(raw)) return [];
+  const entries = raw.split(',').map((entry) => entry.trim().toLowerCase());
+  const bad = entries.find((entry) => !isProxyEntry(entry));
+  if (bad !== undefined) {
+    throw new ConfigError(
+      `TRUST_PROXY must be off or a comma-separated list of proxy addresses, CIDR ranges, loopback, linklocal or uniquelocal (never "trust everyone"), got "${bad}"`,
+    );
+  }
+  return entries;
+};
 
 /** Which event store EVENTSTORE_URL selects: unset is the embedded SQLite store in DATA_DIR. */
 export type EventStoreKind = 'sqlite' | 'postgres';
@@ -209,6 +245,7 @@ export const loadConfig = (env: NodeJS.ProcessEnv = process.env, role: 'api' | '
     requestTimeoutMs: int(env, 'REQUEST_TIMEOUT_MS', 10_000, 1000, 600_000),
     keepAliveTimeoutMs: int(env, 'KEEP_ALIVE_TIMEOUT_MS', 5000, 1000, 600_000),
     maxConnectionsPerIp: int(env, 'MAX_CONNECTIONS_PER_IP', DEFAULT_MAX_CONNECTIONS_PER_IP, 0, 1_000_000),
+    trustProxy: trustedProxies(env),
     devTokenTtlSeconds,
     shutdownTimeoutMs: int(env, 'SHUTDOWN_TIMEOUT_MS', 10_000, 100, 120_000),
     sweepIntervalMs: int(env, 'SWEEP_INTERVAL_MS', 1000, 10, 60_000),

@@ -116,6 +116,14 @@ describe('HttpEdge', () => {
     }
     expect(status).toBe(200);
   });
+  it('does not cap a trusted proxy: its connections carry many clients (TRUST_PROXY)', async () => {
+    const { connect, refused } = await start(ok, { maxConnectionsPerIp: 2, keepAliveTimeoutMs: 60_000, exemptFromConnectionCap: (address) => address.endsWith('127.0.0.1') });
+    const held = [await connect(), await connect(), await connect(), await connect(), await connect()];
+    for (const c of held) c.write('GET / HTTP/1.1\r\nhost: a\r\n\r\n');
+    for (const c of held) expect((await c.waitFor('answered', (rs) => rs.length === 1, WAIT_MS))[0]!.status).toBe(200);
+    expect(refused).toEqual([]);
+  });
+
   it('drops a connection over the cap that sends nothing, and one far over it at once, so an address cannot hoard sockets', async () => {
     const { connect } = await start(ok, { maxConnectionsPerIp: 2, keepAliveTimeoutMs: 60_000, requestTimeoutMs: 60_000 });
     const within = [await connect(), await connect()];

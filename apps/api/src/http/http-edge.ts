@@ -12,6 +12,8 @@ export interface HttpEdgeSettings {
   readonly keepAliveTimeoutMs: number;
   /** MAX_CONNECTIONS_PER_IP: connections one client address may hold open at once; 0 for no cap. */
   readonly maxConnectionsPerIp: number;
+  /** A peer whose connections are not capped: a trusted proxy (TRUST_PROXY) carries many clients on its own. */
+  readonly exemptFromConnectionCap?: (address: string) => boolean;
 }
 
 export interface HttpEdgeHooks {
@@ -123,6 +125,7 @@ export class HttpEdge {
 
   private count(socket: Socket, cap: number): void {
     if (socket.remoteAddress === undefined) return; // already gone
+    if (this.settings.exemptFromConnectionCap?.(socket.remoteAddress) === true) return;
     const address = normaliseIp(socket.remoteAddress);
     const open = (this.openByAddress.get(address) ?? 0) + 1;
     this.openByAddress.set(address, open);

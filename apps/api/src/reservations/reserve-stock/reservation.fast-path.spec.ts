@@ -2,6 +2,7 @@ import { EventEmitter } from 'node:events';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { PurchaseRequest } from '../../admission/access-request';
 import { loadConfig } from '@flash/runtime';
+import { ClientAddresses } from '../../http/client-address';
 import { RawJsonBody } from '../../http/json-body';
 import { ReservationFastPath } from './reservation.fast-path';
 import { ReservationPipeline } from './reservation.pipeline';
@@ -39,14 +40,14 @@ const response = () => {
 const ANSWER = { status: 201, headers: { 'content-type': 'application/json; charset=utf-8', 'x-answer': 'from-the-pipeline' }, payload: '{"orderId":"o1"}' };
 
 /** The fast path over a stand-in pipeline that records what it is handed and gives ANSWER back. */
-const setUp = () => {
+const setUp = (trustedProxies: readonly string[] = []) => {
   const begun: unknown[] = [];
   const seen: Array<{ request: PurchaseRequest; raw: unknown }> = [];
   const pipeline = {
     begin: (response: unknown) => begun.push(response),
     answer: async (request: PurchaseRequest, raw: unknown) => (seen.push({ request, raw }), ANSWER),
   } as unknown as ReservationPipeline;
-  const fastPath = new ReservationFastPath(loadConfig({ JWT_SECRET: 'x'.repeat(32), PAYMENT_WEBHOOK_SECRET: 'w'.repeat(32), BODY_LIMIT_BYTES: '1024' }), pipeline);
+  const fastPath = new ReservationFastPath(loadConfig({ JWT_SECRET: 'x'.repeat(32), PAYMENT_WEBHOOK_SECRET: 'w'.repeat(32), BODY_LIMIT_BYTES: '1024' }), pipeline, new ClientAddresses(trustedProxies));
   const send = async (req: ReturnType<typeof incoming>, { body = BODY, hangUp = false } = {}) => {
     const res = response();
     const taken = fastPath.handle(req as IncomingMessage, res as unknown as ServerResponse);
@@ -72,6 +73,21 @@ describe('ReservationFastPath', () => {
     expect(t.seen[0]?.raw).toBeInstanceOf(RawJsonBody);
     expect((t.seen[0]?.raw as RawJsonBody).text).toBe(BODY);
     expect({ status: res.status, headers: res.headers, body: res.body }).toEqual({ status: 201, headers: ANSWER.headers, body: ANSWER.payload });
+  });
+
+  it('sees the client TRUST_PROXY says: the socket peer unless it is a trusted proxy, never an entry the client wrote', async () => {
+    const headers = { 'content-type': 'application/json', 'content-length': String(BODY.length), 'x-forwarded-for': '198.51.100.1, 203.0.113.7' };
+    const ipSeen = async (trusted: readonly string[]) => {
+      const t = setUp(trusted);
+      await t.send(incoming({ headers }));
+      return t.seen[0]?.request.ip;
+    };
+    // Off: X-Forwarded-For is ignored, whatever it says.
+    expect(await ipSeen([])).toBe('10.0.0.7');
+    // The peer is a trusted proxy: the address it appended (the rightmost) is the client; the left one is the client's own claim.
+    expect(await ipSeen(['10.0.0.0/8'])).toBe('203.0.113.7');
+    // A peer that is not among the trusted proxies is the client itself.
+    expect(await ipSeen(['192.168.0.1'])).toBe('10.0.0.7');
   });
 
   it('writes nothing on a connection the client has already closed', async () => {

@@ -2,6 +2,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { Inject, Injectable } from '@nestjs/common';
 import { PurchaseRequest } from '../../admission/access-request';
 import { APP_CONFIG, AppConfig } from '@flash/runtime';
+import { ClientAddresses } from '../../http/client-address';
 import { RawJsonBody } from '../../http/json-body';
 import { ReservationPipeline } from './reservation.pipeline';
 
@@ -24,6 +25,7 @@ export class ReservationFastPath {
   constructor(
     @Inject(APP_CONFIG) config: AppConfig,
     private readonly pipeline: ReservationPipeline,
+    private readonly clients: ClientAddresses,
   ) {
     this.bodyLimit = config.bodyLimitBytes;
   }
@@ -41,7 +43,7 @@ export class ReservationFastPath {
     if (!Number.isSafeInteger(length) || length > this.bodyLimit) return false;
 
     this.pipeline.begin(res);
-    const request: PurchaseRequest = { ip: req.socket.remoteAddress ?? '', url: req.url ?? '', headers, params: { id: match[1] as string } };
+    const request: PurchaseRequest = { ip: this.clients.of(req), url: req.url ?? '', headers, params: { id: match[1] as string } };
     const chunks: Buffer[] = [];
     req.on('data', (chunk: Buffer) => chunks.push(chunk));
     req.once('end', () => void this.answer(request, res, chunks.length === 1 ? (chunks[0] as Buffer) : Buffer.concat(chunks)));
