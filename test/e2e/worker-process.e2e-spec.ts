@@ -5,10 +5,12 @@ import { LoggedEvent, readEventLog, storedSagaCheckpoint } from './support/event
 import { ServerProcess } from './support/server';
 
 /**
- * The api (WORKER=external) and the worker as two processes on one DATA_DIR, and the worker SIGKILLed mid-sale: the
- * holds it was to expire are expired by its successor, each once, no later than the sweep interval plus the time no
- * worker ran; nothing acknowledged is lost and the stock comes back. (This suite chooses its own mode: it runs in the
- * `e2e` project, and in `e2e-postgres` on a PostgreSQL database, not in `e2e-external`.)
+ * The api (WORKER=external) and the worker as processes of their own on one DATA_DIR, and the worker SIGKILLed
+ * mid-sale: the holds it was to expire are expired by its successor, each once, no later than the sweep interval plus
+ * the time no worker ran (plus the dead worker's lease, which its successor waits out); nothing acknowledged is lost
+ * and the stock comes back. Its successor is either the same worker restarted, or a standby worker that ran beside it
+ * all along and takes its jobs over when their leases run out. (This suite chooses its own mode: it runs in the `e2e`
+ * project, and in `e2e-postgres` on a PostgreSQL database, not in `e2e-external`.)
  */
 const STOCK = 200;
 const HOLD_MS = 2000;
@@ -25,6 +27,8 @@ const DOWNTIME_MS = 1500;
  * downtime and no more (no expiry lost until some later, unrelated event), not about speed.
  */
 const SLACK_MS = 3000;
+/** WORKER_LEASE_MS: how long a dead worker's jobs stay its own before a successor may take them. */
+const LEASE_MS = 2000;
 /** Hang guards: a deadline is not a speed claim. */
 const WAIT_MS = 30_000;
 
@@ -45,13 +49,24 @@ interface Purchase {
   readonly payment?: ApiResponse;
 }
 
-describe('api and worker as two processes: the worker SIGKILLed mid-sale', () => {
-  const server = new ServerProcess({ label: 'twoproc', env: { WORKER: 'external', SWEEP_INTERVAL_MS: String(SWEEP_MS) } });
+/** The killed worker's jobs are resumed by the same worker started again, or by a standby that ran all along. */
+type Successor = 'restarted' | 'standby';
+
+/** Whether a worker's log says it took the sagas' lease. */
+const tookSagas = (logs: string): boolean => logs.split('\n').some((line) => line.includes('job lease taken') && line.includes('"job":"sagas"'));
+
+describe.each<Successor>(['restarted', 'standby'])('api and worker as processes of their own: the worker SIGKILLed mid-sale, %s', (successor) => {
+  const server = new ServerProcess({ label: 'twoproc', env: { WORKER: 'external', SWEEP_INTERVAL_MS: String(SWEEP_MS), WORKER_LEASE_MS: String(LEASE_MS) } });
   let client: ApiClient;
 
   beforeAll(async () => {
     await server.start();
     expect(server.workerRunning).toBe(true);
+    if (successor === 'standby') {
+      await server.startStandbyWorker();
+      // The first worker leads; the standby only stands by.
+      expect({ first: tookSagas(server.workerLogs), standby: tookSagas(server.standbyLogs) }).toEqual({ first: true, standby: false });
+    }
     client = new ApiClient(server.baseUrl, server.jwtSecret, 32);
   });
 
@@ -98,10 +113,19 @@ describe('api and worker as two processes: the worker SIGKILLed mid-sale', () =>
     await server.killWorker();
     expect(server.workerRunning).toBe(false);
     const second = await pooled(buyers.slice(STOCK / 2), 16, (u, i) => purchase(u, i + STOCK / 2));
-    await eventually('the downtime over', () => Date.now() >= killedAt + DOWNTIME_MS, { timeoutMs: WAIT_MS });
-    await server.restartWorker();
+    if (successor === 'restarted') {
+      await eventually('the downtime over', () => Date.now() >= killedAt + DOWNTIME_MS, { timeoutMs: WAIT_MS });
+      await server.restartWorker();
+    }
+    // The successor runs the sagas once the dead worker's lease has run out.
+    const successorLogs = () => (successor === 'standby' ? server.standbyLogs : server.workerLogs);
+    await eventually('the successor took the sagas over', () => tookSagas(successorLogs()), { timeoutMs: WAIT_MS, intervalMs: 20 });
     const restartedAt = Date.now();
     const downtimeMs = restartedAt - killedAt;
+    // Never before the lease could have run out: the dead worker's jobs were its own until then.
+    expect(downtimeMs).toBeGreaterThanOrEqual(LEASE_MS / 2);
+    // A standby takes over within the lease of the crash (API.md: within WORKER_LEASE_MS), give or take the slack.
+    if (successor === 'standby') expect(downtimeMs).toBeLessThanOrEqual(LEASE_MS + SLACK_MS);
 
     // Every unit sold, every payment taken.
     const purchases = [...first, ...second];
@@ -124,7 +148,7 @@ describe('api and worker as two processes: the worker SIGKILLed mid-sale', () =>
         const expired = expiredIds();
         return unpaid.every((o) => expired.has(o.orderId));
       },
-      { timeoutMs: WAIT_MS, intervalMs: 200, seen: () => ({ expired: expiredIds().size, unpaid: unpaid.length, worker: server.workerLogs.slice(-2000) }) },
+      { timeoutMs: WAIT_MS, intervalMs: 200, seen: () => ({ expired: expiredIds().size, unpaid: unpaid.length, worker: successorLogs().slice(-2000) }) },
     );
     // A sentinel hold placed now, due after all of the above ended: once it has expired, a later sweep has run (sweeps
     // never overlap), so a second expiry of any of them would be in the log by then; and the sagas' stored checkpoint

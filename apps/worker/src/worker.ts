@@ -1,11 +1,29 @@
+import { randomBytes } from 'node:crypto';
 import fs from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
+import Redis from 'ioredis';
 import { Clock, Inventories, LocalShardAccess, LogIndexer, openCommandSide } from '@flash/command-side';
 import { EventStore } from '@flash/event-store';
 import { EligibilityGate } from '@flash/gate';
-import { DocumentStore, ProjectionHost } from '@flash/read-models';
-import { analyticsProjectionHost, AppConfig, Logger, openDocumentStore, openEventStore, openGate } from '@flash/runtime';
-import { LogFollower, SAGAS_CHECKPOINT, sagaFollower, SAGA_CHECKPOINTS_FILE, SqliteCheckpointStore } from '@flash/sagas';
+import { DocumentStore } from '@flash/read-models';
+import {
+  analyticsProjectionHost,
+  AppConfig,
+  LeasedJob,
+  LeasedWork,
+  LeaseStore,
+  Logger,
+  openDocumentStore,
+  openEventStore,
+  openGate,
+  RedisLeaseStore,
+  SqliteLeaseStore,
+} from '@flash/runtime';
+import { SAGAS_CHECKPOINT, sagaFollower, SAGA_CHECKPOINTS_FILE, SqliteCheckpointStore } from '@flash/sagas';
+
+/** The worker's jobs: each runs on one worker at a time, under a lease of its own. */
+export const WORKER_JOBS = { sagas: 'sagas', analytics: 'projection:analytics' } as const;
 
 /**
  * The worker process (`npm run worker`, with the api on WORKER=external): the sagas (expiry, quota release,
@@ -13,6 +31,11 @@ import { LogFollower, SAGAS_CHECKPOINT, sagaFollower, SAGA_CHECKPOINTS_FILE, Sql
  * writes. Its shard writers decide on the same streams as the api's, with optimistic concurrency, and catch up from
  * the log as soon as it shows the api's appends; every effect is idempotent, so after a crash it resumes from its
  * checkpoint.
+ *
+ * Several workers may run: each job is leased (LeasedJob), in Redis when REDIS_URL is set, else in the sagas'
+ * checkpoint file in DATA_DIR (workers on one host). The holder runs the job; the others stand by and take it over,
+ * from its checkpoint, within WORKER_LEASE_MS of the holder's death. The sagas' checkpoints carry the lease's fence, so
+ * a deposed holder cannot move them.
  */
 export class Worker {
   private reporting: NodeJS.Timeout | undefined;
@@ -24,10 +47,10 @@ export class Worker {
     private readonly docs: DocumentStore,
     private readonly indexes: LogIndexer,
     private readonly inventories: Inventories,
-    private readonly sagas: LogFollower,
     private readonly checkpoints: SqliteCheckpointStore,
-    readonly projection: ProjectionHost,
-    private readonly clock: Clock,
+    private readonly leases: LeaseStore,
+    private readonly jobs: readonly LeasedJob[],
+    private readonly status: () => unknown,
     private readonly reportEveryMs: number,
   ) {}
 
@@ -44,51 +67,95 @@ export class Worker {
       soleClaimant: false, // the api claims; the worker only releases
     });
     const keeper = gate && gateKeeper(gate, logger.child({ component: 'gate' }), () => undefined);
-    const checkpoints = new SqliteCheckpointStore(path.join(config.dataDir, SAGA_CHECKPOINTS_FILE));
-    const sagas = sagaFollower(
-      {
-        store,
-        checkpoints,
-        inventory: new LocalShardAccess(catalogue, inventories, indexes),
-        quota: buyers,
-        ...(keeper === undefined ? {} : { gate: keeper }),
-        logger: logger.child({ component: 'sagas' }),
-        now,
+    const checkpointFile = path.join(config.dataDir, SAGA_CHECKPOINTS_FILE);
+    const checkpoints = new SqliteCheckpointStore(checkpointFile);
+    const leases: LeaseStore = config.redisUrl
+      ? new RedisLeaseStore(new Redis(config.redisUrl, { maxRetriesPerRequest: 1, enableOfflineQueue: false }))
+      : new SqliteLeaseStore(checkpointFile);
+    const holder = `${os.hostname()}:${process.pid}:${randomBytes(4).toString('hex')}`;
+    const leaseLog = logger.child({ component: 'leases', holder });
+    let sagasStatus: () => unknown = () => undefined;
+
+    const sagasJob = new LeasedJob(
+      leases,
+      WORKER_JOBS.sagas,
+      holder,
+      async (fence): Promise<LeasedWork> => {
+        const sagas = sagaFollower(
+          {
+            store,
+            checkpoints,
+            inventory: new LocalShardAccess(catalogue, inventories, indexes),
+            quota: buyers,
+            ...(keeper === undefined ? {} : { gate: keeper }),
+            logger: logger.child({ component: 'sagas', fence }),
+            now,
+          },
+          { sweepIntervalMs: config.sweepIntervalMs, compensationSettleMs: config.compensationSettleMs, clientWindowMs: config.purchaseTokenTtlMs, fence },
+        );
+        await sagas.start();
+        sagasStatus = () => sagas.status(clock.now());
+        return {
+          stop: async () => {
+            sagasStatus = () => undefined;
+            await sagas.stop();
+            // What the stopped shard writers still had queued is decided now, not by whoever takes over.
+            await inventories.flush();
+          },
+        };
       },
-      { sweepIntervalMs: config.sweepIntervalMs, compensationSettleMs: config.compensationSettleMs, clientWindowMs: config.purchaseTokenTtlMs },
+      leaseLog,
+      { ttlMs: config.workerLeaseMs },
     );
-    const projection = analyticsProjectionHost(store, docs, config, logger, now);
-    return new Worker(logger, store, gate, docs, indexes, inventories, sagas, checkpoints, projection, clock, config.sweepIntervalMs);
+    const analyticsJob = new LeasedJob(
+      leases,
+      WORKER_JOBS.analytics,
+      holder,
+      async (): Promise<LeasedWork> => {
+        const projection = analyticsProjectionHost(store, docs, config, logger, now);
+        await projection.start('run');
+        return projection;
+      },
+      leaseLog,
+      { ttlMs: config.workerLeaseMs },
+    );
+    return new Worker(logger, store, gate, docs, indexes, inventories, checkpoints, leases, [sagasJob, analyticsJob], () => sagasStatus(), config.sweepIntervalMs);
   }
 
-  /** Catches up with the log (sales, orders), then starts the sagas and the projection. */
+  /** Catches up with the log (sales, orders), then runs the jobs whose leases it gets and stands by for the others. */
   async start(): Promise<void> {
     await this.indexes.start();
-    await this.sagas.start();
-    await this.projection.start('run');
-    // The api reports the sagas' backlog (/health/ready, /metrics): it reads what is posted here, once per sweep.
+    for (const job of this.jobs) await job.start();
+    // The api reports the sagas' backlog (/health/ready, /metrics): it reads what the sagas' holder posts, once per sweep.
     this.report();
     this.reporting = setInterval(() => this.report(), this.reportEveryMs);
     this.reporting.unref();
-    this.logger.info({ position: this.indexes.position }, 'worker running');
+    this.logger.info({ position: this.indexes.position, leading: this.leading(), standingBy: this.jobs.filter((j) => !j.leading).map((j) => j.job) }, 'worker running');
   }
 
-  /** Finishes the current sweep, settles queued shard commands, writes the projection's last batch, closes the store. */
+  /** The jobs this worker runs now. */
+  leading(): string[] {
+    return this.jobs.filter((j) => j.leading).map((j) => j.job);
+  }
+
   private report(): void {
+    const status = this.status();
+    if (status === undefined) return; // a standby: the holder reports
     try {
-      this.checkpoints.report(SAGAS_CHECKPOINT, this.sagas.status(this.clock.now()), Date.now());
+      this.checkpoints.report(SAGAS_CHECKPOINT, status, Date.now());
     } catch (error) {
       this.logger.warn({ err: error }, 'could not post the sagas\' status');
     }
   }
 
+  /** Stops the jobs it runs (giving their leases up, so a standby takes over at once), then closes what it opened. */
   async stop(): Promise<void> {
     if (this.reporting) clearInterval(this.reporting);
-    await this.sagas.stop();
     this.report();
+    for (const job of this.jobs) await job.stop();
     await this.inventories.flush();
-    await this.projection.stop();
     this.indexes.stop();
+    await this.leases.close();
     this.checkpoints.close();
     await this.docs.close();
     await this.gate?.close();

@@ -83,6 +83,11 @@ export interface AppConfig {
    * them to `npm run worker`, a process of its own on the same store.
    */
   readonly worker: WorkerMode;
+  /**
+   * WORKER_LEASE_MS: how long a worker's job lease lasts unless renewed. Several `npm run worker` may run: each job
+   * runs on one of them, and a standby takes it over within this of the holder's crash.
+   */
+  readonly workerLeaseMs: number;
   /** Tests inject an in-memory event store; then the saga checkpoints stay in memory too. */
   readonly inMemoryStore?: boolean;
   readonly eventStoreUrl?: string;
@@ -268,6 +273,7 @@ export const loadConfig = (env: NodeJS.ProcessEnv = process.env, role: 'api' | '
     analyticsMaxMemoryMb: int(env, 'ANALYTICS_MAX_MEMORY_MB', 256, 16, 16 * 1024),
     rejectionFlushMs: int(env, 'REJECTION_FLUSH_MS', 1000, 50, 60_000),
     worker: oneOf(env, 'WORKER', WORKER_MODES, 'embedded'),
+    workerLeaseMs: int(env, 'WORKER_LEASE_MS', 5000, 300, 600_000),
     ...(eventStoreUrl ? { eventStoreUrl } : {}),
     ...(redisUrl ? { redisUrl } : {}),
     ...(mongoUrl ? { mongoUrl } : {}),

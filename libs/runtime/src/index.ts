@@ -7,3 +7,4 @@ export * from './open-document-store';
 export * from './cli/command';
 export * from './cli/log-source';
 export * from './cli/progress';
+export * from './leases';

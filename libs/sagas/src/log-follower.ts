@@ -1,7 +1,7 @@
 import { isEventType } from '@flash/domain';
 import { decodeEvent, EventStore, Subscription } from '@flash/event-store';
 import { Logger } from 'pino';
-import { CheckpointStore } from './ports';
+import { CheckpointStore, FencedOff } from './ports';
 import { LogProcess } from './processes/log-process';
 
 /** Where a follower stands: what /health/ready and /metrics report, whichever process runs it. */
@@ -16,6 +16,8 @@ export interface LogFollowerOptions {
   readonly name: string;
   readonly tickIntervalMs: number;
   readonly now: () => number;
+  /** The fence of the job lease this follower runs under (a worker among several); its checkpoints carry it. */
+  readonly fence?: number;
 }
 
 /**
@@ -79,7 +81,7 @@ export class LogFollower {
   private async runTick(): Promise<void> {
     const now = this.options.now();
     for (const p of this.processes) await p.tick(now);
-    this.checkpoints.save(this.options.name, this.checkpoint());
+    this.saveCheckpoint();
   }
 
   /** The last position whose effects need no replay: just before the oldest pending work, else all applied. */
@@ -115,6 +117,19 @@ export class LogFollower {
     if (this.timer) clearInterval(this.timer);
     this.subscription?.close();
     await this.ticking;
-    this.checkpoints.save(this.options.name, this.checkpoint());
+    this.saveCheckpoint();
+  }
+
+  /** A deposed follower (FencedOff) stops at once: its successor owns the checkpoint and the work from here. */
+  private saveCheckpoint(): void {
+    try {
+      this.checkpoints.save(this.options.name, this.checkpoint(), this.options.fence ?? 0);
+    } catch (error) {
+      if (!(error instanceof FencedOff)) throw error;
+      this.logger.warn({ fence: this.options.fence, err: error }, 'a later holder of the sagas has written: this follower stops');
+      this.stopped = true;
+      if (this.timer) clearInterval(this.timer);
+      this.subscription?.close();
+    }
   }
 }

@@ -23,8 +23,23 @@ export interface QuotaPort {
 
 export interface CheckpointStore {
   load(name: string): number;
-  save(name: string, position: number): void;
+  /**
+   * Stores the position under the writer's fence (its job lease's; 0 where no lease is used). Throws FencedOff when a
+   * higher fence has written: the writer was deposed and must stop.
+   */
+  save(name: string, position: number, fence?: number): void;
   close(): void;
+}
+
+/** A checkpoint write refused: a later holder of the job (a higher fence) has written since. */
+export class FencedOff extends Error {
+  constructor(
+    readonly job: string,
+    readonly fence: number,
+  ) {
+    super(`${job}: fence ${fence} was overtaken by a later holder of the job`);
+    this.name = 'FencedOff';
+  }
 }
 
 /**

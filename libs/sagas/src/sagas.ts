@@ -26,6 +26,8 @@ export interface SagaSettings {
   readonly compensationSettleMs: number;
   /** A purchase attempt's window (PURCHASE_TOKEN_TTL_MS): a claim older than this with no order is compensated. */
   readonly clientWindowMs: number;
+  /** The fence of the worker's job lease, when several workers may run the sagas (see LeasedJob). */
+  readonly fence?: number;
 }
 
 /** Where the sagas' checkpoints live in DATA_DIR (api with WORKER=embedded, or the worker). */
@@ -46,7 +48,7 @@ export const sagaFollower = (ports: SagaPorts, settings: SagaSettings): LogFollo
     new CompensationProcess(inventory, quota, logger, { settleAfterMs: settings.compensationSettleMs, clientWindowMs: settings.clientWindowMs }),
     ...(gate === undefined ? [] : [new GateSyncProcess(gate, logger)]),
   ];
-  return new LogFollower(store, checkpoints, processes, logger, { name: SAGAS_CHECKPOINT, tickIntervalMs: settings.sweepIntervalMs, now });
+  return new LogFollower(store, checkpoints, processes, logger, { name: SAGAS_CHECKPOINT, tickIntervalMs: settings.sweepIntervalMs, now, ...(settings.fence === undefined ? {} : { fence: settings.fence }) });
 };
 
 /**

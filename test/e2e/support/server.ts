@@ -68,6 +68,8 @@ export class ServerProcess {
   private output = '';
   private worker: WorkerRun | undefined;
   private workerOutput = '';
+  private standby: WorkerRun | undefined;
+  private standbyOutput = '';
   readonly jwtSecret: string;
   readonly webhookSecret: string;
   port = 0;
@@ -180,21 +182,53 @@ export class ServerProcess {
   }
 
   /** Starts a worker with `env` and waits for its "worker running" line (logged at info: its level is lowered to that when higher). */
-  private async startWorker(env: Record<string, string>, timeoutMs = 30_000): Promise<void> {
+  private async startWorker(env: Record<string, string>): Promise<void> {
+    this.workerOutput = '';
+    this.worker = await this.spawnWorker(env, (text) => (this.workerOutput += text), () => this.logs);
+  }
+
+  private async spawnWorker(env: Record<string, string>, onOutput: (text: string) => void, logs: () => string, timeoutMs = 30_000): Promise<WorkerRun> {
     const main = workerMainBeside(this.options.main ?? MAIN);
     if (!fs.existsSync(main)) throw new Error(`${main} is missing: run "npm run build" first (npm test does)`);
     const level = ['warn', 'error', 'fatal', 'silent'].includes(env.LOG_LEVEL ?? '') ? 'info' : env.LOG_LEVEL!;
     const child = spawn(process.execPath, [main], { env: { ...env, LOG_LEVEL: level }, stdio: ['ignore', 'pipe', 'pipe'] });
-    this.workerOutput = '';
-    this.worker = { child, env, exited: exitOf(child) };
-    child.stdout.on('data', (d: Buffer) => (this.workerOutput += d.toString()));
-    child.stderr.on('data', (d: Buffer) => (this.workerOutput += d.toString()));
+    let output = '';
+    const take = (d: Buffer): void => {
+      output += d.toString();
+      onOutput(d.toString());
+    };
+    child.stdout.on('data', take);
+    child.stderr.on('data', take);
     const deadline = Date.now() + timeoutMs;
-    while (!this.workerOutput.includes('worker running')) {
-      if (ended(child)) throw new Error(`worker exited during start:\n${this.logs}`);
-      if (Date.now() > deadline) throw new Error(`worker not running after ${timeoutMs} ms:\n${this.logs}`);
+    while (!output.includes('worker running')) {
+      if (ended(child)) throw new Error(`worker exited during start:\n${logs()}`);
+      if (Date.now() > deadline) throw new Error(`worker not running after ${timeoutMs} ms:\n${logs()}`);
       await new Promise((r) => setTimeout(r, 20));
     }
+    return { child, env, exited: exitOf(child) };
+  }
+
+  /**
+   * A second worker with the settings of the running one, standing by for its jobs: it takes each over when the
+   * first one's lease on it ends (WORKER_LEASE_MS after a crash; at once after a clean stop).
+   */
+  async startStandbyWorker(): Promise<void> {
+    if (this.worker === undefined || !this.workerRunning) throw new Error('start the server with WORKER=external first: the standby stands by for its worker');
+    if (this.standby !== undefined && !ended(this.standby.child)) throw new Error('a standby worker runs already');
+    this.standbyOutput = '';
+    this.standby = await this.spawnWorker(this.worker.env, (text) => (this.standbyOutput += text), () => `${this.logs}\n--- standby worker ---\n${this.standbyOutput}`);
+  }
+
+  /** What the standby worker printed ('' when none ran). */
+  get standbyLogs(): string {
+    return this.standbyOutput;
+  }
+
+  private async stopStandby(signal: NodeJS.Signals): Promise<number | NodeJS.Signals> {
+    const run = this.standby;
+    if (run === undefined) return 0;
+    if (!ended(run.child)) run.child.kill(signal);
+    return run.exited;
   }
 
   /** Polls `probe` (/health/live: listening; /health/ready: ready) until it answers 200. */
@@ -219,7 +253,9 @@ export class ServerProcess {
    * api's is 0); a SIGKILL of the api leaves it running unless `worker` says so (then it is SIGKILLed too).
    */
   async stop(signal: NodeJS.Signals = 'SIGTERM', { worker = signal !== 'SIGKILL' }: { worker?: boolean } = {}): Promise<number | NodeJS.Signals> {
-    const workerStopped = worker ? (signal === 'SIGKILL' ? this.killWorker() : this.stopWorker()) : Promise.resolve(0);
+    const workerStopped = worker
+      ? Promise.all([signal === 'SIGKILL' ? this.killWorker() : this.stopWorker(), this.stopStandby(signal === 'SIGKILL' ? 'SIGKILL' : 'SIGTERM')]).then(([first, second]) => (first === 0 ? second : first))
+      : Promise.resolve(0);
     const child = this.child;
     const api = child === undefined ? Promise.resolve(0) : exitOf(child);
     if (child && !ended(child)) child.kill(signal);

@@ -1,6 +1,8 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import Database from 'better-sqlite3';
+import { FencedOff } from '../ports';
 import { SqliteCheckpointStore } from './sqlite-checkpoint-store';
 
 describe('SqliteCheckpointStore shared by two processes (the worker posts, the api reads)', () => {
@@ -23,6 +25,39 @@ describe('SqliteCheckpointStore shared by two processes (the worker posts, the a
     } finally {
       worker.close();
       api.close();
+    }
+  });
+
+  it('refuses a checkpoint written under a lower fence than the last one (a deposed worker), and takes equal or higher ones', () => {
+    const file = path.join(dir, 'fenced.sqlite');
+    const deposed = new SqliteCheckpointStore(file);
+    const successor = new SqliteCheckpointStore(file);
+    try {
+      deposed.save('sagas', 10, 1);
+      successor.save('sagas', 12, 2);
+      expect(() => deposed.save('sagas', 11, 1)).toThrow(FencedOff);
+      expect(successor.load('sagas')).toBe(12);
+      successor.save('sagas', 15, 2);
+      expect(deposed.load('sagas')).toBe(15);
+    } finally {
+      deposed.close();
+      successor.close();
+    }
+  });
+
+  it('opens a checkpoint file written before fences existed, its checkpoints below any fence', () => {
+    const file = path.join(dir, 'old.sqlite');
+    const old = new Database(file);
+    old.exec('CREATE TABLE checkpoints (name TEXT PRIMARY KEY, position INTEGER NOT NULL) WITHOUT ROWID');
+    old.prepare('INSERT INTO checkpoints (name, position) VALUES (?, ?)').run('sagas', 7);
+    old.close();
+    const store = new SqliteCheckpointStore(file);
+    try {
+      expect(store.load('sagas')).toBe(7);
+      store.save('sagas', 9, 1);
+      expect(store.load('sagas')).toBe(9);
+    } finally {
+      store.close();
     }
   });
 });

@@ -1,5 +1,5 @@
 import Database from 'better-sqlite3';
-import { CheckpointStore, StatusBoard } from '../ports';
+import { CheckpointStore, FencedOff, StatusBoard } from '../ports';
 
 /**
  * Where each log follower remembers how far it got, and posts its status for other processes (the worker's sagas,
@@ -9,7 +9,7 @@ import { CheckpointStore, StatusBoard } from '../ports';
 export class SqliteCheckpointStore implements CheckpointStore, StatusBoard {
   private readonly db: Database.Database;
   private readonly get: Database.Statement<[string], { position: number }>;
-  private readonly put: Database.Statement<[string, number]>;
+  private readonly put: Database.Statement<[string, number, number]>;
   private readonly getStatus: Database.Statement<[string], { status: string; reported_at: number }>;
   private readonly putStatus: Database.Statement<[string, string, number]>;
 
@@ -19,22 +19,28 @@ export class SqliteCheckpointStore implements CheckpointStore, StatusBoard {
     this.db.pragma('busy_timeout = 5000');
     this.db.pragma('journal_mode = WAL');
     this.db.pragma('synchronous = NORMAL');
-    this.db.exec('CREATE TABLE IF NOT EXISTS checkpoints (name TEXT PRIMARY KEY, position INTEGER NOT NULL) WITHOUT ROWID');
+    this.db.exec('CREATE TABLE IF NOT EXISTS checkpoints (name TEXT PRIMARY KEY, position INTEGER NOT NULL, fence INTEGER NOT NULL DEFAULT 0) WITHOUT ROWID');
+    // A file written before fences existed: its checkpoints take fence 0, below any lease's.
+    const columns = this.db.prepare<[], { name: string }>("SELECT name FROM pragma_table_info('checkpoints')").all();
+    if (!columns.some((c) => c.name === 'fence')) this.db.exec('ALTER TABLE checkpoints ADD COLUMN fence INTEGER NOT NULL DEFAULT 0');
     this.db.exec('CREATE TABLE IF NOT EXISTS follower_status (name TEXT PRIMARY KEY, status TEXT NOT NULL, reported_at INTEGER NOT NULL) WITHOUT ROWID');
     this.getStatus = this.db.prepare('SELECT status, reported_at FROM follower_status WHERE name = ?');
     this.putStatus = this.db.prepare(
       'INSERT INTO follower_status (name, status, reported_at) VALUES (?, ?, ?) ON CONFLICT (name) DO UPDATE SET status = excluded.status, reported_at = excluded.reported_at',
     );
     this.get = this.db.prepare('SELECT position FROM checkpoints WHERE name = ?');
-    this.put = this.db.prepare('INSERT INTO checkpoints (name, position) VALUES (?, ?) ON CONFLICT (name) DO UPDATE SET position = excluded.position');
+    // A write under a lower fence than the stored one is dropped: it comes from a holder that was deposed.
+    this.put = this.db.prepare(
+      'INSERT INTO checkpoints (name, position, fence) VALUES (?, ?, ?) ON CONFLICT (name) DO UPDATE SET position = excluded.position, fence = excluded.fence WHERE excluded.fence >= checkpoints.fence',
+    );
   }
 
   load(name: string): number {
     return this.get.get(name)?.position ?? 0;
   }
 
-  save(name: string, position: number): void {
-    this.put.run(name, position);
+  save(name: string, position: number, fence = 0): void {
+    if (this.put.run(name, position, fence).changes === 0) throw new FencedOff(name, fence);
   }
 
   report(name: string, status: unknown, at: number): void {
@@ -56,7 +62,10 @@ export class MemoryCheckpointStore implements CheckpointStore {
   load(name: string): number {
     return this.positions.get(name) ?? 0;
   }
-  save(name: string, position: number): void {
+  private readonly fences = new Map<string, number>();
+  save(name: string, position: number, fence = 0): void {
+    if (fence < (this.fences.get(name) ?? 0)) throw new FencedOff(name, fence);
+    this.fences.set(name, fence);
     this.positions.set(name, position);
   }
   close(): void {

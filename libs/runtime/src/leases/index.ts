@@ -1,0 +1,4 @@
+export * from './lease-store';
+export * from './leased-job';
+export * from './redis-lease-store';
+export * from './sqlite-lease-store';
