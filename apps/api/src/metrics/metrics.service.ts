@@ -1,9 +1,10 @@
 import { Inject, Injectable } from '@nestjs/common';
 import { EventStore } from '@flash/event-store';
-import { ProjectionHost } from '@flash/read-models';
-import { ANALYTICS_HOST } from '../analytics/analytics.providers';
-import { Gauge, Registry, collectDefaultMetrics } from 'prom-client';
-import { Clock, CLOCK, Inventories, LogIndexer } from '@flash/command-side';
+import { DocumentStore, ProjectionHost, SALE_SUMMARY } from '@flash/read-models';
+import { ANALYTICS_HOST, DOCUMENT_STORE } from '../analytics/analytics.providers';
+import { Counter, Gauge, Registry, collectDefaultMetrics } from 'prom-client';
+import { availableStock } from '@flash/domain';
+import { Clock, CLOCK, Inventories, LogIndexer, SaleCatalogue } from '@flash/command-side';
 import { SagaHost } from '../sagas/saga-host';
 import { EVENT_STORE } from '@flash/runtime';
 import { HotPathCounters } from './hot-path-counters';
@@ -21,45 +22,33 @@ export class MetricsService {
     @Inject(EVENT_STORE) store: EventStore,
     @Inject(CLOCK) clock: Clock,
     catalog: LogIndexer,
+    catalogue: SaleCatalogue,
     inventory: Inventories,
     sagas: SagaHost,
     @Inject(ANALYTICS_HOST) analytics: ProjectionHost,
+    @Inject(DOCUMENT_STORE) docs: DocumentStore,
   ) {
     this.registry = counters.registry;
     const registers = [this.registry];
     collectDefaultMetrics({ register: this.registry });
 
-    const writers = async () => inventory.loadedInventories().flatMap((i) => i.writers);
-    new Gauge({
-      name: 'shard_append_batches_total',
-      help: 'Appends made by the shard writers (each one batch of commands, one fsync)',
-      registers,
-      async collect() {
-        this.set((await writers()).reduce((n, w) => n + w.metrics.batches, 0));
-      },
-    });
-    new Gauge({
-      name: 'shard_commands_total',
-      help: 'Commands decided by the shard writers; divided by batches it is the mean append batch size',
-      registers,
-      async collect() {
-        this.set((await writers()).reduce((n, w) => n + w.metrics.commands, 0));
-      },
-    });
-    new Gauge({
+    const writers = () => inventory.loadedInventories().flatMap((i) => i.writers);
+    new Counter({
       name: 'shard_occ_conflicts_total',
       help: 'Shard appends that failed (optimistic-concurrency conflict or unknown outcome) and were re-decided',
       registers,
-      async collect() {
-        this.set((await writers()).reduce((n, w) => n + w.metrics.conflicts, 0));
+      collect() {
+        // The writers keep the running total; a counter shows it as it stands.
+        this.reset();
+        this.inc(writers().reduce((n, w) => n + w.metrics.conflicts, 0));
       },
     });
     new Gauge({
       name: 'shard_queue_depth',
       help: 'Commands waiting for their shard writer',
       registers,
-      async collect() {
-        this.set((await writers()).reduce((n, w) => n + w.queued, 0));
+      collect() {
+        this.set(writers().reduce((n, w) => n + w.queued, 0));
       },
     });
     new Gauge({
@@ -96,12 +85,44 @@ export class MetricsService {
       },
     });
     new Gauge({
-      name: 'saga_timer_lag_ms',
+      name: 'saga_timer_lag_seconds',
       help: 'How late the most overdue saga work item is',
       labelNames: ['process'],
       registers,
       collect() {
-        for (const [name, s] of Object.entries(sagas.status(clock.now())?.processes ?? {})) this.set({ process: name }, s.overdueMs);
+        for (const [name, s] of Object.entries(sagas.status(clock.now())?.processes ?? {})) this.set({ process: name }, s.overdueMs / 1000);
+      },
+    });
+    new Gauge({
+      name: 'shard_stock_units',
+      help: 'Stock of each shard this process has loaded, from its writer (cumulative units reserved, paid, released; allocated; available now)',
+      labelNames: ['sale', 'shard', 'state'],
+      registers,
+      collect() {
+        for (const inv of inventory.loadedInventories()) {
+          for (const w of inv.writers) {
+            const { saleId, shard, allocated, reserved, paid, released } = w.state;
+            const labels = { sale: saleId, shard: String(shard) };
+            this.set({ ...labels, state: 'available' }, availableStock(w.state));
+            this.set({ ...labels, state: 'allocated' }, allocated);
+            this.set({ ...labels, state: 'reserved' }, reserved);
+            this.set({ ...labels, state: 'paid' }, paid);
+            this.set({ ...labels, state: 'released' }, released);
+          }
+        }
+      },
+    });
+    new Gauge({
+      name: 'sale_oversold',
+      help: 'Invariant 1 as the analytics projection sees it, folded from the log apart from the shard writers: 1 when a sale shows more units taken than allocated',
+      labelNames: ['sale'],
+      registers,
+      async collect() {
+        const summaries = analytics.collection(SALE_SUMMARY);
+        for (const { definition } of catalogue.allSales()) {
+          const summary = await docs.get(summaries, definition.saleId);
+          if (summary) this.set({ sale: definition.saleId }, typeof summary.available === 'number' && summary.available < 0 ? 1 : 0);
+        }
       },
     });
   }
