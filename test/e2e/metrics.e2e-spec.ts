@@ -1,11 +1,30 @@
+import fs from 'node:fs';
+import path from 'node:path';
 import { eventually } from '../support/eventually';
 import { parsePrometheusText, Sample, sampleSum } from '../support/prometheus-text';
+import { metricNamesIn } from '../support/promql-names';
 import { ApiClient, openSale } from './support/client';
 import { ServerProcess } from './support/server';
 
 const STOCK = 5;
 const BUYERS = 14;
 const ROUTE = { method: 'POST', route: '/sales/:id/reservations' };
+const INFRA = path.resolve(__dirname, '../../infra');
+/** Series Prometheus makes itself, not the api. */
+const SYNTHETIC = new Set(['up']);
+
+/** Every PromQL expression of the live-sale dashboard and of the alert rules (one expression per `expr:` line). */
+const queriedExpressions = (): Array<{ where: string; expr: string }> => {
+  const dashboard = JSON.parse(fs.readFileSync(path.join(INFRA, 'grafana/dashboards/live-sale.json'), 'utf8')) as {
+    panels: Array<{ title: string; targets?: Array<{ expr?: string }> }>;
+    templating: { list: Array<{ name: string; definition?: string }> };
+  };
+  const panels = dashboard.panels.flatMap((p) => (p.targets ?? []).map((t) => ({ where: `panel "${p.title}"`, expr: t.expr ?? '' })));
+  const variables = dashboard.templating.list.map((v) => ({ where: `variable $${v.name}`, expr: /label_values\((\w+)/.exec(v.definition ?? '')?.[1] ?? '' }));
+  const rules = fs.readFileSync(path.join(INFRA, 'prometheus/alerts.yml'), 'utf8');
+  const alerts = [...rules.matchAll(/^\s*expr:\s*(.+)$/gm)].map((m) => ({ where: 'alerts.yml', expr: m[1] as string }));
+  return [...panels, ...variables, ...alerts];
+};
 
 /**
  * GET /metrics tells the story of a sale: scraped before and after a small sale (STOCK units, BUYERS buyers, one unit
@@ -92,5 +111,13 @@ describe('GET /metrics before and after a sale', () => {
       },
       { seen: () => ({ oversold: oversold(), lag: sampleSum(seen, 'projection_lag_events', { follower: 'analytics' }) }) },
     );
+  });
+  // After the sale above: every kind of series has been touched once (a refusal, a shard loaded, the projection run).
+  it('exposes every series the dashboard panels and the alert rules query', async () => {
+    const exposed = new Set((await scrape()).map((s) => s.name));
+    const queried = queriedExpressions();
+    expect(queried.length).toBeGreaterThan(20);
+    const missing = queried.flatMap(({ where, expr }) => metricNamesIn(expr).filter((name) => !exposed.has(name) && !SYNTHETIC.has(name)).map((name) => `${where}: ${name}`));
+    expect(missing).toEqual([]);
   });
 });
