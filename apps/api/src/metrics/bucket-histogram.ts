@@ -36,9 +36,9 @@ export interface BucketHistogramConfig {
 
 /**
  * A Prometheus histogram whose series are bound once (`series(labels)`) and then observed with a bucket search and
- * three additions: no label validation or hashing per observation, unlike prom-client's Histogram, which a profile of
- * the purchase path would show as HotPathCounters' comment says of its counters. prom-client formats it at the scrape
- * like any of its own metrics (it reads `get()`).
+ * three additions: none of the label validation and hashing prom-client's Histogram does per observation, which is
+ * what HotPathCounters keeps off the purchase path for its counters too. prom-client's registry formats it at the
+ * scrape like one of its own (it reads `get()`).
  */
 export class BucketHistogram {
   readonly type = 'histogram';
