@@ -58,7 +58,7 @@ export interface RouteAnswers {
 }
 
 /** Request latencies, in seconds: a sold-out answer takes well under a millisecond, a durable 201 a few. */
-const LATENCY_BUCKETS = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
+export const LATENCY_BUCKETS = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
 /** Commands per group-commit append: powers of two up to SHARD_MAX_BATCH's range. */
 const BATCH_SIZE_BUCKETS = [1, 2, 4, 8, 16, 32, 64, 128, 256, 512];
 

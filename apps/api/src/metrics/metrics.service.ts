@@ -1,5 +1,5 @@
 import { Inject, Injectable } from '@nestjs/common';
-import { EventStore } from '@flash/event-store';
+import { EventStore, SqliteEventStore } from '@flash/event-store';
 import { DocumentStore, ProjectionHost, SALE_SUMMARY } from '@flash/read-models';
 import { ANALYTICS_HOST, DOCUMENT_STORE } from '../analytics/analytics.providers';
 import { Counter, Gauge, Registry, collectDefaultMetrics } from 'prom-client';
@@ -7,7 +7,8 @@ import { availableStock } from '@flash/domain';
 import { Clock, CLOCK, Inventories, LogIndexer, SaleCatalogue } from '@flash/command-side';
 import { SagaHost } from '../sagas/saga-host';
 import { EVENT_STORE } from '@flash/runtime';
-import { HotPathCounters } from './hot-path-counters';
+import { BucketHistogram } from './bucket-histogram';
+import { HotPathCounters, LATENCY_BUCKETS } from './hot-path-counters';
 
 /**
  * Prometheus metrics. Hot-path counters are plain increments; everything else is read from live state when
@@ -31,6 +32,15 @@ export class MetricsService {
     this.registry = counters.registry;
     const registers = [this.registry];
     collectDefaultMetrics({ register: this.registry });
+
+    // The embedded store's fsync, off the event loop: what every durable append waits for (PostgreSQL commits inside
+    // the append, which shard_append_duration_seconds measures for both).
+    const syncs = new BucketHistogram(this.registry, {
+      name: 'event_store_sync_duration_seconds',
+      help: 'Duration of each fdatasync of the SQLite event store\'s log (one covers every commit made before it began)',
+      buckets: LATENCY_BUCKETS,
+    }).series();
+    if (store instanceof SqliteEventStore) store.observeSyncs((seconds) => syncs.observe(seconds));
 
     const writers = () => inventory.loadedInventories().flatMap((i) => i.writers);
     new Counter({
