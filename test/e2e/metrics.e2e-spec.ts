@@ -1,5 +1,7 @@
+import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
+import { describeRequiring } from '../support/ci';
 import { eventually } from '../support/eventually';
 import { parsePrometheusText, Sample, sampleSum } from '../support/prometheus-text';
 import { metricNamesIn } from '../support/promql-names';
@@ -12,6 +14,9 @@ const ROUTE = { method: 'POST', route: '/sales/:id/reservations' };
 const INFRA = path.resolve(__dirname, '../../infra');
 /** Series Prometheus makes itself, not the api. */
 const SYNTHETIC = new Set(['up']);
+const PROMTOOL = process.env.PROMTOOL ?? 'promtool';
+/** prom-client's own default gauges named `*_total`, which promtool's linter flags; not ours to rename. */
+const PROM_CLIENT_DEFAULTS = /^nodejs_active_(handles|requests|resources)_total /;
 
 /** Every PromQL expression of the live-sale dashboard and of the alert rules (one expression per `expr:` line). */
 const queriedExpressions = (): Array<{ where: string; expr: string }> => {
@@ -122,4 +127,18 @@ describe('GET /metrics before and after a sale', () => {
     const missing = queried.flatMap(({ where, expr }) => metricNamesIn(expr).filter((name) => !exposed.has(name) && !SYNTHETIC.has(name)).map((name) => `${where}: ${name}`));
     expect(missing).toEqual([]);
   });
+  describeRequiring(
+    { what: 'promtool (apt-get install prometheus)', available: () => spawnSync(PROMTOOL, ['--version'], { stdio: 'ignore' }).status === 0 },
+    'the exposition, linted by promtool',
+    () => {
+      it('follows Prometheus naming conventions (promtool check metrics), prom-client defaults aside', async () => {
+        const text = String((await client.request('GET', '/metrics')).body);
+        const lint = spawnSync(PROMTOOL, ['check', 'metrics'], { input: text, encoding: 'utf8', timeout: 60_000 });
+        const problems = `${lint.stdout}${lint.stderr}`
+          .split('\n')
+          .filter((line) => line.trim() !== '' && !PROM_CLIENT_DEFAULTS.test(line));
+        expect(problems).toEqual([]);
+      });
+    },
+  );
 });
