@@ -4,8 +4,10 @@ import { Clock, Inventories, LocalShardAccess, LogIndexer, openCommandSide } fro
 import { EventStore } from '@flash/event-store';
 import { EligibilityGate } from '@flash/gate';
 import { DocumentStore, ProjectionHost } from '@flash/read-models';
-import { analyticsProjectionHost, AppConfig, Logger, openDocumentStore, openEventStore, openGate } from '@flash/runtime';
+import { analyticsProjectionHost, AppConfig, Logger, openDocumentStore, openEventStore, openGate, registerFollowerMetrics } from '@flash/runtime';
+import { collectDefaultMetrics, Registry } from 'prom-client';
 import { LogFollower, SAGAS_CHECKPOINT, sagaFollower, SAGA_CHECKPOINTS_FILE, SqliteCheckpointStore } from '@flash/sagas';
+import { MetricsEndpoint } from './metrics-endpoint';
 
 /**
  * The worker process (`npm run worker`, with the api on WORKER=external): the sagas (expiry, quota release,
@@ -16,6 +18,8 @@ import { LogFollower, SAGAS_CHECKPOINT, sagaFollower, SAGA_CHECKPOINTS_FILE, Sql
  */
 export class Worker {
   private reporting: NodeJS.Timeout | undefined;
+  /** GET /metrics, when WORKER_METRICS_PORT is set. */
+  private metricsEndpoint: MetricsEndpoint | undefined;
 
   private constructor(
     private readonly logger: Logger,
@@ -29,6 +33,7 @@ export class Worker {
     readonly projection: ProjectionHost,
     private readonly clock: Clock,
     private readonly reportEveryMs: number,
+    private readonly metrics: { readonly registry: Registry; readonly host: string; readonly port: number | undefined },
   ) {}
 
   static async open(config: AppConfig, logger: Logger, clock: Clock): Promise<Worker> {
@@ -58,11 +63,30 @@ export class Worker {
       { sweepIntervalMs: config.sweepIntervalMs, compensationSettleMs: config.compensationSettleMs, clientWindowMs: config.purchaseTokenTtlMs },
     );
     const projection = analyticsProjectionHost(store, docs, config, logger, now);
-    return new Worker(logger, store, gate, docs, indexes, inventories, sagas, checkpoints, projection, clock, config.sweepIntervalMs);
+    const registry = new Registry();
+    collectDefaultMetrics({ register: registry });
+    registerFollowerMetrics(registry, {
+      store,
+      catalogPosition: () => indexes.position,
+      sagas: () => sagas.status(clock.now()),
+      analytics: projection,
+      docs,
+      saleIds: () => catalogue.allSales().map((sale) => sale.definition.saleId),
+    });
+    return new Worker(logger, store, gate, docs, indexes, inventories, sagas, checkpoints, projection, clock, config.sweepIntervalMs, {
+      registry,
+      host: config.host,
+      port: config.workerMetricsPort,
+    });
   }
 
   /** Catches up with the log (sales, orders), then starts the sagas and the projection. */
   async start(): Promise<void> {
+    // Listening first: while the worker catches up, its lag is exactly what Prometheus should see.
+    if (this.metrics.port !== undefined) {
+      this.metricsEndpoint = await MetricsEndpoint.listen(this.metrics.registry, this.metrics.host, this.metrics.port);
+      this.logger.info({ port: this.metricsEndpoint.port }, 'worker metrics on GET /metrics');
+    }
     await this.indexes.start();
     await this.sagas.start();
     await this.projection.start('run');
@@ -82,8 +106,14 @@ export class Worker {
     }
   }
 
+  /** The port GET /metrics listens on (WORKER_METRICS_PORT, or the one the system chose for 0); undefined when off. */
+  get metricsPort(): number | undefined {
+    return this.metricsEndpoint?.port;
+  }
+
   async stop(): Promise<void> {
     if (this.reporting) clearInterval(this.reporting);
+    await this.metricsEndpoint?.close();
     await this.sagas.stop();
     this.report();
     await this.inventories.flush();

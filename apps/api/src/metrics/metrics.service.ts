@@ -1,12 +1,12 @@
 import { Inject, Injectable } from '@nestjs/common';
 import { EventStore, SqliteEventStore } from '@flash/event-store';
-import { DocumentStore, ProjectionHost, SALE_SUMMARY } from '@flash/read-models';
+import { DocumentStore, ProjectionHost } from '@flash/read-models';
 import { ANALYTICS_HOST, DOCUMENT_STORE } from '../analytics/analytics.providers';
 import { Counter, Gauge, Registry, collectDefaultMetrics } from 'prom-client';
 import { availableStock } from '@flash/domain';
 import { Clock, CLOCK, Inventories, LogIndexer, SaleCatalogue } from '@flash/command-side';
 import { SagaHost } from '../sagas/saga-host';
-import { EVENT_STORE } from '@flash/runtime';
+import { EVENT_STORE, registerFollowerMetrics } from '@flash/runtime';
 import { BucketHistogram } from './bucket-histogram';
 import { HotPathCounters, LATENCY_BUCKETS } from './hot-path-counters';
 
@@ -61,47 +61,13 @@ export class MetricsService {
         this.set(writers().reduce((n, w) => n + w.queued, 0));
       },
     });
-    new Gauge({
-      name: 'projection_lag_events',
-      help: 'Events in the store not yet applied, by follower',
-      labelNames: ['follower'],
-      registers,
-      async collect() {
-        const head = await store.headPosition();
-        this.set({ follower: 'catalog' }, Math.max(0, head - catalog.position));
-        // With WORKER=external, as the worker last posted it.
-        const status = sagas.status(clock.now());
-        if (status) this.set({ follower: 'sagas' }, Math.max(0, head - status.position));
-        this.set({ follower: 'analytics' }, Math.max(0, head - analytics.progress().position));
-      },
-    });
-    new Gauge({
-      name: 'projection_lag_seconds',
-      help: 'Age of the oldest event the analytics projection has not applied yet',
-      labelNames: ['projection'],
-      registers,
-      collect() {
-        const progress = analytics.progress();
-        this.set({ projection: progress.projection }, progress.lagMs / 1000);
-      },
-    });
-    new Gauge({
-      name: 'saga_backlog',
-      help: 'Pending saga work items (holds to expire, quotas to release, claims to settle, gate releases)',
-      labelNames: ['process'],
-      registers,
-      collect() {
-        for (const [name, s] of Object.entries(sagas.status(clock.now())?.processes ?? {})) this.set({ process: name }, s.backlog);
-      },
-    });
-    new Gauge({
-      name: 'saga_timer_lag_seconds',
-      help: 'How late the most overdue saga work item is',
-      labelNames: ['process'],
-      registers,
-      collect() {
-        for (const [name, s] of Object.entries(sagas.status(clock.now())?.processes ?? {})) this.set({ process: name }, s.overdueMs / 1000);
-      },
+    registerFollowerMetrics(this.registry, {
+      store,
+      catalogPosition: () => catalog.position,
+      sagas: () => sagas.status(clock.now()),
+      analytics,
+      docs,
+      saleIds: () => catalogue.allSales().map((sale) => sale.definition.saleId),
     });
     new Gauge({
       name: 'shard_stock_units',
@@ -119,19 +85,6 @@ export class MetricsService {
             this.set({ ...labels, state: 'paid' }, paid);
             this.set({ ...labels, state: 'released' }, released);
           }
-        }
-      },
-    });
-    new Gauge({
-      name: 'sale_oversold',
-      help: 'Invariant 1 as the analytics projection sees it, folded from the log apart from the shard writers: 1 when a sale shows more units taken than allocated',
-      labelNames: ['sale'],
-      registers,
-      async collect() {
-        const summaries = analytics.collection(SALE_SUMMARY);
-        for (const { definition } of catalogue.allSales()) {
-          const summary = await docs.get(summaries, definition.saleId);
-          if (summary) this.set({ sale: definition.saleId }, typeof summary.available === 'number' && summary.available < 0 ? 1 : 0);
         }
       },
     });
