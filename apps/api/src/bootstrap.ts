@@ -57,7 +57,11 @@ export const createApp = async (deps: AppDependencies): Promise<NestFastifyAppli
   // The request metric of every route but those of their own plumbing, which count their answers themselves.
   fastify.addHook('onResponse', (request, reply, done) => {
     const { url, config: route } = request.routeOptions;
-    if (route.ownPlumbing !== true) late.counters?.requests.inc({ method: request.method, route: url ?? 'unmatched', code: String(reply.statusCode) });
+    if (route.ownPlumbing !== true && late.counters) {
+      const path = url ?? 'unmatched';
+      late.counters.requests.inc({ method: request.method, route: path, code: String(reply.statusCode) });
+      late.counters.routeLatency(request.method, path).observe(reply.elapsedTime / 1000);
+    }
     done();
   });
   const app = await NestFactory.create<NestFastifyApplication>(AppModule.forRoot({ ...deps, clientAddresses }), adapter, {

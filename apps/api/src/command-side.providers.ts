@@ -25,13 +25,14 @@ const COMMAND_SIDE = Symbol('COMMAND_SIDE');
 export const commandSideProviders = (config: AppConfig): Provider[] => [
   {
     provide: COMMAND_SIDE,
-    useFactory: (store: EventStore, clock: Clock, logger: Logger): CommandSide =>
+    useFactory: (store: EventStore, clock: Clock, logger: Logger, counters: HotPathCounters): CommandSide =>
       openCommandSide(store, clock, logger, {
         maxBatch: config.shardMaxBatch,
         // Only this process claims in an embedded store of its own (the worker releases, it never claims).
         soleClaimant: config.eventStoreUrl === undefined && config.inMemoryStore !== true,
+        onAppended: counters.shardAppended.bind(counters),
       }),
-    inject: [EVENT_STORE, CLOCK, LOGGER],
+    inject: [EVENT_STORE, CLOCK, LOGGER, HotPathCounters],
   },
   { provide: SaleCatalogue, useFactory: (side: CommandSide) => side.catalogue, inject: [COMMAND_SIDE] },
   { provide: OrderLocator, useFactory: (side: CommandSide) => side.locator, inject: [COMMAND_SIDE] },

@@ -6,7 +6,7 @@ import Redis from 'ioredis';
 import { Clock, Inventories, LocalShardAccess, LogIndexer, openCommandSide } from '@flash/command-side';
 import { EventStore } from '@flash/event-store';
 import { EligibilityGate } from '@flash/gate';
-import { DocumentStore } from '@flash/read-models';
+import { DocumentStore, ProjectionHost } from '@flash/read-models';
 import {
   analyticsProjectionHost,
   AppConfig,
@@ -17,10 +17,13 @@ import {
   openDocumentStore,
   openEventStore,
   openGate,
+  registerFollowerMetrics,
   RedisLeaseStore,
   SqliteLeaseStore,
 } from '@flash/runtime';
-import { SAGAS_CHECKPOINT, sagaFollower, SAGA_CHECKPOINTS_FILE, SqliteCheckpointStore } from '@flash/sagas';
+import { collectDefaultMetrics, Registry } from 'prom-client';
+import { LogFollower, SAGAS_CHECKPOINT, sagaFollower, SAGA_CHECKPOINTS_FILE, SqliteCheckpointStore } from '@flash/sagas';
+import { MetricsEndpoint } from './metrics-endpoint';
 
 /** The worker's jobs: each runs on one worker at a time, under a lease of its own. */
 export const WORKER_JOBS = { sagas: 'sagas', analytics: 'projection:analytics' } as const;
@@ -39,6 +42,8 @@ export const WORKER_JOBS = { sagas: 'sagas', analytics: 'projection:analytics' }
  */
 export class Worker {
   private reporting: NodeJS.Timeout | undefined;
+  /** GET /metrics, when WORKER_METRICS_PORT is set. */
+  private metricsEndpoint: MetricsEndpoint | undefined;
 
   private constructor(
     private readonly logger: Logger,
@@ -52,6 +57,7 @@ export class Worker {
     private readonly jobs: readonly LeasedJob[],
     private readonly status: () => unknown,
     private readonly reportEveryMs: number,
+    private readonly metrics: { readonly registry: Registry; readonly host: string; readonly port: number | undefined },
   ) {}
 
   static async open(config: AppConfig, logger: Logger, clock: Clock): Promise<Worker> {
@@ -75,6 +81,7 @@ export class Worker {
     const holder = `${os.hostname()}:${process.pid}:${randomBytes(4).toString('hex')}`;
     const leaseLog = logger.child({ component: 'leases', holder });
     let sagasStatus: () => unknown = () => undefined;
+    let runningProjection: ProjectionHost | undefined;
 
     const sagasJob = new LeasedJob(
       leases,
@@ -114,16 +121,42 @@ export class Worker {
       async (): Promise<LeasedWork> => {
         const projection = analyticsProjectionHost(store, docs, config, logger, now);
         await projection.start('run');
-        return projection;
+        runningProjection = projection;
+        return {
+          stop: async () => {
+            runningProjection = undefined;
+            await projection.stop();
+          },
+        };
       },
       leaseLog,
       { ttlMs: config.workerLeaseMs },
     );
-    return new Worker(logger, store, gate, docs, indexes, inventories, checkpoints, leases, [sagasJob, analyticsJob], () => sagasStatus(), config.sweepIntervalMs);
+    const registry = new Registry();
+    collectDefaultMetrics({ register: registry });
+    // A standby reports what it runs: the lag of the jobs it holds, nothing for the others.
+    registerFollowerMetrics(registry, {
+      store,
+      catalogPosition: () => indexes.position,
+      sagas: () => sagasStatus() as ReturnType<LogFollower['status']> | undefined,
+      analytics: () => runningProjection,
+      docs,
+      saleIds: () => catalogue.allSales().map((sale) => sale.definition.saleId),
+    });
+    return new Worker(logger, store, gate, docs, indexes, inventories, checkpoints, leases, [sagasJob, analyticsJob], () => sagasStatus(), config.sweepIntervalMs, {
+      registry,
+      host: config.host,
+      port: config.workerMetricsPort,
+    });
   }
 
   /** Catches up with the log (sales, orders), then runs the jobs whose leases it gets and stands by for the others. */
   async start(): Promise<void> {
+    // Listening first: while the worker catches up, its lag is exactly what Prometheus should see.
+    if (this.metrics.port !== undefined) {
+      this.metricsEndpoint = await MetricsEndpoint.listen(this.metrics.registry, this.metrics.host, this.metrics.port);
+      this.logger.info({ port: this.metricsEndpoint.port }, 'worker metrics on GET /metrics');
+    }
     await this.indexes.start();
     for (const job of this.jobs) await job.start();
     // The api reports the sagas' backlog (/health/ready, /metrics): it reads what the sagas' holder posts, once per sweep.
@@ -148,9 +181,15 @@ export class Worker {
     }
   }
 
+  /** The port GET /metrics listens on (WORKER_METRICS_PORT, or the one the system chose for 0); undefined when off. */
+  get metricsPort(): number | undefined {
+    return this.metricsEndpoint?.port;
+  }
+
   /** Stops the jobs it runs (giving their leases up, so a standby takes over at once), then closes what it opened. */
   async stop(): Promise<void> {
     if (this.reporting) clearInterval(this.reporting);
+    await this.metricsEndpoint?.close();
     this.report();
     for (const job of this.jobs) await job.stop();
     await this.inventories.flush();

@@ -10,12 +10,15 @@ import { Clock } from './clock';
 import { GateDecisionCounter, GateKeeper } from './gate-keeper/gate-keeper';
 import { storeTruth } from './gate-keeper/gate-truth';
 import { Inventories } from './inventory/inventories';
+import { AppendObserver } from './inventory/shard-writer';
 
 export interface CommandSideOptions {
   /** SHARD_MAX_BATCH. */
   readonly maxBatch: number;
   /** Whether this process is the only one that claims in this store (see BuyerQuotaOptions). */
   readonly soleClaimant: boolean;
+  /** Hears of every shard append that landed (metrics). */
+  readonly onAppended?: AppendObserver;
 }
 
 /** The command side of one process, wired together: what the api and the worker both run. */
@@ -38,7 +41,10 @@ export const openCommandSide = (store: EventStore, clock: Clock, logger: Logger,
   const catalogue = new SaleCatalogue();
   const locator = new OrderLocator();
   const claimants = new ClaimantIndex();
-  const inventories = new Inventories(store, clock, catalogue, locator, { maxBatch: options.maxBatch });
+  const inventories = new Inventories(store, clock, catalogue, locator, {
+    maxBatch: options.maxBatch,
+    ...(options.onAppended === undefined ? {} : { onAppended: options.onAppended }),
+  });
   const indexes = new LogIndexer(store, [catalogue, locator, claimants], logger.child({ component: 'command-side' }), {
     onRecorded: inventories.observe.bind(inventories),
   });

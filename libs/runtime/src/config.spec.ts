@@ -98,3 +98,12 @@ describe('loadConfig: TRUST_PROXY', () => {
     }
   });
 });
+
+describe('loadConfig: WORKER_METRICS_PORT', () => {
+  it('is off unless set, takes a port, and refuses anything else naming the variable', () => {
+    expect(loadConfig({}, 'worker').workerMetricsPort).toBeUndefined();
+    expect(loadConfig({ WORKER_METRICS_PORT: '' }, 'worker').workerMetricsPort).toBeUndefined();
+    expect(loadConfig({ WORKER_METRICS_PORT: '9464' }, 'worker').workerMetricsPort).toBe(9464);
+    expect(() => loadConfig({ WORKER_METRICS_PORT: 'metrics' }, 'worker')).toThrow('WORKER_METRICS_PORT must be an integer in 0..65535, got "metrics"');
+  });
+});

@@ -62,6 +62,8 @@ export interface AppConfig {
   readonly powDifficulty: number;
   /** POW_MIN_SOLVE_MS: answers faster than this after the challenge was issued are refused. */
   readonly powMinSolveMs: number;
+  /** WORKER_METRICS_PORT: the worker process serves GET /metrics on this port (on HOST); unset, it serves nothing. */
+  readonly workerMetricsPort?: number;
   /** PROJECTION_BATCH_SIZE: events a projection applies and writes with its checkpoint in one go. */
   readonly projectionBatchSize: number;
   /** PROJECTION_BUSY_PAUSE_MS: while requests are in flight, the embedded projection waits this long between batches. */
@@ -277,6 +279,7 @@ export const loadConfig = (env: NodeJS.ProcessEnv = process.env, role: 'api' | '
     ...(eventStoreUrl ? { eventStoreUrl } : {}),
     ...(redisUrl ? { redisUrl } : {}),
     ...(mongoUrl ? { mongoUrl } : {}),
+    ...(optional(env, 'WORKER_METRICS_PORT') === undefined ? {} : { workerMetricsPort: int(env, 'WORKER_METRICS_PORT', 0, 0, 65535) }),
   };
 };
 

@@ -81,7 +81,7 @@ export const accessProviders = (config: AccessSettings): Provider[] => [
     // The reservation pipeline reports refusals for sales that exist only (sale ids in refused requests come from clients).
     useFactory: (counters: HotPathCounters, log: RejectionLog, clock: Clock): RejectionRecorder => ({
       record: (saleId, code) => {
-        counters.rejected(code);
+        counters.rejected(saleId, code);
         log.record(saleId, code, clock.now());
       },
     }),

@@ -54,7 +54,8 @@ describe('ShardWriter', () => {
     let release!: () => void;
     const held = new Promise<void>((resolve) => (release = resolve));
     store.beforeAppend = (call) => (call === 1 ? held : undefined);
-    const writer = await ShardWriter.load(store, clock, config, { maxBatch: 10 });
+    const appended: number[] = [];
+    const writer = await ShardWriter.load(store, clock, config, { maxBatch: 10, onAppended: (commands) => appended.push(commands) });
 
     const first = writer.submit(reserve('o1'));
     // While the first append is held, four more queue up: they must go as one batch.
@@ -79,6 +80,8 @@ describe('ShardWriter', () => {
       { streamId: stream, types: ['StockReserved', 'OrderPlaced', 'StockReserved', 'OrderPlaced'], expected: 1 },
     ]);
     expect(writer.metrics).toStrictEqual({ batches: 2, commands: 5, conflicts: 0 });
+    // The append observer counts the commands whose events went into each append: not the refused ones.
+    expect(appended).toStrictEqual([1, 2]);
     expect(writer.state).toMatchObject({ reserved: 3, released: 0 });
     expect(settled[2]).toMatchObject({ status: 'fulfilled', value: { position: 6 } });
   });

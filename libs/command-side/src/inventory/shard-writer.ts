@@ -32,7 +32,11 @@ export interface ShardWriterOptions {
   readonly maxBatch: number;
   /** Attempts at one batch before its commands fail (each attempt after a conflict re-reads the stream). */
   readonly maxAttempts?: number;
+  /** Hears of every append that landed: the commands whose events it carried, and the store's time to make it durable. */
+  readonly onAppended?: AppendObserver;
 }
+
+export type AppendObserver = (commands: number, seconds: number) => void;
 
 export interface ShardWriterMetrics {
   batches: number;
@@ -210,7 +214,9 @@ export class ShardWriter {
       const toAppend = decided.flatMap(({ job, events }) => events.map((e) => encodeEvent(this.streamId, e, job.metadata)));
       try {
         if (toAppend.length > 0) {
+          const started = performance.now();
           const result = await this.store.append(this.streamId, toAppend, this.revision);
+          this.options.onAppended?.(decided.reduce((n, d) => (d.events.length > 0 ? n + 1 : n), 0), (performance.now() - started) / 1000);
           this.revision = result.nextExpectedRevision;
           this.lastPosition = result.position;
         }

@@ -150,6 +150,8 @@ export class SqliteEventStore implements EventStore {
   private syncing = false;
   private syncFailure: Error | undefined;
   private syncWaiters: Array<{ position: number; resolve: () => void; reject: (e: unknown) => void }> = [];
+  /** Hears how long each fdatasync of the WAL took (observeSyncs). */
+  private syncObserver: ((seconds: number) => void) | undefined;
   private readonly file: string;
   /** Contiguous positions [tailFirst, tailFirst + tail.length - 1], all committed by this instance. */
   private tail: RecordedEvent[] = [];
@@ -334,6 +336,14 @@ export class SqliteEventStore implements EventStore {
     });
   }
 
+  /**
+   * With syncOffLoop: `observer` hears the duration of every fdatasync of the WAL, the store's sync latency (metrics).
+   * Without it the sync happens inside each commit, and nothing is reported.
+   */
+  observeSyncs(observer: (seconds: number) => void): void {
+    this.syncObserver = observer;
+  }
+
   /** One fdatasync of the WAL at a time; when it ends, the commits made meanwhile get the next one. */
   private startSync(): void {
     if (this.syncing || this.syncFailure || this.committedHead <= this.syncedHead) return;
@@ -345,9 +355,11 @@ export class SqliteEventStore implements EventStore {
     } catch (error) {
       return this.syncFailed(error);
     }
+    const started = performance.now();
     fs.fdatasync(fd, (error) => {
       this.syncing = false;
       if (error) return this.syncFailed(error);
+      this.syncObserver?.((performance.now() - started) / 1000);
       this.syncedHead = Math.max(this.syncedHead, target);
       const waiters = this.syncWaiters;
       this.syncWaiters = [];

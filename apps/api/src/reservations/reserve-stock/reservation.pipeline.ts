@@ -95,6 +95,7 @@ export class ReservationPipeline {
 
   /** The route's steps, in order, on a request whose body has arrived, and the answer to write. Never throws. */
   async answer(request: PurchaseRequest, rawBody: unknown): Promise<ReservationAnswer> {
+    const started = performance.now();
     try {
       this.indexes.refuseUnlessCaughtUp();
       const principal = this.jwt.verify(request.headers.authorization);
@@ -114,18 +115,21 @@ export class ReservationPipeline {
       );
       // Answered with a reservation: a retry of this key is a replay, let through the rate limits and degradation.
       this.knownKeys.remember?.(saleId, principal.userId, idempotencyKey);
-      return this.answered(result.created ? 201 : 200, JSON.stringify(result.view), undefined);
+      return this.answered(result.created ? 201 : 200, JSON.stringify(result.view), undefined, started);
     } catch (error) {
-      return this.refuse(request, error);
+      return this.refuse(request, error, started);
     }
   }
 
-  /** Any error, from the steps or from the transport before them: the envelope, counted as a refusal of the sale. */
-  refuse(request: PurchaseRequest, error: unknown): ReservationAnswer {
+  /**
+   * Any error, from the steps or from the transport before them: the envelope, counted as a refusal of the sale.
+   * `started`: when the steps began (performance.now()), for the latency histogram; a transport's refusal has none.
+   */
+  refuse(request: PurchaseRequest, error: unknown, started?: number): ReservationAnswer {
     const envelope = envelopeOfUnhandled(error, this.logger);
     const saleId = saleIdOf(request);
     if (saleId !== undefined) this.countRefusal(saleId, envelope.body.error.code);
-    return this.answered(envelope.status, JSON.stringify(envelope.body), retryAfterOf(envelope));
+    return this.answered(envelope.status, JSON.stringify(envelope.body), retryAfterOf(envelope), started);
   }
 
   /**
@@ -144,8 +148,8 @@ export class ReservationPipeline {
     if (this.catalogue.sale(saleId) !== undefined) this.rejections.record(saleId, code);
   }
 
-  private answered(status: number, payload: string, retryAfter: string | undefined): ReservationAnswer {
-    this.answers.answered(status);
+  private answered(status: number, payload: string, retryAfter: string | undefined, started: number | undefined): ReservationAnswer {
+    this.answers.answered(status, started === undefined ? undefined : (performance.now() - started) / 1000);
     return { status, payload, headers: answerHeaders(payload, { retryAfter, close: this.drain.closing }) };
   }
 }
