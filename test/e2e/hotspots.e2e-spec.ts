@@ -36,7 +36,7 @@ const serverFor = (env: Record<string, string>) => {
     client: undefined as unknown as ApiClient,
     /** Each buyer's connection and the abuser's, each from its own loopback address. */
     crowdPools: [] as Pool[],
-    abuserPool: undefined as unknown as Pool,
+    abuserPool: undefined as Pool | undefined,
     admin: '',
     saleId: '',
     hotspots: (token?: string) => ctx.client.request('GET', '/admin/hotspots', token === undefined ? {} : { token }),
@@ -51,9 +51,11 @@ const serverFor = (env: Record<string, string>) => {
           : { method: 'POST' as const, options: { token, headers: { 'idempotency-key': newKey() }, body: { quantity: 1, purchaseToken: 'not-a-token' } } };
         return requestJson(pool, request.method, target, request.options);
       };
+      const abuserPool = ctx.abuserPool;
+      if (abuserPool === undefined) throw new Error('the server did not start');
       const [crowd, abuser] = await Promise.all([
         Promise.all(CROWD.map((u, i) => send(ctx.crowdPools[i] as Pool, u, i))),
-        Promise.all(Array.from({ length: ABUSE }, (_, i) => send(ctx.abuserPool, ABUSER, i))),
+        Promise.all(Array.from({ length: ABUSE }, (_, i) => send(abuserPool, ABUSER, i))),
       ]);
       return { crowd, abuser };
     },
@@ -69,8 +71,9 @@ const serverFor = (env: Record<string, string>) => {
     ctx.saleId = created.body.id as string;
   });
   afterAll(async () => {
-    await Promise.all([ctx.abuserPool, ...ctx.crowdPools].map((pool) => pool?.destroy()));
-    await ctx.client?.destroy();
+    const pools = ctx.abuserPool === undefined ? ctx.crowdPools : [ctx.abuserPool, ...ctx.crowdPools];
+    await Promise.all(pools.map((pool) => pool.destroy()));
+    await ctx.client.destroy();
     await server.stop();
     server.cleanup();
   });
