@@ -40,9 +40,13 @@ const serverFor = (env: Record<string, string>) => {
     admin: '',
     saleId: '',
     hotspots: (token?: string) => ctx.client.request('GET', '/admin/hotspots', token === undefined ? {} : { token }),
-    /** One round: each buyer once, the abuser ABUSE times, half of each on either purchase route. */
-    round: async (n: number): Promise<Round> => {
-      const path = (i: number): string => ((n + i) % 2 === 0 ? `/sales/${ctx.saleId}/reservations` : `/sales/${ctx.saleId}/access`);
+    /**
+     * One round: each buyer once, the abuser ABUSE times; half of each on either purchase route, or all on
+     * GET /sales/:id/access (a Nest route: what the Fastify hook counts, not the reservation pipeline).
+     */
+    round: async (n: number, routes: 'both' | 'access' = 'both'): Promise<Round> => {
+      const path = (i: number): string =>
+        routes === 'both' && (n + i) % 2 === 0 ? `/sales/${ctx.saleId}/reservations` : `/sales/${ctx.saleId}/access`;
       const send = (pool: Pool, userId: string, i: number): Promise<ApiResponse> => {
         const target = path(i);
         const token = ctx.client.token(userId);
@@ -153,14 +157,14 @@ describe('hot spots with HOTSPOT_THROTTLE=on', () => {
 describe('hot spots with ACCESS_LIMITS=off', () => {
   const t = serverFor({ ACCESS_LIMITS: 'off', HOTSPOT_THROTTLE: 'on', HOTSPOT_FACTOR: '10', HOTSPOT_FLOOR_PER_S: '2' });
 
-  it('still ranks the abuser first, and throttles nobody (no rate limit of any kind)', async () => {
+  it('still ranks the abuser first, counted on the access route alone, and throttles nobody (no rate limit of any kind)', async () => {
     const answers: ApiResponse[] = [];
     let rounds = 0;
     let users: { key: string }[] | undefined;
     await eventually(
       'the abuser ranked first',
       async () => {
-        const round = await t.round(rounds++);
+        const round = await t.round(rounds++, 'access');
         answers.push(...round.crowd, ...round.abuser);
         users = (await t.hotspots(t.admin)).body.users;
         return users?.[0]?.key === ABUSER;
@@ -168,8 +172,8 @@ describe('hot spots with ACCESS_LIMITS=off', () => {
       { timeoutMs: 90_000, intervalMs: 0, seen: () => users },
     );
     // Ranked first only once its rate was in the window for a whole slice: a throttle would have answered by now.
-    const round = await t.round(rounds++);
+    const round = await t.round(rounds++, 'access');
     answers.push(...round.crowd, ...round.abuser);
-    expect(Object.keys(statusesOf(answers)).sort()).toEqual(['200', '403 INVALID_PURCHASE_TOKEN']);
+    expect(Object.keys(statusesOf(answers))).toEqual(['200']);
   });
 });

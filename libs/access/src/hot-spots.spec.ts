@@ -164,6 +164,17 @@ describe('HotSpots', () => {
       expect(hot.check('abuser', '10.0.0.1').ok).toBe(true);
     });
 
+    it('throttles nobody in a crowd that is busy as a whole, past the floor', () => {
+      const clock = manualClock();
+      const hot = new HotSpots(settings({}, { enabled: true, factor: 10, floorPerS: 5 }), { now: clock.now });
+      for (let second = 0; second < 3; second++) {
+        for (let u = 0; u < 200; u++) for (let i = 0; i < 8 + (u % 5); i++) hot.record('sale', `user-${u}`, `10.0.1.${u}`);
+        clock.advance(1000);
+      }
+      hot.record('sale', 'user-0', '10.0.1.0');
+      for (let u = 0; u < 200; u++) expect(hot.check(`user-${u}`, `10.0.1.${u}`)).toEqual({ ok: true });
+    });
+
     it('throttles nobody while off (the default), and still ranks', () => {
       const clock = manualClock();
       const hot = new HotSpots(settings(), { now: clock.now });
