@@ -137,7 +137,6 @@ describe('HotSpots', () => {
       const clock = manualClock();
       const hot = new HotSpots(settings({}, { enabled: true, factor: 10, floorPerS: 5 }), { now: clock.now });
       crowdWithAbuser(hot, clock, 3);
-      hot.record('sale', 'user-0', '10.0.0.1'); // the first request of a slice decides its throttled set
       const verdict = hot.check('abuser', '10.0.0.1');
       expect(verdict).toMatchObject({ ok: false, code: 'RATE_LIMITED', retryAfterMs: 10_000 });
       for (let u = 0; u < 200; u++) expect(hot.check(`user-${u}`, '10.0.0.1')).toEqual({ ok: true });
@@ -151,7 +150,6 @@ describe('HotSpots', () => {
         for (let i = 0; i < 30; i++) hot.record(undefined, `rotating-${second}-${i}`, '10.6.6.6');
         clock.advance(1000);
       }
-      hot.record(undefined, 'user-0', '10.0.1.0');
       expect(hot.check('someone', '10.6.6.6').ok).toBe(false);
       expect(hot.check('someone', '10.0.1.1').ok).toBe(true);
     });
@@ -160,7 +158,6 @@ describe('HotSpots', () => {
       const clock = manualClock();
       const hot = new HotSpots(settings({}, { enabled: true, factor: 2, floorPerS: 100 }), { now: clock.now });
       crowdWithAbuser(hot, clock, 3);
-      hot.record('sale', 'user-0', '10.0.0.1');
       expect(hot.check('abuser', '10.0.0.1').ok).toBe(true);
     });
 
@@ -179,7 +176,6 @@ describe('HotSpots', () => {
       const clock = manualClock();
       const hot = new HotSpots(settings(), { now: clock.now });
       crowdWithAbuser(hot, clock, 3);
-      hot.record('sale', 'user-0', '10.0.0.1');
       expect(hot.check('abuser', '10.0.0.1').ok).toBe(true);
       expect(hot.ranking().users[0]?.key).toBe('abuser');
     });
@@ -188,14 +184,12 @@ describe('HotSpots', () => {
       const clock = manualClock();
       const hot = new HotSpots(settings({ slices: 3 }, { enabled: true, factor: 10, floorPerS: 5 }), { now: clock.now });
       crowdWithAbuser(hot, clock, 3);
-      hot.record('sale', 'user-0', '10.0.0.1');
       expect(hot.check('abuser', '10.0.0.1').ok).toBe(false);
       for (let second = 0; second < 4; second++) {
         for (let u = 0; u < 200; u++) hot.record('sale', `user-${u}`, '10.0.0.1');
         hot.record('sale', 'abuser', '10.0.0.1');
         clock.advance(1000);
       }
-      hot.record('sale', 'user-0', '10.0.0.1');
       expect(hot.check('abuser', '10.0.0.1').ok).toBe(true);
     });
   });

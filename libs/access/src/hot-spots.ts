@@ -147,7 +147,7 @@ const median = (rates: readonly HotKey[]): number => {
 /**
  * Dynamic hot-spot detection (seed 003): the sales, users and IPs with the highest request rate over the last
  * window, in bounded memory. A request costs three counter bumps (`record`); the ranking is merged when an operator
- * asks, and the throttled set once per slice, on the first request of the next one. With throttling on, a user or
+ * asks, and the throttled set once per slice, on the first request checked or recorded in the next one. With throttling on, a user or
  * IP whose rate is past `factor` × the crowd's median (and the floor) is refused RATE_LIMITED until its rate over
  * the window falls back: it keeps being counted while refused, so hammering on keeps it throttled.
  */
@@ -180,8 +180,7 @@ export class HotSpots {
 
   /** One request: its sale (when it names one), its user (once authenticated) and its client address. */
   record(saleId: string | undefined, userId: string | undefined, ip: string): void {
-    const slice = Math.floor(this.options.now() / this.settings.sliceMs);
-    if (slice !== this.currentSlice) this.enterSlice(slice);
+    const slice = this.roll();
     if (saleId !== undefined && (this.options.isSale?.(saleId) ?? true)) this.sales.add(saleId, slice);
     if (userId !== undefined) this.users.add(userId, slice);
     this.ips.add(ip, slice);
@@ -189,6 +188,7 @@ export class HotSpots {
 
   /** With throttling on: RATE_LIMITED for a user or an address far above the crowd. */
   check(userId: string | undefined, ip: string): HotSpotVerdict {
+    this.roll();
     if ((userId !== undefined && this.throttledUsers.has(userId)) || this.throttledIps.has(ip)) return this.refusal;
     return ADMITTED;
   }
@@ -212,6 +212,16 @@ export class HotSpots {
   private ratesOf(keys: SlidingFrequentKeys, slice: number): HotKey[] {
     const covered = this.firstSlice < 0 ? 0 : Math.min(this.settings.slices, slice - this.firstSlice);
     return covered === 0 ? [] : keys.rates(slice, covered);
+  }
+
+  /**
+   * The slice of now, entering it first if it is new: checks roll too, so a verdict never waits for the first request
+   * of a slice to be answered (a burst is checked before any of it is).
+   */
+  private roll(): number {
+    const slice = Math.floor(this.options.now() / this.settings.sliceMs);
+    if (slice !== this.currentSlice) this.enterSlice(slice);
+    return slice;
   }
 
   private enterSlice(slice: number): void {
