@@ -133,10 +133,10 @@ describe('HotSpots', () => {
       }
     };
 
-    it('refuses a user far above the crowd, and nobody else', () => {
+    it('refuses a user far above the crowd from the first check after the slice that shows it, and nobody else', () => {
       const clock = manualClock();
       const hot = new HotSpots(settings({}, { enabled: true, factor: 10, floorPerS: 5 }), { now: clock.now });
-      crowdWithAbuser(hot, clock, 3);
+      crowdWithAbuser(hot, clock, 1);
       const verdict = hot.check('abuser', '10.0.0.1');
       expect(verdict).toMatchObject({ ok: false, code: 'RATE_LIMITED', retryAfterMs: 10_000 });
       for (let u = 0; u < 200; u++) expect(hot.check(`user-${u}`, '10.0.0.1')).toEqual({ ok: true });
