@@ -9,3 +9,4 @@ export * from './rejections';
 export * from './verdict';
 export * from './redis-shared-state';
 export * from './proof-of-work-solver';
+export * from './hot-spots';

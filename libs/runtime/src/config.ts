@@ -50,6 +50,12 @@ export interface AppConfig {
   readonly freqPerIpPerS: number;
   /** ADMISSION_PER_S: purchase requests admitted per second by this instance (off with ACCESS_LIMITS=off). */
   readonly admissionPerS: number;
+  /** HOTSPOT_THROTTLE: refuse a user or IP far above the crowd (off by default; off with ACCESS_LIMITS=off). */
+  readonly hotspotThrottle: boolean;
+  /** HOTSPOT_FACTOR: "far above" is past this many times the median rate of the active users (or IPs). */
+  readonly hotspotFactor: number;
+  /** HOTSPOT_FLOOR_PER_S: and past this many requests per second, whatever the crowd does. */
+  readonly hotspotFloorPerS: number;
   /** SHED_EVENT_LOOP_DELAY_MS: shed while the event loop's p99 delay is above this. */
   readonly shedEventLoopDelayMs: number;
   /** SHED_MAX_IN_FLIGHT: shed above this many requests in flight. */
@@ -260,6 +266,9 @@ export const loadConfig = (env: NodeJS.ProcessEnv = process.env, role: 'api' | '
     freqPerUserPerS: int(env, 'FREQ_PER_USER_PER_S', 5, 1, 1_000_000),
     freqPerIpPerS: int(env, 'FREQ_PER_IP_PER_S', 20, 1, 1_000_000),
     admissionPerS: int(env, 'ADMISSION_PER_S', 5000, 1, 10_000_000),
+    hotspotThrottle: flag(env, 'HOTSPOT_THROTTLE', false),
+    hotspotFactor: int(env, 'HOTSPOT_FACTOR', 10, 2, 1_000_000),
+    hotspotFloorPerS: int(env, 'HOTSPOT_FLOOR_PER_S', 5, 1, 1_000_000),
     shedEventLoopDelayMs: int(env, 'SHED_EVENT_LOOP_DELAY_MS', 200, 10, 60_000),
     shedMaxInFlight: int(env, 'SHED_MAX_IN_FLIGHT', 2000, 1, 1_000_000),
     degradationDropShare: share(env, 'DEGRADATION_DROP_SHARE', 0.5),

@@ -22,6 +22,11 @@ export type AccessRequest = FastifyRequest & { principal?: Principal };
 
 export const accessRequest = (context: ExecutionContext): AccessRequest => context.switchToHttp().getRequest<AccessRequest>();
 
+/** Health checks and operators' routes: never shed (they are how an overload is seen and handled), never a hot spot. */
+const OPERATOR_PREFIXES = ['/health/', '/metrics', '/admin/'];
+
+export const isOperatorUrl = (url: string): boolean => OPERATOR_PREFIXES.some((prefix) => url.startsWith(prefix));
+
 export const saleIdOf = (request: Pick<PurchaseRequest, 'params'>): string | undefined => {
   const { id } = request.params as { id?: unknown };
   return typeof id === 'string' ? id : undefined;

@@ -5,7 +5,9 @@ import {
   Degradation,
   DegradationState,
   deriveKey,
+  DEFAULT_HOT_SPOT_SETTINGS,
   FrequencyLimits,
+  HotSpots,
   InMemoryBlacklist,
   InMemoryDegradationState,
   OverloadShedder,
@@ -16,7 +18,7 @@ import {
 } from '@flash/access';
 import { RejectionLog } from '@flash/read-models';
 import Redis from 'ioredis';
-import { Clock, CLOCK } from '@flash/command-side';
+import { Clock, CLOCK, SaleCatalogue } from '@flash/command-side';
 import { HotPathCounters } from '../metrics/hot-path-counters';
 import { InFlightHooks } from './in-flight-hooks';
 import { AccessSettings } from './access-settings';
@@ -26,6 +28,8 @@ import { BlacklistGuard } from './blacklist.guard';
 import { DegradationController } from './degradation.controller';
 import { DegradationGuard } from './degradation.guard';
 import { FrequencyLimitGuard } from './frequency-limit.guard';
+import { HotSpotHooks } from './hot-spot-hooks';
+import { HotSpotsController } from './hot-spots.controller';
 import { OverloadGuard } from './overload.guard';
 import { PurchaseChecks } from './purchase-checks';
 
@@ -97,7 +101,21 @@ export const accessProviders = (config: AccessSettings): Provider[] => [
         ttlMs: config.purchaseTokenTtlMs,
       }),
   },
+  {
+    provide: HotSpots,
+    useFactory: (clock: Clock, catalogue: SaleCatalogue) =>
+      new HotSpots(
+        {
+          ...DEFAULT_HOT_SPOT_SETTINGS,
+          // ACCESS_LIMITS=off (single-host load tests) means no rate limit of any kind; the ranking still runs.
+          throttle: { enabled: config.hotspotThrottle && config.accessLimits, factor: config.hotspotFactor, floorPerS: config.hotspotFloorPerS },
+        },
+        { now: () => clock.now(), isSale: (saleId) => catalogue.sale(saleId) !== undefined },
+      ),
+    inject: [CLOCK, SaleCatalogue],
+  },
   InFlightHooks,
+  HotSpotHooks,
   PurchaseChecks,
 ];
 
@@ -109,4 +127,4 @@ export const ACCESS_GUARDS: Provider[] = [BlacklistGuard, FrequencyLimitGuard, O
   (guard): Provider => ({ provide: APP_GUARD, useClass: guard }),
 );
 
-export const ACCESS_CONTROLLERS: Type[] = [BlacklistController, DegradationController];
+export const ACCESS_CONTROLLERS: Type[] = [BlacklistController, DegradationController, HotSpotsController];

@@ -1,11 +1,8 @@
 import { Inject, Injectable } from '@nestjs/common';
-import { Blacklist, Degradation, FrequencyLimits, KnownIdempotencyKeys, OverloadShedder, PurchaseStep } from '@flash/access';
+import { Blacklist, Degradation, FrequencyLimits, HotSpots, KnownIdempotencyKeys, OverloadShedder, PurchaseStep } from '@flash/access';
 import { ApiError } from '../http/error-catalogue';
-import { isKnownReplay, PurchaseRequest, refusal } from './access-request';
+import { isKnownReplay, isOperatorUrl, PurchaseRequest, refusal } from './access-request';
 import { BLACKLIST, KNOWN_IDEMPOTENCY_KEYS } from './access.tokens';
-
-/** Health checks and operators must get through an overload: they are how it is seen and handled. */
-const NEVER_SHED = ['/health/', '/metrics', '/admin/'];
 
 /**
  * The access layer's checks, in the order they apply to a purchase request (after authentication): blacklist,
@@ -22,6 +19,7 @@ export class PurchaseChecks {
     private readonly shedder: OverloadShedder,
     private readonly degradation: Degradation,
     @Inject(KNOWN_IDEMPOTENCY_KEYS) private readonly knownKeys: KnownIdempotencyKeys,
+    private readonly hotSpots: HotSpots,
   ) {}
 
   /** Blocked users and addresses get BLOCKED; the reason stays with the admins. */
@@ -31,19 +29,24 @@ export class PurchaseChecks {
     if (match) throw new ApiError('BLOCKED', match.kind === 'user' ? 'this account is blocked from purchases' : 'this address is blocked from purchases');
   }
 
-  /** Per-user and per-IP frequency limits and the instance's admission rate: RATE_LIMITED, except for a replay. */
+  /**
+   * A user or address far above the crowd (HOTSPOT_THROTTLE), then the per-user and per-IP frequency limits and the
+   * instance's admission rate: RATE_LIMITED, except for a replay. ACCESS_LIMITS=off switches all of them off.
+   */
   async refuseTooFrequent(request: PurchaseRequest, step: PurchaseStep): Promise<void> {
     if (!this.limits.enabled) return;
     const userId = request.principal?.userId;
     if (userId === undefined) return; // the purchase routes are authenticated: authentication has refused already
-    const verdict = await this.limits.check({ ip: request.ip, userId });
+    // A throttled hot spot is refused before it spends the limiters' budget (the IP's and the instance's).
+    const hot = this.hotSpots.check(userId, request.ip);
+    const verdict = hot.ok ? await this.limits.check({ ip: request.ip, userId }) : hot;
     if (verdict.ok || (await isKnownReplay(request, step, this.knownKeys))) return;
     throw refusal(verdict);
   }
 
   /** OVERLOADED while the process is behind (InFlightHooks counts the requests in flight). */
   refuseOverloaded(url: string): void {
-    if (NEVER_SHED.some((prefix) => url.startsWith(prefix))) return;
+    if (isOperatorUrl(url)) return;
     const verdict = this.shedder.check();
     if (!verdict.ok) throw refusal(verdict);
   }

@@ -2,9 +2,10 @@ import { RetryLater } from '@flash/domain';
 import { EventEmitter } from 'node:events';
 import pino from 'pino';
 import {
-  DEFAULT_FREQUENCY_LIMITS,
-  Degradation,
+    Degradation,
+  DEFAULT_HOT_SPOT_SETTINGS,
   FrequencyLimits,
+  HotSpots,
   InMemoryBlacklist,
   InMemoryDegradationState,
   OverloadShedder,
@@ -28,8 +29,12 @@ import { LogIndexer, SaleCatalogue } from '@flash/command-side';
 const ORDER = { orderId: 'o1', saleId: 'sale-1', userId: 'buyer-1', quantity: 1, status: 'reserved', shard: 0 };
 const BODY = new RawJsonBody('{"quantity":1,"purchaseToken":"t"}');
 
-/** The pipeline with the real access checks, shedder, known keys and counters; stand-ins for the catalog, JWT and handler. */
-const setUp = () => {
+/**
+ * The pipeline with the real access checks, shedder, known keys, hot spots and counters; stand-ins for the catalog, JWT
+ * and handler. `throttleHotSpots`: the frequency limits on (too generous to refuse) and hot-spot throttling on.
+ */
+const setUp = ({ throttleHotSpots = false } = {}) => {
+  let now = 1_000_000;
   const catalog = {
     ready: true,
     sale: (id: string) => (id === 'sale-1' ? { definition: { saleId: 'sale-1' } } : undefined),
@@ -49,12 +54,18 @@ const setUp = () => {
   const handler = { execute: async (cmd: ReserveStockCommand) => (commands.push(cmd), outcome()) };
   const shedder = new OverloadShedder({ maxInFlight: 1 }, { now: () => 0, sampler: { p99Ms: () => 0, reset: () => undefined, close: () => undefined } });
   const knownKeys = new RecentIdempotencyKeys();
+  const generous = { points: 1_000_000, durationS: 1 };
+  const hotSpots = new HotSpots(
+    { ...DEFAULT_HOT_SPOT_SETTINGS, throttle: { enabled: throttleHotSpots, factor: 10, floorPerS: 5 } },
+    { now: () => now, isSale: (id) => catalog.sale(id) !== undefined },
+  );
   const checks = new PurchaseChecks(
     new InMemoryBlacklist(() => 0),
-    new FrequencyLimits({ ...DEFAULT_FREQUENCY_LIMITS, enabled: false }),
+    new FrequencyLimits({ enabled: throttleHotSpots, perUser: generous, perIp: generous, admission: generous }),
     shedder,
     new Degradation(new InMemoryDegradationState(), {}, { random: () => 0 }),
     knownKeys,
+    hotSpots,
   );
   const refusals: Record<string, Record<string, number>> = {};
   const rejections: RejectionRecorder = {
@@ -75,6 +86,7 @@ const setUp = () => {
     rejections,
     knownKeys,
     drain,
+    hotSpots,
     counters,
     pino({ enabled: false }),
   );
@@ -98,6 +110,8 @@ const setUp = () => {
     drain,
     requestTo,
     answered,
+    hotSpots,
+    advance: (ms: number) => (now += ms),
     willAnswer: (next: () => Promise<unknown>) => {
       outcome = next;
     },
@@ -224,5 +238,27 @@ describe('ReservationPipeline', () => {
 
     expect(t.refusals).toEqual({ 'sale-1': { REQUEST_TIMEOUT: 1, NOT_READY: 1 } });
     expect([await t.answered(408), await t.answered(503), await t.answered(429)]).toEqual([1, 1, 0]);
+  });
+
+  it('sights every request it answers, refused or not, and refuses a hot spot RATE_LIMITED with Retry-After, counted as a refusal', async () => {
+    const t = setUp({ throttleHotSpots: true });
+    t.willAnswer(async () => {
+      throw new SoldOut('sale-1');
+    });
+    for (let i = 0; i < 40; i++) await t.pipeline.answer(t.requestTo(), BODY);
+    await t.pipeline.answer(t.requestTo('no-such-sale', { authorization: 'Bearer nobody' }), BODY);
+    for (let u = 0; u < 20; u++) t.hotSpots.record('sale-1', `crowd-${u}`, `10.1.0.${u}`);
+    t.advance(1000);
+
+    expect(t.hotSpots.ranking()).toEqual({
+      sales: [{ key: 'sale-1', rate: 60 }],
+      users: expect.arrayContaining([{ key: 'buyer-1', rate: 40 }]),
+      ips: expect.arrayContaining([{ key: '10.0.0.7', rate: 41 }]),
+    });
+    expect(t.hotSpots.ranking().users[0]).toEqual({ key: 'buyer-1', rate: 40 });
+    const throttled = await t.pipeline.answer(t.requestTo(), BODY);
+    expect([throttled.status, codeOf(throttled.payload), throttled.headers['retry-after']]).toEqual([429, 'RATE_LIMITED', '10']);
+    expect(t.refusals).toEqual({ 'sale-1': { SOLD_OUT: 40, RATE_LIMITED: 1 } });
+    expect(await t.answered(429)).toBe(1);
   });
 });

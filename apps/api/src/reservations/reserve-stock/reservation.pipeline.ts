@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import { Inject, Injectable } from '@nestjs/common';
 import { CommandBus } from '@nestjs/cqrs';
-import { KnownIdempotencyKeys, OverloadShedder, RejectionRecorder } from '@flash/access';
+import { HotSpots, KnownIdempotencyKeys, OverloadShedder, RejectionRecorder } from '@flash/access';
 import { PurchaseRequest, saleIdOf } from '../../admission/access-request';
 import { KNOWN_IDEMPOTENCY_KEYS, REJECTION_RECORDER } from '../../admission/access.tokens';
 import { PurchaseChecks } from '../../admission/purchase-checks';
@@ -61,7 +61,7 @@ export interface ClosingResponse {
  * - the answer: the one error envelope for whatever was thrown, the security headers, Retry-After on 429/503,
  *   `connection: close` once the server drains;
  * - what is learnt from it: a refusal counted by sale and by its code (taken from the error, never read back out of
- *   the JSON), a key answered with a reservation remembered, the request metric.
+ *   the JSON), a key answered with a reservation remembered, the request metric, the hot-spot sighting.
  * What a transport refuses before the steps (Fastify: a body too large; the edge: a body past REQUEST_TIMEOUT_MS, the
  * drain) is answered or counted here too (`refuse`, `noteEdgeRefusal`), so each refusal is counted exactly once.
  */
@@ -81,6 +81,7 @@ export class ReservationPipeline {
     @Inject(REJECTION_RECORDER) private readonly rejections: RejectionRecorder,
     @Inject(KNOWN_IDEMPOTENCY_KEYS) private readonly knownKeys: KnownIdempotencyKeys,
     private readonly drain: ServerDrain,
+    private readonly hotSpots: HotSpots,
     counters: HotPathCounters,
     @Inject(LOGGER) private readonly logger: Logger,
   ) {
@@ -118,6 +119,9 @@ export class ReservationPipeline {
       return this.answered(result.created ? 201 : 200, JSON.stringify(result.view), undefined, started);
     } catch (error) {
       return this.refuse(request, error, started);
+    } finally {
+      // Answered or refused, the request counts towards its sale's, its user's and its address's rate.
+      this.hotSpots.record(saleIdOf(request), request.principal?.userId, request.ip);
     }
   }
 
