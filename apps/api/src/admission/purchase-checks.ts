@@ -1,11 +1,17 @@
 import { Inject, Injectable } from '@nestjs/common';
 import { Blacklist, Degradation, FrequencyLimits, KnownIdempotencyKeys, OverloadShedder, PurchaseStep } from '@flash/access';
-import { ApiError } from '../http/error-catalogue';
+import { ApiError, ApiErrorCode } from '../http/error-catalogue';
 import { isKnownReplay, PurchaseRequest, refusal } from './access-request';
 import { BLACKLIST, KNOWN_IDEMPOTENCY_KEYS } from './access.tokens';
 
 /** Health checks and operators must get through an overload: they are how it is seen and handled. */
 const NEVER_SHED = ['/health/', '/metrics', '/admin/'];
+
+/** Whether a request to `url` may be shed with OVERLOADED (the OverloadGuard on every Nest route, the reservation route). */
+export const mayBeShed = (url: string): boolean => !NEVER_SHED.some((prefix) => url.startsWith(prefix));
+
+/** What `purchase` can refuse with, in its order. */
+export const PURCHASE_CHECK_REFUSALS: readonly ApiErrorCode[] = ['BLOCKED', 'RATE_LIMITED', 'OVERLOADED', 'DEGRADED'];
 
 /**
  * The access layer's checks, in the order they apply to a purchase request (after authentication): blacklist,
@@ -43,7 +49,7 @@ export class PurchaseChecks {
 
   /** OVERLOADED while the process is behind (InFlightHooks counts the requests in flight). */
   refuseOverloaded(url: string): void {
-    if (NEVER_SHED.some((prefix) => url.startsWith(prefix))) return;
+    if (!mayBeShed(url)) return;
     const verdict = this.shedder.check();
     if (!verdict.ok) throw refusal(verdict);
   }
