@@ -103,7 +103,11 @@ export const buildApiDocument = (app: INestApplication): OpenAPIObject => {
       const operation: OperationObject | undefined = item[method];
       if (operation === undefined || operation.operationId?.startsWith('ApiDocument_') === true) continue;
       const codes = [...new Set([...(refusals.get(operation.operationId ?? '') ?? []), ...globalRefusals(path)])];
-      operation.responses = { ...operation.responses, ...errorResponses(codes) };
+      // A status the route describes itself (a richer body, as /health/ready's 503) keeps its schema and gains the codes.
+      for (const [status, response] of Object.entries(errorResponses(codes))) {
+        const own = operation.responses[status];
+        operation.responses[status] = own === undefined ? response : { ...response, ...own, 'x-error-codes': response['x-error-codes'] };
+      }
     }
   }
   document.components = { ...document.components, schemas: { ...document.components?.schemas, [ERROR_ENVELOPE]: ERROR_ENVELOPE_SCHEMA } };

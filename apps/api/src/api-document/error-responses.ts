@@ -61,16 +61,18 @@ const envelopeOf = (code: ApiErrorCode) => {
  * The error responses of a route that can answer `codes`: one per HTTP status (several codes share 403, 409, 503),
  * its description naming the codes and the `x-error-codes` extension listing them for tools, one example per code.
  */
-export const errorResponses = (codes: readonly ApiErrorCode[]): Record<string, ResponseObject> => {
+export type ErrorResponse = ResponseObject & { 'x-error-codes': ApiErrorCode[]; 'x-retryable': boolean };
+
+export const errorResponses = (codes: readonly ApiErrorCode[]): Record<string, ErrorResponse> => {
   const byStatus = new Map<number, ApiErrorCode[]>();
   for (const code of codes) {
     const { status } = ERROR_CATALOGUE[code];
     byStatus.set(status, [...(byStatus.get(status) ?? []), code]);
   }
-  const responses: Record<string, ResponseObject> = {};
+  const responses: Record<string, ErrorResponse> = {};
   for (const [status, shared] of [...byStatus].sort(([a], [b]) => a - b)) {
     const retryable = shared.some((code) => ERROR_CATALOGUE[code].retryable);
-    const response: ResponseObject & { 'x-error-codes': ApiErrorCode[]; 'x-retryable': boolean } = {
+    const response: ErrorResponse = {
       description: shared.join(' · '),
       ...(status === 429 || status === 503 ? { headers: { 'Retry-After': { description: 'seconds to wait', schema: { type: 'integer' } } } } : {}),
       content: {
