@@ -1,13 +1,13 @@
 import type { INestApplication, Type } from '@nestjs/common';
 import { PATH_METADATA } from '@nestjs/common/constants';
 import { ModulesContainer } from '@nestjs/core';
-import { DocumentBuilder, OpenAPIObject, OperationObject, PathItemObject, SwaggerModule } from '@nestjs/swagger';
+import { DocumentBuilder, OpenAPIObject, OperationObject, PathItemObject, ReferenceObject, ResponseObject, SwaggerModule } from '@nestjs/swagger';
 import { mayBeShed } from '../admission/purchase-checks';
 import { ApiErrorCode } from '../http/error-catalogue';
 import { waitsForReadiness } from '../http/readiness.guard';
 import { refusalsOf } from '../http/refusals';
 import { RESERVATION_REFUSALS, reservationOperation } from '../reservations/reserve-stock/reservation.openapi';
-import { ERROR_ENVELOPE, ERROR_ENVELOPE_SCHEMA, errorResponses } from './error-responses';
+import { ERROR_ENVELOPE, ERROR_ENVELOPE_SCHEMA, ErrorResponse, errorResponses } from './error-responses';
 
 export const DOCS_UI_PATH = '/docs';
 export const DOCS_JSON_PATH = '/docs/json';
@@ -35,6 +35,21 @@ const declaredRefusals = (app: INestApplication): Map<string, readonly ApiErrorC
     }
   }
   return refusals;
+};
+
+/**
+ * A status the route describes itself (a richer body: /health/ready's 503 is the health report too) keeps its
+ * description and schema, and gains the codes and their envelope examples.
+ */
+const withOwnDescription = (generated: ErrorResponse, own: ResponseObject | ReferenceObject | undefined): ErrorResponse => {
+  if (own === undefined || !('description' in own)) return generated;
+  const media = generated.content?.['application/json'];
+  const ownSchema = own.content?.['application/json']?.schema;
+  return {
+    ...generated,
+    description: `${own.description} (${generated.description})`,
+    content: { 'application/json': { ...media, ...(ownSchema === undefined ? {} : { schema: ownSchema }) } },
+  };
 };
 
 /** What the global guards add, by path: they run on every route, the reservation pipeline runs the same checks. */
@@ -103,10 +118,8 @@ export const buildApiDocument = (app: INestApplication): OpenAPIObject => {
       const operation: OperationObject | undefined = item[method];
       if (operation === undefined || operation.operationId?.startsWith('ApiDocument_') === true) continue;
       const codes = [...new Set([...(refusals.get(operation.operationId ?? '') ?? []), ...globalRefusals(path)])];
-      // A status the route describes itself (a richer body, as /health/ready's 503) keeps its schema and gains the codes.
       for (const [status, response] of Object.entries(errorResponses(codes))) {
-        const own = operation.responses[status];
-        operation.responses[status] = own === undefined ? response : { ...response, ...own, 'x-error-codes': response['x-error-codes'] };
+        operation.responses[status] = withOwnDescription(response, operation.responses[status]);
       }
     }
   }
