@@ -237,7 +237,7 @@ describe('abuse and bad input: documented refusals, and the store does not move'
       const order = await client.request('GET', `/orders/${expired.orderId}`, { token: admin });
       const ready = await client.request('GET', '/health/ready');
       // The reserved order's expiry stays in the backlog (due in 10 minutes); nothing may be overdue.
-      const sagas = ready.body?.sagas as { lagEvents: number; processes: Record<string, { overdueMs: number }> } | undefined;
+      const sagas = ready.body?.details?.worker as { lagEvents: number; processes: Record<string, { overdueMs: number }> } | undefined;
       const idle = sagas !== undefined && sagas.lagEvents === 0 && Object.values(sagas.processes).every((p) => p.overdueMs === 0);
       state = `expired order ${String(order.body.status)}, head ${head}, ready ${JSON.stringify(ready.body)}`;
       if (order.body.status === 'expired' && Date.now() > now + 1600 && idle && Date.now() - stableSince > 1000) break;

@@ -130,8 +130,8 @@ export const waitForSagas = async (client: ChaosClient, timeoutMs: number): Prom
   while (Date.now() < deadline) {
     try {
       last = await client.request('GET', '/health/ready', { timeoutMs: 2000 });
-      const p = last.status === 200 ? last.body.sagas?.processes : undefined;
-      if (p && (p.compensation?.backlog ?? 0) === 0 && (p['quota-release']?.backlog ?? 0) === 0 && (p['gate-sync']?.backlog ?? 0) === 0 && last.body.sagas.lagEvents === 0) {
+      const p = last.status === 200 ? last.body.details.worker?.processes : undefined;
+      if (p && (p.compensation?.backlog ?? 0) === 0 && (p['quota-release']?.backlog ?? 0) === 0 && (p['gate-sync']?.backlog ?? 0) === 0 && last.body.details.worker.lagEvents === 0) {
         return last;
       }
     } catch {

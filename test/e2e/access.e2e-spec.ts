@@ -41,7 +41,7 @@ const serverFor = (env: Record<string, string>) => {
     server,
     client: undefined as unknown as ApiClient,
     admin: '',
-    head: async (): Promise<number> => (await ctx.client.request('GET', '/health/ready')).body.store.head as number,
+    head: async (): Promise<number> => (await ctx.client.request('GET', '/health/ready')).body.details.store.head as number,
     createSale: async (overrides: Record<string, unknown> = {}): Promise<string> => {
       const res = await ctx.client.request('POST', '/admin/sales', { token: ctx.admin, body: openSale(overrides) });
       expect(res.status).toBe(201);

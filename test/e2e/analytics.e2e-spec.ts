@@ -142,7 +142,7 @@ describe('analytics read models after a sale of 10,000 attempts', () => {
     // Wait for every unpaid hold to expire and the projection to apply it.
     const deadline = Date.now() + 30_000;
     let s = await summary();
-    while ((s.reserved !== 0 || s.projectionPosition < (await client.request('GET', '/health/ready')).body.store.head) && Date.now() < deadline) {
+    while ((s.reserved !== 0 || s.projectionPosition < (await client.request('GET', '/health/ready')).body.details.store.head) && Date.now() < deadline) {
       await sleep(200);
       s = await summary();
     }

@@ -74,7 +74,7 @@ describe('audit CLI beside a running server', () => {
   };
 
   const adminView = async (saleId: string) => (await client.request('GET', `/admin/sales/${saleId}`, { token: admin })).body;
-  const head = async (): Promise<number> => (await client.request('GET', '/health/ready')).body.store.head as number;
+  const head = async (): Promise<number> => (await client.request('GET', '/health/ready')).body.details.store.head as number;
 
   /** GET /admin/sales/:id together with the store head it reflects: read until nothing was appended in between. */
   const viewAtHead = async (saleId: string) => {

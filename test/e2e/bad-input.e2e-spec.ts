@@ -13,7 +13,7 @@ describe('bad input gets its documented code and changes nothing', () => {
   let buyer: string;
   let admin: string;
 
-  const head = async (): Promise<number> => (await client.request('GET', '/health/ready')).body.store.head;
+  const head = async (): Promise<number> => (await client.request('GET', '/health/ready')).body.details.store.head;
 
   const expectError = (res: ApiResponse, status: number, code: string): void => {
     expect({ status: res.status, code: res.body?.error?.code }).toEqual({ status, code });

@@ -251,7 +251,7 @@ describe('an Idempotency-Key belongs to its user and the sale it was first used 
     server.cleanup();
   });
 
-  const head = async (): Promise<number> => (await client.request('GET', '/health/ready')).body.store.head;
+  const head = async (): Promise<number> => (await client.request('GET', '/health/ready')).body.details.store.head;
 
   it('refuses the same key from the same user on another sale with 422 and changes nothing, also after a restart', async () => {
     const first = await setUpSale(client, { totalStock: 10, shards: 2, perUserLimit: 2 });

@@ -59,7 +59,7 @@ const harness = (env: Record<string, string> = {}) => {
       return (await h.client.request('GET', `/orders/${orderId}`, { token: h.admin })).body;
     },
     async head(): Promise<number> {
-      return (await h.client.request('GET', '/health/ready')).body.store.head;
+      return (await h.client.request('GET', '/health/ready')).body.details.store.head;
     },
     /** Polls until `check` holds or the deadline passes; returns its last value. */
     async eventually<T>(probe: () => Promise<T>, check: (t: T) => boolean, timeoutMs = 10_000): Promise<T> {
@@ -79,13 +79,13 @@ const harness = (env: Record<string, string> = {}) => {
     },
     /**
      * Whether the gate is in step with the whole log: the api keeps its in-process gate in step itself in both modes
-     * (with WORKER=external its /health/ready reports that gate sync alone; embedded, all the sagas).
+     * (with WORKER=external its /health/ready's worker entry lays that gate sync over the worker's report; embedded, all the sagas).
      */
     async gateSynced(): Promise<boolean> {
       const ready = (await h.client.request('GET', '/health/ready')).body;
-      const gateSync = ready.sagas?.processes['gate-sync'];
+      const gateSync = ready.details.worker?.processes?.['gate-sync'];
       if (gateSync === undefined) throw new Error(`/health/ready reports no gate sync: ${JSON.stringify(ready)}`);
-      return ready.sagas.lagEvents === 0 && gateSync.backlog === 0;
+      return ready.details.worker.lagEvents === 0 && gateSync.backlog === 0;
     },
     /**
      * Whether the sagas, wherever they run (the api, or the worker with WORKER=external), have nothing left to do up to

@@ -166,7 +166,7 @@ describe.each<Successor>(['restarted', 'standby'])('api and worker as processes 
       'the sentinel hold expired and the sagas idle at the head',
       async () => {
         const sentinelOrder = await client.request('GET', `/orders/${sentinel.body.orderId as string}`, { token: admin });
-        const head = (await client.request('GET', '/health/ready')).body.store.head as number;
+        const head = (await client.request('GET', '/health/ready')).body.details.store.head as number;
         return sentinelOrder.body.status === 'expired' && storedSagaCheckpoint(server.dataDir) >= head;
       },
       { timeoutMs: WAIT_MS, intervalMs: 100 },

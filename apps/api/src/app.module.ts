@@ -16,6 +16,7 @@ import { CLOCK, Clock, systemClock } from '@flash/command-side';
 import { APP_CONFIG, AppConfig, EVENT_STORE, Logger, LOGGER, openEventStore, openGate } from '@flash/runtime';
 import { commandSideProviders, ELIGIBILITY_GATE } from './command-side.providers';
 import { HealthController } from './health/health.controller';
+import { ReadinessProbe } from './health/readiness-probe';
 import { HotPathCounters } from './metrics/hot-path-counters';
 import { MetricsController } from './metrics/metrics.controller';
 import { MetricsService } from './metrics/metrics.service';
@@ -84,6 +85,7 @@ export class AppModule {
         { provide: ELIGIBILITY_GATE, useFactory: () => gate ?? openGate(config) },
         HotPathCounters,
         MetricsService,
+        ReadinessProbe,
         { provide: PurchaseTokens, useFactory: () => new PurchaseTokens(deriveKey(config.jwtSecret, 'purchase-token'), config.purchaseTokenTtlMs) },
         { provide: APP_FILTER, useClass: ErrorEnvelopeFilter },
         { provide: APP_GUARD, useClass: ReadinessGuard },

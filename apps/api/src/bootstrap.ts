@@ -2,6 +2,7 @@ import type { RequestListener } from 'node:http';
 import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
 import { NestFactory } from '@nestjs/core';
 import { FastifyAdapter, NestFastifyApplication } from '@nestjs/platform-fastify';
+import { serveApiDocument } from './api-document/serve-api-document';
 import { AppDependencies, AppModule } from './app.module';
 import { ApiError } from './http/error-catalogue';
 import { sendEnvelope, toEnvelope } from './http/error.filter';
@@ -75,6 +76,7 @@ export const createApp = async (deps: AppDependencies): Promise<NestFastifyAppli
   late.reservations = app.get(ReservationPipeline);
   // Security headers on every answer; the API serves JSON only, so the strictest content policy fits.
   registerSecurityHeaders(fastify);
+  serveApiDocument(app);
   await app.init();
   return app;
 };

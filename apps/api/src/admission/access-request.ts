@@ -22,8 +22,11 @@ export type AccessRequest = FastifyRequest & { principal?: Principal };
 
 export const accessRequest = (context: ExecutionContext): AccessRequest => context.switchToHttp().getRequest<AccessRequest>();
 
-/** Health checks and operators' routes: never shed (they are how an overload is seen and handled), never a hot spot. */
-const OPERATOR_PREFIXES = ['/health/', '/metrics', '/admin/'];
+/**
+ * Health checks, operators' routes and the API document: never shed (they are how an overload is seen and handled),
+ * never a hot spot (they are not the crowd).
+ */
+const OPERATOR_PREFIXES = ['/health/', '/metrics', '/admin/', '/docs'];
 
 export const isOperatorUrl = (url: string): boolean => OPERATOR_PREFIXES.some((prefix) => url.startsWith(prefix));
 

@@ -1,29 +1,36 @@
 import { Controller, Delete, Get, HttpCode, Inject, Param, Post } from '@nestjs/common';
 import { Blacklist, BlacklistEntry, BlacklistTarget, InvalidBlacklistEntry, parseBlacklistEntry } from '@flash/access';
+import { ApiCreatedResponse, ApiNoContentResponse, ApiOkResponse, ApiProperty, ApiPropertyOptional, ApiTags } from '@nestjs/swagger';
 import { IsIP, IsOptional, IsString, Length, Matches } from 'class-validator';
 import { Authenticated } from '../auth/auth.guard';
 import { USER_ID_PATTERN } from '../auth/jwt.service';
 import { ApiError } from '../http/error-catalogue';
 import { JsonBody } from '../http/json-body';
+import { Refuses } from '../http/refusals';
 import { BLACKLIST } from './access.tokens';
 
 export class BlacklistRequest {
+  @ApiPropertyOptional({ description: 'exactly one of userId and ip', pattern: USER_ID_PATTERN.source, example: 'buyer-9' })
   @IsOptional()
   @IsString()
   @Matches(USER_ID_PATTERN, { message: 'userId must be 1–64 characters of [A-Za-z0-9_.:-]' })
   userId?: string;
 
-  @IsOptional() @IsString() @IsIP() ip?: string;
+  @ApiPropertyOptional({ description: 'exactly one of userId and ip', example: '203.0.113.7' }) @IsOptional() @IsString() @IsIP() ip?: string;
 
-  @IsString() @Length(1, 500) reason!: string;
+  @ApiProperty({ minLength: 1, maxLength: 500, example: 'bot farm' }) @IsString() @Length(1, 500) reason!: string;
 }
 
-export interface BlacklistEntryView {
-  readonly entry: string;
-  readonly userId?: string;
-  readonly ip?: string;
-  readonly reason: string;
-  readonly createdAt: string;
+export class BlacklistEntryView {
+  @ApiProperty({ description: 'what DELETE /admin/blacklist/{entry} takes', example: 'user:buyer-9' }) readonly entry!: string;
+  @ApiPropertyOptional() readonly userId?: string;
+  @ApiPropertyOptional() readonly ip?: string;
+  @ApiProperty() readonly reason!: string;
+  @ApiProperty({ format: 'date-time' }) readonly createdAt!: string;
+}
+
+class BlacklistEntries {
+  @ApiProperty({ type: [BlacklistEntryView] }) readonly entries!: BlacklistEntryView[];
 }
 
 const view = (e: BlacklistEntry): BlacklistEntryView => ({
@@ -40,23 +47,28 @@ const targetOf = ({ userId, ip }: BlacklistRequest): BlacklistTarget => {
 };
 
 /** POST /admin/blacklist `{userId?|ip?, reason}` → 201 entry; DELETE /admin/blacklist/:entry → 204; GET lists them. */
+@ApiTags('admin')
 @Controller('admin/blacklist')
 @Authenticated('admin')
 export class BlacklistController {
   constructor(@Inject(BLACKLIST) private readonly blacklist: Blacklist) {}
 
   @Post()
+  @ApiCreatedResponse({ type: BlacklistEntryView })
   async add(@JsonBody(BlacklistRequest) body: BlacklistRequest): Promise<BlacklistEntryView> {
     return view(await this.blacklist.add(targetOf(body), body.reason));
   }
 
   @Get()
+  @ApiOkResponse({ type: BlacklistEntries })
   async list(): Promise<{ entries: BlacklistEntryView[] }> {
     return { entries: (await this.blacklist.list()).map(view) };
   }
 
   @Delete(':entry')
   @HttpCode(204)
+  @ApiNoContentResponse({ description: 'removed' })
+  @Refuses('VALIDATION_FAILED', 'NOT_FOUND')
   async remove(@Param('entry') entry: string): Promise<void> {
     let removed: boolean;
     try {

@@ -1,8 +1,14 @@
 import { Inject, Injectable } from '@nestjs/common';
 import { Blacklist, Degradation, FrequencyLimits, HotSpots, KnownIdempotencyKeys, OverloadShedder, PurchaseStep } from '@flash/access';
-import { ApiError } from '../http/error-catalogue';
+import { ApiError, ApiErrorCode } from '../http/error-catalogue';
 import { isKnownReplay, isOperatorUrl, PurchaseRequest, refusal } from './access-request';
 import { BLACKLIST, KNOWN_IDEMPOTENCY_KEYS } from './access.tokens';
+
+/** Whether a request to `url` may be shed with OVERLOADED (the OverloadGuard on every Nest route, the reservation route). */
+export const mayBeShed = (url: string): boolean => !isOperatorUrl(url);
+
+/** What `purchase` can refuse with, in its order. */
+export const PURCHASE_CHECK_REFUSALS: readonly ApiErrorCode[] = ['BLOCKED', 'RATE_LIMITED', 'OVERLOADED', 'DEGRADED'];
 
 /**
  * The access layer's checks, in the order they apply to a purchase request (after authentication): blacklist,
@@ -46,7 +52,7 @@ export class PurchaseChecks {
 
   /** OVERLOADED while the process is behind (InFlightHooks counts the requests in flight). */
   refuseOverloaded(url: string): void {
-    if (isOperatorUrl(url)) return;
+    if (!mayBeShed(url)) return;
     const verdict = this.shedder.check();
     if (!verdict.ok) throw refusal(verdict);
   }

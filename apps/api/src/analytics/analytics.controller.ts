@@ -1,4 +1,5 @@
 import { Controller, Get, HttpCode, Inject, Param, Post, Query, Res } from '@nestjs/common';
+import { ApiAcceptedResponse, ApiOkResponse, ApiQuery, ApiTags } from '@nestjs/swagger';
 import type { FastifyReply } from 'fastify';
 import {
   AnalyticsQueries,
@@ -13,6 +14,8 @@ import {
 import { Authenticated } from '../auth/auth.guard';
 import { ApiError } from '../http/error-catalogue';
 import { JsonBody } from '../http/json-body';
+import { Refuses } from '../http/refusals';
+import { ProjectionProgressSchema, QueryRowsSchema, SaleSummarySchema, TimelineRowSchema } from './analytics.schema';
 import { AnalyticsQueryRequest } from './analytics.dto';
 import { ANALYTICS_HOST } from './analytics.providers';
 import { Logger, LOGGER } from '@flash/runtime';
@@ -20,12 +23,15 @@ import { Logger, LOGGER } from '@flash/runtime';
 const isBucket = (value: string): value is TimelineBucket => Object.prototype.hasOwnProperty.call(TIMELINE_BUCKETS, value);
 
 /** The analysts' API: read models only, never the event store, never a write. */
+@ApiTags('analytics')
 @Controller('analytics')
 @Authenticated('admin', 'analyst')
 export class AnalyticsController {
   constructor(private readonly queries: AnalyticsQueries) {}
 
   @Get('sales/:id/summary')
+  @ApiOkResponse({ type: SaleSummarySchema })
+  @Refuses('NOT_FOUND')
   async summary(@Param('id') saleId: string) {
     const summary = await this.queries.summary(saleId);
     if (!summary) throw new ApiError('NOT_FOUND', `no sale ${saleId} in the read model`);
@@ -33,6 +39,9 @@ export class AnalyticsController {
   }
 
   @Get('sales/:id/timeline')
+  @ApiQuery({ name: 'bucket', required: false, enum: Object.keys(TIMELINE_BUCKETS), description: '1s by default' })
+  @ApiOkResponse({ type: [TimelineRowSchema] })
+  @Refuses('VALIDATION_FAILED', 'NOT_FOUND')
   async timeline(@Param('id') saleId: string, @Query() query: Record<string, unknown>) {
     // Other query parameters are ignored, as on every route; `bucket`, when given, must be one of the widths.
     const bucket = query.bucket ?? '1s';
@@ -45,6 +54,8 @@ export class AnalyticsController {
   /** `{rows, truncated}`: the runner builds that JSON where the rows are (a worker thread, embedded), so it is sent as is. */
   @Post('query')
   @HttpCode(200)
+  @ApiOkResponse({ type: QueryRowsSchema, description: 'time- and row-limited' })
+  @Refuses('QUERY_TIMEOUT', 'QUERY_TOO_LARGE', 'OVERLOADED')
   async query(@JsonBody(AnalyticsQueryRequest) body: AnalyticsQueryRequest, @Res({ passthrough: true }) reply: FastifyReply): Promise<string> {
     try {
       const answer = await this.queries.query(body.collection, body.pipeline);
@@ -61,6 +72,7 @@ export class AnalyticsController {
 }
 
 /** Operators' handle on the projections: progress and lag, pause/resume, blue/green rebuild. */
+@ApiTags('admin')
 @Controller('admin/projections')
 @Authenticated('admin')
 export class ProjectionsAdminController {
@@ -70,12 +82,15 @@ export class ProjectionsAdminController {
   ) {}
 
   @Get()
+  @ApiOkResponse({ type: [ProjectionProgressSchema] })
   list() {
     return [this.analytics.progress()];
   }
 
   @Post(':name/:action')
   @HttpCode(202)
+  @ApiAcceptedResponse({ type: ProjectionProgressSchema, description: 'action is pause, resume or rebuild (in the background)' })
+  @Refuses('NOT_FOUND')
   control(@Param('name') name: string, @Param('action') action: string) {
     if (name !== this.analytics.projection.name) throw new ApiError('NOT_FOUND', `no projection ${name}`);
     if (!this.analytics.feeding) {

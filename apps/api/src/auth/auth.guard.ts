@@ -1,13 +1,16 @@
-import { CanActivate, createParamDecorator, ExecutionContext, Injectable, SetMetadata } from '@nestjs/common';
+import { applyDecorators, CanActivate, createParamDecorator, ExecutionContext, Injectable, SetMetadata } from '@nestjs/common';
+import { ApiBearerAuth } from '@nestjs/swagger';
 import { Reflector } from '@nestjs/core';
 import type { FastifyRequest } from 'fastify';
 import { ApiError } from '../http/error-catalogue';
+import { Refuses } from '../http/refusals';
 import { JwtService, Principal, Role } from './jwt.service';
 
 const AUTH_KEY = 'flash:auth';
 
-/** `@Authenticated()` any signed-in user; `@Authenticated('admin')` one of the listed roles. */
-export const Authenticated = (...roles: Role[]): MethodDecorator & ClassDecorator => SetMetadata(AUTH_KEY, roles);
+/** `@Authenticated()` any signed-in user; `@Authenticated('admin')` one of the listed roles (a bearer token either way). */
+export const Authenticated = (...roles: Role[]): MethodDecorator & ClassDecorator =>
+  applyDecorators(SetMetadata(AUTH_KEY, roles), ApiBearerAuth(), Refuses('UNAUTHENTICATED', ...(roles.length > 0 ? (['FORBIDDEN'] as const) : [])));
 
 type AuthenticatedRequest = FastifyRequest & { principal?: Principal };
 

@@ -1,9 +1,11 @@
 import { createParamDecorator, ExecutionContext } from '@nestjs/common';
+import { ApiBody } from '@nestjs/swagger';
 import { plainToInstance } from 'class-transformer';
 import { validateSync, ValidationError } from 'class-validator';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import secureJson from 'secure-json-parse';
 import { ApiError } from './error-catalogue';
+import { Refuses } from './refusals';
 
 /**
  * JSON bodies are kept as raw text by Fastify's parser (bounded by the body limit) and parsed only when the
@@ -149,7 +151,19 @@ export const parseBody = <T extends object>(dto: BodyType<T>, raw: unknown): T =
   return instance;
 };
 
-/** `@JsonBody(Dto) body: Dto` — the validated body. */
-export const JsonBody = createParamDecorator((dto: new () => object, ctx: ExecutionContext) =>
-  parseBody(dto, ctx.switchToHttp().getRequest<FastifyRequest>().body),
-);
+const validatedBody = createParamDecorator((dto: new () => object, ctx: ExecutionContext) => parseBody(dto, ctx.switchToHttp().getRequest<FastifyRequest>().body));
+
+/**
+ * `@JsonBody(Dto) body: Dto` — the validated body. It also documents it: the handler's request body is `Dto` (its
+ * `@ApiProperty` fields) and the route can answer what parsing refuses (VALIDATION_FAILED, and PAYLOAD_TOO_LARGE
+ * from the body limit).
+ */
+export const JsonBody =
+  (dto: new () => object): ParameterDecorator =>
+  (target, key, index) => {
+    validatedBody(dto)(target, key, index);
+    const handler = key === undefined ? undefined : Object.getOwnPropertyDescriptor(target, key);
+    if (key === undefined || handler === undefined) return;
+    ApiBody({ type: dto })(target, key, handler);
+    Refuses('VALIDATION_FAILED', 'PAYLOAD_TOO_LARGE')(target, key, handler);
+  };

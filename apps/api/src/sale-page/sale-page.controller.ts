@@ -1,7 +1,9 @@
 import { Controller, Get, Param, Req, Res } from '@nestjs/common';
+import { ApiOkResponse, ApiProduces, ApiQuery, ApiTags } from '@nestjs/swagger';
 import { NotFound } from '@flash/domain';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { ApiError } from '../http/error-catalogue';
+import { Refuses } from '../http/refusals';
 import { SALE_PAGE_HEADERS } from '../http/security-headers';
 import { PAGE_DOCUMENT, PageAsset, SalePageAssets } from './sale-page.assets';
 
@@ -16,16 +18,22 @@ const matchesEtag = (request: FastifyRequest, etag: string): boolean => {
  * API.md "Sale page": `GET /` serves the page (`?sale=ID` is read by the page itself, so the document is the same for
  * every sale and every visitor and can sit in any cache); its files are under `/sale-page/`. No auth.
  */
+@ApiTags('sale page')
 @Controller()
 export class SalePageController {
   constructor(private readonly assets: SalePageAssets) {}
 
   @Get()
+  @ApiProduces('text/html')
+  @ApiQuery({ name: 'sale', required: false, description: 'the sale to show (read by the page itself); the demo sale by default' })
+  @ApiOkResponse({ description: 'the sale page (HTML, no auth)', schema: { type: 'string' } })
   page(@Req() request: FastifyRequest, @Res() reply: FastifyReply): void {
     this.send(this.assets.get(PAGE_DOCUMENT), request, reply);
   }
 
   @Get('sale-page/:file')
+  @ApiOkResponse({ description: "one of the page's files (script, style sheet, worker)", schema: { type: 'string' } })
+  @Refuses('NOT_FOUND')
   file(@Param('file') name: string, @Req() request: FastifyRequest, @Res() reply: FastifyReply): void {
     const asset = this.assets.get(name);
     if (asset === undefined || name === PAGE_DOCUMENT) throw new ApiError('NOT_FOUND', 'no such file');

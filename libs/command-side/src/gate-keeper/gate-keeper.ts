@@ -196,12 +196,12 @@ export class GateKeeper {
   }
 
   /**
-   * `ready`, after asking an unreachable gate once more: only a gate call notices that Redis is back, and without
-   * this probe an instance taken out of rotation for being unready would get no purchase to make that call, and
-   * stay unready for good.
+   * `ready`, after asking the gate once (one read of a sale that never exists): only a gate call notices that Redis
+   * went away or came back, and without this probe a quiet instance would report a dead gate as up, and one taken
+   * out of rotation for being unready would get no purchase to make that call, and stay unready for good.
    */
   async probeReady(): Promise<boolean> {
-    if (this.unavailableSince !== undefined) await this.call(() => this.gate.inspect(READINESS_PROBE_SALE)).catch(() => undefined);
+    await this.call(() => this.gate.inspect(READINESS_PROBE_SALE)).catch(() => undefined);
     return this.ready;
   }
 

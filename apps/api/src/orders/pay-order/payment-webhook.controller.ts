@@ -1,18 +1,28 @@
 import { Body, Controller, Headers, HttpCode, Inject, Param, Post } from '@nestjs/common';
+import { ApiBody, ApiExcludeController, ApiHeader, ApiOkResponse, ApiTags } from '@nestjs/swagger';
 import { NotFound } from '@flash/domain';
 import { Authenticated, CurrentPrincipal, isAdmin } from '../../auth/auth.guard';
 import { Principal } from '../../auth/jwt.service';
 import { APP_CONFIG, AppConfig } from '@flash/runtime';
 import { RawJsonBody } from '../../http/json-body';
 import { Inventories } from '@flash/command-side';
+import { Refuses } from '../../http/refusals';
+import { PaymentAnswerSchema } from '../order-view.schema';
 import { PayOrderHandler, signWebhook } from './pay-order.handler';
+import { PaymentWebhookRequest } from './payment-webhook.dto';
 
+@ApiTags('payments')
 @Controller('payments')
 export class PaymentWebhookController {
   constructor(private readonly payOrder: PayOrderHandler) {}
 
   @Post('webhook')
   @HttpCode(200)
+  @ApiHeader({ name: 'X-Signature', required: true, description: 'hex HMAC-SHA256(PAYMENT_WEBHOOK_SECRET, raw body)' })
+  @ApiBody({ type: PaymentWebhookRequest })
+  @ApiOkResponse({ type: PaymentAnswerSchema, description: 'the same paymentId again: the same answer, no second effect' })
+  // The handler verifies the signature over the raw bytes, then parses: the same refusals as @JsonBody, and its own.
+  @Refuses('UNAUTHENTICATED', 'VALIDATION_FAILED', 'PAYLOAD_TOO_LARGE', 'NOT_FOUND', 'ORDER_NOT_PAYABLE', 'PAYMENT_ID_REUSED', 'OVERLOADED')
   webhook(@Headers('x-signature') signature: string | undefined, @Body() raw: unknown) {
     return this.payOrder.handle(raw, signature);
   }
@@ -22,6 +32,7 @@ export class PaymentWebhookController {
  * DEMO=1 only: pays an order through the real webhook path with a body signed here, so the webhook secret never
  * leaves the server. One payment id per order: a retried click is the same payment, answered the same, paid once.
  */
+@ApiExcludeController()
 @Controller('demo/payments')
 export class DemoPaymentsController {
   constructor(

@@ -1,12 +1,32 @@
 import { Controller, Get, Inject, Param } from '@nestjs/common';
+import { ApiOkResponse, ApiProperty, ApiPropertyOptional, ApiTags } from '@nestjs/swagger';
 import { NotFound, SaleEnded, SaleNotStarted, SoldOut } from '@flash/domain';
 import { ProofOfWork, PurchaseTokens } from '@flash/access';
 import { PurchaseRoute } from '../../admission/purchase-route.decorator';
 import { Authenticated, CurrentPrincipal } from '../../auth/auth.guard';
 import { Principal } from '../../auth/jwt.service';
+import { Refuses } from '../../http/refusals';
 import { Clock, CLOCK, Inventories, SaleCatalogue } from '@flash/command-side';
 
+class PowChallengeSchema {
+  @ApiProperty({ enum: ['pow'] }) type!: string;
+  @ApiProperty({ enum: ['SHA-256'] }) algorithm!: string;
+  @ApiProperty() salt!: string;
+  @ApiProperty({ description: 'the secret number is in 0..difficulty' }) difficulty!: number;
+  @ApiProperty({ description: 'the same bound, under the name the ALTCHA widget reads' }) maxnumber!: number;
+  @ApiProperty() challenge!: string;
+  @ApiProperty() signature!: string;
+  @ApiProperty({ description: 'an answer sent sooner after the issue is refused' }) minSolveMs!: number;
+}
+
+class PurchaseAccessSchema {
+  @ApiProperty({ description: 'an HMAC bound to the user and the sale, valid up to 120 s' }) purchaseToken!: string;
+  @ApiProperty({ format: 'date-time' }) expiresAt!: string;
+  @ApiPropertyOptional({ type: () => PowChallengeSchema, description: "when the sale's challenge is pow" }) challenge?: PowChallengeSchema;
+}
+
 /** The dynamic order URL (seed 001): a purchase token exists only from the sale's start. */
+@ApiTags('buyer')
 @Controller('sales/:id/access')
 export class PurchaseTokenController {
   constructor(
@@ -20,6 +40,8 @@ export class PurchaseTokenController {
   @Get()
   @Authenticated()
   @PurchaseRoute('access')
+  @ApiOkResponse({ type: PurchaseAccessSchema })
+  @Refuses('NOT_FOUND', 'SALE_NOT_STARTED', 'SALE_ENDED', 'SOLD_OUT')
   async access(@Param('id') saleId: string, @CurrentPrincipal() principal: Principal) {
     const sale = this.catalog.sale(saleId);
     if (!sale) throw new NotFound('sale', saleId);

@@ -1,12 +1,17 @@
+import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
 import { IsInt, IsOptional, IsString, Length, Max, Min } from 'class-validator';
 
 const isText = (value: unknown, max: number): value is string => typeof value === 'string' && value.length >= 1 && value.length <= max;
 
 export class ReservationRequest {
   /** 1..perUserLimit; the upper bound depends on the sale and is checked by the handler. */
-  @IsInt() @Min(1) @Max(1_000_000_000) quantity!: number;
-  @IsString() @Length(1, 512) purchaseToken!: string;
-  @IsOptional() @IsString() @Length(1, 4096) challengeAnswer?: string;
+  @ApiProperty({ description: '1..perUserLimit of the sale', minimum: 1, example: 1 }) @IsInt() @Min(1) @Max(1_000_000_000) quantity!: number;
+  @ApiProperty({ description: 'from GET /sales/{id}/access', minLength: 1, maxLength: 512, example: 'eyJ1Ijoi…' }) @IsString() @Length(1, 512) purchaseToken!: string;
+  @ApiPropertyOptional({ description: 'the proof-of-work answer, when the sale asks for one', minLength: 1, maxLength: 4096 })
+  @IsOptional()
+  @IsString()
+  @Length(1, 4096)
+  challengeAnswer?: string;
 
   /**
    * The hot path's compiled check: true only for bodies the decorators above accept (a property test holds it to

@@ -1,11 +1,13 @@
 import { randomUUID } from 'node:crypto';
 import { Controller, Post } from '@nestjs/common';
+import { ApiCreatedResponse, ApiTags } from '@nestjs/swagger';
 import { CommandBus } from '@nestjs/cqrs';
 import { InventoryMode, SaleDefinition } from '@flash/domain';
 import { Authenticated, CurrentPrincipal } from '../../auth/auth.guard';
 import { Principal } from '../../auth/jwt.service';
 import { JsonBody } from '../../http/json-body';
 import { GetSaleService } from '../get-sale/get-sale.service';
+import { AdminSaleSchema } from '../sale-views.schema';
 import { ScheduleSaleCommand } from './schedule-sale.command';
 import { ScheduleSaleRequest } from './schedule-sale.dto';
 
@@ -33,6 +35,7 @@ export const toDefinition = (saleId: string, body: ScheduleSaleRequest): SaleDef
   };
 };
 
+@ApiTags('admin')
 @Controller('admin/sales')
 @Authenticated('admin')
 export class ScheduleSaleController {
@@ -42,6 +45,7 @@ export class ScheduleSaleController {
   ) {}
 
   @Post()
+  @ApiCreatedResponse({ type: AdminSaleSchema })
   async schedule(@CurrentPrincipal() admin: Principal, @JsonBody(ScheduleSaleRequest) body: ScheduleSaleRequest) {
     const definition = await this.commands.execute(new ScheduleSaleCommand(toDefinition(randomUUID(), body), admin.userId));
     return this.sales.adminView(definition.saleId);
