@@ -14,7 +14,8 @@ import { ServerProcess } from './support/server';
 /**
  * infra/nginx as shipped, checked with Debian's nginx (`.ci/run` installs it): `nginx -t`, then nginx running in front
  * of the built api (replica 1) and a replica that is not ready (replica 2), as docker compose would run it. Only the
- * replica addresses, the listen port, the pid file and the directories are rewritten for this machine.
+ * replica addresses (compose's `api`, which resolves to each replica), the listen port, the pid file and the
+ * directories are rewritten for this machine.
  */
 
 const REPO = path.resolve(__dirname, '../..');
@@ -26,6 +27,9 @@ interface Rendered {
   readonly conf: string;
 }
 
+/** The compose service `api`, which resolves to every replica: here, two servers of our own. */
+const REPLICAS = 'server api:3000 max_fails=3 fail_timeout=5s;';
+
 /** infra/nginx with this machine's addresses in place of the compose service names. */
 const render = (listen: number, replicas: readonly [number, number]): Rendered => {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'nginx-edge-'));
@@ -33,8 +37,7 @@ const render = (listen: number, replicas: readonly [number, number]): Rendered =
   fs.cpSync(path.join(REPO, 'infra/nginx/flash-sale'), snippets, { recursive: true });
   const shipped = fs.readFileSync(path.join(REPO, 'infra/nginx/nginx.conf'), 'utf8');
   const conf = shipped
-    .replaceAll('api-1:3000', `127.0.0.1:${replicas[0]}`)
-    .replaceAll('api-2:3000', `127.0.0.1:${replicas[1]}`)
+    .replaceAll(REPLICAS, `server 127.0.0.1:${replicas[0]} max_fails=3 fail_timeout=5s;\n    server 127.0.0.1:${replicas[1]} max_fails=3 fail_timeout=5s;`)
     .replace('listen 80 reuseport', `listen 127.0.0.1:${listen} reuseport`)
     .replace('pid /run/nginx.pid;', `pid ${dir}/nginx.pid;`)
     .replaceAll('/etc/nginx/flash-sale/', `${snippets}/`)
@@ -43,7 +46,7 @@ const render = (listen: number, replicas: readonly [number, number]): Rendered =
   for (const [what, from] of [
     ['listen', 'listen 80 reuseport'],
     ['pid', 'pid /run/nginx.pid;'],
-    ['replica 1', 'api-1:3000'],
+    ['replicas', REPLICAS],
   ] as const) {
     if (!shipped.includes(from)) throw new Error(`infra/nginx/nginx.conf changed: its ${what} ("${from}") is no longer where this test rewrites it`);
   }
