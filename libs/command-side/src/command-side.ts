@@ -41,11 +41,15 @@ export const openCommandSide = (store: EventStore, clock: Clock, logger: Logger,
   const catalogue = new SaleCatalogue();
   const locator = new OrderLocator();
   const claimants = new ClaimantIndex();
-  const inventories = new Inventories(store, clock, catalogue, locator, {
-    maxBatch: options.maxBatch,
-    ...(options.onAppended === undefined ? {} : { onAppended: options.onAppended }),
-  });
-  const indexes = new LogIndexer(store, [catalogue, locator, claimants], logger.child({ component: 'command-side' }), {
+  const inventories: Inventories = new Inventories(
+    store,
+    clock,
+    catalogue,
+    locator,
+    { maxBatch: options.maxBatch, ...(options.onAppended === undefined ? {} : { onAppended: options.onAppended }) },
+    (): Promise<void> => indexes.reachHead(),
+  );
+  const indexes: LogIndexer = new LogIndexer(store, [catalogue, locator, claimants], logger.child({ component: 'command-side' }), {
     onRecorded: inventories.observe.bind(inventories),
   });
   const buyers = new BuyerQuota(store, claimants, { soleClaimant: options.soleClaimant, clock });

@@ -68,6 +68,17 @@ export class LogIndexer {
     return this.appliedPosition;
   }
 
+  /**
+   * Resolves once everything the log held when called has been applied (or after `timeoutMs`, whichever is first): a
+   * lookup that missed may be about an append another process made a moment ago, such as an order another api
+   * replica has just answered 201 for. Costs one head read, and a wait only while this process is behind.
+   */
+  async reachHead(timeoutMs = 2000): Promise<void> {
+    const head = await this.store.headPosition();
+    const deadline = Date.now() + timeoutMs;
+    while (this.caughtUp && this.appliedPosition < head && Date.now() < deadline) await new Promise((r) => setTimeout(r, 2));
+  }
+
   /** Until the indexes have caught up with the log, a use case answers 503 NOT_READY rather than answer wrongly. */
   refuseUnlessCaughtUp(): void {
     if (!this.caughtUp) throw new RetryLater('NOT_READY', 'the service is catching up with the event log', 1000);

@@ -27,6 +27,8 @@ export class Inventories {
     private readonly catalogue: SaleCatalogue,
     private readonly locator: OrderLocator,
     private readonly options: ShardWriterOptions,
+    /** Brings the order locator up to the log's head (LogIndexer.reachHead): for a lookup that missed. */
+    private readonly reachHead: () => Promise<void> = async () => undefined,
   ) {}
 
   forSale(saleId: string): Promise<SaleInventory> {
@@ -49,7 +51,12 @@ export class Inventories {
    * whatever another process appended there (an expiry by the worker shows at once, not at the writer's next batch).
    */
   async findOrder(orderId: string): Promise<LocatedOrder | undefined> {
-    const location = this.locator.locate(orderId);
+    let location = this.locator.locate(orderId);
+    if (!location) {
+      // Placed by another process (an api replica) and not yet seen here: read the log up to its head, then look again.
+      await this.reachHead();
+      location = this.locator.locate(orderId);
+    }
     if (!location) return undefined;
     const writer = (await this.forSale(location.saleId)).writer(location.shard);
     if (!writer) return undefined;

@@ -1,0 +1,80 @@
+import { describeWithPostgres, TestDatabase } from '../../libs/event-store/test/postgres-support';
+import { eventually } from '../support/eventually';
+import { RedisServer } from '../support/redis-server';
+import { ApiClient, ApiResponse, openSale } from './support/client';
+import { ServerProcess } from './support/server';
+
+/**
+ * Two api processes on one PostgreSQL event store and one Redis (API.md "Several processes"): what one replica
+ * answered, the other answers too — the order right after its 201, the Idempotency-Key's replay — and the stock
+ * sold through both never exceeds the sale's. (Shard ownership under leases, issue #22, is not built: both replicas
+ * write every shard, the store's optimistic concurrency deciding.)
+ */
+describeWithPostgres('two api replicas on one store', () => {
+  const database = new TestDatabase();
+  const redis = new RedisServer();
+  let replicas: ServerProcess[] = [];
+  let clients: ApiClient[] = [];
+
+  beforeAll(async () => {
+    await database.create();
+    await redis.start();
+    const env = { EVENTSTORE_URL: database.url, REDIS_URL: redis.url, ACCESS_LIMITS: 'off', JWT_SECRET: 'r'.repeat(40), PAYMENT_WEBHOOK_SECRET: 'w'.repeat(40) };
+    replicas = [new ServerProcess({ label: 'replica-a', env }), new ServerProcess({ label: 'replica-b', env })];
+    for (const replica of replicas) await replica.start();
+    clients = replicas.map((r) => new ApiClient(r.baseUrl, 'r'.repeat(40), 16));
+  });
+
+  afterAll(async () => {
+    for (const c of clients) await c.destroy();
+    for (const r of replicas) {
+      await r.stop();
+      r.cleanup();
+    }
+    await redis.stop();
+    await database.drop();
+  });
+
+  it('finds an order on the other replica right after its 201, replays its key there, and sells no more than the stock', async () => {
+    const [a, b] = clients as [ApiClient, ApiClient];
+    const admin = a.token('admin-1', ['admin']);
+    const STOCK = 40;
+    const sale = await a.request('POST', '/admin/sales', { token: admin, body: openSale({ totalStock: STOCK, shards: 4, perUserLimit: 1 }) });
+    expect(sale.status).toBe(201);
+    const saleId = sale.body.id as string;
+    await eventually('the other replica knows the sale', async () => (await b.request('GET', `/sales/${saleId}`)).status === 200);
+
+    const outcomes: Array<{ buyer: string; first: ApiResponse; found: ApiResponse; replay: ApiResponse }> = [];
+    for (let i = 0; i < 60; i++) {
+      const buyer = `buyer-${i}`;
+      const [here, there] = i % 2 === 0 ? [a, b] : [b, a];
+      const token = here.token(buyer);
+      const access = await here.request('GET', `/sales/${saleId}/access`, { token });
+      if (access.status !== 200) {
+        // Once sold out, access itself may answer SOLD_OUT (API.md).
+        outcomes.push({ buyer, first: access, found: access, replay: access });
+        continue;
+      }
+      const request = { token, headers: { 'idempotency-key': `replica-key-${i}` }, body: { quantity: 1, purchaseToken: access.body.purchaseToken } };
+      const first = await here.request('POST', `/sales/${saleId}/reservations`, request);
+      if (first.status !== 201) {
+        outcomes.push({ buyer, first, found: first, replay: first });
+        continue;
+      }
+      // At once, on the other replica: the order, and the same key answered as a replay.
+      const found = await there.request('GET', `/orders/${first.body.orderId as string}`, { token });
+      const replay = await there.request('POST', `/sales/${saleId}/reservations`, request);
+      outcomes.push({ buyer, first, found, replay });
+    }
+    const sold = outcomes.filter((o) => o.first.status === 201);
+    expect(sold).toHaveLength(STOCK);
+    expect(outcomes.filter((o) => o.first.status !== 201).map((o) => o.first.body?.error?.code)).toEqual(Array(60 - STOCK).fill('SOLD_OUT'));
+    expect(sold.filter((o) => o.found.status !== 200).map((o) => ({ buyer: o.buyer, status: o.found.status, body: o.found.body }))).toEqual([]);
+    expect(sold.filter((o) => o.found.body.orderId !== o.first.body.orderId).map((o) => o.buyer)).toEqual([]);
+    expect(sold.filter((o) => o.replay.status !== 200 || JSON.stringify(o.replay.body) !== JSON.stringify(o.first.body)).map((o) => ({ buyer: o.buyer, replay: o.replay.status, body: o.replay.body }))).toEqual([]);
+
+    // The truth, read by either replica from the store: exactly the stock reserved.
+    const view = await b.request('GET', `/admin/sales/${saleId}`, { token: admin });
+    expect(view.body.totals).toMatchObject({ reserved: STOCK, available: 0 });
+  });
+});
