@@ -19,10 +19,11 @@ import {
   openGate,
   registerFollowerMetrics,
   RedisLeaseStore,
+  RedisStatusBoard,
   SqliteLeaseStore,
 } from '@flash/runtime';
 import { collectDefaultMetrics, Registry } from 'prom-client';
-import { LogFollower, SAGAS_CHECKPOINT, sagaFollower, SAGA_CHECKPOINTS_FILE, SqliteCheckpointStore } from '@flash/sagas';
+import { LogFollower, SAGAS_CHECKPOINT, sagaFollower, SAGA_CHECKPOINTS_FILE, SqliteCheckpointStore, StatusBoard } from '@flash/sagas';
 import { MetricsEndpoint } from './metrics-endpoint';
 
 /** The worker's jobs: each runs on one worker at a time, under a lease of its own. */
@@ -53,6 +54,7 @@ export class Worker {
     private readonly indexes: LogIndexer,
     private readonly inventories: Inventories,
     private readonly checkpoints: SqliteCheckpointStore,
+    private readonly board: StatusBoard & { close(): void },
     private readonly leases: LeaseStore,
     private readonly jobs: readonly LeasedJob[],
     private readonly status: () => unknown,
@@ -75,8 +77,10 @@ export class Worker {
     const keeper = gate && gateKeeper(gate, logger.child({ component: 'gate' }), () => undefined);
     const checkpointFile = path.join(config.dataDir, SAGA_CHECKPOINTS_FILE);
     const checkpoints = new SqliteCheckpointStore(checkpointFile);
+    // Where the sagas' holder posts their status for the api replicas: Redis when there is one, else DATA_DIR.
+    const board: StatusBoard & { close(): void } = config.redisUrl ? new RedisStatusBoard(new Redis(config.redisUrl, { maxRetriesPerRequest: 1 })) : checkpoints;
     const leases: LeaseStore = config.redisUrl
-      ? new RedisLeaseStore(new Redis(config.redisUrl, { maxRetriesPerRequest: 1, enableOfflineQueue: false }))
+      ? new RedisLeaseStore(new Redis(config.redisUrl, { maxRetriesPerRequest: 1 }))
       : new SqliteLeaseStore(checkpointFile);
     const holder = `${os.hostname()}:${process.pid}:${randomBytes(4).toString('hex')}`;
     const leaseLog = logger.child({ component: 'leases', holder });
@@ -143,7 +147,7 @@ export class Worker {
       docs,
       saleIds: () => catalogue.allSales().map((sale) => sale.definition.saleId),
     });
-    return new Worker(logger, store, gate, docs, indexes, inventories, checkpoints, leases, [sagasJob, analyticsJob], () => sagasStatus(), config.sweepIntervalMs, {
+    return new Worker(logger, store, gate, docs, indexes, inventories, checkpoints, board, leases, [sagasJob, analyticsJob], () => sagasStatus(), config.sweepIntervalMs, {
       registry,
       host: config.host,
       port: config.workerMetricsPort,
@@ -175,7 +179,7 @@ export class Worker {
     const status = this.status();
     if (status === undefined) return; // a standby: the holder reports
     try {
-      this.checkpoints.report(SAGAS_CHECKPOINT, status, Date.now());
+      this.board.report(SAGAS_CHECKPOINT, status, Date.now());
     } catch (error) {
       this.logger.warn({ err: error }, 'could not post the sagas\' status');
     }
@@ -195,6 +199,7 @@ export class Worker {
     await this.inventories.flush();
     this.indexes.stop();
     await this.leases.close();
+    if (this.board !== this.checkpoints) this.board.close();
     this.checkpoints.close();
     await this.docs.close();
     await this.gate?.close();

@@ -1,4 +1,5 @@
 import path from 'node:path';
+import Redis from 'ioredis';
 import { Inject, Injectable } from '@nestjs/common';
 import { BuyerQuota, Clock, CLOCK, GateKeeper, Inventories, LogIndexer, SaleCatalogue, LocalShardAccess } from '@flash/command-side';
 import { EventStore } from '@flash/event-store';
@@ -14,7 +15,7 @@ import {
   SqliteCheckpointStore,
   StatusBoard,
 } from '@flash/sagas';
-import { APP_CONFIG, AppConfig, EVENT_STORE, Logger, LOGGER } from '@flash/runtime';
+import { APP_CONFIG, AppConfig, EVENT_STORE, Logger, LOGGER, RedisStatusBoard } from '@flash/runtime';
 
 
 /**
@@ -52,7 +53,12 @@ export class SagaHost {
       // An in-process gate is rebuilt from the store at start: its sync need not remember a position across restarts.
       this.checkpoints = new MemoryCheckpointStore();
       this.follower = config.redisUrl ? undefined : gateSyncFollower(store, this.checkpoints, gate, log, { sweepIntervalMs: config.sweepIntervalMs, now });
-      this.board = config.inMemoryStore ? undefined : new SqliteCheckpointStore(path.join(config.dataDir, SAGA_CHECKPOINTS_FILE));
+      // The worker running the sagas posts there: in Redis when there is one (any host), else beside its checkpoints.
+      this.board = config.redisUrl
+        ? new RedisStatusBoard(new Redis(config.redisUrl, { maxRetriesPerRequest: 1 }))
+        : config.inMemoryStore
+          ? undefined
+          : new SqliteCheckpointStore(path.join(config.dataDir, SAGA_CHECKPOINTS_FILE));
     }
   }
 

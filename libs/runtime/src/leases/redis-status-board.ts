@@ -1,0 +1,53 @@
+import type Redis from 'ioredis';
+import type { StatusBoard } from '@flash/sagas';
+
+const KEY_PREFIX = 'flash:status:';
+/** A post older than this is gone from Redis: a worker that stopped posting stops being reported. */
+const POST_TTL_MS = 60_000;
+
+/**
+ * The status board in Redis (REDIS_URL), for processes on several hosts: whichever worker runs the sagas posts their
+ * status, and every api replica reads it (for /health/ready and /metrics), not only the ones that share its DATA_DIR.
+ * Reads are answered from a copy refreshed in the background every `refreshMs`, so that a probe never waits on Redis.
+ */
+export class RedisStatusBoard implements StatusBoard {
+  private readonly copies = new Map<string, { status: unknown; reportedAt: number }>();
+  private readonly watched = new Set<string>();
+  private readonly timer: NodeJS.Timeout;
+
+  constructor(
+    private readonly redis: Redis,
+    refreshMs = 500,
+    private readonly ownsConnection = true,
+  ) {
+    this.timer = setInterval(() => void this.refresh(), refreshMs);
+    this.timer.unref();
+  }
+
+  report(name: string, status: unknown, at: number): void {
+    void this.redis.set(KEY_PREFIX + name, JSON.stringify({ status, reportedAt: at }), 'PX', POST_TTL_MS).catch(() => undefined);
+    this.copies.set(name, { status, reportedAt: at });
+  }
+
+  reported(name: string): { status: unknown; reportedAt: number } | undefined {
+    if (!this.watched.has(name)) {
+      this.watched.add(name);
+      void this.refresh();
+    }
+    return this.copies.get(name);
+  }
+
+  private async refresh(): Promise<void> {
+    for (const name of this.watched) {
+      const raw = await this.redis.get(KEY_PREFIX + name).catch(() => undefined);
+      if (raw === undefined) continue; // unreachable: keep the last copy, its reportedAt tells how old it is
+      if (raw === null) this.copies.delete(name);
+      else this.copies.set(name, JSON.parse(raw) as { status: unknown; reportedAt: number });
+    }
+  }
+
+  close(): void {
+    clearInterval(this.timer);
+    if (this.ownsConnection) this.redis.disconnect();
+  }
+}
