@@ -8,3 +8,7 @@ export type { PostgresEventStoreOptions } from './postgres/postgres-event-store'
 export * from './codec/domain-event-codec';
 export * from './codec/load-stream';
 export * from './sqlite/sqlite-log-reader';
+export { EsdbEventStore, AppendOutcomeUnknown, redactedEsdbUrl } from './eventstoredb/esdb-event-store';
+export type { EsdbEventStoreOptions } from './eventstoredb/esdb-event-store';
+export { clientModule } from './eventstoredb/client-module';
+export type { EsdbClientModule } from './eventstoredb/client-module';
