@@ -160,7 +160,7 @@ export class EsdbEventStore implements EventStore, LogReader {
       contentType: 'application/json',
       type: e.type,
       data: structuredClone(e.data),
-      metadata: structuredClone(e.metadata) as Record<string, unknown>,
+      metadata: structuredClone(e.metadata),
     }));
     const expected = this.client.expectedRevisionOption(expectedRevision === NO_STREAM ? this.client.NO_STREAM : BigInt(expectedRevision));
     let uncertain = false;
@@ -428,7 +428,7 @@ export class EsdbEventStore implements EventStore, LogReader {
       streamId: event.streamId.slice(this.namespace.length),
       revision: Number(event.revision),
       position: positionOf(event),
-      recordedAt: event.created instanceof Date ? event.created.getTime() : Number(event.created),
+      recordedAt: event.created instanceof Date ? event.created.getTime() : event.created,
     };
   }
 }
