@@ -1,0 +1,476 @@
+/**
+ * TEST-ONLY stand-in for an EventStoreDB / KurrentDB server. It is NOT EventStoreDB.
+ *
+ * A gRPC server (@grpc/grpc-js) built from the service definitions @kurrent/kurrentdb-client ships, whose v1 paths
+ * (`event_store.client.*`) are the ones @eventstore/db-client 6.x calls too, so one stand-in serves both clients on
+ * `esdb://127.0.0.1:PORT?tls=false` and `kurrentdb://127.0.0.1:PORT?tls=false`. It answers what the clients call
+ * for a single insecure node: ServerFeatures.GetSupportedMethods (which lists BatchAppend, so appendToStream goes
+ * through BatchAppend as against a real server; `batchAppend: false` hides it and the clients fall back to Append),
+ * Streams.Append, Streams.BatchAppend, Streams.Read (streams and $all, both directions, counts, filters,
+ * subscriptions with confirmation, checkpoints and caught-up) and Gossip.Read. Every other call answers
+ * UNIMPLEMENTED (grpc-js does that for unregistered methods). The semantics over the in-memory log are in
+ * event-log.ts. No TLS, no auth, no deletes/tombstones, no stream metadata ($maxAge etc. are not applied), no
+ * persistent subscriptions, no projections, no link resolution.
+ *
+ * Its job: let the EventStoreDB adapter's contract suite and e2e scenarios run in CI where no EventStoreDB can be
+ * installed, with the faults that an "unknown outcome" needs (see EsdbStandIn).
+ */
+import { randomUUID } from 'node:crypto';
+import * as grpc from '@grpc/grpc-js';
+import pino, { Logger } from 'pino';
+import { Empty } from '@kurrent/kurrentdb-client/generated/kurrentdb/protocols/v1/shared_pb';
+import { Code } from '@kurrent/kurrentdb-client/generated/kurrentdb/protocols/v1/code_pb';
+import { Status } from '@kurrent/kurrentdb-client/generated/kurrentdb/protocols/v1/status_pb';
+import { GossipService } from '@kurrent/kurrentdb-client/generated/kurrentdb/protocols/v1/gossip_grpc_pb';
+import { ClusterInfo, EndPoint, MemberInfo } from '@kurrent/kurrentdb-client/generated/kurrentdb/protocols/v1/gossip_pb';
+import { ServerFeaturesService } from '@kurrent/kurrentdb-client/generated/kurrentdb/protocols/v1/serverfeatures_grpc_pb';
+import { SupportedMethod, SupportedMethods } from '@kurrent/kurrentdb-client/generated/kurrentdb/protocols/v1/serverfeatures_pb';
+import { StreamsService } from '@kurrent/kurrentdb-client/generated/kurrentdb/protocols/v1/streams_grpc_pb';
+import {
+  AppendReq,
+  AppendResp,
+  BatchAppendReq,
+  BatchAppendResp,
+  ReadReq,
+  ReadResp,
+} from '@kurrent/kurrentdb-client/generated/kurrentdb/protocols/v1/streams_pb';
+import { AllStreamPosition } from '@kurrent/kurrentdb-client/generated/kurrentdb/protocols/v1/shared_pb';
+import { Any } from 'google-protobuf/google/protobuf/any_pb';
+import { Empty as GoogleEmpty } from 'google-protobuf/google/protobuf/empty_pb';
+import { AppendOutcome, EventFilter, EventLog, ExpectedState, LoggedEvent, ProposedEvent, matchesFilter } from './event-log';
+import {
+  caughtUpResponse,
+  checkpointResponse,
+  expectedState,
+  parseFilter,
+  parseUuid,
+  proposedEvent,
+  readEventResponse,
+  streamIdentifier,
+  streamName,
+  wrongExpectedVersionStatus,
+} from './wire';
+
+export const STAND_IN_LABEL = 'esdb-stand-in (test-only, NOT EventStoreDB)';
+/** What GetSupportedMethods reports as the server version: a real release line, so clients enable what it has. */
+const REPORTED_SERVER_VERSION = '24.10.0';
+/** The server reads $all in pages of this many events; a filter without a window uses it as the window. */
+const DEFAULT_SEARCH_WINDOW = 32;
+
+export interface EsdbStandInOptions {
+  /** Port to listen on (0 or absent: a free one, kept across restart()). */
+  port?: number;
+  /** List BatchAppend in the server features (default true, as a real server): the clients then append through it. */
+  batchAppend?: boolean;
+  /** Period of the `$statsCollected` system events (default 2000 ms; 0: none). The real server's is 30 s. */
+  statsPeriodMs?: number;
+  logger?: Logger;
+}
+
+
+interface Faults {
+  dropNextResponse: boolean;
+  nextDelayMs: number;
+}
+
+type CommitResult = { outcome: AppendOutcome; dropped: boolean } | { cancelled: true };
+
+const systemEvent = (type: string, data: unknown): ProposedEvent => ({
+  id: randomUUID(),
+  type,
+  contentType: 'application/json',
+  data: Buffer.from(JSON.stringify(data)),
+  customMetadata: new Uint8Array(),
+});
+
+const unavailable = (what: string): Partial<grpc.StatusObject> => ({
+  code: grpc.status.UNAVAILABLE,
+  details: `${STAND_IN_LABEL}: injected fault, ${what}`,
+});
+
+/** The server itself, in the process that loads it (the child of esdb-stand-in.ts: see there why). */
+export class StandInServer {
+  readonly log = new EventLog();
+  private server: grpc.Server | undefined;
+  private readonly faults: Faults = { dropNextResponse: false, nextDelayMs: 0 };
+  private readonly cancelOnStop = new Set<() => void>();
+  private statsTimer: NodeJS.Timeout | undefined;
+  private appendCount = 0;
+  port: number;
+
+  constructor(
+    private readonly options: EsdbStandInOptions,
+    private readonly logger: Logger,
+  ) {
+    this.port = options.port ?? 0;
+  }
+
+  events(): readonly LoggedEvent[] {
+    return this.log.events();
+  }
+
+  append(streamId: string, events: readonly { type: string; data?: unknown; id?: string }[]): AppendOutcome {
+    return this.log.append(
+      streamId,
+      { kind: 'any' },
+      events.map((e) => ({ ...systemEvent(e.type, e.data ?? {}), id: e.id ?? randomUUID() })),
+    );
+  }
+
+  dropNextAppendResponse(): void {
+    this.faults.dropNextResponse = true;
+  }
+
+  delayNextAppend(ms: number): void {
+    this.faults.nextDelayMs = ms;
+  }
+
+  appendRequests(): number {
+    return this.appendCount;
+  }
+
+  async start(): Promise<void> {
+    const server = new grpc.Server();
+    server.addService(ServerFeaturesService, { getSupportedMethods: this.getSupportedMethods });
+    server.addService(GossipService, { read: this.gossip });
+    server.addService(StreamsService, {
+      read: this.read,
+      append: this.appendCall,
+      batchAppend: this.batchAppend,
+    } as unknown as grpc.UntypedServiceImplementation);
+    this.port = await new Promise<number>((resolve, reject) =>
+      server.bindAsync(`127.0.0.1:${this.port}`, grpc.ServerCredentials.createInsecure(), (error, port) => (error ? reject(error) : resolve(port))),
+    );
+    this.server = server;
+    if (this.log.events().length === 0) this.writeStartupSystemEvents();
+    const statsPeriodMs = this.options.statsPeriodMs ?? 2_000;
+    if (statsPeriodMs > 0 && !this.statsTimer) {
+      this.statsTimer = setInterval(() => {
+        this.log.append(`$stats-127.0.0.1:${this.port}`, { kind: 'any' }, [systemEvent('$statsCollected', { 'proc-id': process.pid })]);
+      }, statsPeriodMs);
+      this.statsTimer.unref();
+    }
+    this.logger.info({ port: this.port, label: STAND_IN_LABEL }, `${STAND_IN_LABEL} listening`);
+  }
+
+  async stop(): Promise<void> {
+    const server = this.server;
+    this.server = undefined;
+    if (!server) return;
+    for (const cancel of this.cancelOnStop) cancel();
+    this.cancelOnStop.clear();
+    server.forceShutdown();
+    this.logger.info({ port: this.port }, `${STAND_IN_LABEL} stopped (log kept)`);
+  }
+
+  async restart(): Promise<void> {
+    await this.stop();
+    await this.start();
+  }
+
+  async killConnections(): Promise<void> {
+    await this.restart();
+  }
+
+  async close(): Promise<void> {
+    clearInterval(this.statsTimer);
+    this.statsTimer = undefined;
+    await this.stop();
+  }
+
+  /** What a fresh server's log holds before any client writes: system streams a `$`-filter must skip. */
+  private writeStartupSystemEvents(): void {
+    this.log.append('$users', { kind: 'any' }, [systemEvent('$UserCreated', { LoginName: 'admin' })]);
+    this.log.append('$user-admin', { kind: 'any' }, [systemEvent('$user', { loginName: 'admin', fullName: 'Event Store Administrator' })]);
+    this.log.append(`$$$stats-127.0.0.1:${this.port}`, { kind: 'any' }, [systemEvent('$metadata', { $maxAge: 86_400 })]);
+  }
+
+  private readonly getSupportedMethods = (_call: unknown, callback: grpc.sendUnaryData<SupportedMethods>): void => {
+    const method = (service: string, name: string) => new SupportedMethod().setServiceName(service).setMethodName(name);
+    const streams = 'event_store.client.streams.streams';
+    const methods = [
+      method(streams, 'read'),
+      method(streams, 'append'),
+      method('event_store.client.gossip.gossip', 'read'),
+      method('event_store.client.server_features.serverfeatures', 'getsupportedmethods'),
+    ];
+    if (this.options.batchAppend !== false) methods.push(method(streams, 'batchappend'));
+    callback(null, new SupportedMethods().setMethodsList(methods).setEventStoreServerVersion(REPORTED_SERVER_VERSION));
+  };
+
+  private readonly gossip = (_call: unknown, callback: grpc.sendUnaryData<ClusterInfo>): void => {
+    const member = new MemberInfo()
+      .setTimeStamp((BigInt(Date.now()) * 10_000n).toString())
+      .setState(MemberInfo.VNodeState.LEADER)
+      .setIsAlive(true)
+      .setHttpEndPoint(new EndPoint().setAddress('127.0.0.1').setPort(this.port));
+    callback(null, new ClusterInfo().setMembersList([member]));
+  };
+
+  /** Applies the pending faults around one append: the delay first, the dropped response after the commit. */
+  private async commit(
+    streamId: string,
+    expected: ExpectedState,
+    proposed: readonly ProposedEvent[],
+    stillWanted: () => boolean,
+  ): Promise<CommitResult> {
+    this.appendCount++;
+    const delayMs = this.faults.nextDelayMs;
+    this.faults.nextDelayMs = 0;
+    if (delayMs > 0) {
+      this.logger.info({ streamId, delayMs }, `${STAND_IN_LABEL}: delaying an append (fault)`);
+      await new Promise((resolve) => setTimeout(resolve, delayMs));
+      if (!stillWanted()) return { cancelled: true };
+    }
+    const outcome = this.log.append(streamId, expected, proposed);
+    const dropped = this.faults.dropNextResponse && outcome.kind !== 'wrong_expected_version';
+    if (dropped) {
+      this.faults.dropNextResponse = false;
+      this.logger.info({ streamId, outcome: outcome.kind }, `${STAND_IN_LABEL}: append committed, response dropped (fault)`);
+    }
+    return { outcome, dropped };
+  }
+
+  private readonly appendCall = (call: grpc.ServerReadableStream<AppendReq, AppendResp>, callback: grpc.sendUnaryData<AppendResp>): void => {
+    let options: AppendReq.Options | undefined;
+    const proposed: ProposedEvent[] = [];
+    call.on('data', (request: AppendReq) => {
+      if (request.hasOptions()) options = request.getOptions();
+      const message = request.getProposedMessage();
+      if (message) proposed.push(proposedEvent(message));
+    });
+    call.on('end', () => {
+      if (!options) {
+        callback({ code: grpc.status.INVALID_ARGUMENT, details: 'append without options' });
+        return;
+      }
+      const streamId = streamName(options.getStreamIdentifier());
+      const C = AppendReq.Options.ExpectedStreamRevisionCase;
+      const which = ({ [C.REVISION]: 'revision', [C.NO_STREAM]: 'no_stream', [C.ANY]: 'any', [C.STREAM_EXISTS]: 'stream_exists' } as const)[
+        options.getExpectedStreamRevisionCase() as number
+      ] as 'revision' | 'no_stream' | 'any' | 'stream_exists' | undefined;
+      const expected = expectedState(which, () => options!.getRevision());
+      void this.commit(streamId, expected, proposed, () => !call.cancelled).then((result) => {
+        if ('cancelled' in result) return;
+        if (result.dropped) return callback(unavailable('response dropped after the append was committed'));
+        callback(null, appendResponse(result.outcome, expected));
+      });
+    });
+  };
+
+  private readonly batchAppend = (call: grpc.ServerDuplexStream<BatchAppendReq, BatchAppendResp>): void => {
+    const pending = new Map<string, { options: BatchAppendReq.Options | undefined; messages: ProposedEvent[] }>();
+    let open = true;
+    const cancel = () => {
+      open = false;
+    };
+    this.cancelOnStop.add(cancel);
+    call.on('cancelled', cancel);
+    call.on('end', () => {
+      this.cancelOnStop.delete(cancel);
+      if (open) call.end();
+    });
+    call.on('data', (request: BatchAppendReq) => {
+      const correlationId = parseUuid(request.getCorrelationId());
+      const batch = pending.get(correlationId) ?? { options: undefined, messages: [] };
+      if (request.hasOptions()) batch.options = request.getOptions();
+      batch.messages.push(...request.getProposedMessagesList().map(proposedEvent));
+      pending.set(correlationId, batch);
+      if (!request.getIsFinal()) return;
+      pending.delete(correlationId);
+      const options = batch.options;
+      if (!options) return;
+      const streamId = streamName(options.getStreamIdentifier());
+      const C = BatchAppendReq.Options.ExpectedStreamPositionCase;
+      const which = ({ [C.STREAM_POSITION]: 'revision', [C.NO_STREAM]: 'no_stream', [C.ANY]: 'any', [C.STREAM_EXISTS]: 'stream_exists' } as const)[
+        options.getExpectedStreamPositionCase() as number
+      ] as 'revision' | 'no_stream' | 'any' | 'stream_exists' | undefined;
+      const expected = expectedState(which, () => options.getStreamPosition());
+      const deadline = options.getDeadline21100()?.toDate();
+      const response = new BatchAppendResp().setCorrelationId(request.getCorrelationId()).setStreamIdentifier(streamIdentifier(streamId));
+      const withinDeadline = () => open && (!deadline || deadline.getTime() > Date.now());
+      if (!withinDeadline()) {
+        call.write(response.setError(timeoutStatus()));
+        return;
+      }
+      void this.commit(streamId, expected, batch.messages, withinDeadline).then((result) => {
+        if (!open) return;
+        if ('cancelled' in result) {
+          call.write(response.setError(timeoutStatus()));
+          return;
+        }
+        if (result.dropped) {
+          open = false;
+          call.emit('error', unavailable('response dropped after the append was committed'));
+          return;
+        }
+        const outcome = result.outcome;
+        if (outcome.kind === 'wrong_expected_version') {
+          call.write(response.setError(wrongExpectedVersionStatus(streamId, expected, outcome.currentRevision)));
+          return;
+        }
+        const success = new BatchAppendResp.Success()
+          .setCurrentRevision(outcome.lastRevision.toString())
+          .setPosition(new AllStreamPosition().setCommitPosition(outcome.position.toString()).setPreparePosition(outcome.position.toString()));
+        call.write(response.setSuccess(success));
+      });
+    });
+  };
+
+  private readonly read = (call: grpc.ServerWritableStream<ReadReq, ReadResp>): void => {
+    const options = call.request.getOptions();
+    if (!options) {
+      call.emit('error', { code: grpc.status.INVALID_ARGUMENT, details: 'read without options' });
+      return;
+    }
+    const structuredIds = options.getUuidOption()?.hasStructured() ?? false;
+    const filter = parseFilter(options.getFilter());
+    const fromAll = options.hasAll();
+    const backwards = options.getReadDirection() === ReadReq.Options.ReadDirection.BACKWARDS;
+    if (options.hasSubscription()) {
+      this.subscribe(call, options, { fromAll, filter, structuredIds });
+      return;
+    }
+    const count = BigInt(options.getCount() || '0');
+    let selected: LoggedEvent[];
+    if (fromAll) {
+      selected = readAll(this.log.events(), options.getAll()!, backwards).filter((e) => matchesFilter(filter, e));
+    } else {
+      const streamId = streamName(options.getStream()!.getStreamIdentifier());
+      const stream = this.log.stream(streamId);
+      if (stream.length === 0) {
+        call.write(new ReadResp().setStreamNotFound(new ReadResp.StreamNotFound().setStreamIdentifier(streamIdentifier(streamId))));
+        call.end();
+        return;
+      }
+      selected = readStream(stream, options.getStream()!, backwards);
+    }
+    for (const event of selected.slice(0, Number(count))) call.write(readEventResponse(event, structuredIds, fromAll));
+    call.end();
+  };
+
+  /**
+   * A catch-up subscription: confirmation, the history after the starting point, caught-up, then live events. With
+   * a filter, a checkpoint each time `window × multiplier` events have been considered (matching or not), as the
+   * server does, so a consumer that sees nothing matching still learns how far the scan went.
+   */
+  private subscribe(
+    call: grpc.ServerWritableStream<ReadReq, ReadResp>,
+    options: ReadReq.Options,
+    { fromAll, filter, structuredIds }: { fromAll: boolean; filter: EventFilter | undefined; structuredIds: boolean },
+  ): void {
+    const filterOptions = options.getFilter();
+    const window = filterOptions?.hasMax() ? filterOptions.getMax() : DEFAULT_SEARCH_WINDOW;
+    const checkpointInterval = filter ? Math.max(1, window * (filterOptions?.getCheckpointintervalmultiplier() || 1)) : Infinity;
+    let considered = 0;
+    const streamId = fromAll ? undefined : streamName(options.getStream()!.getStreamIdentifier());
+    const deliver = (event: LoggedEvent) => {
+      if (streamId !== undefined && event.streamId !== streamId) return;
+      if (matchesFilter(filter, event)) call.write(readEventResponse(event, structuredIds, fromAll));
+      if (++considered >= checkpointInterval) {
+        considered = 0;
+        call.write(checkpointResponse(event.position, new Date()));
+      }
+    };
+
+    call.write(new ReadResp().setConfirmation(new ReadResp.SubscriptionConfirmation().setSubscriptionId(randomUUID())));
+    // The log is synchronous: history and the switch to live happen in one turn, so no event falls between them.
+    const history = fromAll ? subscriptionHistoryAll(this.log.events(), options.getAll()!) : subscriptionHistoryStream(this.log.stream(streamId!), options.getStream()!);
+    for (const event of history) deliver(event);
+    const last = fromAll ? this.log.lastPosition() : this.log.stream(streamId!).at(-1)?.revision;
+    call.write(caughtUpResponse(new Date(), last === undefined ? undefined : fromAll ? { position: last } : { revision: last }));
+    const unsubscribe = this.log.onAppended(deliver);
+    const end = () => {
+      unsubscribe();
+      this.cancelOnStop.delete(end);
+    };
+    this.cancelOnStop.add(end);
+    call.on('cancelled', end);
+    call.on('error', end);
+    call.on('close', end);
+  }
+}
+
+const readAll = (events: readonly LoggedEvent[], all: ReadReq.Options.AllOptions, backwards: boolean): LoggedEvent[] => {
+  const C = ReadReq.Options.AllOptions.AllOptionCase;
+  const position = all.getAllOptionCase() === C.POSITION ? BigInt(all.getPosition()!.getCommitPosition()) : undefined;
+  if (!backwards) {
+    if (all.getAllOptionCase() === C.END) return [];
+    // Forwards from a position includes the event at that position.
+    return position === undefined ? [...events] : events.filter((e) => e.position >= position);
+  }
+  if (all.getAllOptionCase() === C.START) return [];
+  // Backwards from a position yields what lies before it.
+  return (position === undefined ? [...events] : events.filter((e) => e.position < position)).reverse();
+};
+
+const readStream = (stream: readonly LoggedEvent[], options: ReadReq.Options.StreamOptions, backwards: boolean): LoggedEvent[] => {
+  const C = ReadReq.Options.StreamOptions.RevisionOptionCase;
+  const revision = options.getRevisionOptionCase() === C.REVISION ? BigInt(options.getRevision()) : undefined;
+  if (!backwards) {
+    if (options.getRevisionOptionCase() === C.END) return [];
+    return revision === undefined ? [...stream] : stream.filter((e) => e.revision >= revision);
+  }
+  if (options.getRevisionOptionCase() === C.START) return stream.slice(0, 1);
+  return (revision === undefined ? [...stream] : stream.filter((e) => e.revision <= revision)).reverse();
+};
+
+/** A subscription from a position starts after it (the checkpoint it was given was already processed). */
+const subscriptionHistoryAll = (events: readonly LoggedEvent[], all: ReadReq.Options.AllOptions): readonly LoggedEvent[] => {
+  const C = ReadReq.Options.AllOptions.AllOptionCase;
+  switch (all.getAllOptionCase()) {
+    case C.END:
+      return [];
+    case C.POSITION: {
+      const position = BigInt(all.getPosition()!.getCommitPosition());
+      return events.filter((e) => e.position > position);
+    }
+    default:
+      return events;
+  }
+};
+
+const subscriptionHistoryStream = (stream: readonly LoggedEvent[], options: ReadReq.Options.StreamOptions): readonly LoggedEvent[] => {
+  const C = ReadReq.Options.StreamOptions.RevisionOptionCase;
+  switch (options.getRevisionOptionCase()) {
+    case C.END:
+      return [];
+    case C.REVISION: {
+      const revision = BigInt(options.getRevision());
+      return stream.filter((e) => e.revision > revision);
+    }
+    default:
+      return stream;
+  }
+};
+
+const appendResponse = (outcome: AppendOutcome, expected: ExpectedState): AppendResp => {
+  if (outcome.kind === 'wrong_expected_version') {
+    const wrong = new AppendResp.WrongExpectedVersion();
+    if (outcome.currentRevision === undefined) wrong.setCurrentNoStream(new Empty()).setNoStream2060(new Empty());
+    else wrong.setCurrentRevision(outcome.currentRevision.toString()).setCurrentRevision2060(Number(outcome.currentRevision));
+    if (expected.kind === 'revision') wrong.setExpectedRevision(expected.revision.toString()).setExpectedRevision2060(Number(expected.revision));
+    if (expected.kind === 'no_stream') wrong.setExpectedNoStream(new Empty());
+    if (expected.kind === 'stream_exists') wrong.setExpectedStreamExists(new Empty()).setStreamExists2060(new Empty());
+    if (expected.kind === 'any') wrong.setExpectedAny(new Empty()).setAny2060(new Empty());
+    return new AppendResp().setWrongExpectedVersion(wrong);
+  }
+  const success = new AppendResp.Success()
+    .setCurrentRevision(outcome.lastRevision.toString())
+    .setPosition(new AppendResp.Position().setCommitPosition(outcome.position.toString()).setPreparePosition(outcome.position.toString()));
+  return new AppendResp().setSuccess(success);
+};
+
+const timeoutStatus = (): Status => {
+  const details = new Any();
+  details.pack(new GoogleEmpty().serializeBinary(), 'event_store.client.Timeout');
+  return new Status().setCode(Code.DEADLINE_EXCEEDED).setMessage(`${STAND_IN_LABEL}: the append's deadline passed`).setDetails(details);
+};
+
+/** Starts the server in this process. Test-only: it is NOT EventStoreDB. */
+export const startStandInServer = async (options: EsdbStandInOptions = {}): Promise<StandInServer> => {
+  const logger = options.logger ?? pino({ name: STAND_IN_LABEL, level: process.env.ESDB_STAND_IN_LOG_LEVEL ?? 'silent' });
+  const server = new StandInServer(options, logger);
+  await server.start();
+  return server;
+};
