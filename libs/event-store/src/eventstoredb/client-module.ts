@@ -75,6 +75,12 @@ export interface EsdbClientModule {
   expectedRevisionOption(expected: ClientExpectedRevision): Record<string, unknown>;
   streamNameFilter(prefixes: string[]): unknown;
   excludeSystemEvents(): unknown;
+  /**
+   * The precision of `created` on everything this package reads: 1000 for @kurrent/kurrentdb-client 1.x, whose reads
+   * (through its Rust bridge) give whole seconds while its subscriptions give milliseconds; 1 for the legacy client.
+   * The adapter rounds every recordedAt down to it, so an event reads the same through every path.
+   */
+  readonly createdPrecisionMs: number;
 }
 
 /** The error type of a CommandError (the same strings in both packages), or undefined for anything else. */
@@ -119,5 +125,6 @@ export const clientModule = (pkg: ClientPackage & ConnectablePackage): EsdbClien
     expectedRevisionOption: (expected) => (kurrent !== undefined ? { streamState: expected } : { expectedRevision: expected }),
     streamNameFilter: (prefixes) => pkg.streamNameFilter({ prefixes }),
     excludeSystemEvents: () => pkg.excludeSystemEvents(),
+    createdPrecisionMs: kurrent !== undefined ? 1000 : 1,
   };
 };

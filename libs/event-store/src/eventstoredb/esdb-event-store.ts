@@ -47,12 +47,14 @@ import {
 import { assertAppendable } from '../idempotent-append';
 import { LogPage, LogPageRequest, LogPayload, LogReader } from '../sqlite/sqlite-log-reader';
 import { actualRevisionOf, ClientConnection, ClientEventData, ClientReadPosition, ClientRecordedEvent, commandErrorType, EsdbClientModule } from './client-module';
-import { esdbClient } from './esdb-client';
 
 export interface EsdbEventStoreOptions {
   /** esdb://…, esdb+discover://…, kurrentdb://… (the client's connection string). */
   readonly url: string;
-  /** The client package (default: the one ./esdb-client.ts imports). */
+  /**
+   * The client package (default: the one ./esdb-client.ts imports, loaded only then: the two packages register their
+   * protobuf classes in one global namespace, so a process must load only one of them).
+   */
   readonly client?: EsdbClientModule;
   /** Prefix of every stream name on the server; this store sees only its own streams. */
   readonly namespace?: string;
@@ -78,8 +80,25 @@ export class AppendOutcomeUnknown extends Error {
   }
 }
 
-/** Errors after which an append may or may not have been written. */
-const UNKNOWN_OUTCOME = new Set(['deadline-exceeded', 'unavailable', 'cancelled', 'timeout', 'unknown', 'not-leader']);
+/**
+ * The server's definite refusals: the append was not written and a retry would be refused the same way. Any other
+ * failure (deadline, unavailable, cancelled, a dropped connection, a failed reconnection, …) may come after the server
+ * wrote it: an unknown outcome.
+ */
+const REFUSED = new Set([
+  'access-denied',
+  'invalid-argument',
+  'invalid-transaction',
+  'maximum-append-size-exceeded',
+  'stream-deleted',
+  'stream-tombstoned',
+  'unsupported',
+  'not-found',
+  'stream-not-found',
+]);
+
+/** How long close() waits for the client to let go of its channel. */
+const DISPOSE_TIMEOUT_MS = 2000;
 
 const READ_PAGE = 1000;
 
@@ -101,7 +120,6 @@ const assertDistinctIds = (events: readonly EventData[]): void => {
 };
 
 export class EsdbEventStore implements EventStore, LogReader {
-  private readonly client: EsdbClientModule;
   private readonly namespace: string;
   private readonly deadlineMs: number;
   private readonly appendAttempts: number;
@@ -112,9 +130,9 @@ export class EsdbEventStore implements EventStore, LogReader {
 
   private constructor(
     private readonly connection: ClientConnection,
+    private readonly client: EsdbClientModule,
     options: EsdbEventStoreOptions,
   ) {
-    this.client = options.client ?? esdbClient;
     this.namespace = options.namespace ?? '';
     this.deadlineMs = options.deadlineMs ?? 10_000;
     this.appendAttempts = Math.max(1, options.appendAttempts ?? 5);
@@ -130,14 +148,14 @@ export class EsdbEventStore implements EventStore, LogReader {
     if (options.namespace !== undefined && (options.namespace === '' || options.namespace.startsWith('$'))) {
       throw new TypeError(`namespace must be non-empty and must not start with $, got "${options.namespace}"`);
     }
-    const client = options.client ?? esdbClient;
+    const client = options.client ?? (await import('./esdb-client')).esdbClient;
     let connection: ClientConnection;
     try {
       connection = client.connect(options.url);
     } catch (error) {
       throw new Error(`cannot use the EventStoreDB URL ${redactedEsdbUrl(options.url)}: ${error instanceof Error ? error.message : String(error)}`, { cause: error });
     }
-    const store = new EsdbEventStore(connection, { ...options, client });
+    const store = new EsdbEventStore(connection, client, options);
     try {
       await store.headPosition(options.probeDeadlineMs ?? 5000);
     } catch (error) {
@@ -179,7 +197,7 @@ export class EsdbEventStore implements EventStore, LogReader {
           const actual = actualRevisionOf(error);
           throw new WrongExpectedRevision(streamId, expectedRevision, actual === undefined || actual === 'no_stream' ? NO_STREAM : Number(actual));
         }
-        if (type === undefined || !UNKNOWN_OUTCOME.has(type) || this.closed) {
+        if ((type !== undefined && REFUSED.has(type)) || this.closed) {
           if (uncertain) throw new AppendOutcomeUnknown(streamId, attempt, error);
           throw error;
         }
@@ -251,8 +269,8 @@ export class EsdbEventStore implements EventStore, LogReader {
         const position = positionOf(event);
         if (position <= from) continue;
         last = position;
-        if (this.owns(event)) events.push(this.recorded(event));
-        if (events.length >= maxCount) break;
+        // The page asked for no more than needed: it is read to its end (a call abandoned midway can hold up dispose()).
+        if (this.owns(event) && events.length < maxCount) events.push(this.recorded(event));
       }
       // A short page is the end of the log; a page of only the start event cannot move on.
       if (read < want || last === from) break;
@@ -265,13 +283,15 @@ export class EsdbEventStore implements EventStore, LogReader {
   async headPosition(deadlineMs = this.deadlineMs): Promise<number> {
     this.assertOpen();
     let from: ClientReadPosition = this.client.END;
-    for (;;) {
+    // Small first: with a server-side filter the first event is the answer; without one, system events may come first.
+    for (let page = 16; ; page = Math.min(page * 4, READ_PAGE)) {
       let read = 0;
       let last: number | undefined;
+      let head: number | undefined;
       for await (const resolved of this.connection.readAll({
         fromPosition: from,
         direction: this.client.BACKWARDS,
-        maxCount: READ_PAGE,
+        maxCount: page,
         filter: this.serverFilter(),
         deadline: deadlineMs,
       })) {
@@ -281,9 +301,10 @@ export class EsdbEventStore implements EventStore, LogReader {
         const position = positionOf(event);
         if (last !== undefined && position >= last) continue;
         last = position;
-        if (this.owns(event)) return position;
+        if (head === undefined && this.owns(event)) head = position;
       }
-      if (read < READ_PAGE || last === undefined) return 0;
+      if (head !== undefined) return head;
+      if (read < page || last === undefined) return 0;
       from = { commit: BigInt(last), prepare: BigInt(last) };
     }
   }
@@ -397,7 +418,16 @@ export class EsdbEventStore implements EventStore, LogReader {
     if (this.closed) return;
     this.closed = true;
     for (const subscription of [...this.subscriptions]) subscription.close();
-    await this.connection.dispose().catch(() => undefined);
+    // A client that cannot let go (a call the server never ends) must not hold a shutdown up.
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([
+      this.connection.dispose().catch(() => undefined),
+      new Promise<void>((resolve) => {
+        timer = setTimeout(resolve, DISPOSE_TIMEOUT_MS);
+        timer.unref();
+      }),
+    ]);
+    clearTimeout(timer);
   }
 
   // ------------------------------------------------------------------------------------------------------------
@@ -419,6 +449,12 @@ export class EsdbEventStore implements EventStore, LogReader {
     return !event.type.startsWith('$') && !event.streamId.startsWith('$') && event.streamId.startsWith(this.namespace);
   }
 
+  private recordedAt(created: Date | number): number {
+    const ms = created instanceof Date ? created.getTime() : created;
+    const precision = this.client.createdPrecisionMs;
+    return precision > 1 ? ms - (ms % precision) : ms;
+  }
+
   private recorded(event: ClientRecordedEvent): RecordedEvent {
     return {
       eventId: event.id,
@@ -428,7 +464,7 @@ export class EsdbEventStore implements EventStore, LogReader {
       streamId: event.streamId.slice(this.namespace.length),
       revision: Number(event.revision),
       position: positionOf(event),
-      recordedAt: event.created instanceof Date ? event.created.getTime() : event.created,
+      recordedAt: this.recordedAt(event.created),
     };
   }
 }
