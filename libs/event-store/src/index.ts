@@ -1,5 +1,6 @@
 export * from './event-store.port';
 export * from './catch-up-subscription';
+export * from './events-behind';
 export { MemoryEventStore } from './memory/memory-event-store';
 export { SqliteEventStore } from './sqlite/sqlite-event-store';
 export type { SqliteEventStoreOptions, SqliteSynchronous } from './sqlite/sqlite-event-store';

@@ -1,5 +1,5 @@
 import { Controller, Get, Inject } from '@nestjs/common';
-import { EventStore } from '@flash/event-store';
+import { EventStore, eventsBehind } from '@flash/event-store';
 import { ProjectionHost } from '@flash/read-models';
 import { ANALYTICS_HOST } from '../analytics/analytics.providers';
 import { Clock, CLOCK, GateKeeper, LogIndexer } from '@flash/command-side';
@@ -36,8 +36,8 @@ export class HealthController {
     return {
       status: 'ready',
       store: { head },
-      catalog: { position: this.catalog.position, lagEvents: Math.max(0, head - this.catalog.position) },
-      ...(sagas === undefined ? {} : { sagas: { ...sagas, lagEvents: Math.max(0, head - sagas.position) } }),
+      catalog: { position: this.catalog.position, lagEvents: await eventsBehind(this.store, this.catalog.position, head) },
+      ...(sagas === undefined ? {} : { sagas: { ...sagas, lagEvents: await eventsBehind(this.store, sagas.position, head) } }),
       projections: { [projection.projection]: projection },
     };
   }

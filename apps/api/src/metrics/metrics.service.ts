@@ -1,5 +1,5 @@
 import { Inject, Injectable } from '@nestjs/common';
-import { EventStore } from '@flash/event-store';
+import { EventStore, eventsBehind } from '@flash/event-store';
 import { ProjectionHost } from '@flash/read-models';
 import { ANALYTICS_HOST } from '../analytics/analytics.providers';
 import { Gauge, Registry, collectDefaultMetrics } from 'prom-client';
@@ -69,11 +69,12 @@ export class MetricsService {
       registers,
       async collect() {
         const head = await store.headPosition();
-        this.set({ follower: 'catalog' }, Math.max(0, head - catalog.position));
+        // Counted, not subtracted: positions may be sparse (EventStoreDB).
+        this.set({ follower: 'catalog' }, await eventsBehind(store, catalog.position, head));
         // With WORKER=external, as the worker last posted it.
         const status = sagas.status(clock.now());
-        if (status) this.set({ follower: 'sagas' }, Math.max(0, head - status.position));
-        this.set({ follower: 'analytics' }, Math.max(0, head - analytics.progress().position));
+        if (status) this.set({ follower: 'sagas' }, await eventsBehind(store, status.position, head));
+        this.set({ follower: 'analytics' }, await eventsBehind(store, analytics.progress().position, head));
       },
     });
     new Gauge({

@@ -120,6 +120,8 @@ const assertDistinctIds = (events: readonly EventData[]): void => {
 };
 
 export class EsdbEventStore implements EventStore, LogReader {
+  /** Log offsets: see the header. */
+  readonly densePositions = false;
   private readonly namespace: string;
   private readonly deadlineMs: number;
   private readonly appendAttempts: number;
