@@ -8,8 +8,8 @@
  * on a shared real server.
  */
 import { randomBytes } from 'node:crypto';
-import { NO_STREAM } from '../src/event-store.port';
-import { eventStoreContract, makeEvents, rejectionOf, streamName } from './event-store.contract';
+import { DuplicateEventId, NO_STREAM } from '../src/event-store.port';
+import { eventStoreContract, makeEvent, makeEvents, rejectionOf, streamName } from './event-store.contract';
 import { EsdbStandIn, startEsdbStandIn } from '../../../test/support/esdb-stand-in/esdb-stand-in';
 import { AppendOutcomeUnknown, EsdbEventStore } from '../src/eventstoredb/esdb-event-store';
 import { EsdbClientModule } from '../src/eventstoredb/client-module';
@@ -55,6 +55,30 @@ export const esdbAdapterSuite = (client: EsdbClientModule): void => {
     uniqueEventIds: false,
   });
 
+  describe(`store-wide ids of QuotaClaimed (${where})`, () => {
+    let store: EsdbEventStore | undefined;
+    afterEach(async () => {
+      await store?.close();
+    });
+
+    it('a QuotaClaimed id already in one stream is refused in another (DuplicateEventId, nothing written), and its retry in its own stream is recognised', async () => {
+      store = await connect(newNamespace());
+      const claim = makeEvent('QuotaClaimed', { idempotencyKey: 'k1' });
+      const first = await store.append(streamName('buyer'), [claim], NO_STREAM);
+      const other = streamName('buyer');
+
+      const refused = await rejectionOf(store.append(other, [claim], NO_STREAM));
+      expect(refused).toBeInstanceOf(DuplicateEventId);
+      expect(await store.readStream(other)).toEqual([]);
+
+      const all = await store.readAll({ after: 0, maxCount: 100 });
+      // The guards are not events of the log: only the one claim shows.
+      expect(all.map((e) => [e.eventId, e.position])).toEqual([[claim.eventId, first.position]]);
+      expect(await store.headPosition()).toBe(first.position);
+      expect(await store.append(all[0]?.streamId ?? '', [claim], NO_STREAM)).toEqual(first);
+    });
+  });
+
   describe(`unknown outcomes (${where})`, () => {
     const stores: EsdbEventStore[] = [];
     afterEach(async () => {
@@ -74,8 +98,8 @@ export const esdbAdapterSuite = (client: EsdbClientModule): void => {
 
     withFaults('an append whose answer is dropped is retried with the same ids: the caller gets the stored result, and there is exactly one copy', async () => {
       const store = await open();
-      const stream = streamName('buyer');
-      const events = makeEvents(2, 'QuotaClaimed');
+      const stream = streamName('inventory');
+      const events = makeEvents(2, 'StockReserved');
       const before = await faults().appendRequests();
       await faults().dropNextAppendResponse();
 

@@ -7,11 +7,11 @@ import { ClientConnection, ClientRecordedEvent, ClientResolvedEvent, EsdbClientM
  * stand-in cannot be made to (a retry that meets WrongExpectedVersion although the first attempt was written, e.g.
  * the server's "idempotent write not ready yet").
  */
-const event = (id: string): EventData => ({ eventId: id, type: 'QuotaClaimed', data: {}, metadata: { schemaVersion: 1 } });
+const event = (id: string): EventData => ({ eventId: id, type: 'StockReserved', data: {}, metadata: { schemaVersion: 1 } });
 const OURS = [event('00000000-0000-4000-8000-000000000001'), event('00000000-0000-4000-8000-000000000002')];
 
 const stored = (id: string, revision: number, position: number): ClientResolvedEvent => ({
-  event: { streamId: 'buyer-1', id, revision: BigInt(revision), type: 'QuotaClaimed', created: 0, data: {}, metadata: { schemaVersion: 1 }, position: { commit: BigInt(position), prepare: BigInt(position) } } satisfies ClientRecordedEvent,
+  event: { streamId: 'buyer-1', id, revision: BigInt(revision), type: 'StockReserved', created: 0, data: {}, metadata: { schemaVersion: 1 }, position: { commit: BigInt(position), prepare: BigInt(position) } } satisfies ClientRecordedEvent,
 });
 
 const commandError = (type: string, extra: Record<string, unknown> = {}): Error => Object.assign(new Error(type), { type, ...extra });

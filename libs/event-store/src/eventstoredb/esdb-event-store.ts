@@ -22,8 +22,15 @@
  * not (a real conflict). The caller is only ever told what the server confirmed. Every append is durable when
  * answered, so 'ordered' is 'durable' and whenDurable resolves at once.
  *
- * What this adapter cannot promise that the SQL stores do: event ids are unique per stream revision (the server's
- * idempotency check), not across the whole store; an id reused in another stream is accepted.
+ * Event ids. The server recognises an id only where a retry would put it (its idempotency check), not across the
+ * store: an id reused in another stream is accepted. Where the system relies on store-wide ids (a QuotaClaimed's id
+ * is its buyer's Idempotency-Key: the same key in another sale must be refused; see the codec's
+ * STORE_WIDE_ID_EVENT_TYPES), the adapter first claims the id with a guard: an `$IdGuard` event, naming the stream, in
+ * a stream of the id's own (`id-guard-<id>`, NO_STREAM). A retry into the same stream meets its own guard (the same
+ * guard id: the server's idempotency); another stream finds the guard taken: DuplicateEventId. Readers never see
+ * guards ($-typed: left out like system events). One more write per such append, on this store only. A guard written
+ * just before a crash still binds the id to its stream, with no event there yet: the same retry goes through, another
+ * stream is refused, as it would be once the event is stored.
  *
  * `namespace` prefixes every stream name on the server and keeps this store's view of `$all` to those streams
  * (a server-side stream-name filter): several deployments, or test runs, can share one server. Without it the
@@ -45,6 +52,8 @@ import {
   WrongExpectedRevision,
 } from '../event-store.port';
 import { assertAppendable } from '../idempotent-append';
+import { STORE_WIDE_ID_EVENT_TYPES } from '../codec/domain-event-codec';
+import { uuidV5In } from '../codec/uuid-v5';
 import { LogPage, LogPageRequest, LogPayload, LogReader } from '../sqlite/sqlite-log-reader';
 import { actualRevisionOf, ClientConnection, ClientEventData, ClientReadPosition, ClientRecordedEvent, commandErrorType, EsdbClientModule } from './client-module';
 
@@ -66,6 +75,8 @@ export interface EsdbEventStoreOptions {
   readonly retryDelayMs?: number;
   /** Pause before a dropped subscription subscribes again from its last position, ms. Default 500. */
   readonly resubscribeDelayMs?: number;
+  /** Event types whose ids must be unique across the store (see the header). Default: the codec's STORE_WIDE_ID_EVENT_TYPES. */
+  readonly storeWideIdTypes?: readonly string[];
 }
 
 /** An append whose every attempt ended without an answer: it may or may not be in the store. */
@@ -102,6 +113,9 @@ const DISPOSE_TIMEOUT_MS = 2000;
 
 const READ_PAGE = 1000;
 
+const GUARD_TYPE = '$IdGuard';
+const guardId = uuidV5In('2b7f3c9e-5d41-4a8e-b0f6-7c1e9d2a4f53');
+
 const delay = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
 
 const positionOf = (event: ClientRecordedEvent): number => {
@@ -127,6 +141,7 @@ export class EsdbEventStore implements EventStore, LogReader {
   private readonly appendAttempts: number;
   private readonly retryDelayMs: number;
   private readonly resubscribeDelayMs: number;
+  private readonly storeWideIdTypes: ReadonlySet<string>;
   private readonly subscriptions = new Set<Subscription>();
   private closed = false;
 
@@ -140,6 +155,7 @@ export class EsdbEventStore implements EventStore, LogReader {
     this.appendAttempts = Math.max(1, options.appendAttempts ?? 5);
     this.retryDelayMs = options.retryDelayMs ?? 100;
     this.resubscribeDelayMs = options.resubscribeDelayMs ?? 500;
+    this.storeWideIdTypes = new Set(options.storeWideIdTypes ?? STORE_WIDE_ID_EVENT_TYPES);
   }
 
   /**
@@ -182,6 +198,15 @@ export class EsdbEventStore implements EventStore, LogReader {
       data: structuredClone(e.data),
       metadata: structuredClone(e.metadata),
     }));
+    for (const event of events) if (this.storeWideIdTypes.has(event.type)) await this.guard(streamId, event.eventId);
+    return this.send(streamId, payload, expectedRevision);
+  }
+
+  /**
+   * One append with the exact expected revision, retried with the same events while its outcome is unknown; the
+   * result the server confirmed, WrongExpectedRevision, AppendOutcomeUnknown, or the server's refusal.
+   */
+  private async send(streamId: string, payload: ClientEventData[], expectedRevision: ExpectedRevision): Promise<AppendResult> {
     const expected = this.client.expectedRevisionOption(expectedRevision === NO_STREAM ? this.client.NO_STREAM : BigInt(expectedRevision));
     let uncertain = false;
     for (let attempt = 1; ; attempt++) {
@@ -194,7 +219,7 @@ export class EsdbEventStore implements EventStore, LogReader {
         const type = commandErrorType(error);
         if (type === 'wrong-expected-version') {
           // After an unanswered attempt, "wrong version" may be our own first attempt, stored: look before calling it a conflict.
-          const ours = uncertain ? await this.storedAppend(streamId, events, expectedRevision) : undefined;
+          const ours = uncertain ? await this.storedAppend(streamId, payload, expectedRevision) : undefined;
           if (ours !== undefined) return ours;
           const actual = actualRevisionOf(error);
           throw new WrongExpectedRevision(streamId, expectedRevision, actual === undefined || actual === 'no_stream' ? NO_STREAM : Number(actual));
@@ -210,14 +235,27 @@ export class EsdbEventStore implements EventStore, LogReader {
     }
   }
 
+  /** Claims `eventId` for `streamId` across the store (see the header); DuplicateEventId when another stream has it. */
+  private async guard(streamId: string, eventId: string): Promise<void> {
+    const guardStream = `id-guard-${eventId}`;
+    const payload: ClientEventData[] = [{ id: guardId(`${eventId}\n${streamId}`), contentType: 'application/json', type: GUARD_TYPE, data: { streamId }, metadata: {} }];
+    try {
+      await this.send(guardStream, payload, NO_STREAM);
+    } catch (error) {
+      if (!(error instanceof WrongExpectedRevision)) throw error;
+      const [holder] = await this.readServerStream(guardStream, 0, 1);
+      if ((holder?.data as { streamId?: unknown } | undefined)?.streamId !== streamId) throw new DuplicateEventId(eventId);
+    }
+  }
+
   /** The result of this append if its events are stored in the stream exactly where it would have put them. */
-  private async storedAppend(streamId: string, events: readonly EventData[], expected: ExpectedRevision): Promise<AppendResult | undefined> {
+  private async storedAppend(streamId: string, events: readonly ClientEventData[], expected: ExpectedRevision): Promise<AppendResult | undefined> {
     const first = expected === NO_STREAM ? 0 : expected + 1;
-    const stored = await this.readStream(streamId, first, events.length);
+    const stored = await this.readServerStream(streamId, first, events.length);
     if (stored.length < events.length) return undefined;
-    if (!events.every((e, i) => stored[i]?.eventId === e.eventId)) return undefined;
-    const last = stored[events.length - 1] as RecordedEvent;
-    return { nextExpectedRevision: last.revision, position: last.position };
+    if (!events.every((e, i) => stored[i]?.id === e.id)) return undefined;
+    const last = stored[events.length - 1] as ClientRecordedEvent;
+    return { nextExpectedRevision: Number(last.revision), position: positionOf(last) };
   }
 
   private async positionAt(streamId: string, revision: number): Promise<number> {
@@ -231,7 +269,12 @@ export class EsdbEventStore implements EventStore, LogReader {
 
   async readStream(streamId: string, fromRevision = 0, maxCount?: number): Promise<RecordedEvent[]> {
     this.assertOpen();
-    const events: RecordedEvent[] = [];
+    return (await this.readServerStream(streamId, fromRevision, maxCount)).filter((e) => !e.type.startsWith('$')).map((e) => this.recorded(e));
+  }
+
+  /** A stream as the server has it, $-typed events included; [] when it does not exist. */
+  private async readServerStream(streamId: string, fromRevision: number, maxCount?: number): Promise<ClientRecordedEvent[]> {
+    const events: ClientRecordedEvent[] = [];
     try {
       const read = this.connection.readStream(this.serverName(streamId), {
         fromRevision: BigInt(fromRevision),
@@ -239,9 +282,7 @@ export class EsdbEventStore implements EventStore, LogReader {
         deadline: this.deadlineMs,
         ...(maxCount !== undefined ? { maxCount } : {}),
       });
-      for await (const resolved of read) {
-        if (resolved.event !== undefined && !resolved.event.type.startsWith('$')) events.push(this.recorded(resolved.event));
-      }
+      for await (const resolved of read) if (resolved.event !== undefined) events.push(resolved.event);
     } catch (error) {
       if (commandErrorType(error) === 'stream-not-found') return [];
       throw error;
