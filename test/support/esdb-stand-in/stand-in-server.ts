@@ -13,7 +13,8 @@
  * persistent subscriptions, no projections, no link resolution.
  *
  * Its job: let the EventStoreDB adapter's contract suite and e2e scenarios run in CI where no EventStoreDB can be
- * installed, with the faults that an "unknown outcome" needs (see EsdbStandIn).
+ * installed, with the faults that an "unknown outcome" needs. Tests start it through esdb-stand-in.ts, in a process
+ * of its own (see there why).
  */
 import { randomUUID } from 'node:crypto';
 import * as grpc from '@grpc/grpc-js';
@@ -41,7 +42,6 @@ import { AppendOutcome, EventFilter, EventLog, ExpectedState, LoggedEvent, Propo
 import {
   caughtUpResponse,
   checkpointResponse,
-  expectedState,
   parseFilter,
   parseUuid,
   proposedEvent,
@@ -56,6 +56,7 @@ export const STAND_IN_LABEL = 'esdb-stand-in (test-only, NOT EventStoreDB)';
 const REPORTED_SERVER_VERSION = '24.10.0';
 /** The server reads $all in pages of this many events; a filter without a window uses it as the window. */
 const DEFAULT_SEARCH_WINDOW = 32;
+const GRACE_BEFORE_FORCED_SHUTDOWN_MS = 500;
 
 export interface EsdbStandInOptions {
   /** Port to listen on (0 or absent: a free one, kept across restart()). */
@@ -93,7 +94,8 @@ export class StandInServer {
   readonly log = new EventLog();
   private server: grpc.Server | undefined;
   private readonly faults: Faults = { dropNextResponse: false, nextDelayMs: 0 };
-  private readonly cancelOnStop = new Set<() => void>();
+  /** Streaming calls still open: stop() ends each with UNAVAILABLE, as a client sees a server going away. */
+  private readonly openCalls = new Set<() => void>();
   private statsTimer: NodeJS.Timeout | undefined;
   private appendCount = 0;
   port: number;
@@ -133,11 +135,7 @@ export class StandInServer {
     const server = new grpc.Server();
     server.addService(ServerFeaturesService, { getSupportedMethods: this.getSupportedMethods });
     server.addService(GossipService, { read: this.gossip });
-    server.addService(StreamsService, {
-      read: this.read,
-      append: this.appendCall,
-      batchAppend: this.batchAppend,
-    } as unknown as grpc.UntypedServiceImplementation);
+    server.addService(StreamsService, { read: this.read, append: this.appendCall, batchAppend: this.batchAppend });
     this.port = await new Promise<number>((resolve, reject) =>
       server.bindAsync(`127.0.0.1:${this.port}`, grpc.ServerCredentials.createInsecure(), (error, port) => (error ? reject(error) : resolve(port))),
     );
@@ -157,9 +155,19 @@ export class StandInServer {
     const server = this.server;
     this.server = undefined;
     if (!server) return;
-    for (const cancel of this.cancelOnStop) cancel();
-    this.cancelOnStop.clear();
-    server.forceShutdown();
+    for (const endWithUnavailable of [...this.openCalls]) endWithUnavailable();
+    this.openCalls.clear();
+    // Let those statuses reach the clients, then cut whatever is still open.
+    await new Promise<void>((resolve) => {
+      const cut = setTimeout(() => {
+        server.forceShutdown();
+        resolve();
+      }, GRACE_BEFORE_FORCED_SHUTDOWN_MS);
+      server.tryShutdown(() => {
+        clearTimeout(cut);
+        resolve();
+      });
+    });
     this.logger.info({ port: this.port }, `${STAND_IN_LABEL} stopped (log kept)`);
   }
 
@@ -245,11 +253,7 @@ export class StandInServer {
         return;
       }
       const streamId = streamName(options.getStreamIdentifier());
-      const C = AppendReq.Options.ExpectedStreamRevisionCase;
-      const which = ({ [C.REVISION]: 'revision', [C.NO_STREAM]: 'no_stream', [C.ANY]: 'any', [C.STREAM_EXISTS]: 'stream_exists' } as const)[
-        options.getExpectedStreamRevisionCase() as number
-      ] as 'revision' | 'no_stream' | 'any' | 'stream_exists' | undefined;
-      const expected = expectedState(which, () => options!.getRevision());
+      const expected = appendExpectation(options);
       void this.commit(streamId, expected, proposed, () => !call.cancelled).then((result) => {
         if ('cancelled' in result) return;
         if (result.dropped) return callback(unavailable('response dropped after the append was committed'));
@@ -261,14 +265,19 @@ export class StandInServer {
   private readonly batchAppend = (call: grpc.ServerDuplexStream<BatchAppendReq, BatchAppendResp>): void => {
     const pending = new Map<string, { options: BatchAppendReq.Options | undefined; messages: ProposedEvent[] }>();
     let open = true;
-    const cancel = () => {
+    const forget = () => {
       open = false;
+      this.openCalls.delete(endWithUnavailable);
     };
-    this.cancelOnStop.add(cancel);
-    call.on('cancelled', cancel);
+    const endWithUnavailable = () => {
+      if (open) call.emit('error', unavailable('the server is going away'));
+      forget();
+    };
+    this.openCalls.add(endWithUnavailable);
+    call.on('cancelled', forget);
     call.on('end', () => {
-      this.cancelOnStop.delete(cancel);
       if (open) call.end();
+      forget();
     });
     call.on('data', (request: BatchAppendReq) => {
       const correlationId = parseUuid(request.getCorrelationId());
@@ -281,11 +290,7 @@ export class StandInServer {
       const options = batch.options;
       if (!options) return;
       const streamId = streamName(options.getStreamIdentifier());
-      const C = BatchAppendReq.Options.ExpectedStreamPositionCase;
-      const which = ({ [C.STREAM_POSITION]: 'revision', [C.NO_STREAM]: 'no_stream', [C.ANY]: 'any', [C.STREAM_EXISTS]: 'stream_exists' } as const)[
-        options.getExpectedStreamPositionCase() as number
-      ] as 'revision' | 'no_stream' | 'any' | 'stream_exists' | undefined;
-      const expected = expectedState(which, () => options.getStreamPosition());
+      const expected = batchAppendExpectation(options);
       const deadline = options.getDeadline21100()?.toDate();
       const response = new BatchAppendResp().setCorrelationId(request.getCorrelationId()).setStreamIdentifier(streamIdentifier(streamId));
       const withinDeadline = () => open && (!deadline || deadline.getTime() > Date.now());
@@ -300,7 +305,7 @@ export class StandInServer {
           return;
         }
         if (result.dropped) {
-          open = false;
+          forget();
           call.emit('error', unavailable('response dropped after the append was committed'));
           return;
         }
@@ -382,9 +387,13 @@ export class StandInServer {
     const unsubscribe = this.log.onAppended(deliver);
     const end = () => {
       unsubscribe();
-      this.cancelOnStop.delete(end);
+      this.openCalls.delete(endWithUnavailable);
     };
-    this.cancelOnStop.add(end);
+    const endWithUnavailable = () => {
+      end();
+      call.emit('error', unavailable('the server is going away'));
+    };
+    this.openCalls.add(endWithUnavailable);
     call.on('cancelled', end);
     call.on('error', end);
     call.on('close', end);
@@ -441,6 +450,34 @@ const subscriptionHistoryStream = (stream: readonly LoggedEvent[], options: Read
     }
     default:
       return stream;
+  }
+};
+
+const appendExpectation = (options: AppendReq.Options): ExpectedState => {
+  const C = AppendReq.Options.ExpectedStreamRevisionCase;
+  switch (options.getExpectedStreamRevisionCase()) {
+    case C.REVISION:
+      return { kind: 'revision', revision: BigInt(options.getRevision()) };
+    case C.NO_STREAM:
+      return { kind: 'no_stream' };
+    case C.STREAM_EXISTS:
+      return { kind: 'stream_exists' };
+    default:
+      return { kind: 'any' };
+  }
+};
+
+const batchAppendExpectation = (options: BatchAppendReq.Options): ExpectedState => {
+  const C = BatchAppendReq.Options.ExpectedStreamPositionCase;
+  switch (options.getExpectedStreamPositionCase()) {
+    case C.STREAM_POSITION:
+      return { kind: 'revision', revision: BigInt(options.getStreamPosition()) };
+    case C.NO_STREAM:
+      return { kind: 'no_stream' };
+    case C.STREAM_EXISTS:
+      return { kind: 'stream_exists' };
+    default:
+      return { kind: 'any' };
   }
 };
 

@@ -36,8 +36,8 @@ describe.each([true, false])(`esdb stand-in (test-only, not EventStoreDB) throug
   });
 
   afterAll(async () => {
-    await client?.dispose();
-    await standIn?.close();
+    await client.dispose();
+    await standIn.close();
   });
 
   it('appends and reads a stream back, forwards and backwards, with revisions and a count', async () => {
@@ -156,22 +156,55 @@ describe.each([true, false])(`esdb stand-in (test-only, not EventStoreDB) throug
     await eventually('caught up', () => caughtUp);
     await client.appendToStream(s, [event(`Live${tag}`, { k: 2 })]);
     await eventually('the live event', () => received.length === 2, { seen: () => received.map((e) => e.type) });
+    // A window of 1 × interval 1: a checkpoint after each of the three events considered (Seen, Noise, Live).
+    await eventually('three checkpoints', () => checkpoints.length >= 3, { seen: () => checkpoints });
     await subscription.unsubscribe();
 
     expect(received.map((e) => e.data.k)).toEqual([1, 2]);
-    expect(checkpoints.length).toBeGreaterThanOrEqual(3);
     expect(checkpoints[0]! > from.commit).toBe(true);
   });
 
   it('commits an append whose response it then drops (UNAVAILABLE), and the same-id retry succeeds without a second write', async () => {
     const s = stream('dropped');
     const id = randomUUID();
-    standIn.dropNextAppendResponse();
+    await standIn.dropNextAppendResponse();
     await expect(client.appendToStream(s, event('Placed', {}, id), expecting(C().NO_STREAM))).rejects.toBeInstanceOf(C().UnavailableError);
     expect((await standIn.events()).filter((e) => e.streamId === s)).toHaveLength(1);
-    const retry = await settlesWithin('the retry', client.appendToStream(s, event('Placed', {}, id), expecting(C().NO_STREAM)));
+    const retry: any = await settlesWithin('the retry', client.appendToStream(s, event('Placed', {}, id), expecting(C().NO_STREAM)));
     expect(retry.nextExpectedRevision).toBe(0n);
     expect((await collect(client.readStream(s))).length).toBe(1);
+  });
+
+  it('respects the deadline of a delayed append: the client sees it exceeded and nothing is written', async () => {
+    const s = stream('late');
+    await standIn.delayNextAppend(1_500);
+    await expect(client.appendToStream(s, event('TooLate'), { ...expecting(C().ANY), deadline: 300 })).rejects.toBeInstanceOf(
+      C().DeadlineExceededError,
+    );
+    // Past the delay, the server has decided: it wrote nothing.
+    await new Promise((resolve) => setTimeout(resolve, 1_500));
+    expect((await standIn.events()).filter((e) => e.streamId === s)).toEqual([]);
+  });
+
+  it('ends live subscriptions with UNAVAILABLE when it kills every connection, and serves again after', async () => {
+    const errors: any[] = [];
+    const subscription = client.subscribeToAll({ fromPosition: C().END });
+    subscription.on('error', (error: unknown) => errors.push(error));
+    subscription.on('data', () => undefined);
+    await eventually('the subscription is confirmed', () => subscription.id !== undefined);
+    await standIn.killConnections();
+    await eventually('the subscription fails', () => errors.length > 0);
+    expect(errors[0]).toBeInstanceOf(C().UnavailableError);
+    const s = stream('after-kill');
+    await eventually('the client appends again', async () => {
+      try {
+        await client.appendToStream(s, event('Again', {}, '1b1d0c64-6a8c-4d4e-9d6a-3d1f0f6c2a11'));
+        return true;
+      } catch {
+        return false;
+      }
+    });
+    expect((await standIn.events()).filter((e) => e.streamId === s)).toHaveLength(1);
   });
 
   it('keeps the log across restart() on the same port', async () => {

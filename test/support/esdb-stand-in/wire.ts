@@ -54,23 +54,6 @@ export const proposedEvent = (message: WireProposedMessage): ProposedEvent => ({
   customMetadata: message.getCustomMetadata_asU8(),
 });
 
-/** The four expectation cases; the case numbers differ between Append and BatchAppend, the meaning does not. */
-export const expectedState = (
-  which: 'revision' | 'no_stream' | 'any' | 'stream_exists' | undefined,
-  revision: () => string,
-): ExpectedState => {
-  switch (which) {
-    case 'revision':
-      return { kind: 'revision', revision: BigInt(revision()) };
-    case 'no_stream':
-      return { kind: 'no_stream' };
-    case 'stream_exists':
-      return { kind: 'stream_exists' };
-    default:
-      return { kind: 'any' };
-  }
-};
-
 export const recordedEvent = (event: LoggedEvent, structuredIds: boolean): ReadResp.ReadEvent.RecordedEvent => {
   const recorded = new ReadResp.ReadEvent.RecordedEvent()
     .setId(uuid(event.id, structuredIds))
