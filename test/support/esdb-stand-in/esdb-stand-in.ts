@@ -22,6 +22,8 @@ export interface EsdbStandInOptions {
   batchAppend?: boolean;
   /** Period of the `$statsCollected` system events (default 2000 ms; 0: none). The real server's is 30 s. */
   statsPeriodMs?: number;
+  /** The server's MaxAppendSize in bytes (default 1 MiB, as the server's): a larger append is refused whole. */
+  maxAppendSize?: number;
 }
 
 export interface EsdbStandIn {
@@ -136,6 +138,7 @@ export const startEsdbStandIn = async (options: EsdbStandInOptions = {}): Promis
   const args = ['--port', String(options.port ?? 0)];
   if (options.batchAppend === false) args.push('--no-batch-append');
   if (options.statsPeriodMs !== undefined) args.push('--stats-period-ms', String(options.statsPeriodMs));
+  if (options.maxAppendSize !== undefined) args.push('--max-append-size', String(options.maxAppendSize));
   const child = fork(CLI, args, { serialization: 'advanced', stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
   const port = await new Promise<number>((resolve, reject) => {
     const timer = setTimeout(() => reject(new Error(`esdb stand-in: not ready after ${READY_TIMEOUT_MS} ms`)), READY_TIMEOUT_MS);

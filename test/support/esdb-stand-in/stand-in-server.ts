@@ -20,8 +20,6 @@ import { randomUUID } from 'node:crypto';
 import * as grpc from '@grpc/grpc-js';
 import pino, { Logger } from 'pino';
 import { Empty } from '@kurrent/kurrentdb-client/generated/kurrentdb/protocols/v1/shared_pb';
-import { Code } from '@kurrent/kurrentdb-client/generated/kurrentdb/protocols/v1/code_pb';
-import { Status } from '@kurrent/kurrentdb-client/generated/kurrentdb/protocols/v1/status_pb';
 import { GossipService } from '@kurrent/kurrentdb-client/generated/kurrentdb/protocols/v1/gossip_grpc_pb';
 import { ClusterInfo, EndPoint, MemberInfo } from '@kurrent/kurrentdb-client/generated/kurrentdb/protocols/v1/gossip_pb';
 import { ServerFeaturesService } from '@kurrent/kurrentdb-client/generated/kurrentdb/protocols/v1/serverfeatures_grpc_pb';
@@ -36,8 +34,6 @@ import {
   ReadResp,
 } from '@kurrent/kurrentdb-client/generated/kurrentdb/protocols/v1/streams_pb';
 import { AllStreamPosition } from '@kurrent/kurrentdb-client/generated/kurrentdb/protocols/v1/shared_pb';
-import { Any } from 'google-protobuf/google/protobuf/any_pb';
-import { Empty as GoogleEmpty } from 'google-protobuf/google/protobuf/empty_pb';
 import { AppendOutcome, EventFilter, EventLog, ExpectedState, LoggedEvent, ProposedEvent, matchesFilter } from './event-log';
 import {
   caughtUpResponse,
@@ -48,6 +44,9 @@ import {
   readEventResponse,
   streamIdentifier,
   streamName,
+  maximumAppendSizeExceededStatus,
+  sizeOnDisk,
+  timeoutStatus,
   wrongExpectedVersionStatus,
 } from './wire';
 
@@ -57,6 +56,7 @@ const REPORTED_SERVER_VERSION = '24.10.0';
 /** The server reads $all in pages of this many events; a filter without a window uses it as the window. */
 const DEFAULT_SEARCH_WINDOW = 32;
 const GRACE_BEFORE_FORCED_SHUTDOWN_MS = 500;
+const DEFAULT_MAX_APPEND_SIZE = 1_048_576;
 
 export interface EsdbStandInOptions {
   /** Port to listen on (0 or absent: a free one, kept across restart()). */
@@ -65,6 +65,8 @@ export interface EsdbStandInOptions {
   batchAppend?: boolean;
   /** Period of the `$statsCollected` system events (default 2000 ms; 0: none). The real server's is 30 s. */
   statsPeriodMs?: number;
+  /** The server's MaxAppendSize (default 1 MiB, as the server's): larger appends are refused whole. */
+  maxAppendSize?: number;
   logger?: Logger;
 }
 
@@ -215,6 +217,14 @@ export class StandInServer {
     callback(null, new ClusterInfo().setMembersList([member]));
   };
 
+  private get maxAppendSize(): number {
+    return this.options.maxAppendSize ?? DEFAULT_MAX_APPEND_SIZE;
+  }
+
+  private exceedsMaxAppendSize(proposed: readonly ProposedEvent[]): boolean {
+    return proposed.reduce((size, event) => size + sizeOnDisk(event), 0) > this.maxAppendSize;
+  }
+
   /** Applies the pending faults around one append: the delay first, the dropped response after the commit. */
   private async commit(
     streamId: string,
@@ -254,6 +264,13 @@ export class StandInServer {
       }
       const streamId = streamName(options.getStreamIdentifier());
       const expected = appendExpectation(options);
+      if (this.exceedsMaxAppendSize(proposed)) {
+        const trailers = new grpc.Metadata();
+        trailers.set('exception', 'maximum-append-size-exceeded');
+        trailers.set('maximum-append-size', String(this.maxAppendSize));
+        callback({ code: grpc.status.INVALID_ARGUMENT, details: `Maximum Append Size of ${this.maxAppendSize} Exceeded.`, metadata: trailers });
+        return;
+      }
       void this.commit(streamId, expected, proposed, () => !call.cancelled).then((result) => {
         if ('cancelled' in result) return;
         if (result.dropped) return callback(unavailable('response dropped after the append was committed'));
@@ -293,6 +310,10 @@ export class StandInServer {
       const expected = batchAppendExpectation(options);
       const deadline = options.getDeadline21100()?.toDate();
       const response = new BatchAppendResp().setCorrelationId(request.getCorrelationId()).setStreamIdentifier(streamIdentifier(streamId));
+      if (this.exceedsMaxAppendSize(batch.messages)) {
+        call.write(response.setError(maximumAppendSizeExceededStatus(this.maxAppendSize)));
+        return;
+      }
       const withinDeadline = () => open && (!deadline || deadline.getTime() > Date.now());
       if (!withinDeadline()) {
         call.write(response.setError(timeoutStatus()));
@@ -311,7 +332,7 @@ export class StandInServer {
         }
         const outcome = result.outcome;
         if (outcome.kind === 'wrong_expected_version') {
-          call.write(response.setError(wrongExpectedVersionStatus(streamId, expected, outcome.currentRevision)));
+          call.write(response.setError(wrongExpectedVersionStatus(expected, outcome.currentRevision)));
           return;
         }
         const success = new BatchAppendResp.Success()
@@ -498,11 +519,6 @@ const appendResponse = (outcome: AppendOutcome, expected: ExpectedState): Append
   return new AppendResp().setSuccess(success);
 };
 
-const timeoutStatus = (): Status => {
-  const details = new Any();
-  details.pack(new GoogleEmpty().serializeBinary(), 'event_store.client.Timeout');
-  return new Status().setCode(Code.DEADLINE_EXCEEDED).setMessage(`${STAND_IN_LABEL}: the append's deadline passed`).setDetails(details);
-};
 
 /** Starts the server in this process. Test-only: it is NOT EventStoreDB. */
 export const startStandInServer = async (options: EsdbStandInOptions = {}): Promise<StandInServer> => {

@@ -91,6 +91,13 @@ describe.each([true, false])(`esdb stand-in (test-only, not EventStoreDB) throug
     expect((await collect(client.readStream(s))).length).toBe(3);
   });
 
+  it('refuses an append over the maximum append size whole, with MaxAppendSizeExceededError', async () => {
+    const s = stream('big');
+    const big = event('Big', { blob: 'x'.repeat(1_048_576) });
+    await expect(client.appendToStream(s, big)).rejects.toMatchObject({ type: 'maximum-append-size-exceeded', maxAppendSize: 1_048_576 });
+    expect((await standIn.events()).filter((e) => e.streamId === s)).toEqual([]);
+  });
+
   it('answers a retry with the same event ids and expected revision as success, without writing again', async () => {
     const s = stream('retry');
     await client.appendToStream(s, event('Opened'), expecting(C().NO_STREAM));

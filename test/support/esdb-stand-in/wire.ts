@@ -7,7 +7,7 @@ import { Any } from 'google-protobuf/google/protobuf/any_pb';
 import { Timestamp } from 'google-protobuf/google/protobuf/timestamp_pb';
 import { Empty as GoogleEmpty } from 'google-protobuf/google/protobuf/empty_pb';
 import { Code } from '@kurrent/kurrentdb-client/generated/kurrentdb/protocols/v1/code_pb';
-import { Empty, StreamIdentifier, UUID, WrongExpectedVersion } from '@kurrent/kurrentdb-client/generated/kurrentdb/protocols/v1/shared_pb';
+import { Empty, MaximumAppendSizeExceeded, StreamIdentifier, UUID, WrongExpectedVersion } from '@kurrent/kurrentdb-client/generated/kurrentdb/protocols/v1/shared_pb';
 import { Status } from '@kurrent/kurrentdb-client/generated/kurrentdb/protocols/v1/status_pb';
 import { ReadReq, ReadResp } from '@kurrent/kurrentdb-client/generated/kurrentdb/protocols/v1/streams_pb';
 import { EventFilter, ExpectedState, LoggedEvent, ProposedEvent } from './event-log';
@@ -95,8 +95,8 @@ export const parseFilter = (filter: ReadReq.Options.FilterOptions | undefined): 
   return { on, prefixes: expression.getPrefixList(), regex: regex === '' ? undefined : new RegExp(regex) };
 };
 
-/** The rich error a BatchAppend answers with: a google.rpc.Status whose details pack the reason. */
-export const wrongExpectedVersionStatus = (streamId: string, expected: ExpectedState, current: bigint | undefined): Status => {
+/** The rich errors a BatchAppend answers with, as the server writes them: a google.rpc.Status packing the reason. */
+export const wrongExpectedVersionStatus = (expected: ExpectedState, current: bigint | undefined): Status => {
   const details = new WrongExpectedVersion();
   if (current === undefined) details.setCurrentNoStream(new GoogleEmpty());
   else details.setCurrentStreamRevision(current.toString());
@@ -114,11 +114,24 @@ export const wrongExpectedVersionStatus = (streamId: string, expected: ExpectedS
       details.setExpectedAny(new GoogleEmpty());
       break;
   }
-  const any = new Any();
-  any.pack(details.serializeBinary(), 'event_store.client.WrongExpectedVersion');
-  const expectedText = expected.kind === 'revision' ? expected.revision.toString() : expected.kind;
-  return new Status()
-    .setCode(Code.FAILED_PRECONDITION)
-    .setMessage(`WrongExpectedVersion: append to stream '${streamId}' expected ${expectedText}, current ${current?.toString() ?? 'no_stream'}`)
-    .setDetails(any);
+  const any = packed(details, 'event_store.client.WrongExpectedVersion');
+  return new Status().setCode(Code.ALREADY_EXISTS).setMessage('WrongExpectedVersion').setDetails(any);
 };
+
+const packed = (message: { serializeBinary(): Uint8Array }, typeName: string): Any => {
+  const any = new Any();
+  any.pack(message.serializeBinary(), typeName);
+  return any;
+};
+
+export const timeoutStatus = (): Status =>
+  new Status().setCode(Code.DEADLINE_EXCEEDED).setMessage('Timeout').setDetails(packed(new GoogleEmpty(), 'event_store.client.Timeout'));
+
+export const maximumAppendSizeExceededStatus = (maxAppendSize: number): Status =>
+  new Status()
+    .setCode(Code.INVALID_ARGUMENT)
+    .setMessage('MaximumAppendSizeExceeded')
+    .setDetails(packed(new MaximumAppendSizeExceeded().setMaxappendsize(maxAppendSize), 'event_store.client.MaximumAppendSizeExceeded'));
+
+/** What the server counts against its maximum append size: data, metadata and the type in UTF-16. */
+export const sizeOnDisk = (event: ProposedEvent): number => event.data.length + event.customMetadata.length + event.type.length * 2;
