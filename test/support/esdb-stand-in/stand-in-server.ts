@@ -377,8 +377,11 @@ export class StandInServer {
 
   /**
    * A catch-up subscription: confirmation, the history after the starting point, caught-up, then live events. With
-   * a filter, a checkpoint each time `window × multiplier` events have been considered (matching or not), as the
-   * server does, so a consumer that sees nothing matching still learns how far the scan went.
+   * a filter, checkpoints as the server sends them: it scans the history in pages of `window` events and, after a
+   * page (not the last), sends one if `window × multiplier` events have been considered (matching or not) since the
+   * previous, at the page's last matching event (or where the page began); live, after every `window × multiplier`
+   * events considered, at the event that completes the count. So a consumer that sees nothing matching still learns
+   * how far the scan went.
    */
   private subscribe(
     call: grpc.ServerWritableStream<ReadReq, ReadResp>,
@@ -387,24 +390,39 @@ export class StandInServer {
   ): void {
     const filterOptions = options.getFilter();
     const window = filterOptions?.hasMax() ? filterOptions.getMax() : DEFAULT_SEARCH_WINDOW;
-    const checkpointInterval = filter ? Math.max(1, window * (filterOptions?.getCheckpointintervalmultiplier() || 1)) : Infinity;
+    const checkpointInterval = filter ? window * (filterOptions?.getCheckpointintervalmultiplier() || 1) : Infinity;
     let considered = 0;
     const streamId = fromAll ? undefined : streamName(options.getStream()!.getStreamIdentifier());
-    const deliver = (event: LoggedEvent) => {
-      if (streamId !== undefined && event.streamId !== streamId) return;
-      if (matchesFilter(filter, event)) call.write(readEventResponse(event, structuredIds, fromAll));
-      if (++considered >= checkpointInterval) {
-        considered = 0;
-        call.write(checkpointResponse(event.position, new Date()));
-      }
+    const send = (event: LoggedEvent): boolean => {
+      const matches = matchesFilter(filter, event);
+      if (matches) call.write(readEventResponse(event, structuredIds, fromAll));
+      return matches;
     };
 
     call.write(new ReadResp().setConfirmation(new ReadResp.SubscriptionConfirmation().setSubscriptionId(randomUUID())));
     // The log is synchronous: history and the switch to live happen in one turn, so no event falls between them.
     const history = fromAll ? subscriptionHistoryAll(this.log.events(), options.getAll()!) : subscriptionHistoryStream(this.log.stream(streamId!), options.getStream()!);
-    for (const event of history) deliver(event);
+    for (let start = 0; start < history.length; start += window) {
+      const page = history.slice(start, start + window);
+      let checkpointAt = page[0]!.position;
+      for (const event of page) if (send(event)) checkpointAt = event.position;
+      considered += page.length;
+      const endOfLog = start + window >= history.length;
+      if (!endOfLog && considered >= checkpointInterval) {
+        considered %= checkpointInterval;
+        call.write(checkpointResponse(checkpointAt, new Date()));
+      }
+    }
     const last = fromAll ? this.log.lastPosition() : this.log.stream(streamId!).at(-1)?.revision;
     call.write(caughtUpResponse(new Date(), last === undefined ? undefined : fromAll ? { position: last } : { revision: last }));
+    const deliver = (event: LoggedEvent) => {
+      if (streamId !== undefined && event.streamId !== streamId) return;
+      send(event);
+      if (++considered >= checkpointInterval) {
+        considered = 0;
+        call.write(checkpointResponse(event.position, new Date()));
+      }
+    };
     const unsubscribe = this.log.onAppended(deliver);
     const end = () => {
       unsubscribe();

@@ -178,11 +178,34 @@ describe.each([true, false])(`esdb stand-in (test-only, not EventStoreDB) throug
     await eventually('caught up', () => caughtUp);
     await client.appendToStream(s, [event(`Live${tag}`, { k: 2 })]);
     await eventually('the live event', () => received.some((e) => e.type === `Live${tag}`), { seen: () => received.map((e) => e.type) });
-    // A window of 1 × interval 1: a checkpoint after each of the three events considered (Seen, Noise, Live).
-    await eventually('three checkpoints', () => checkpoints.length >= 3, { seen: () => checkpoints });
+    const live = received.find((e) => e.type === `Live${tag}`);
+    // A window of 1 × multiplier 1: after the first page of the history (Seen), then after each live event.
+    await eventually('the checkpoint at the live event', () => checkpoints.includes(live.position.commit), { seen: () => checkpoints });
 
     expect(received.map((e) => e.data.k)).toEqual([1, 2]);
+    expect(checkpoints.length).toBeGreaterThanOrEqual(2);
     expect(checkpoints.filter((position) => position <= from.commit)).toEqual([]);
+  });
+
+  it('sends checkpoints while a filter matches nothing, so a consumer learns how far the scan went', async () => {
+    const s = stream('unmatched');
+    const from = (await collect<any>(client.readAll({ direction: C().BACKWARDS, fromPosition: C().END, maxCount: 1 })))[0].event.position;
+    await client.appendToStream(s, Array.from({ length: 40 }, (_, i) => event('Unmatched', { i })));
+    const checkpoints: bigint[] = [];
+    const received: unknown[] = [];
+    let caughtUp = false;
+    // The default window (32) × multiplier 1: one checkpoint after the first page of 32, none at the end of the log.
+    const filter = C().eventTypeFilter({
+      prefixes: [`Nothing-${randomUUID()}`],
+      checkpointReached: async (_s: unknown, position: { commit: bigint }) => void checkpoints.push(position.commit),
+    });
+    const subscription = subscribeToAll({ fromPosition: from, filter });
+    subscription.on('data', (e: unknown) => received.push(e));
+    subscription.on('caughtUp', () => (caughtUp = true));
+    await eventually('caught up', () => caughtUp);
+    expect(received).toEqual([]);
+    expect(checkpoints).toHaveLength(1);
+    expect(checkpoints[0]! > from.commit).toBe(true);
   });
 
   it('commits an append whose response it then drops (UNAVAILABLE), and the same-id retry succeeds without a second write', async () => {
