@@ -7,6 +7,9 @@
  * package loaded last wins for both: @eventstore/db-client's BatchAppend then fails to serialize ("getDeadline21100
  * is not a function"). A server built from one package's definitions must therefore never share a process (or a
  * Jest test file, which has one global) with code using the other package; e2e tests get the same process anyway.
+ *
+ * In an e2e test: `const esdb = await startEsdbStandIn();`, spawn the built api with `EVENTSTORE_URL: esdb.url()`
+ * in its environment, and `await esdb.close()` after. By hand: `node test/support/esdb-stand-in/cli.js --port 2113`.
  */
 import { ChildProcess, fork } from 'node:child_process';
 import path from 'node:path';

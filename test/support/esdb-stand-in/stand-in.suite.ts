@@ -37,13 +37,13 @@ describe.each([true, false])(`esdb stand-in (test-only, not EventStoreDB) throug
 
   /** Subscriptions a test opened: ended after it, pass or fail, so none outlives its test. */
   const open: any[] = [];
-  const subscribeToAll = (options: object): any => {
-    const subscription = client.subscribeToAll(options);
+  const track = (subscription: any): any => {
     subscription.errors = [] as unknown[];
     subscription.on('error', (error: unknown) => subscription.errors.push(error));
     open.push(subscription);
     return subscription;
   };
+  const subscribeToAll = (options: object): any => track(client.subscribeToAll(options));
 
   afterEach(async () => {
     for (const subscription of open.splice(0)) await subscription.unsubscribe();
@@ -206,6 +206,25 @@ describe.each([true, false])(`esdb stand-in (test-only, not EventStoreDB) throug
     expect(received).toEqual([]);
     expect(checkpoints).toHaveLength(1);
     expect(checkpoints[0]! > from.commit).toBe(true);
+  });
+
+  it('streams a stream subscription from a revision: the events after it, caught-up, then live ones', async () => {
+    const s = stream('followed');
+    await client.appendToStream(s, [event('E', { n: 0 }), event('E', { n: 1 }), event('E', { n: 2 })]);
+    const subscription = track(client.subscribeToStream(s, { fromRevision: 0n }));
+    const received: any[] = [];
+    let caughtUp = false;
+    subscription.on('data', (e: any) => received.push(e.event));
+    subscription.on('caughtUp', () => (caughtUp = true));
+    await eventually('caught up', () => caughtUp);
+    await client.appendToStream(stream('other'), event('Elsewhere'));
+    await client.appendToStream(s, event('E', { n: 3 }));
+    await eventually('the live event', () => received.length === 3, { seen: () => received.map((e) => e.data) });
+    expect(received.map((e) => [e.revision, e.data.n])).toEqual([
+      [1n, 1],
+      [2n, 2],
+      [3n, 3],
+    ]);
   });
 
   it('commits an append whose response it then drops (UNAVAILABLE), and the same-id retry succeeds without a second write', async () => {
