@@ -4,7 +4,7 @@
  * [--no-batch-append] [--stats-period-ms N] [--max-append-size BYTES]`, when it prints `esdb-stand-in ready <url>` and serves until killed.
  */
 import pino from 'pino';
-import { STAND_IN_LABEL, StandInServer, startStandInServer } from './stand-in-server';
+import { DelayOptions, STAND_IN_LABEL, StandInServer, startStandInServer } from './stand-in-server';
 
 export interface StandInCommand {
   readonly id: number;
@@ -28,7 +28,7 @@ const run = async (server: StandInServer, command: StandInCommand): Promise<unkn
     case 'dropNextAppendResponse':
       return server.dropNextAppendResponse();
     case 'delayNextAppend':
-      return server.delayNextAppend(command.args[0] as number);
+      return server.delayNextAppend(command.args[0] as number, command.args[1] as DelayOptions);
     case 'appendRequests':
       return server.appendRequests();
     case 'killConnections':

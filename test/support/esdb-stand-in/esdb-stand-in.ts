@@ -15,8 +15,10 @@ import { ChildProcess, fork } from 'node:child_process';
 import path from 'node:path';
 import type { StandInCommand, StandInReply } from './child';
 import type { AppendOutcome, LoggedEvent } from './event-log';
+import type { DelayOptions } from './stand-in-server';
 
 export type { AppendOutcome, LoggedEvent } from './event-log';
+export type { DelayOptions } from './stand-in-server';
 
 export interface EsdbStandInOptions {
   /** Port to listen on (absent: a free one, kept across restart()). */
@@ -41,8 +43,11 @@ export interface EsdbStandIn {
   append(streamId: string, events: readonly { type: string; data?: unknown; id?: string }[]): Promise<AppendOutcome>;
   /** Fault: the next append is committed, then its call fails with UNAVAILABLE as if the connection had dropped. */
   dropNextAppendResponse(): Promise<void>;
-  /** Fault: the next append waits this long first; if its deadline passes or the client cancels meanwhile, nothing is written. */
-  delayNextAppend(ms: number): Promise<void>;
+  /**
+   * Fault: the next append waits this long first. If its deadline passes meanwhile the client is answered
+   * DEADLINE_EXCEEDED and, by default, nothing is written; with `commitAfterDeadline` the events land anyway.
+   */
+  delayNextAppend(ms: number, options?: DelayOptions): Promise<void>;
   /** How many appends (Append calls, BatchAppend batches) reached the server: what a retry test counts. */
   appendRequests(): Promise<number>;
   /** Closes every client connection at once (stop, then listen again on the same port; the log is kept). */
@@ -99,8 +104,8 @@ class ChildStandIn implements EsdbStandIn {
     await this.call('dropNextAppendResponse');
   }
 
-  async delayNextAppend(ms: number): Promise<void> {
-    await this.call('delayNextAppend', ms);
+  async delayNextAppend(ms: number, options: DelayOptions = {}): Promise<void> {
+    await this.call('delayNextAppend', ms, options);
   }
 
   appendRequests(): Promise<number> {

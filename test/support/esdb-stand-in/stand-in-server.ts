@@ -74,6 +74,17 @@ export interface EsdbStandInOptions {
 interface Faults {
   dropNextResponse: boolean;
   nextDelayMs: number;
+  /** The delayed append is written even if its deadline passed meanwhile (the client was told DEADLINE_EXCEEDED). */
+  nextDelayCommitsAnyway: boolean;
+}
+
+export interface DelayOptions {
+  /**
+   * Write the append after the delay even when its deadline has passed: the client has been answered
+   * DEADLINE_EXCEEDED (Timeout) yet the events land, as they can on the real server, whose timeout answer and
+   * write are independent. Default false: an expired append is not written.
+   */
+  commitAfterDeadline?: boolean;
 }
 
 type CommitResult = { outcome: AppendOutcome; dropped: boolean } | { cancelled: true };
@@ -95,7 +106,7 @@ const unavailable = (what: string): Partial<grpc.StatusObject> => ({
 export class StandInServer {
   readonly log = new EventLog();
   private server: grpc.Server | undefined;
-  private readonly faults: Faults = { dropNextResponse: false, nextDelayMs: 0 };
+  private readonly faults: Faults = { dropNextResponse: false, nextDelayMs: 0, nextDelayCommitsAnyway: false };
   /** Streaming calls still open: stop() ends each with UNAVAILABLE, as a client sees a server going away. */
   private readonly openCalls = new Set<() => void>();
   private statsTimer: NodeJS.Timeout | undefined;
@@ -125,8 +136,9 @@ export class StandInServer {
     this.faults.dropNextResponse = true;
   }
 
-  delayNextAppend(ms: number): void {
+  delayNextAppend(ms: number, options: DelayOptions = {}): void {
     this.faults.nextDelayMs = ms;
+    this.faults.nextDelayCommitsAnyway = options.commitAfterDeadline ?? false;
   }
 
   appendRequests(): number {
@@ -234,11 +246,13 @@ export class StandInServer {
   ): Promise<CommitResult> {
     this.appendCount++;
     const delayMs = this.faults.nextDelayMs;
+    const commitsAnyway = this.faults.nextDelayCommitsAnyway;
     this.faults.nextDelayMs = 0;
+    this.faults.nextDelayCommitsAnyway = false;
     if (delayMs > 0) {
-      this.logger.info({ streamId, delayMs }, `${STAND_IN_LABEL}: delaying an append (fault)`);
+      this.logger.info({ streamId, delayMs, commitsAnyway }, `${STAND_IN_LABEL}: delaying an append (fault)`);
       await new Promise((resolve) => setTimeout(resolve, delayMs));
-      if (!stillWanted()) return { cancelled: true };
+      if (!commitsAnyway && !stillWanted()) return { cancelled: true };
     }
     const outcome = this.log.append(streamId, expected, proposed);
     const dropped = this.faults.dropNextResponse && outcome.kind !== 'wrong_expected_version';
@@ -309,36 +323,39 @@ export class StandInServer {
       const streamId = streamName(options.getStreamIdentifier());
       const expected = batchAppendExpectation(options);
       const deadline = options.getDeadline21100()?.toDate();
-      const response = new BatchAppendResp().setCorrelationId(request.getCorrelationId()).setStreamIdentifier(streamIdentifier(streamId));
+      const response = () => new BatchAppendResp().setCorrelationId(request.getCorrelationId()).setStreamIdentifier(streamIdentifier(streamId));
+      // One answer per correlation id: the timeout (the server answers it on its own timer) or the outcome.
+      let answered = false;
+      const answer = (message: BatchAppendResp) => {
+        clearTimeout(timeout);
+        if (answered || !open) return;
+        answered = true;
+        call.write(message);
+      };
+      const timeout = deadline ? setTimeout(() => answer(response().setError(timeoutStatus())), Math.max(0, deadline.getTime() - Date.now())) : undefined;
       if (this.exceedsMaxAppendSize(batch.messages)) {
-        call.write(response.setError(maximumAppendSizeExceededStatus(this.maxAppendSize)));
+        answer(response().setError(maximumAppendSizeExceededStatus(this.maxAppendSize)));
         return;
       }
-      const withinDeadline = () => open && (!deadline || deadline.getTime() > Date.now());
-      if (!withinDeadline()) {
-        call.write(response.setError(timeoutStatus()));
-        return;
-      }
+      const withinDeadline = () => open && !answered;
       void this.commit(streamId, expected, batch.messages, withinDeadline).then((result) => {
-        if (!open) return;
-        if ('cancelled' in result) {
-          call.write(response.setError(timeoutStatus()));
-          return;
-        }
+        if ('cancelled' in result) return;
         if (result.dropped) {
+          clearTimeout(timeout);
+          if (!open) return;
           forget();
           call.emit('error', unavailable('response dropped after the append was committed'));
           return;
         }
         const outcome = result.outcome;
         if (outcome.kind === 'wrong_expected_version') {
-          call.write(response.setError(wrongExpectedVersionStatus(expected, outcome.currentRevision)));
+          answer(response().setError(wrongExpectedVersionStatus(expected, outcome.currentRevision)));
           return;
         }
         const success = new BatchAppendResp.Success()
           .setCurrentRevision(outcome.lastRevision.toString())
           .setPosition(new AllStreamPosition().setCommitPosition(outcome.position.toString()).setPreparePosition(outcome.position.toString()));
-        call.write(response.setSuccess(success));
+        answer(response().setSuccess(success));
       });
     });
   };

@@ -251,6 +251,21 @@ describe.each([true, false])(`esdb stand-in (test-only, not EventStoreDB) throug
     expect((await standIn.events()).filter((e) => e.streamId === s)).toEqual([]);
   });
 
+  it('can write a delayed append after answering its deadline exceeded: the unknown outcome a same-id retry settles', async () => {
+    const s = stream('late-but-written');
+    const id = randomUUID();
+    await standIn.delayNextAppend(1_000, { commitAfterDeadline: true });
+    await expect(client.appendToStream(s, event('Landed', {}, id), { ...expecting(C().NO_STREAM), deadline: 300 })).rejects.toBeInstanceOf(
+      C().DeadlineExceededError,
+    );
+    await eventually('the late write', async () => (await standIn.events()).some((e) => e.streamId === s));
+    await expect(client.appendToStream(s, event('Landed', {}, id), expecting(C().NO_STREAM))).resolves.toMatchObject({
+      success: true,
+      nextExpectedRevision: 0n,
+    });
+    expect((await collect(client.readStream(s))).length).toBe(1);
+  });
+
   it('ends live subscriptions with UNAVAILABLE when it kills every connection, and serves again after', async () => {
     const subscription = subscribeToAll({ fromPosition: C().END });
     const errors: unknown[] = subscription.errors;
