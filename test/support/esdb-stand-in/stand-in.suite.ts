@@ -286,6 +286,17 @@ describe.each([true, false])(`esdb stand-in (test-only, not EventStoreDB) throug
     expect((await standIn.events()).filter((e) => e.streamId === s)).toHaveLength(1);
   });
 
+  it('answers gossip, so a +discover connection string finds it as the leader', async () => {
+    const discovering = connect(standIn.url(name).replace('://', '+discover://'));
+    try {
+      const s = stream('discovered');
+      await discovering.appendToStream(s, event('Found'));
+      expect((await collect<any>(discovering.readStream(s))).map((e) => e.event.type)).toEqual(['Found']);
+    } finally {
+      await discovering.dispose();
+    }
+  });
+
   it('keeps the log across restart() on the same port', async () => {
     const s = stream('restart');
     await client.appendToStream(s, event('Kept'));
