@@ -19,7 +19,6 @@
 import { randomUUID } from 'node:crypto';
 import * as grpc from '@grpc/grpc-js';
 import pino, { Logger } from 'pino';
-import { Empty } from '@kurrent/kurrentdb-client/generated/kurrentdb/protocols/v1/shared_pb';
 import { GossipService } from '@kurrent/kurrentdb-client/generated/kurrentdb/protocols/v1/gossip_grpc_pb';
 import { ClusterInfo, EndPoint, MemberInfo } from '@kurrent/kurrentdb-client/generated/kurrentdb/protocols/v1/gossip_pb';
 import { ServerFeaturesService } from '@kurrent/kurrentdb-client/generated/kurrentdb/protocols/v1/serverfeatures_grpc_pb';
@@ -35,7 +34,11 @@ import {
 } from '@kurrent/kurrentdb-client/generated/kurrentdb/protocols/v1/streams_pb';
 import { AllStreamPosition } from '@kurrent/kurrentdb-client/generated/kurrentdb/protocols/v1/shared_pb';
 import { AppendOutcome, EventFilter, EventLog, ExpectedState, LoggedEvent, ProposedEvent, matchesFilter } from './event-log';
+import { readAll, readStream, subscriptionHistoryAll, subscriptionHistoryStream } from './read-selection';
 import {
+  appendExpectation,
+  appendResponse,
+  batchAppendExpectation,
   caughtUpResponse,
   checkpointResponse,
   parseFilter,
@@ -455,105 +458,6 @@ export class StandInServer {
     call.on('close', end);
   }
 }
-
-const readAll = (events: readonly LoggedEvent[], all: ReadReq.Options.AllOptions, backwards: boolean): LoggedEvent[] => {
-  const C = ReadReq.Options.AllOptions.AllOptionCase;
-  const position = all.getAllOptionCase() === C.POSITION ? BigInt(all.getPosition()!.getCommitPosition()) : undefined;
-  if (!backwards) {
-    if (all.getAllOptionCase() === C.END) return [];
-    // Forwards from a position includes the event at that position.
-    return position === undefined ? [...events] : events.filter((e) => e.position >= position);
-  }
-  if (all.getAllOptionCase() === C.START) return [];
-  // Backwards from a position yields what lies before it.
-  return (position === undefined ? [...events] : events.filter((e) => e.position < position)).reverse();
-};
-
-const readStream = (stream: readonly LoggedEvent[], options: ReadReq.Options.StreamOptions, backwards: boolean): LoggedEvent[] => {
-  const C = ReadReq.Options.StreamOptions.RevisionOptionCase;
-  const revision = options.getRevisionOptionCase() === C.REVISION ? BigInt(options.getRevision()) : undefined;
-  if (!backwards) {
-    if (options.getRevisionOptionCase() === C.END) return [];
-    return revision === undefined ? [...stream] : stream.filter((e) => e.revision >= revision);
-  }
-  if (options.getRevisionOptionCase() === C.START) return stream.slice(0, 1);
-  return (revision === undefined ? [...stream] : stream.filter((e) => e.revision <= revision)).reverse();
-};
-
-/** A subscription from a position starts after it (the checkpoint it was given was already processed). */
-const subscriptionHistoryAll = (events: readonly LoggedEvent[], all: ReadReq.Options.AllOptions): readonly LoggedEvent[] => {
-  const C = ReadReq.Options.AllOptions.AllOptionCase;
-  switch (all.getAllOptionCase()) {
-    case C.END:
-      return [];
-    case C.POSITION: {
-      const position = BigInt(all.getPosition()!.getCommitPosition());
-      return events.filter((e) => e.position > position);
-    }
-    default:
-      return events;
-  }
-};
-
-const subscriptionHistoryStream = (stream: readonly LoggedEvent[], options: ReadReq.Options.StreamOptions): readonly LoggedEvent[] => {
-  const C = ReadReq.Options.StreamOptions.RevisionOptionCase;
-  switch (options.getRevisionOptionCase()) {
-    case C.END:
-      return [];
-    case C.REVISION: {
-      const revision = BigInt(options.getRevision());
-      return stream.filter((e) => e.revision > revision);
-    }
-    default:
-      return stream;
-  }
-};
-
-const appendExpectation = (options: AppendReq.Options): ExpectedState => {
-  const C = AppendReq.Options.ExpectedStreamRevisionCase;
-  switch (options.getExpectedStreamRevisionCase()) {
-    case C.REVISION:
-      return { kind: 'revision', revision: BigInt(options.getRevision()) };
-    case C.NO_STREAM:
-      return { kind: 'no_stream' };
-    case C.STREAM_EXISTS:
-      return { kind: 'stream_exists' };
-    default:
-      return { kind: 'any' };
-  }
-};
-
-const batchAppendExpectation = (options: BatchAppendReq.Options): ExpectedState => {
-  const C = BatchAppendReq.Options.ExpectedStreamPositionCase;
-  switch (options.getExpectedStreamPositionCase()) {
-    case C.STREAM_POSITION:
-      return { kind: 'revision', revision: BigInt(options.getStreamPosition()) };
-    case C.NO_STREAM:
-      return { kind: 'no_stream' };
-    case C.STREAM_EXISTS:
-      return { kind: 'stream_exists' };
-    default:
-      return { kind: 'any' };
-  }
-};
-
-const appendResponse = (outcome: AppendOutcome, expected: ExpectedState): AppendResp => {
-  if (outcome.kind === 'wrong_expected_version') {
-    const wrong = new AppendResp.WrongExpectedVersion();
-    if (outcome.currentRevision === undefined) wrong.setCurrentNoStream(new Empty()).setNoStream2060(new Empty());
-    else wrong.setCurrentRevision(outcome.currentRevision.toString()).setCurrentRevision2060(Number(outcome.currentRevision));
-    if (expected.kind === 'revision') wrong.setExpectedRevision(expected.revision.toString()).setExpectedRevision2060(Number(expected.revision));
-    if (expected.kind === 'no_stream') wrong.setExpectedNoStream(new Empty());
-    if (expected.kind === 'stream_exists') wrong.setExpectedStreamExists(new Empty()).setStreamExists2060(new Empty());
-    if (expected.kind === 'any') wrong.setExpectedAny(new Empty()).setAny2060(new Empty());
-    return new AppendResp().setWrongExpectedVersion(wrong);
-  }
-  const success = new AppendResp.Success()
-    .setCurrentRevision(outcome.lastRevision.toString())
-    .setPosition(new AppendResp.Position().setCommitPosition(outcome.position.toString()).setPreparePosition(outcome.position.toString()));
-  return new AppendResp().setSuccess(success);
-};
-
 
 /** Starts the server in this process. Test-only: it is NOT EventStoreDB. */
 export const startStandInServer = async (options: EsdbStandInOptions = {}): Promise<StandInServer> => {

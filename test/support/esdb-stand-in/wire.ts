@@ -9,8 +9,8 @@ import { Empty as GoogleEmpty } from 'google-protobuf/google/protobuf/empty_pb';
 import { Code } from '@kurrent/kurrentdb-client/generated/kurrentdb/protocols/v1/code_pb';
 import { Empty, MaximumAppendSizeExceeded, StreamIdentifier, UUID, WrongExpectedVersion } from '@kurrent/kurrentdb-client/generated/kurrentdb/protocols/v1/shared_pb';
 import { Status } from '@kurrent/kurrentdb-client/generated/kurrentdb/protocols/v1/status_pb';
-import { ReadReq, ReadResp } from '@kurrent/kurrentdb-client/generated/kurrentdb/protocols/v1/streams_pb';
-import { EventFilter, ExpectedState, LoggedEvent, ProposedEvent } from './event-log';
+import { AppendReq, AppendResp, BatchAppendReq, ReadReq, ReadResp } from '@kurrent/kurrentdb-client/generated/kurrentdb/protocols/v1/streams_pb';
+import { AppendOutcome, EventFilter, ExpectedState, LoggedEvent, ProposedEvent } from './event-log';
 
 const U64 = 1n << 64n;
 const I64_MAX = (1n << 63n) - 1n;
@@ -135,3 +135,48 @@ export const maximumAppendSizeExceededStatus = (maxAppendSize: number): Status =
 
 /** What the server counts against its maximum append size: data, metadata and the type in UTF-16. */
 export const sizeOnDisk = (event: ProposedEvent): number => event.data.length + event.customMetadata.length + event.type.length * 2;
+
+export const appendExpectation = (options: AppendReq.Options): ExpectedState => {
+  const C = AppendReq.Options.ExpectedStreamRevisionCase;
+  switch (options.getExpectedStreamRevisionCase()) {
+    case C.REVISION:
+      return { kind: 'revision', revision: BigInt(options.getRevision()) };
+    case C.NO_STREAM:
+      return { kind: 'no_stream' };
+    case C.STREAM_EXISTS:
+      return { kind: 'stream_exists' };
+    default:
+      return { kind: 'any' };
+  }
+};
+
+export const batchAppendExpectation = (options: BatchAppendReq.Options): ExpectedState => {
+  const C = BatchAppendReq.Options.ExpectedStreamPositionCase;
+  switch (options.getExpectedStreamPositionCase()) {
+    case C.STREAM_POSITION:
+      return { kind: 'revision', revision: BigInt(options.getStreamPosition()) };
+    case C.NO_STREAM:
+      return { kind: 'no_stream' };
+    case C.STREAM_EXISTS:
+      return { kind: 'stream_exists' };
+    default:
+      return { kind: 'any' };
+  }
+};
+
+export const appendResponse = (outcome: AppendOutcome, expected: ExpectedState): AppendResp => {
+  if (outcome.kind === 'wrong_expected_version') {
+    const wrong = new AppendResp.WrongExpectedVersion();
+    if (outcome.currentRevision === undefined) wrong.setCurrentNoStream(new Empty()).setNoStream2060(new Empty());
+    else wrong.setCurrentRevision(outcome.currentRevision.toString()).setCurrentRevision2060(Number(outcome.currentRevision));
+    if (expected.kind === 'revision') wrong.setExpectedRevision(expected.revision.toString()).setExpectedRevision2060(Number(expected.revision));
+    if (expected.kind === 'no_stream') wrong.setExpectedNoStream(new Empty());
+    if (expected.kind === 'stream_exists') wrong.setExpectedStreamExists(new Empty()).setStreamExists2060(new Empty());
+    if (expected.kind === 'any') wrong.setExpectedAny(new Empty()).setAny2060(new Empty());
+    return new AppendResp().setWrongExpectedVersion(wrong);
+  }
+  const success = new AppendResp.Success()
+    .setCurrentRevision(outcome.lastRevision.toString())
+    .setPosition(new AppendResp.Position().setCommitPosition(outcome.position.toString()).setPreparePosition(outcome.position.toString()));
+  return new AppendResp().setSuccess(success);
+};
