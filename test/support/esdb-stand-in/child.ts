@@ -1,10 +1,10 @@
 /**
  * The process the TEST-ONLY EventStoreDB stand-in (NOT EventStoreDB) runs in: started by esdb-stand-in.ts through
  * cli.js with an IPC channel (commands from the test, answers back), or by hand as `node cli.js [--port N]
- * [--no-batch-append] [--stats-period-ms N]`, when it prints `esdb-stand-in ready <url>` and serves until killed.
+ * [--no-batch-append] [--stats-period-ms N] [--max-append-size BYTES]`, when it prints `esdb-stand-in ready <url>` and serves until killed.
  */
 import pino from 'pino';
-import { STAND_IN_LABEL, StandInServer, startStandInServer } from './stand-in-server';
+import { DelayOptions, STAND_IN_LABEL, StandInServer, startStandInServer } from './stand-in-server';
 
 export interface StandInCommand {
   readonly id: number;
@@ -28,7 +28,7 @@ const run = async (server: StandInServer, command: StandInCommand): Promise<unkn
     case 'dropNextAppendResponse':
       return server.dropNextAppendResponse();
     case 'delayNextAppend':
-      return server.delayNextAppend(command.args[0] as number);
+      return server.delayNextAppend(command.args[0] as number, command.args[1] as DelayOptions);
     case 'appendRequests':
       return server.appendRequests();
     case 'killConnections':
@@ -46,10 +46,12 @@ const main = async (): Promise<void> => {
   const viaIpc = typeof process.send === 'function';
   const logger = pino({ name: STAND_IN_LABEL, level: process.env.ESDB_STAND_IN_LOG_LEVEL ?? (viaIpc ? 'silent' : 'info') });
   const statsPeriod = flag('--stats-period-ms');
+  const maxAppendSize = flag('--max-append-size');
   const server = await startStandInServer({
     port: Number(flag('--port') ?? 0),
     batchAppend: !process.argv.includes('--no-batch-append'),
     ...(statsPeriod === undefined ? {} : { statsPeriodMs: Number(statsPeriod) }),
+    ...(maxAppendSize === undefined ? {} : { maxAppendSize: Number(maxAppendSize) }),
     logger,
   });
   const shutdown = () => void server.close().then(() => process.exit(0));

@@ -2,7 +2,7 @@
 /**
  * Runs the TEST-ONLY EventStoreDB stand-in (NOT EventStoreDB) as its own process, from its TypeScript sources:
  * compiles each .ts file on require with @swc/core (the compiler Jest already uses here), then loads child.ts.
- * `node test/support/esdb-stand-in/cli.js [--port N] [--no-batch-append] [--stats-period-ms N]`.
+ * `node test/support/esdb-stand-in/cli.js [--port N] [--no-batch-append] [--stats-period-ms N] [--max-append-size BYTES]`.
  */
 'use strict';
 const Module = require('node:module');

@@ -7,13 +7,18 @@
  * package loaded last wins for both: @eventstore/db-client's BatchAppend then fails to serialize ("getDeadline21100
  * is not a function"). A server built from one package's definitions must therefore never share a process (or a
  * Jest test file, which has one global) with code using the other package; e2e tests get the same process anyway.
+ *
+ * In an e2e test: `const esdb = await startEsdbStandIn();`, spawn the built api with `EVENTSTORE_URL: esdb.url()`
+ * in its environment, and `await esdb.close()` after. By hand: `node test/support/esdb-stand-in/cli.js --port 2113`.
  */
 import { ChildProcess, fork } from 'node:child_process';
 import path from 'node:path';
 import type { StandInCommand, StandInReply } from './child';
 import type { AppendOutcome, LoggedEvent } from './event-log';
+import type { DelayOptions } from './stand-in-server';
 
 export type { AppendOutcome, LoggedEvent } from './event-log';
+export type { DelayOptions } from './stand-in-server';
 
 export interface EsdbStandInOptions {
   /** Port to listen on (absent: a free one, kept across restart()). */
@@ -22,6 +27,8 @@ export interface EsdbStandInOptions {
   batchAppend?: boolean;
   /** Period of the `$statsCollected` system events (default 2000 ms; 0: none). The real server's is 30 s. */
   statsPeriodMs?: number;
+  /** The server's MaxAppendSize in bytes (default 1 MiB, as the server's): a larger append is refused whole. */
+  maxAppendSize?: number;
 }
 
 export interface EsdbStandIn {
@@ -36,8 +43,11 @@ export interface EsdbStandIn {
   append(streamId: string, events: readonly { type: string; data?: unknown; id?: string }[]): Promise<AppendOutcome>;
   /** Fault: the next append is committed, then its call fails with UNAVAILABLE as if the connection had dropped. */
   dropNextAppendResponse(): Promise<void>;
-  /** Fault: the next append waits this long first; if its deadline passes or the client cancels meanwhile, nothing is written. */
-  delayNextAppend(ms: number): Promise<void>;
+  /**
+   * Fault: the next append waits this long first. If its deadline passes meanwhile the client is answered
+   * DEADLINE_EXCEEDED and, by default, nothing is written; with `commitAfterDeadline` the events land anyway.
+   */
+  delayNextAppend(ms: number, options?: DelayOptions): Promise<void>;
   /** How many appends (Append calls, BatchAppend batches) reached the server: what a retry test counts. */
   appendRequests(): Promise<number>;
   /** Closes every client connection at once (stop, then listen again on the same port; the log is kept). */
@@ -94,8 +104,8 @@ class ChildStandIn implements EsdbStandIn {
     await this.call('dropNextAppendResponse');
   }
 
-  async delayNextAppend(ms: number): Promise<void> {
-    await this.call('delayNextAppend', ms);
+  async delayNextAppend(ms: number, options: DelayOptions = {}): Promise<void> {
+    await this.call('delayNextAppend', ms, options);
   }
 
   appendRequests(): Promise<number> {
@@ -136,6 +146,7 @@ export const startEsdbStandIn = async (options: EsdbStandInOptions = {}): Promis
   const args = ['--port', String(options.port ?? 0)];
   if (options.batchAppend === false) args.push('--no-batch-append');
   if (options.statsPeriodMs !== undefined) args.push('--stats-period-ms', String(options.statsPeriodMs));
+  if (options.maxAppendSize !== undefined) args.push('--max-append-size', String(options.maxAppendSize));
   const child = fork(CLI, args, { serialization: 'advanced', stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
   const port = await new Promise<number>((resolve, reject) => {
     const timer = setTimeout(() => reject(new Error(`esdb stand-in: not ready after ${READY_TIMEOUT_MS} ms`)), READY_TIMEOUT_MS);

@@ -13,14 +13,12 @@
  * persistent subscriptions, no projections, no link resolution.
  *
  * Its job: let the EventStoreDB adapter's contract suite and e2e scenarios run in CI where no EventStoreDB can be
- * installed, with the faults that an "unknown outcome" needs (see EsdbStandIn).
+ * installed, with the faults that an "unknown outcome" needs. Tests start it through esdb-stand-in.ts, in a process
+ * of its own (see there why).
  */
 import { randomUUID } from 'node:crypto';
 import * as grpc from '@grpc/grpc-js';
 import pino, { Logger } from 'pino';
-import { Empty } from '@kurrent/kurrentdb-client/generated/kurrentdb/protocols/v1/shared_pb';
-import { Code } from '@kurrent/kurrentdb-client/generated/kurrentdb/protocols/v1/code_pb';
-import { Status } from '@kurrent/kurrentdb-client/generated/kurrentdb/protocols/v1/status_pb';
 import { GossipService } from '@kurrent/kurrentdb-client/generated/kurrentdb/protocols/v1/gossip_grpc_pb';
 import { ClusterInfo, EndPoint, MemberInfo } from '@kurrent/kurrentdb-client/generated/kurrentdb/protocols/v1/gossip_pb';
 import { ServerFeaturesService } from '@kurrent/kurrentdb-client/generated/kurrentdb/protocols/v1/serverfeatures_grpc_pb';
@@ -35,19 +33,23 @@ import {
   ReadResp,
 } from '@kurrent/kurrentdb-client/generated/kurrentdb/protocols/v1/streams_pb';
 import { AllStreamPosition } from '@kurrent/kurrentdb-client/generated/kurrentdb/protocols/v1/shared_pb';
-import { Any } from 'google-protobuf/google/protobuf/any_pb';
-import { Empty as GoogleEmpty } from 'google-protobuf/google/protobuf/empty_pb';
 import { AppendOutcome, EventFilter, EventLog, ExpectedState, LoggedEvent, ProposedEvent, matchesFilter } from './event-log';
+import { readAll, readStream, subscriptionHistoryAll, subscriptionHistoryStream } from './read-selection';
 import {
+  appendExpectation,
+  appendResponse,
+  batchAppendExpectation,
   caughtUpResponse,
   checkpointResponse,
-  expectedState,
   parseFilter,
   parseUuid,
   proposedEvent,
   readEventResponse,
   streamIdentifier,
   streamName,
+  maximumAppendSizeExceededStatus,
+  sizeOnDisk,
+  timeoutStatus,
   wrongExpectedVersionStatus,
 } from './wire';
 
@@ -56,6 +58,8 @@ export const STAND_IN_LABEL = 'esdb-stand-in (test-only, NOT EventStoreDB)';
 const REPORTED_SERVER_VERSION = '24.10.0';
 /** The server reads $all in pages of this many events; a filter without a window uses it as the window. */
 const DEFAULT_SEARCH_WINDOW = 32;
+const GRACE_BEFORE_FORCED_SHUTDOWN_MS = 500;
+const DEFAULT_MAX_APPEND_SIZE = 1_048_576;
 
 export interface EsdbStandInOptions {
   /** Port to listen on (0 or absent: a free one, kept across restart()). */
@@ -64,6 +68,8 @@ export interface EsdbStandInOptions {
   batchAppend?: boolean;
   /** Period of the `$statsCollected` system events (default 2000 ms; 0: none). The real server's is 30 s. */
   statsPeriodMs?: number;
+  /** The server's MaxAppendSize (default 1 MiB, as the server's): larger appends are refused whole. */
+  maxAppendSize?: number;
   logger?: Logger;
 }
 
@@ -71,6 +77,17 @@ export interface EsdbStandInOptions {
 interface Faults {
   dropNextResponse: boolean;
   nextDelayMs: number;
+  /** The delayed append is written even if its deadline passed meanwhile (the client was told DEADLINE_EXCEEDED). */
+  nextDelayCommitsAnyway: boolean;
+}
+
+export interface DelayOptions {
+  /**
+   * Write the append after the delay even when its deadline has passed: the client has been answered
+   * DEADLINE_EXCEEDED (Timeout) yet the events land, as they can on the real server, whose timeout answer and
+   * write are independent. Default false: an expired append is not written.
+   */
+  commitAfterDeadline?: boolean;
 }
 
 type CommitResult = { outcome: AppendOutcome; dropped: boolean } | { cancelled: true };
@@ -92,8 +109,9 @@ const unavailable = (what: string): Partial<grpc.StatusObject> => ({
 export class StandInServer {
   readonly log = new EventLog();
   private server: grpc.Server | undefined;
-  private readonly faults: Faults = { dropNextResponse: false, nextDelayMs: 0 };
-  private readonly cancelOnStop = new Set<() => void>();
+  private readonly faults: Faults = { dropNextResponse: false, nextDelayMs: 0, nextDelayCommitsAnyway: false };
+  /** Streaming calls still open: stop() ends each with UNAVAILABLE, as a client sees a server going away. */
+  private readonly openCalls = new Set<() => void>();
   private statsTimer: NodeJS.Timeout | undefined;
   private appendCount = 0;
   port: number;
@@ -121,8 +139,9 @@ export class StandInServer {
     this.faults.dropNextResponse = true;
   }
 
-  delayNextAppend(ms: number): void {
+  delayNextAppend(ms: number, options: DelayOptions = {}): void {
     this.faults.nextDelayMs = ms;
+    this.faults.nextDelayCommitsAnyway = options.commitAfterDeadline ?? false;
   }
 
   appendRequests(): number {
@@ -133,11 +152,7 @@ export class StandInServer {
     const server = new grpc.Server();
     server.addService(ServerFeaturesService, { getSupportedMethods: this.getSupportedMethods });
     server.addService(GossipService, { read: this.gossip });
-    server.addService(StreamsService, {
-      read: this.read,
-      append: this.appendCall,
-      batchAppend: this.batchAppend,
-    } as unknown as grpc.UntypedServiceImplementation);
+    server.addService(StreamsService, { read: this.read, append: this.appendCall, batchAppend: this.batchAppend });
     this.port = await new Promise<number>((resolve, reject) =>
       server.bindAsync(`127.0.0.1:${this.port}`, grpc.ServerCredentials.createInsecure(), (error, port) => (error ? reject(error) : resolve(port))),
     );
@@ -157,9 +172,19 @@ export class StandInServer {
     const server = this.server;
     this.server = undefined;
     if (!server) return;
-    for (const cancel of this.cancelOnStop) cancel();
-    this.cancelOnStop.clear();
-    server.forceShutdown();
+    for (const endWithUnavailable of [...this.openCalls]) endWithUnavailable();
+    this.openCalls.clear();
+    // Let those statuses reach the clients, then cut whatever is still open.
+    await new Promise<void>((resolve) => {
+      const cut = setTimeout(() => {
+        server.forceShutdown();
+        resolve();
+      }, GRACE_BEFORE_FORCED_SHUTDOWN_MS);
+      server.tryShutdown(() => {
+        clearTimeout(cut);
+        resolve();
+      });
+    });
     this.logger.info({ port: this.port }, `${STAND_IN_LABEL} stopped (log kept)`);
   }
 
@@ -207,6 +232,14 @@ export class StandInServer {
     callback(null, new ClusterInfo().setMembersList([member]));
   };
 
+  private get maxAppendSize(): number {
+    return this.options.maxAppendSize ?? DEFAULT_MAX_APPEND_SIZE;
+  }
+
+  private exceedsMaxAppendSize(proposed: readonly ProposedEvent[]): boolean {
+    return proposed.reduce((size, event) => size + sizeOnDisk(event), 0) > this.maxAppendSize;
+  }
+
   /** Applies the pending faults around one append: the delay first, the dropped response after the commit. */
   private async commit(
     streamId: string,
@@ -216,11 +249,13 @@ export class StandInServer {
   ): Promise<CommitResult> {
     this.appendCount++;
     const delayMs = this.faults.nextDelayMs;
+    const commitsAnyway = this.faults.nextDelayCommitsAnyway;
     this.faults.nextDelayMs = 0;
+    this.faults.nextDelayCommitsAnyway = false;
     if (delayMs > 0) {
-      this.logger.info({ streamId, delayMs }, `${STAND_IN_LABEL}: delaying an append (fault)`);
+      this.logger.info({ streamId, delayMs, commitsAnyway }, `${STAND_IN_LABEL}: delaying an append (fault)`);
       await new Promise((resolve) => setTimeout(resolve, delayMs));
-      if (!stillWanted()) return { cancelled: true };
+      if (!commitsAnyway && !stillWanted()) return { cancelled: true };
     }
     const outcome = this.log.append(streamId, expected, proposed);
     const dropped = this.faults.dropNextResponse && outcome.kind !== 'wrong_expected_version';
@@ -245,11 +280,14 @@ export class StandInServer {
         return;
       }
       const streamId = streamName(options.getStreamIdentifier());
-      const C = AppendReq.Options.ExpectedStreamRevisionCase;
-      const which = ({ [C.REVISION]: 'revision', [C.NO_STREAM]: 'no_stream', [C.ANY]: 'any', [C.STREAM_EXISTS]: 'stream_exists' } as const)[
-        options.getExpectedStreamRevisionCase() as number
-      ] as 'revision' | 'no_stream' | 'any' | 'stream_exists' | undefined;
-      const expected = expectedState(which, () => options!.getRevision());
+      const expected = appendExpectation(options);
+      if (this.exceedsMaxAppendSize(proposed)) {
+        const trailers = new grpc.Metadata();
+        trailers.set('exception', 'maximum-append-size-exceeded');
+        trailers.set('maximum-append-size', String(this.maxAppendSize));
+        callback({ code: grpc.status.INVALID_ARGUMENT, details: `Maximum Append Size of ${this.maxAppendSize} Exceeded.`, metadata: trailers });
+        return;
+      }
       void this.commit(streamId, expected, proposed, () => !call.cancelled).then((result) => {
         if ('cancelled' in result) return;
         if (result.dropped) return callback(unavailable('response dropped after the append was committed'));
@@ -261,14 +299,19 @@ export class StandInServer {
   private readonly batchAppend = (call: grpc.ServerDuplexStream<BatchAppendReq, BatchAppendResp>): void => {
     const pending = new Map<string, { options: BatchAppendReq.Options | undefined; messages: ProposedEvent[] }>();
     let open = true;
-    const cancel = () => {
+    const forget = () => {
       open = false;
+      this.openCalls.delete(endWithUnavailable);
     };
-    this.cancelOnStop.add(cancel);
-    call.on('cancelled', cancel);
+    const endWithUnavailable = () => {
+      if (open) call.emit('error', unavailable('the server is going away'));
+      forget();
+    };
+    this.openCalls.add(endWithUnavailable);
+    call.on('cancelled', forget);
     call.on('end', () => {
-      this.cancelOnStop.delete(cancel);
       if (open) call.end();
+      forget();
     });
     call.on('data', (request: BatchAppendReq) => {
       const correlationId = parseUuid(request.getCorrelationId());
@@ -281,38 +324,41 @@ export class StandInServer {
       const options = batch.options;
       if (!options) return;
       const streamId = streamName(options.getStreamIdentifier());
-      const C = BatchAppendReq.Options.ExpectedStreamPositionCase;
-      const which = ({ [C.STREAM_POSITION]: 'revision', [C.NO_STREAM]: 'no_stream', [C.ANY]: 'any', [C.STREAM_EXISTS]: 'stream_exists' } as const)[
-        options.getExpectedStreamPositionCase() as number
-      ] as 'revision' | 'no_stream' | 'any' | 'stream_exists' | undefined;
-      const expected = expectedState(which, () => options.getStreamPosition());
+      const expected = batchAppendExpectation(options);
       const deadline = options.getDeadline21100()?.toDate();
-      const response = new BatchAppendResp().setCorrelationId(request.getCorrelationId()).setStreamIdentifier(streamIdentifier(streamId));
-      const withinDeadline = () => open && (!deadline || deadline.getTime() > Date.now());
-      if (!withinDeadline()) {
-        call.write(response.setError(timeoutStatus()));
+      const response = () => new BatchAppendResp().setCorrelationId(request.getCorrelationId()).setStreamIdentifier(streamIdentifier(streamId));
+      // One answer per correlation id: the timeout (the server answers it on its own timer) or the outcome.
+      let answered = false;
+      const answer = (message: BatchAppendResp) => {
+        clearTimeout(timeout);
+        if (answered || !open) return;
+        answered = true;
+        call.write(message);
+      };
+      const timeout = deadline ? setTimeout(() => answer(response().setError(timeoutStatus())), Math.max(0, deadline.getTime() - Date.now())) : undefined;
+      if (this.exceedsMaxAppendSize(batch.messages)) {
+        answer(response().setError(maximumAppendSizeExceededStatus(this.maxAppendSize)));
         return;
       }
+      const withinDeadline = () => open && !answered;
       void this.commit(streamId, expected, batch.messages, withinDeadline).then((result) => {
-        if (!open) return;
-        if ('cancelled' in result) {
-          call.write(response.setError(timeoutStatus()));
-          return;
-        }
+        if ('cancelled' in result) return;
         if (result.dropped) {
-          open = false;
+          clearTimeout(timeout);
+          if (!open) return;
+          forget();
           call.emit('error', unavailable('response dropped after the append was committed'));
           return;
         }
         const outcome = result.outcome;
         if (outcome.kind === 'wrong_expected_version') {
-          call.write(response.setError(wrongExpectedVersionStatus(streamId, expected, outcome.currentRevision)));
+          answer(response().setError(wrongExpectedVersionStatus(expected, outcome.currentRevision)));
           return;
         }
         const success = new BatchAppendResp.Success()
           .setCurrentRevision(outcome.lastRevision.toString())
           .setPosition(new AllStreamPosition().setCommitPosition(outcome.position.toString()).setPreparePosition(outcome.position.toString()));
-        call.write(response.setSuccess(success));
+        answer(response().setSuccess(success));
       });
     });
   };
@@ -351,8 +397,11 @@ export class StandInServer {
 
   /**
    * A catch-up subscription: confirmation, the history after the starting point, caught-up, then live events. With
-   * a filter, a checkpoint each time `window × multiplier` events have been considered (matching or not), as the
-   * server does, so a consumer that sees nothing matching still learns how far the scan went.
+   * a filter, checkpoints as the server sends them: it scans the history in pages of `window` events and, after a
+   * page (not the last), sends one if `window × multiplier` events have been considered (matching or not) since the
+   * previous, at the page's last matching event (or where the page began); live, after every `window × multiplier`
+   * events considered, at the event that completes the count. So a consumer that sees nothing matching still learns
+   * how far the scan went.
    */
   private subscribe(
     call: grpc.ServerWritableStream<ReadReq, ReadResp>,
@@ -361,111 +410,54 @@ export class StandInServer {
   ): void {
     const filterOptions = options.getFilter();
     const window = filterOptions?.hasMax() ? filterOptions.getMax() : DEFAULT_SEARCH_WINDOW;
-    const checkpointInterval = filter ? Math.max(1, window * (filterOptions?.getCheckpointintervalmultiplier() || 1)) : Infinity;
+    const checkpointInterval = filter ? window * (filterOptions?.getCheckpointintervalmultiplier() || 1) : Infinity;
     let considered = 0;
     const streamId = fromAll ? undefined : streamName(options.getStream()!.getStreamIdentifier());
-    const deliver = (event: LoggedEvent) => {
-      if (streamId !== undefined && event.streamId !== streamId) return;
-      if (matchesFilter(filter, event)) call.write(readEventResponse(event, structuredIds, fromAll));
-      if (++considered >= checkpointInterval) {
-        considered = 0;
-        call.write(checkpointResponse(event.position, new Date()));
-      }
+    const send = (event: LoggedEvent): boolean => {
+      const matches = matchesFilter(filter, event);
+      if (matches) call.write(readEventResponse(event, structuredIds, fromAll));
+      return matches;
     };
 
     call.write(new ReadResp().setConfirmation(new ReadResp.SubscriptionConfirmation().setSubscriptionId(randomUUID())));
     // The log is synchronous: history and the switch to live happen in one turn, so no event falls between them.
     const history = fromAll ? subscriptionHistoryAll(this.log.events(), options.getAll()!) : subscriptionHistoryStream(this.log.stream(streamId!), options.getStream()!);
-    for (const event of history) deliver(event);
+    for (let start = 0; start < history.length; start += window) {
+      const page = history.slice(start, start + window);
+      let checkpointAt = page[0]!.position;
+      for (const event of page) if (send(event)) checkpointAt = event.position;
+      considered += page.length;
+      const endOfLog = start + window >= history.length;
+      if (!endOfLog && considered >= checkpointInterval) {
+        considered %= checkpointInterval;
+        call.write(checkpointResponse(checkpointAt, new Date()));
+      }
+    }
     const last = fromAll ? this.log.lastPosition() : this.log.stream(streamId!).at(-1)?.revision;
     call.write(caughtUpResponse(new Date(), last === undefined ? undefined : fromAll ? { position: last } : { revision: last }));
+    const deliver = (event: LoggedEvent) => {
+      if (streamId !== undefined && event.streamId !== streamId) return;
+      send(event);
+      if (++considered >= checkpointInterval) {
+        considered = 0;
+        call.write(checkpointResponse(event.position, new Date()));
+      }
+    };
     const unsubscribe = this.log.onAppended(deliver);
     const end = () => {
       unsubscribe();
-      this.cancelOnStop.delete(end);
+      this.openCalls.delete(endWithUnavailable);
     };
-    this.cancelOnStop.add(end);
+    const endWithUnavailable = () => {
+      end();
+      call.emit('error', unavailable('the server is going away'));
+    };
+    this.openCalls.add(endWithUnavailable);
     call.on('cancelled', end);
     call.on('error', end);
     call.on('close', end);
   }
 }
-
-const readAll = (events: readonly LoggedEvent[], all: ReadReq.Options.AllOptions, backwards: boolean): LoggedEvent[] => {
-  const C = ReadReq.Options.AllOptions.AllOptionCase;
-  const position = all.getAllOptionCase() === C.POSITION ? BigInt(all.getPosition()!.getCommitPosition()) : undefined;
-  if (!backwards) {
-    if (all.getAllOptionCase() === C.END) return [];
-    // Forwards from a position includes the event at that position.
-    return position === undefined ? [...events] : events.filter((e) => e.position >= position);
-  }
-  if (all.getAllOptionCase() === C.START) return [];
-  // Backwards from a position yields what lies before it.
-  return (position === undefined ? [...events] : events.filter((e) => e.position < position)).reverse();
-};
-
-const readStream = (stream: readonly LoggedEvent[], options: ReadReq.Options.StreamOptions, backwards: boolean): LoggedEvent[] => {
-  const C = ReadReq.Options.StreamOptions.RevisionOptionCase;
-  const revision = options.getRevisionOptionCase() === C.REVISION ? BigInt(options.getRevision()) : undefined;
-  if (!backwards) {
-    if (options.getRevisionOptionCase() === C.END) return [];
-    return revision === undefined ? [...stream] : stream.filter((e) => e.revision >= revision);
-  }
-  if (options.getRevisionOptionCase() === C.START) return stream.slice(0, 1);
-  return (revision === undefined ? [...stream] : stream.filter((e) => e.revision <= revision)).reverse();
-};
-
-/** A subscription from a position starts after it (the checkpoint it was given was already processed). */
-const subscriptionHistoryAll = (events: readonly LoggedEvent[], all: ReadReq.Options.AllOptions): readonly LoggedEvent[] => {
-  const C = ReadReq.Options.AllOptions.AllOptionCase;
-  switch (all.getAllOptionCase()) {
-    case C.END:
-      return [];
-    case C.POSITION: {
-      const position = BigInt(all.getPosition()!.getCommitPosition());
-      return events.filter((e) => e.position > position);
-    }
-    default:
-      return events;
-  }
-};
-
-const subscriptionHistoryStream = (stream: readonly LoggedEvent[], options: ReadReq.Options.StreamOptions): readonly LoggedEvent[] => {
-  const C = ReadReq.Options.StreamOptions.RevisionOptionCase;
-  switch (options.getRevisionOptionCase()) {
-    case C.END:
-      return [];
-    case C.REVISION: {
-      const revision = BigInt(options.getRevision());
-      return stream.filter((e) => e.revision > revision);
-    }
-    default:
-      return stream;
-  }
-};
-
-const appendResponse = (outcome: AppendOutcome, expected: ExpectedState): AppendResp => {
-  if (outcome.kind === 'wrong_expected_version') {
-    const wrong = new AppendResp.WrongExpectedVersion();
-    if (outcome.currentRevision === undefined) wrong.setCurrentNoStream(new Empty()).setNoStream2060(new Empty());
-    else wrong.setCurrentRevision(outcome.currentRevision.toString()).setCurrentRevision2060(Number(outcome.currentRevision));
-    if (expected.kind === 'revision') wrong.setExpectedRevision(expected.revision.toString()).setExpectedRevision2060(Number(expected.revision));
-    if (expected.kind === 'no_stream') wrong.setExpectedNoStream(new Empty());
-    if (expected.kind === 'stream_exists') wrong.setExpectedStreamExists(new Empty()).setStreamExists2060(new Empty());
-    if (expected.kind === 'any') wrong.setExpectedAny(new Empty()).setAny2060(new Empty());
-    return new AppendResp().setWrongExpectedVersion(wrong);
-  }
-  const success = new AppendResp.Success()
-    .setCurrentRevision(outcome.lastRevision.toString())
-    .setPosition(new AppendResp.Position().setCommitPosition(outcome.position.toString()).setPreparePosition(outcome.position.toString()));
-  return new AppendResp().setSuccess(success);
-};
-
-const timeoutStatus = (): Status => {
-  const details = new Any();
-  details.pack(new GoogleEmpty().serializeBinary(), 'event_store.client.Timeout');
-  return new Status().setCode(Code.DEADLINE_EXCEEDED).setMessage(`${STAND_IN_LABEL}: the append's deadline passed`).setDetails(details);
-};
 
 /** Starts the server in this process. Test-only: it is NOT EventStoreDB. */
 export const startStandInServer = async (options: EsdbStandInOptions = {}): Promise<StandInServer> => {

@@ -7,10 +7,10 @@ import { Any } from 'google-protobuf/google/protobuf/any_pb';
 import { Timestamp } from 'google-protobuf/google/protobuf/timestamp_pb';
 import { Empty as GoogleEmpty } from 'google-protobuf/google/protobuf/empty_pb';
 import { Code } from '@kurrent/kurrentdb-client/generated/kurrentdb/protocols/v1/code_pb';
-import { Empty, StreamIdentifier, UUID, WrongExpectedVersion } from '@kurrent/kurrentdb-client/generated/kurrentdb/protocols/v1/shared_pb';
+import { Empty, MaximumAppendSizeExceeded, StreamIdentifier, UUID, WrongExpectedVersion } from '@kurrent/kurrentdb-client/generated/kurrentdb/protocols/v1/shared_pb';
 import { Status } from '@kurrent/kurrentdb-client/generated/kurrentdb/protocols/v1/status_pb';
-import { ReadReq, ReadResp } from '@kurrent/kurrentdb-client/generated/kurrentdb/protocols/v1/streams_pb';
-import { EventFilter, ExpectedState, LoggedEvent, ProposedEvent } from './event-log';
+import { AppendReq, AppendResp, BatchAppendReq, ReadReq, ReadResp } from '@kurrent/kurrentdb-client/generated/kurrentdb/protocols/v1/streams_pb';
+import { AppendOutcome, EventFilter, ExpectedState, LoggedEvent, ProposedEvent } from './event-log';
 
 const U64 = 1n << 64n;
 const I64_MAX = (1n << 63n) - 1n;
@@ -54,23 +54,6 @@ export const proposedEvent = (message: WireProposedMessage): ProposedEvent => ({
   customMetadata: message.getCustomMetadata_asU8(),
 });
 
-/** The four expectation cases; the case numbers differ between Append and BatchAppend, the meaning does not. */
-export const expectedState = (
-  which: 'revision' | 'no_stream' | 'any' | 'stream_exists' | undefined,
-  revision: () => string,
-): ExpectedState => {
-  switch (which) {
-    case 'revision':
-      return { kind: 'revision', revision: BigInt(revision()) };
-    case 'no_stream':
-      return { kind: 'no_stream' };
-    case 'stream_exists':
-      return { kind: 'stream_exists' };
-    default:
-      return { kind: 'any' };
-  }
-};
-
 export const recordedEvent = (event: LoggedEvent, structuredIds: boolean): ReadResp.ReadEvent.RecordedEvent => {
   const recorded = new ReadResp.ReadEvent.RecordedEvent()
     .setId(uuid(event.id, structuredIds))
@@ -112,8 +95,8 @@ export const parseFilter = (filter: ReadReq.Options.FilterOptions | undefined): 
   return { on, prefixes: expression.getPrefixList(), regex: regex === '' ? undefined : new RegExp(regex) };
 };
 
-/** The rich error a BatchAppend answers with: a google.rpc.Status whose details pack the reason. */
-export const wrongExpectedVersionStatus = (streamId: string, expected: ExpectedState, current: bigint | undefined): Status => {
+/** The rich errors a BatchAppend answers with, as the server writes them: a google.rpc.Status packing the reason. */
+export const wrongExpectedVersionStatus = (expected: ExpectedState, current: bigint | undefined): Status => {
   const details = new WrongExpectedVersion();
   if (current === undefined) details.setCurrentNoStream(new GoogleEmpty());
   else details.setCurrentStreamRevision(current.toString());
@@ -131,11 +114,69 @@ export const wrongExpectedVersionStatus = (streamId: string, expected: ExpectedS
       details.setExpectedAny(new GoogleEmpty());
       break;
   }
+  const any = packed(details, 'event_store.client.WrongExpectedVersion');
+  return new Status().setCode(Code.ALREADY_EXISTS).setMessage('WrongExpectedVersion').setDetails(any);
+};
+
+const packed = (message: { serializeBinary(): Uint8Array }, typeName: string): Any => {
   const any = new Any();
-  any.pack(details.serializeBinary(), 'event_store.client.WrongExpectedVersion');
-  const expectedText = expected.kind === 'revision' ? expected.revision.toString() : expected.kind;
-  return new Status()
-    .setCode(Code.FAILED_PRECONDITION)
-    .setMessage(`WrongExpectedVersion: append to stream '${streamId}' expected ${expectedText}, current ${current?.toString() ?? 'no_stream'}`)
-    .setDetails(any);
+  any.pack(message.serializeBinary(), typeName);
+  return any;
+};
+
+export const timeoutStatus = (): Status =>
+  new Status().setCode(Code.DEADLINE_EXCEEDED).setMessage('Timeout').setDetails(packed(new GoogleEmpty(), 'event_store.client.Timeout'));
+
+export const maximumAppendSizeExceededStatus = (maxAppendSize: number): Status =>
+  new Status()
+    .setCode(Code.INVALID_ARGUMENT)
+    .setMessage('MaximumAppendSizeExceeded')
+    .setDetails(packed(new MaximumAppendSizeExceeded().setMaxappendsize(maxAppendSize), 'event_store.client.MaximumAppendSizeExceeded'));
+
+/** What the server counts against its maximum append size: data, metadata and the type in UTF-16. */
+export const sizeOnDisk = (event: ProposedEvent): number => event.data.length + event.customMetadata.length + event.type.length * 2;
+
+export const appendExpectation = (options: AppendReq.Options): ExpectedState => {
+  const C = AppendReq.Options.ExpectedStreamRevisionCase;
+  switch (options.getExpectedStreamRevisionCase()) {
+    case C.REVISION:
+      return { kind: 'revision', revision: BigInt(options.getRevision()) };
+    case C.NO_STREAM:
+      return { kind: 'no_stream' };
+    case C.STREAM_EXISTS:
+      return { kind: 'stream_exists' };
+    default:
+      return { kind: 'any' };
+  }
+};
+
+export const batchAppendExpectation = (options: BatchAppendReq.Options): ExpectedState => {
+  const C = BatchAppendReq.Options.ExpectedStreamPositionCase;
+  switch (options.getExpectedStreamPositionCase()) {
+    case C.STREAM_POSITION:
+      return { kind: 'revision', revision: BigInt(options.getStreamPosition()) };
+    case C.NO_STREAM:
+      return { kind: 'no_stream' };
+    case C.STREAM_EXISTS:
+      return { kind: 'stream_exists' };
+    default:
+      return { kind: 'any' };
+  }
+};
+
+export const appendResponse = (outcome: AppendOutcome, expected: ExpectedState): AppendResp => {
+  if (outcome.kind === 'wrong_expected_version') {
+    const wrong = new AppendResp.WrongExpectedVersion();
+    if (outcome.currentRevision === undefined) wrong.setCurrentNoStream(new Empty()).setNoStream2060(new Empty());
+    else wrong.setCurrentRevision(outcome.currentRevision.toString()).setCurrentRevision2060(Number(outcome.currentRevision));
+    if (expected.kind === 'revision') wrong.setExpectedRevision(expected.revision.toString()).setExpectedRevision2060(Number(expected.revision));
+    if (expected.kind === 'no_stream') wrong.setExpectedNoStream(new Empty());
+    if (expected.kind === 'stream_exists') wrong.setExpectedStreamExists(new Empty()).setStreamExists2060(new Empty());
+    if (expected.kind === 'any') wrong.setExpectedAny(new Empty()).setAny2060(new Empty());
+    return new AppendResp().setWrongExpectedVersion(wrong);
+  }
+  const success = new AppendResp.Success()
+    .setCurrentRevision(outcome.lastRevision.toString())
+    .setPosition(new AppendResp.Position().setCommitPosition(outcome.position.toString()).setPreparePosition(outcome.position.toString()));
+  return new AppendResp().setSuccess(success);
 };
