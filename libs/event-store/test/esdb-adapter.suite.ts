@@ -128,6 +128,21 @@ export const esdbAdapterSuite = (client: EsdbClientModule): void => {
       expect(result).toEqual({ nextExpectedRevision: 1, position: stored[1]?.position });
     });
 
+    withFaults('an append written after its deadline passed (the unknown outcome) is retried with the same ids: one copy, the stored result', async () => {
+      const store = await open({ deadlineMs: 300 });
+      const stream = streamName('inventory');
+      const events = makeEvents(3, 'StockReserved');
+      await faults().delayNextAppend(800, { commitAfterDeadline: true });
+
+      const result = await store.append(stream, events, NO_STREAM);
+
+      // Whichever landed first (the late first attempt or a retry), the other met it: exactly one copy. (A first attempt
+      // still to land later would meet NO_STREAM on an existing stream: refused.)
+      const stored = await store.readStream(stream);
+      expect(stored.map((e) => e.eventId)).toEqual(events.map((e) => e.eventId));
+      expect(result).toEqual({ nextExpectedRevision: 2, position: stored[2]?.position });
+    });
+
     withFaults('an append that never gets an answer is reported as an unknown outcome, never as a conflict or a success', async () => {
       const store = await open({ deadlineMs: 200, appendAttempts: 2 });
       const stream = streamName('inventory');
