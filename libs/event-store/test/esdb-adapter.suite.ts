@@ -9,7 +9,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import { DuplicateEventId, NO_STREAM } from '../src/event-store.port';
-import { eventStoreContract, makeEvent, makeEvents, rejectionOf, streamName } from './event-store.contract';
+import { eventStoreContract, expectNothingBeforeMarker, makeEvent, makeEvents, rejectionOf, streamName, SubscriptionReader } from './event-store.contract';
 import { EsdbStandIn, startEsdbStandIn } from '../../../test/support/esdb-stand-in/esdb-stand-in';
 import { AppendOutcomeUnknown, EsdbEventStore } from '../src/eventstoredb/esdb-event-store';
 import { EsdbClientModule } from '../src/eventstoredb/client-module';
@@ -79,7 +79,7 @@ export const esdbAdapterSuite = (client: EsdbClientModule): void => {
     });
   });
 
-  describe(`unknown outcomes (${where})`, () => {
+  describe(`faults: unknown outcomes and cut connections (${where})`, () => {
     const stores: EsdbEventStore[] = [];
     afterEach(async () => {
       await Promise.all(stores.splice(0).map((s) => s.close()));
@@ -141,6 +141,23 @@ export const esdbAdapterSuite = (client: EsdbClientModule): void => {
       const stored = await store.readStream(stream);
       expect(stored.map((e) => e.eventId)).toEqual(events.map((e) => e.eventId));
       expect(result).toEqual({ nextExpectedRevision: 2, position: stored[2]?.position });
+    });
+
+    withFaults('a subscription whose connection is cut subscribes again from its last position: no gap, no duplicate', async () => {
+      const store = await open();
+      const stream = streamName('inventory');
+      let revision = (await store.append(stream, makeEvents(3), NO_STREAM)).nextExpectedRevision;
+      const reader = new SubscriptionReader(store.subscribeToAll(0));
+      const before = await reader.take(3);
+
+      await faults().killConnections();
+      revision = (await store.append(stream, makeEvents(2), revision)).nextExpectedRevision;
+      const after = await reader.take(2);
+
+      expect([...before, ...after]).toEqual(await store.readAll({ after: 0, maxCount: 100 }));
+      await expectNothingBeforeMarker(store, reader);
+      expect(revision).toBe(4);
+      reader.subscription.close();
     });
 
     withFaults('an append that never gets an answer is reported as an unknown outcome, never as a conflict or a success', async () => {
