@@ -64,7 +64,8 @@ describe('the audit and projections CLIs on EventStoreDB (the test-only stand-in
 
   it('projections rebuild and status: caught up at the head, no events behind', async () => {
     const rebuilt = ok(await runAuditCli<Record<string, unknown>>(['rebuild', 'analytics', '--data-dir', esdbDir], env(), PROJECTIONS_CLI));
-    expect(rebuilt).toMatchObject({ projection: 'analytics', position: esdbPositions.at(-1) });
+    // Events counted by reading: on sparse positions the last position says nothing about how many there were.
+    expect(rebuilt).toMatchObject({ projection: 'analytics', position: esdbPositions.at(-1), events: log.events.length });
     const status = ok(await runAuditCli<Array<Record<string, unknown>>>(['status', '--data-dir', esdbDir], env(), PROJECTIONS_CLI));
     expect(status).toContainEqual(expect.objectContaining({ projection: 'analytics', position: esdbPositions.at(-1), head: esdbPositions.at(-1), lagEvents: 0 }));
   });

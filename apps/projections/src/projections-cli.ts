@@ -99,7 +99,7 @@ export const runProjections = async (argv: string[], io: CommandIo): Promise<Com
         return {
           exitCode: 0,
           // Events counted, not read off the position: positions may be sparse (EventStoreDB).
-          report: { projection: name, generation: fresh.generation, position, elapsedMs, eventsPerSecond: elapsedMs > 0 ? Math.round((events * 1000) / elapsedMs) : events },
+          report: { projection: name, generation: fresh.generation, position, events, elapsedMs, eventsPerSecond: elapsedMs > 0 ? Math.round((events * 1000) / elapsedMs) : events },
         };
       });
     }
