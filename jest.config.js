@@ -3,7 +3,8 @@
  * e2e-external and chaos-external run the same suites with the api on WORKER=external beside a worker process
  * (test/support/worker-external.setup.ts), except those that do not start the built api through ServerProcess.
  * e2e-postgres runs the crash, expiry and drain suites with the api (and its worker, where a suite has one) on a
- * PostgreSQL database of each server's own (test/support/eventstore-postgres.setup.ts). */
+ * PostgreSQL database of each server's own (test/support/eventstore-postgres.setup.ts); e2e-esdb the same suites on an
+ * EventStoreDB stand-in of each server's own (test-only, not EventStoreDB: test/support/eventstore-esdb.setup.ts). */
 const swc = [
   '@swc/jest',
   {
@@ -56,6 +57,14 @@ module.exports = {
       // The flash sale and its SIGKILL, expiry and SIGKILL with holds pending, the SIGTERM drain, the worker SIGKILLed.
       testMatch: ['<rootDir>/test/e2e/{reservations,sagas,lifecycle,worker-process}.e2e-spec.ts'],
       setupFilesAfterEnv: ['<rootDir>/test/support/eventstore-postgres.setup.ts'],
+    },
+    {
+      ...base,
+      displayName: 'e2e-esdb',
+      // The same suites with the api (and its worker) on an EventStoreDB stand-in of each server's own (test-only, not
+      // EventStoreDB: test/support/eventstore-esdb.setup.ts).
+      testMatch: ['<rootDir>/test/e2e/{reservations,sagas,lifecycle,worker-process}.e2e-spec.ts'],
+      setupFilesAfterEnv: ['<rootDir>/test/support/eventstore-esdb.setup.ts'],
     },
     {
       ...base,

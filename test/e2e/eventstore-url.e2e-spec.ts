@@ -9,7 +9,9 @@ describe('EVENTSTORE_URL at start', () => {
   it.each([
     ['a PostgreSQL server nobody answers at', 'postgres://127.0.0.1:1/x', /EVENTSTORE_URL: cannot open the PostgreSQL event store at postgres:\/\/127\.0\.0\.1:1\/x/],
     ['a URL of no store at all', 'nonsense', /EVENTSTORE_URL must be a postgres:\/\/, postgresql:\/\/, esdb:\/\/ or kurrentdb:\/\/ URL/],
-    ['an EventStoreDB URL (no adapter in this build yet)', 'esdb://127.0.0.1:2113', /EVENTSTORE_URL selects EventStoreDB, but the EventStoreDB adapter is not part of this build yet/],
+    ['an EventStoreDB server nobody answers at', 'esdb://127.0.0.1:1?tls=false', /EVENTSTORE_URL: cannot reach EventStoreDB at esdb:\/\/127\.0\.0\.1:1\?tls=false/],
+    ['a KurrentDB server nobody answers at', 'kurrentdb://127.0.0.1:1?tls=false', /EVENTSTORE_URL: cannot reach EventStoreDB at kurrentdb:\/\/127\.0\.0\.1:1\?tls=false/],
+    ['a malformed EventStoreDB URL', 'esdb://', /EVENTSTORE_URL: cannot use the EventStoreDB URL esdb:\/\//],
   ])('with %s the api exits non-zero within 10 s, naming EVENTSTORE_URL, and writes nothing to DATA_DIR', async (_label, url, message) => {
     const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'flash-eventstore-url-'));
     try {

@@ -108,14 +108,12 @@ interface LoggedEvent {
 }
 
 /**
- * The whole event log, read the way an auditor does: `audit export` on the data dir (read-only, beside the server).
- * The CLI reads only the embedded SQLite store so far: a server on PostgreSQL (the `e2e-postgres` project) has its
- * log read from its database instead.
+ * The whole event log, read the way an auditor does: `audit export` (read-only, beside the server) on the server's
+ * store: its data dir, or the PostgreSQL database or EventStoreDB its EVENTSTORE_URL names.
  */
 const exportLog = async ({ dataDir, eventStoreUrl }: EventLogSource): Promise<LoggedEvent[]> => {
-  if (eventStoreUrl !== undefined) return readEventLog({ dataDir, eventStoreUrl });
   const out = path.join(dataDir, `export-${Date.now()}.jsonl`);
-  const run = await runAuditCli(['export', '--data-dir', dataDir, '--out', out]);
+  const run = await runAuditCli(['export', '--data-dir', dataDir, '--out', out], eventStoreUrl === undefined ? {} : { EVENTSTORE_URL: eventStoreUrl });
   if (run.exitCode !== 0) throw new Error(`audit export failed (${run.exitCode}): ${run.stderr}`);
   const lines = fs.readFileSync(out, 'utf8').trim().split('\n').map((l) => JSON.parse(l));
   fs.rmSync(out);

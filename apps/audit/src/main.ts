@@ -18,7 +18,7 @@ export const USAGE = `usage: npm run audit -- <command> [options]
   verify-export FILE [--public-key KEY]
       check an export's chain and signature; KEY is base64 SPKI DER, PEM, or a PEM file
 
-  --data-dir defaults to DATA_DIR, else ./data; EVENTSTORE_URL=postgres://… reads the PostgreSQL store instead;
+  --data-dir defaults to DATA_DIR, else ./data; EVENTSTORE_URL=postgres://… or esdb://… reads that store instead;
   the store is opened read-only.
 exit codes: 0 ok, 1 invariant violated / export bad, 2 usage error or nothing could be read`;
 

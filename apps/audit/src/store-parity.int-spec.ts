@@ -1,51 +1,16 @@
 import { generateKeyPairSync, randomUUID } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
-import { encodeEvent, EventStore, NO_STREAM, PostgresEventStore, SqliteEventStore } from '@flash/event-store';
+import { PostgresEventStore, SqliteEventStore } from '@flash/event-store';
 import { CHECKPOINT_COLLECTION, DocumentStore, POINTER_COLLECTION } from '@flash/read-models';
 import { openDocumentStore } from '@flash/runtime';
 import { describeWithPostgres, TestDatabase } from '../../../libs/event-store/test/postgres-support';
-import { AuditLog, saleDefinition, T0, tempDir } from '../test/audit-log';
+import { tempDir } from '../test/audit-log';
+import { BUYERS, history, write } from '../test/parity-history';
 import { CliRun, PROJECTIONS_CLI, runAuditCli } from '../test/run-audit-cli';
 import { AuditVerdict } from './audit-model';
 import { ReplayReport } from './commands/replay';
 import { ExportCheck } from './hash-chain';
-
-const SECOND = 1000;
-const BUYERS = 300;
-const sale = saleDefinition({ saleId: 'sale-parity', totalStock: BUYERS, shards: 4, perUserLimit: 1, holdTtlMs: 60 * SECOND, price: 250 });
-
-/**
- * One history of a few thousand events (more than one page of every reader): every buyer reserves; half pay, the
- * other half's holds expire and their quota is released.
- */
-const history = (): AuditLog => {
-  const log = new AuditLog().scheduleSale(sale);
-  const orders: string[] = [];
-  for (let i = 0; i < BUYERS; i++) orders.push(log.purchase(sale, i % sale.shards, `user-${i}`, `key-${i}`, 1, T0 + i * 100));
-  orders.forEach((orderId, i) => {
-    if (i % 2 === 0) {
-      log.receivePayment(sale, i % sale.shards, orderId, `pay-${i}`, 250, T0 + 40 * SECOND + i);
-      log.pay(sale, i % sale.shards, orderId, `pay-${i}`, 250, T0 + 40 * SECOND + i);
-    }
-  });
-  orders.forEach((orderId, i) => {
-    if (i % 2 === 1) {
-      log.expire(sale, i % sale.shards, orderId, T0 + 200 * SECOND + i);
-      log.releaseQuota(sale.saleId, `user-${i}`, orderId, 1, T0 + 200 * SECOND + i);
-    }
-  });
-  return log;
-};
-
-/** The same events, ids and times, in the same order, one append each, into `store`. */
-const write = async (store: EventStore, log: AuditLog, eventIds: readonly string[], setNow: (at: number) => void): Promise<void> => {
-  for (const [i, e] of log.events.entries()) {
-    setNow(e.recordedAt);
-    const data = { ...encodeEvent(e.streamId, e.event, { decidedAt: e.recordedAt }), eventId: eventIds[i] as string };
-    await store.append(e.streamId, [data], e.revision === 0 ? NO_STREAM : e.revision - 1);
-  }
-};
 
 /** The wall-clock times a rebuild writes beside its checkpoint and its switch: when it ran, not what it read. */
 const WALL_CLOCK_FIELDS = new Set(['updatedAt', 'switchedAt']);
@@ -164,7 +129,7 @@ describeWithPostgres('the audit and projections CLIs give the same reports from 
 
   it('exits 2 with a clear message for an EVENTSTORE_URL of no supported store, and for a database without an event store', async () => {
     const cases: Array<[Record<string, string>, RegExp]> = [
-      [{ EVENTSTORE_URL: 'esdb://x' }, /EVENTSTORE_URL selects EventStoreDB, but the EventStoreDB adapter is not part of this build/],
+      [{ EVENTSTORE_URL: 'esdb://127.0.0.1:1?tls=false' }, /EVENTSTORE_URL: cannot reach EventStoreDB at esdb:\/\/127\.0\.0\.1:1/],
       [{ EVENTSTORE_URL: empty.url }, /EVENTSTORE_URL: cannot open the PostgreSQL event store at .*no event store there/],
     ];
     for (const [env, message] of cases) {

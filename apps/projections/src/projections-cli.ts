@@ -1,4 +1,5 @@
 import { parseArgs } from 'node:util';
+import { eventsBehind } from '@flash/event-store';
 import { analyticsProjection, CHECKPOINT_COLLECTION, checkpointId, DocumentStore, Projection, readActiveGeneration, rebuildGeneration } from '@flash/read-models';
 import { CommandIo, CommandResult, LogSource, openDocumentStore, openLogSource, progressBar, READ_MODELS_FILE, resolveDataDir, UsageError } from '@flash/runtime';
 
@@ -65,7 +66,7 @@ export const runProjections = async (argv: string[], io: CommandIo): Promise<Com
           const generation = await readActiveGeneration(docs, projection.name);
           const checkpoint = generation === undefined ? undefined : await docs.get(CHECKPOINT_COLLECTION, checkpointId(projection.name, generation));
           const position = typeof checkpoint?.position === 'number' ? checkpoint.position : 0;
-          report.push({ projection: projection.name, generation: generation ?? null, position, head, lagEvents: Math.max(0, head - position) });
+          report.push({ projection: projection.name, generation: generation ?? null, position, head, lagEvents: await eventsBehind(store, position, head) });
         }
         return { exitCode: 0, report };
       });
@@ -82,20 +83,23 @@ export const runProjections = async (argv: string[], io: CommandIo): Promise<Com
         // The same log as `store`, read sequentially: large pages of the projection's event types only.
         const head = await reader.headPosition();
         const bar = progressBar(io, `rebuild ${name}`, head);
+        let read = 0;
         const fresh = await rebuildGeneration(store, docs, projection, {
           batchSize: REBUILD_BATCH_SIZE,
           idleMs: 50,
           now: Date.now,
-          onBatch: (progress) => bar.update(progress.position),
-          onRead: (position) => bar.update(position),
+          onBatch: (progress) => bar.update(read, progress.position),
+          onRead: (position, events) => bar.update((read += events), position),
           logReader: reader,
         });
         bar.finish();
         const elapsedMs = Date.now() - started;
         const { position } = fresh.progress();
+        const events = await eventsBehind(store, 0, position, Number.POSITIVE_INFINITY);
         return {
           exitCode: 0,
-          report: { projection: name, generation: fresh.generation, position, elapsedMs, eventsPerSecond: elapsedMs > 0 ? Math.round((position * 1000) / elapsedMs) : position },
+          // Events counted, not read off the position: positions may be sparse (EventStoreDB).
+          report: { projection: name, generation: fresh.generation, position, events, elapsedMs, eventsPerSecond: elapsedMs > 0 ? Math.round((events * 1000) / elapsedMs) : events },
         };
       });
     }

@@ -1,6 +1,6 @@
 /**
  * The event store port: the truth of the system. Adapters: SQLite (embedded default), in-memory (tests),
- * PostgreSQL (several processes on one store), EventStoreDB (production, not built yet). One contract suite
+ * PostgreSQL (several processes on one store), EventStoreDB (production; sparse positions). One contract suite
  * (../test/event-store.contract.ts) runs against every adapter.
  */
 export const NO_STREAM = 'no_stream' as const;
@@ -30,7 +30,11 @@ export interface RecordedEvent extends EventData {
   readonly streamId: string;
   /** 0-based position of the event in its stream. */
   readonly revision: number;
-  /** 1-based position in the store's single total order ("$all"). */
+  /**
+   * Position in the store's single total order ("$all"): at least 1, strictly increasing. Dense (1, 2, 3, …) on the
+   * SQL and in-memory stores; SPARSE on EventStoreDB (log offsets): never subtract positions to count events (see
+   * eventsBehind), and pass as `after` only 0 or a position the store gave.
+   */
   readonly position: number;
   /** Epoch ms at which the store recorded it. */
   readonly recordedAt: number;
@@ -69,6 +73,8 @@ export interface AppendOptions {
 }
 
 export interface EventStore {
+  /** True when positions are exactly 1, 2, 3, … with no gap, so that `head - position` counts events. */
+  readonly densePositions?: boolean;
   append(streamId: string, events: readonly EventData[], expectedRevision: ExpectedRevision, options?: AppendOptions): Promise<AppendResult>;
   /** Events of one stream in revision order; [] for a stream that does not exist. */
   readStream(streamId: string, fromRevision?: number): Promise<RecordedEvent[]>;

@@ -1,5 +1,6 @@
 export * from './event-store.port';
 export * from './catch-up-subscription';
+export * from './events-behind';
 export { MemoryEventStore } from './memory/memory-event-store';
 export { SqliteEventStore } from './sqlite/sqlite-event-store';
 export type { SqliteEventStoreOptions, SqliteSynchronous } from './sqlite/sqlite-event-store';
@@ -8,3 +9,7 @@ export type { PostgresEventStoreOptions } from './postgres/postgres-event-store'
 export * from './codec/domain-event-codec';
 export * from './codec/load-stream';
 export * from './sqlite/sqlite-log-reader';
+export { EsdbEventStore, AppendOutcomeUnknown, redactedEsdbUrl } from './eventstoredb/esdb-event-store';
+export type { EsdbEventStoreOptions } from './eventstoredb/esdb-event-store';
+export { clientModule } from './eventstoredb/client-module';
+export type { EsdbClientModule } from './eventstoredb/client-module';

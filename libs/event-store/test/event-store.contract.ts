@@ -8,6 +8,12 @@
  * - `reopen(previous)` closes `previous` and opens the same durable store again (a process restart). Adapters that
  *   keep nothing across restarts (in-memory) omit it, and the durability tests are skipped for them.
  * - `cleanup()` runs once after the whole suite (temp dirs, containers).
+ * - `densePositions` (default true): positions are 1, 2, 3, … with no gap (the SQL and in-memory stores), and the
+ *   suite asserts the exact numbers. `false` for a store whose positions are sparse (EventStoreDB: log offsets): it
+ *   must still give one strictly increasing position per event, the same order everywhere (readStream, readAll,
+ *   subscriptions), and `after` = any position it gave must continue exactly after that event.
+ * - `uniqueEventIds` (default true): an event id is unique in the whole store (DuplicateEventId across streams).
+ *   `false` for a store that recognises ids only where a retry would put them (EventStoreDB's idempotency check).
  * The suite closes every store it opened after each test; `close()` may therefore be called on a store twice.
  */
 import { randomUUID } from 'node:crypto';
@@ -31,6 +37,10 @@ export interface EventStoreFactory {
   /** Closes `previous` and opens the same durable store again, as a restarted process would. */
   reopen?: (previous: EventStore) => Promise<EventStore>;
   cleanup?(): Promise<void>;
+  /** Positions are exactly 1, 2, 3, … (default true); see the header. */
+  readonly densePositions?: boolean;
+  /** An event id is unique across every stream (default true); see the header. */
+  readonly uniqueEventIds?: boolean;
 }
 
 /**
@@ -158,6 +168,13 @@ const positions = (events: readonly RecordedEvent[]): number[] => events.map((e)
 const ids = (events: readonly { eventId: string }[]): string[] => events.map((e) => e.eventId);
 const range = (from: number, count: number): number[] => Array.from({ length: count }, (_, i) => from + i);
 
+const expectStrictlyIncreasing = (values: readonly number[]): void => {
+  values.forEach((value, i) => {
+    expect(value).toBeGreaterThanOrEqual(1);
+    if (i > 0) expect(value).toBeGreaterThan(values[i - 1] as number);
+  });
+};
+
 // ---------------------------------------------------------------------------------------------------------------
 // the contract
 
@@ -193,10 +210,27 @@ export function eventStoreContract(name: string, factory: EventStoreFactory): vo
     });
 
     const readEverything = (store: EventStore): Promise<RecordedEvent[]> => store.readAll({ after: 0, maxCount: 1_000_000 });
+    const dense = factory.densePositions !== false;
+    /**
+     * The positions `events` must have: exactly `from`, `from + 1`, … on a dense store; on a sparse one, the positions
+     * the store's own readAll gives those events (`all`), which must be as many and strictly increasing.
+     */
+    const expectedPositions = (denseFrom: number, count: number, all: readonly RecordedEvent[]): number[] => {
+      if (dense) return range(denseFrom, count);
+      const sparse = positions(all).slice(denseFrom - 1, denseFrom - 1 + count);
+      expect(sparse).toHaveLength(count);
+      expectStrictlyIncreasing(sparse);
+      return sparse;
+    };
     // Durability tests exist only for adapters that can be reopened; the in-memory one is not durable by design,
     // so for it they are not registered at all (rather than shown as skipped).
     const durableIt = (name: string, fn: () => Promise<void>): void => {
       if (factory.reopen) it(`${name} (durable)`, fn);
+    };
+    // Likewise, ids unique across streams are a promise of the SQL and in-memory stores only.
+    const uniqueEventIds = factory.uniqueEventIds !== false;
+    const uniqueIdsIt = (name: string, fn: () => Promise<void>): void => {
+      if (uniqueEventIds) it(name, fn);
     };
 
     describe('append', () => {
@@ -231,14 +265,19 @@ export function eventStoreContract(name: string, factory: EventStoreFactory): vo
 
         const second = await store.append(streamId, makeEvents(3), first.nextExpectedRevision);
         expect(second.nextExpectedRevision).toBe(4);
-        expect(second.position).toBe(first.position + 3);
+        if (dense) expect(second.position).toBe(first.position + 3);
 
         const third = await store.append(streamId, makeEvents(1), second.nextExpectedRevision);
-        expect(third).toEqual({ nextExpectedRevision: 5, position: second.position + 1 });
+        expect(third.nextExpectedRevision).toBe(5);
+        if (dense) expect(third.position).toBe(second.position + 1);
 
         const stored = await store.readStream(streamId);
         expect(stored.map((e) => e.revision)).toEqual(range(0, 6));
-        expect(positions(stored)).toEqual(range(first.position - 1, 6));
+        if (dense) expect(positions(stored)).toEqual(range(first.position - 1, 6));
+        // Whatever the numbering: one increasing position per event, and each append's result is its last event's.
+        expectStrictlyIncreasing(positions(stored));
+        expect([stored[1]?.position, stored[4]?.position, stored[5]?.position]).toEqual([first.position, second.position, third.position]);
+        expect(positions(stored)).toEqual(positions(await readEverything(store)));
       });
 
       it("an 'ordered' append takes its place in the order, and is read like any other once a later durable append is answered", async () => {
@@ -247,15 +286,17 @@ export function eventStoreContract(name: string, factory: EventStoreFactory): vo
         const order = streamName();
         const ordered = await store.append(claim, makeEvents(1), NO_STREAM, { durability: 'ordered' });
         const durable = await store.append(order, makeEvents(2), NO_STREAM);
-        expect(durable.position).toBe(ordered.position + 2);
+        if (dense) expect(durable.position).toBe(ordered.position + 2);
 
         expect(await store.readStream(claim)).toHaveLength(1);
-        const all = await store.readAll({ after: ordered.position - 1, maxCount: 10 });
+        const all = await store.readAll({ after: dense ? ordered.position - 1 : 0, maxCount: 10 });
+        const middle = dense ? ordered.position + 1 : (all[1]?.position ?? -1);
         expect(all.map((e) => [e.streamId, e.position])).toEqual([
           [claim, ordered.position],
-          [order, ordered.position + 1],
-          [order, ordered.position + 2],
+          [order, middle],
+          [order, durable.position],
         ]);
+        expectStrictlyIncreasing(positions(all));
         expect(await store.headPosition()).toBe(durable.position);
       });
 
@@ -264,7 +305,7 @@ export function eventStoreContract(name: string, factory: EventStoreFactory): vo
         const claim = streamName();
         const ordered = await store.append(claim, makeEvents(1), NO_STREAM, { durability: 'ordered' });
         await store.whenDurable(ordered.position);
-        const all = await store.readAll({ after: ordered.position - 1, maxCount: 10 });
+        const all = await store.readAll({ after: dense ? ordered.position - 1 : 0, maxCount: 10 });
         expect(all.map((e) => [e.streamId, e.position])).toEqual([[claim, ordered.position]]);
         expect(await store.headPosition()).toBe(ordered.position);
         // A position already durable (or 0: nothing) resolves at once.
@@ -353,8 +394,8 @@ export function eventStoreContract(name: string, factory: EventStoreFactory): vo
         const stored = await store.readStream(streamId);
         expect(stored.map((e) => e.revision)).toEqual([0, 1, 2]);
         expect(ids(stored.slice(1))).toEqual(ids(batches[winner.i] ?? []));
-        expect(positions(stored)).toEqual(range(1, 3));
-        expect(await store.headPosition()).toBe(3);
+        expect(positions(stored)).toEqual(expectedPositions(1, 3, await readEverything(store)));
+        expect(await store.headPosition()).toBe(stored[2]?.position);
       });
 
       it('concurrent appenders on different streams all succeed, each with its own positions', async () => {
@@ -373,8 +414,9 @@ export function eventStoreContract(name: string, factory: EventStoreFactory): vo
           expect(result.nextExpectedRevision).toBe((appends[i]?.events.length ?? 0) - 1);
         });
         expect(new Set(results.map((r) => r.position)).size).toBe(appends.length);
-        expect(await store.headPosition()).toBe(total);
-        expect(positions(await readEverything(store))).toEqual(range(1, total));
+        const everything = await readEverything(store);
+        expect(positions(everything)).toEqual(expectedPositions(1, total, everything));
+        expect(await store.headPosition()).toBe(everything.at(-1)?.position);
         for (const [i, { streamId, events }] of appends.entries()) {
           const stored = await store.readStream(streamId);
           expect(ids(stored)).toEqual(ids(events));
@@ -440,7 +482,8 @@ export function eventStoreContract(name: string, factory: EventStoreFactory): vo
 
         const all = await store.readAll({ after: 0, maxCount: 1000 });
         expect(ids(all)).toEqual(ids(appended));
-        expect(positions(all)).toEqual(range(1, total));
+        if (dense) expect(positions(all)).toEqual(range(1, total));
+        expectStrictlyIncreasing(positions(all));
         for (const streamId of streams) {
           expect(all.filter((e) => e.streamId === streamId).map((e) => e.revision)).toEqual(range(0, all.filter((e) => e.streamId === streamId).length));
         }
@@ -456,10 +499,16 @@ export function eventStoreContract(name: string, factory: EventStoreFactory): vo
         }
         expect(paged).toEqual(all);
 
-        expect(positions(await store.readAll({ after: 5, maxCount: 3 }))).toEqual([6, 7, 8]);
-        expect(positions(await store.readAll({ after: total - 2, maxCount: 100 }))).toEqual([total - 1, total]);
-        expect(await store.readAll({ after: total, maxCount: 10 })).toEqual([]);
-        expect(await store.readAll({ after: total + 50, maxCount: 10 })).toEqual([]);
+        // `after` = any position the store gave continues exactly after that event: no gap, no repeat.
+        for (const [i, event] of all.entries()) {
+          expect(await store.readAll({ after: event.position, maxCount: 1 })).toEqual(all.slice(i + 1, i + 2));
+        }
+        const p = positions(all);
+        expect(positions(await store.readAll({ after: p[4] ?? -1, maxCount: 3 }))).toEqual(dense ? [6, 7, 8] : p.slice(5, 8));
+        expect(positions(await store.readAll({ after: p[total - 3] ?? -1, maxCount: 100 }))).toEqual(p.slice(total - 2));
+        expect(await store.readAll({ after: p[total - 1] ?? -1, maxCount: 10 })).toEqual([]);
+        // Beyond the head: only dense positions can name a number no event has.
+        if (dense) expect(await store.readAll({ after: total + 50, maxCount: 10 })).toEqual([]);
       });
 
       it('headPosition is the position of the last event, unchanged by failed appends', async () => {
@@ -467,16 +516,17 @@ export function eventStoreContract(name: string, factory: EventStoreFactory): vo
         const streamId = streamName();
         const first = await store.append(streamId, makeEvents(3), NO_STREAM);
         expect(await store.headPosition()).toBe(first.position);
-        expect(first.position).toBe(3);
+        if (dense) expect(first.position).toBe(3);
 
         const other = await store.append(streamName(), makeEvents(2), NO_STREAM);
         expect(await store.headPosition()).toBe(other.position);
-        expect(other.position).toBe(5);
+        if (dense) expect(other.position).toBe(5);
+        expect(other.position).toBeGreaterThan(first.position);
 
         await rejectionOf(store.append(streamId, makeEvents(1), NO_STREAM));
-        expect(await store.headPosition()).toBe(5);
+        expect(await store.headPosition()).toBe(other.position);
         const all = await readEverything(store);
-        expect(all.at(-1)?.position).toBe(5);
+        expect(all.at(-1)?.position).toBe(other.position);
       });
     });
 
@@ -512,9 +562,11 @@ export function eventStoreContract(name: string, factory: EventStoreFactory): vo
             return store.append(streamId, events, NO_STREAM);
           }),
         );
-        for (const result of results) expect(result).toEqual({ nextExpectedRevision: 1, position: 2 });
-        expect(await store.headPosition()).toBe(2);
-        expect(ids(await store.readStream(streamId))).toEqual(ids(events));
+        const stored = await store.readStream(streamId);
+        const original = { nextExpectedRevision: 1, position: dense ? 2 : (stored[1]?.position ?? -1) };
+        for (const result of results) expect(result).toEqual(original);
+        expect(await store.headPosition()).toBe(original.position);
+        expect(ids(stored)).toEqual(ids(events));
       });
 
       durableIt('appends survive a restart, and a retry after the restart is still recognised', async () => {
@@ -528,28 +580,33 @@ export function eventStoreContract(name: string, factory: EventStoreFactory): vo
         await store.append(streamName(), makeEvents(2), NO_STREAM);
         const before = await readEverything(store);
 
+        const head = before.at(-1)?.position ?? -1;
+        if (dense) expect(head).toBe(4);
         const reopened = await reopen(store);
-        expect(await reopened.headPosition()).toBe(4);
+        expect(await reopened.headPosition()).toBe(head);
         expect(await readEverything(reopened)).toEqual(before);
         expect(await reopened.append(streamId, events, NO_STREAM)).toEqual(first);
-        expect(await reopened.headPosition()).toBe(4);
+        expect(await reopened.headPosition()).toBe(head);
 
         // The stream and the total order continue where they were.
         const next = await reopened.append(streamId, makeEvents(1), first.nextExpectedRevision);
-        expect(next).toEqual({ nextExpectedRevision: 2, position: 5 });
+        expect(next.nextExpectedRevision).toBe(2);
+        if (dense) expect(next.position).toBe(5);
+        expect(next.position).toBeGreaterThan(head);
         await expectWrongRevision(reopened.append(streamId, makeEvents(1), first.nextExpectedRevision), streamId, 1, 2);
 
         const again = await reopen(reopened);
         expect(await again.append(streamId, events, NO_STREAM)).toEqual(first);
-        expect(positions(await readEverything(again))).toEqual(range(1, 5));
+        const everything = await readEverything(again);
+        expect(positions(everything)).toEqual(expectedPositions(1, 5, everything));
       });
 
-      it('an event id already stored in another stream fails with DuplicateEventId and writes nothing', async () => {
+      uniqueIdsIt('an event id already stored in another stream fails with DuplicateEventId and writes nothing', async () => {
         const store = await open();
         const a = streamName('a');
         const b = streamName('b');
         const shared = makeEvent('Shared');
-        await store.append(a, [shared], NO_STREAM);
+        const first = await store.append(a, [shared], NO_STREAM);
 
         const alone = await rejectionOf(store.append(b, [shared], NO_STREAM));
         expect(alone).toBeInstanceOf(DuplicateEventId);
@@ -561,9 +618,12 @@ export function eventStoreContract(name: string, factory: EventStoreFactory): vo
         expect(second).toMatchObject({ eventId: shared.eventId });
 
         expect(await store.readStream(b)).toEqual([]);
-        expect(await store.headPosition()).toBe(1);
+        expect(await store.headPosition()).toBe(first.position);
         // Nothing of the failed append was kept: its other id is still free and the positions stay contiguous.
-        expect(await store.append(b, [fresh], NO_STREAM)).toEqual({ nextExpectedRevision: 0, position: 2 });
+        const after = await store.append(b, [fresh], NO_STREAM);
+        expect(after.nextExpectedRevision).toBe(0);
+        if (dense) expect(after.position).toBe(2);
+        expect((await readEverything(store)).map((e) => e.position)).toEqual([first.position, after.position]);
       });
 
       it('a partial overlap with stored event ids fails and writes nothing', async () => {
@@ -571,24 +631,27 @@ export function eventStoreContract(name: string, factory: EventStoreFactory): vo
         const streamId = streamName('inventory');
         const [e1, e2, e3] = makeEvents(3);
         if (!e1 || !e2 || !e3) throw new Error('events');
-        await store.append(streamId, [e1, e2], NO_STREAM);
+        const stored = await store.append(streamId, [e1, e2], NO_STREAM);
 
         const attempts: Array<[EventData[], ExpectedRevision]> = [
           [[e1, e3], NO_STREAM], // starts like the stored append, then differs
           [[e1, e2, e3], NO_STREAM], // a superset of the stored append
           [[e2], NO_STREAM], // a stored event at another revision
-          [[e3, e2], 1], // a new event followed by a stored one, at the right revision
-          [[e3, e1], 1],
         ];
+        // At the right revision, a stored id after a new one is caught only by a store whose ids are unique.
+        if (uniqueEventIds) attempts.push([[e3, e2], 1], [[e3, e1], 1]);
         for (const [events, expected] of attempts) {
           const error = await rejectionOf(store.append(streamId, events, expected));
           expect([WrongExpectedRevision.name, DuplicateEventId.name]).toContain((error as Error).name);
           expect(error instanceof WrongExpectedRevision || error instanceof DuplicateEventId).toBe(true);
           expect(ids(await store.readStream(streamId))).toEqual(ids([e1, e2]));
-          expect(await store.headPosition()).toBe(2);
+          expect(await store.headPosition()).toBe(stored.position);
         }
 
-        expect(await store.append(streamId, [e3], 1)).toEqual({ nextExpectedRevision: 2, position: 3 });
+        const last = await store.append(streamId, [e3], 1);
+        expect(last.nextExpectedRevision).toBe(2);
+        if (dense) expect(last.position).toBe(3);
+        expect(last.position).toBeGreaterThan(stored.position);
       });
 
       it('the same event id twice within one append fails and writes nothing', async () => {
@@ -600,7 +663,10 @@ export function eventStoreContract(name: string, factory: EventStoreFactory): vo
         expect(error).toMatchObject({ eventId: event.eventId });
         expect(await store.readStream(streamId)).toEqual([]);
         expect(await store.headPosition()).toBe(0);
-        expect(await store.append(streamId, [event], NO_STREAM)).toEqual({ nextExpectedRevision: 0, position: 1 });
+        const alone = await store.append(streamId, [event], NO_STREAM);
+        expect(alone.nextExpectedRevision).toBe(0);
+        if (dense) expect(alone.position).toBe(1);
+        expect((await readEverything(store)).map((e) => [e.eventId, e.position])).toEqual([[event.eventId, alone.position]]);
       });
     });
 
@@ -613,12 +679,14 @@ export function eventStoreContract(name: string, factory: EventStoreFactory): vo
 
         const reader = new SubscriptionReader(store.subscribeToAll(0));
         const existing = await reader.take(5);
-        expect(positions(existing)).toEqual(range(1, 5));
+        expect(positions(existing)).toEqual(expectedPositions(1, 5, await readEverything(store)));
 
         // The next two delivered are the live ones: nothing was delivered twice, or made up, in between.
-        revisionA = (await store.append(a, makeEvents(2), revisionA)).nextExpectedRevision;
+        const liveAppend = await store.append(a, makeEvents(2), revisionA);
+        revisionA = liveAppend.nextExpectedRevision;
         const live = await reader.take(2);
-        expect(positions(live)).toEqual([6, 7]);
+        expect(positions(live)).toEqual(expectedPositions(6, 2, await readEverything(store)));
+        expect(live[1]?.position).toBe(liveAppend.position);
         expect(live.map((e) => e.revision)).toEqual([3, 4]);
         expect(revisionA).toBe(4);
 
@@ -650,26 +718,31 @@ export function eventStoreContract(name: string, factory: EventStoreFactory): vo
 
         const delivered = await reader.take(expectedTotal);
         await appending;
-        expect(positions(delivered)).toEqual(range(1, expectedTotal));
+        const everything = await readEverything(store);
+        expect(positions(delivered)).toEqual(expectedPositions(1, expectedTotal, everything));
         expect(new Set(ids(delivered)).size).toBe(expectedTotal);
-        expect(delivered).toEqual(await readEverything(store));
-        expect((await expectNothingBeforeMarker(store, reader)).position).toBe(expectedTotal + 1);
+        expect(delivered).toEqual(everything);
+        const marker = await expectNothingBeforeMarker(store, reader);
+        if (dense) expect(marker.position).toBe(expectedTotal + 1);
+        expect(marker.position).toBeGreaterThan(everything.at(-1)?.position ?? 0);
         reader.subscription.close();
       });
 
       it('an append that lands while the caught-up subscription is reading is not missed', async () => {
         const store = await open();
         const streamId = streamName();
-        let revision = (await store.append(streamId, makeEvents(1), NO_STREAM)).nextExpectedRevision;
+        const created = await store.append(streamId, makeEvents(1), NO_STREAM);
+        let revision = created.nextExpectedRevision;
         const reader = new SubscriptionReader(store.subscribeToAll(0));
-        expect(positions(await reader.take(1))).toEqual([1]);
+        expect(positions(await reader.take(1))).toEqual([dense ? 1 : created.position]);
 
         for (let round = 0; round < 5; round++) {
           // Queued before the subscription's next read is even issued, so it runs between that read and the wait.
           const appended = Promise.resolve().then(() => store.append(streamId, makeEvents(1), revision));
           const next = reader.take(1);
-          revision = (await appended).nextExpectedRevision;
-          expect(positions(await next)).toEqual([round + 2]);
+          const result = await appended;
+          revision = result.nextExpectedRevision;
+          expect(positions(await next)).toEqual([dense ? round + 2 : result.position]);
         }
         reader.subscription.close();
       });
@@ -680,7 +753,7 @@ export function eventStoreContract(name: string, factory: EventStoreFactory): vo
         const created = await store.append(streamId, makeEvents(10), NO_STREAM);
         const all = await readEverything(store);
         const checkpoint = all[5]?.position ?? -1;
-        expect(checkpoint).toBe(6);
+        if (dense) expect(checkpoint).toBe(6);
 
         const resumed = new SubscriptionReader(store.subscribeToAll(checkpoint));
         const caughtUp = await resumed.take(4);
@@ -700,6 +773,7 @@ export function eventStoreContract(name: string, factory: EventStoreFactory): vo
         const store = await open();
         const streamId = streamName();
         const created = await store.append(streamId, makeEvents(5), NO_STREAM);
+        const p = expectedPositions(1, 5, await readEverything(store));
 
         // Closed from inside the loop, while events are still buffered.
         const inside = store.subscribeToAll(0);
@@ -708,7 +782,7 @@ export function eventStoreContract(name: string, factory: EventStoreFactory): vo
           seenInside.push(event.position);
           if (seenInside.length === 2) inside.close();
         }
-        expect(seenInside).toEqual([1, 2]);
+        expect(seenInside).toEqual(p.slice(0, 2));
 
         // Closed from outside, while the loop waits for live events.
         const outside = store.subscribeToAll(0);
@@ -719,33 +793,35 @@ export function eventStoreContract(name: string, factory: EventStoreFactory): vo
         await eventually('the loop to see the five events', () => seenOutside.length === 5, { seen: () => seenOutside });
         outside.close();
         expect(await within(loop, DELIVERY_TIMEOUT_MS)).not.toBe(TIMED_OUT);
-        expect(seenOutside).toEqual([1, 2, 3, 4, 5]);
+        expect(seenOutside).toEqual(p);
 
         // The loop did not see the later append; a fresh subscription still sees everything.
         await store.append(streamId, makeEvents(1), created.nextExpectedRevision);
-        expect(seenOutside).toEqual([1, 2, 3, 4, 5]);
+        expect(seenOutside).toEqual(p);
         const fresh = new SubscriptionReader(store.subscribeToAll(0));
-        expect(positions(await fresh.take(6))).toEqual(range(1, 6));
+        expect(positions(await fresh.take(6))).toEqual(expectedPositions(1, 6, await readEverything(store)));
         fresh.subscription.close();
       });
 
       it('breaking out of a for-await loop ends that subscription only', async () => {
         const store = await open();
         await store.append(streamName(), makeEvents(3), NO_STREAM);
+        const p = expectedPositions(1, 3, await readEverything(store));
         const other = new SubscriptionReader(store.subscribeToAll(0));
         const seen: number[] = [];
         for await (const event of store.subscribeToAll(0)) {
           seen.push(event.position);
-          if (event.position === 2) break;
+          if (event.position === p[1]) break;
         }
-        expect(seen).toEqual([1, 2]);
-        expect(positions(await other.take(3))).toEqual([1, 2, 3]);
+        expect(seen).toEqual(p.slice(0, 2));
+        expect(positions(await other.take(3))).toEqual(p);
         other.subscription.close();
       });
 
       it('closing the store ends its open subscriptions', async () => {
         const store = await open();
         await store.append(streamName(), makeEvents(3), NO_STREAM);
+        const p = expectedPositions(1, 3, await readEverything(store));
 
         const idle = store.subscribeToAll(0);
         const idleSeen: number[] = [];
@@ -753,16 +829,16 @@ export function eventStoreContract(name: string, factory: EventStoreFactory): vo
           for await (const event of idle) idleSeen.push(event.position);
         })();
         const buffered = new SubscriptionReader(store.subscribeToAll(0));
-        expect(positions(await buffered.take(1))).toEqual([1]);
+        expect(positions(await buffered.take(1))).toEqual(p.slice(0, 1));
         await eventually('the idle loop to see the three events', () => idleSeen.length === 3, { seen: () => idleSeen });
 
         await close(store);
 
         expect(await within(idleLoop, DELIVERY_TIMEOUT_MS)).not.toBe(TIMED_OUT);
-        expect(idleSeen).toEqual([1, 2, 3]);
+        expect(idleSeen).toEqual(p);
         // A subscription that still had buffered events ends too (it may first hand out what it already read).
         const rest = positions(await buffered.drain());
-        expect([[], [2], [2, 3]]).toContainEqual(rest);
+        expect([[], p.slice(1, 2), p.slice(1, 3)]).toContainEqual(rest);
       });
     });
 

@@ -3,6 +3,8 @@ import os from 'node:os';
 import path from 'node:path';
 import fc from 'fast-check';
 import { EventStore, MemoryEventStore, ReadAllOptions, RecordedEvent } from '@flash/event-store';
+import { SparseEventStore } from '../../event-store/test/sparse-event-store';
+import { eventually } from '../../../test/support/eventually';
 import { dumpGeneration as dump } from '../test/generation-dump';
 import { appendSaleHistory } from '../test/sale-history';
 import { ANALYTICS, analyticsProjection, SALE_SUMMARY, SALE_TIMELINE } from './analytics/analytics.projection';
@@ -322,6 +324,28 @@ describe('blue/green rebuild', () => {
     } finally {
       await watcher.stop();
       await feeder.stop();
+      await docs.close();
+    }
+  });
+});
+
+describe('lag on a store whose positions are sparse (EventStoreDB: log offsets)', () => {
+  it('reports the events not yet applied, counted, not the difference of two positions', async () => {
+    const store = new SparseEventStore(new MemoryEventStore());
+    await appendSaleHistory(store, { saleId: 's1', stock: 40, shards: 2, orders: 30, seed: 3 });
+    const docs = new SqliteDocumentStore(':memory:');
+    // One batch of 10, then a long pause: the runner stays behind, at a known place.
+    const runner = new ProjectionRunner(store, docs, analyticsProjection, { ...options(1, 10), pace: () => 60_000 });
+    runner.follow();
+    try {
+      await eventually('the first batch to be applied', () => runner.progress().position > 0, { seen: () => runner.progress() });
+      await eventually('the lag to be counted', () => runner.progress().lagEvents > 0, { seen: () => runner.progress() });
+      const { position, head, lagEvents } = runner.progress();
+      const notApplied = (await store.readAll({ after: position, maxCount: 1_000_000 })).length;
+      expect(lagEvents).toBe(notApplied);
+      expect(head - position).toBeGreaterThan(notApplied); // what a subtraction would have claimed
+    } finally {
+      await runner.stop();
       await docs.close();
     }
   });

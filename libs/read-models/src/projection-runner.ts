@@ -1,5 +1,5 @@
 import { isEventType } from '@flash/domain';
-import { decodeEvent, decodeLogEvent, EventStore, LogPage, LogPageRequest, LogPayload } from '@flash/event-store';
+import { decodeEvent, decodeLogEvent, EventStore, eventsBehind, LogPage, LogPageRequest, LogPayload } from '@flash/event-store';
 import { DocumentReplacement, DocumentStore, StoredDocument } from './document-store';
 import { DocumentKey, DocumentSession, physicalCollection, POSITION_FIELD, Projection, ProjectedEvent } from './projection';
 
@@ -35,8 +35,11 @@ export interface ProjectionRunnerOptions {
   readonly now: () => number;
   /** Called after each batch (progress bars, metrics). */
   readonly onBatch?: (progress: ProjectionProgress) => void;
-  /** Called as a batch read through `logReader` moves on, before it is written (a rebuild's progress bar). */
-  readonly onRead?: (position: number) => void;
+  /**
+   * Called as a batch read through `logReader` moves on, before it is written (a rebuild's progress bar): read through
+   * `position`, `events` more of the projection's types.
+   */
+  readonly onRead?: (position: number, events: number) => void;
   /**
    * How long to wait before the next batch while following (0: go on). An embedded api answers "busy" while requests
    * are in flight, so a spike is served first and the read models catch up after it (the lag shows in metrics).
@@ -59,6 +62,9 @@ export interface ProjectionProgress {
   readonly paused: boolean;
 }
 
+/** How often the lag is counted on a store with sparse positions (a read of up to EVENTS_BEHIND_CAP events). */
+const LAG_COUNT_EVERY_MS = 1000;
+
 /** How often a watched generation's progress is read: for readiness and lag gauges, not worth a tighter poll. */
 const WATCH_POLL_MS = 250;
 
@@ -71,6 +77,9 @@ export class ProjectionRunner {
   private position = 0;
   private head = 0;
   private lagMs = 0;
+  /** The last count of events behind, on a store with sparse positions (see countLag). */
+  private sparseLagEvents = 0;
+  private lagCountedAt = Number.NEGATIVE_INFINITY;
   private everCaughtUp = false;
   private paused = false;
   private stopped = false;
@@ -176,7 +185,7 @@ export class ProjectionRunner {
   }
 
   progress(): ProjectionProgress {
-    const lagEvents = Math.max(0, this.head - this.position);
+    const lagEvents = this.position >= this.head ? 0 : this.store.densePositions === true ? this.head - this.position : this.sparseLagEvents;
     return {
       projection: this.projection.name,
       generation: this.generation,
@@ -203,6 +212,7 @@ export class ProjectionRunner {
           continue;
         }
         await this.step();
+        await this.countLag();
         const pause = this.options.pace?.() ?? 0;
         if (pause > 0) await this.sleep(pause);
       } catch (error) {
@@ -210,6 +220,16 @@ export class ProjectionRunner {
         await this.sleep();
       }
     }
+  }
+
+  /**
+   * On a store whose positions are sparse, `head - position` is not a number of events: count them by reading, at most
+   * once a second (a dense store's lag is the subtraction, in progress()).
+   */
+  private async countLag(): Promise<void> {
+    if (this.store.densePositions === true || this.options.now() - this.lagCountedAt < LAG_COUNT_EVERY_MS) return;
+    this.lagCountedAt = this.options.now();
+    this.sparseLagEvents = await eventsBehind(this.store, this.position, this.head);
   }
 
   private headPosition(): Promise<number> {
@@ -256,7 +276,7 @@ export class ProjectionRunner {
       await this.applyEvents(session, events);
       applied += page.events.length;
       through = page.through;
-      this.options.onRead?.(through);
+      this.options.onRead?.(through, page.events.length);
     }
     if (through <= this.position) return;
     this.lagMs = first ? Math.max(0, this.options.now() - first.recordedAt) : 0;

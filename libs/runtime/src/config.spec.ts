@@ -64,10 +64,14 @@ describe('loadConfig: EVENTSTORE_URL', () => {
     expect(loadConfig({ DEMO: '1', EVENTSTORE_URL: 'postgresql://db/flash' }).eventStoreUrl).toBe('postgresql://db/flash');
   });
 
-  it('refuses EventStoreDB URLs (no adapter in this build yet) and anything else, naming the variable, never the password', () => {
-    for (const url of ['esdb://localhost:2113', 'esdb+discover://a,b', 'kurrentdb://localhost:2113']) {
-      expect(messageOf({ DEMO: '1', EVENTSTORE_URL: url })).toMatch(/^EVENTSTORE_URL selects EventStoreDB, but the EventStoreDB adapter is not part of this build yet/);
+  it('selects EventStoreDB for esdb://, esdb+discover://, kurrentdb:// and kurrent:// URLs', () => {
+    for (const url of ['esdb://localhost:2113', 'esdb+discover://a,b', 'kurrentdb://localhost:2113?tls=false', 'KURRENT://db:2113']) {
+      expect(eventStoreKind(url)).toBe('esdb');
+      expect(loadConfig({ DEMO: '1', EVENTSTORE_URL: url }).eventStoreUrl).toBe(url);
     }
+  });
+
+  it('refuses anything else, naming the variable, never the password', () => {
     expect(messageOf({ DEMO: '1', EVENTSTORE_URL: 'nonsense' })).toMatch(/^EVENTSTORE_URL must be a postgres:\/\/, postgresql:\/\/, esdb:\/\/ or kurrentdb:\/\/ URL/);
     expect(messageOf({ DEMO: '1', EVENTSTORE_URL: 'mysql://root:hunter2@db/x' })).toMatch(/got a mysql:\/\/ URL$/);
     expect(messageOf({ DEMO: '1', EVENTSTORE_URL: 'root:hunter2@db' })).not.toContain('hunter2');

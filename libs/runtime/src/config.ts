@@ -139,21 +139,17 @@ const trustedProxies = (env: NodeJS.ProcessEnv): readonly string[] => {
 };
 
 /** Which event store EVENTSTORE_URL selects: unset is the embedded SQLite store in DATA_DIR. */
-export type EventStoreKind = 'sqlite' | 'postgres';
+export type EventStoreKind = 'sqlite' | 'postgres' | 'esdb';
 
 /**
- * Reads EVENTSTORE_URL's scheme: the one place that decides which adapter a URL means. EventStoreDB URLs are
- * recognised and refused (no adapter yet), anything else is refused too: never a silent fallback to SQLite.
+ * Reads EVENTSTORE_URL's scheme: the one place that decides which adapter a URL means (esdb://, esdb+discover://,
+ * kurrentdb:// and kurrent:// are EventStoreDB/KurrentDB). Anything else is refused: never a silent fallback to SQLite.
  */
 export const eventStoreKind = (url: string | undefined): EventStoreKind => {
   if (url === undefined) return 'sqlite';
   const scheme = /^([a-z][a-z0-9+.-]*):\/\//i.exec(url.trim())?.[1]?.toLowerCase();
   if (scheme === 'postgres' || scheme === 'postgresql') return 'postgres';
-  if (scheme !== undefined && /^(esdb|kurrentdb|kurrent)(\+discover)?$/.test(scheme)) {
-    throw new ConfigError(
-      'EVENTSTORE_URL selects EventStoreDB, but the EventStoreDB adapter is not part of this build yet; give a postgres:// URL, or unset it to use the embedded SQLite store',
-    );
-  }
+  if (scheme !== undefined && /^(esdb|kurrentdb|kurrent)(\+discover)?$/.test(scheme)) return 'esdb';
   // Only the scheme is repeated: the rest of a URL may hold a password.
   const got = scheme === undefined ? 'a value with no scheme://' : `a ${scheme}:// URL`;
   throw new ConfigError(`EVENTSTORE_URL must be a postgres://, postgresql://, esdb:// or kurrentdb:// URL (or unset for SQLite in DATA_DIR), got ${got}`);

@@ -1,5 +1,5 @@
 import { Gauge, Registry } from 'prom-client';
-import { EventStore } from '@flash/event-store';
+import { EventStore, eventsBehind } from '@flash/event-store';
 import { DocumentStore, ProjectionHost, SALE_SUMMARY } from '@flash/read-models';
 
 /** What a saga follower reports (libs/sagas FollowerStatus): the position it applied, and each process' backlog. */
@@ -10,7 +10,7 @@ export interface SagaStatus {
 
 /** Where the followers of the log stand in this process, read when Prometheus scrapes. */
 export interface FollowerMetricsSources {
-  readonly store: Pick<EventStore, 'headPosition'>;
+  readonly store: Pick<EventStore, 'headPosition' | 'readAll'> & { readonly densePositions?: boolean };
   /** The command side's indexes (catalog, order locator): the position they applied. */
   readonly catalogPosition: () => number;
   /** The sagas: run here, or (the api with WORKER=external) as the worker last posted them; undefined before that. */
@@ -38,11 +38,12 @@ export const registerFollowerMetrics = (registry: Registry, sources: FollowerMet
     registers,
     async collect() {
       const head = await store.headPosition();
-      this.set({ follower: 'catalog' }, Math.max(0, head - sources.catalogPosition()));
+      // Counted, not subtracted: positions may be sparse (EventStoreDB's are log offsets).
+      this.set({ follower: 'catalog' }, await eventsBehind(store, sources.catalogPosition(), head));
       const sagas = sources.sagas();
-      if (sagas) this.set({ follower: 'sagas' }, Math.max(0, head - sagas.position));
+      if (sagas) this.set({ follower: 'sagas' }, await eventsBehind(store, sagas.position, head));
       const projection = analytics();
-      if (projection) this.set({ follower: 'analytics' }, Math.max(0, head - projection.progress().position));
+      if (projection) this.set({ follower: 'analytics' }, await eventsBehind(store, projection.progress().position, head));
     },
   });
   new Gauge({

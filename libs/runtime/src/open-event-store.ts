@@ -1,22 +1,26 @@
 import fs from 'node:fs';
 import path from 'node:path';
-import { EventStore, PostgresEventStore, SqliteEventStore } from '@flash/event-store';
+import { EsdbEventStore, EventStore, PostgresEventStore, SqliteEventStore } from '@flash/event-store';
 import { AppConfig, ConfigError, eventStoreKind } from './config';
 
 export const EVENT_STORE = Symbol('EVENT_STORE');
 
 export const EVENTS_FILE = 'events.sqlite';
 
+/** How long a start waits for EventStoreDB to answer its first read: a start must fail within 10 s in all. */
+const ESDB_PROBE_DEADLINE_MS = 5000;
+
 /**
- * Opens the event store the configuration selects: PostgreSQL for a postgres:// EVENTSTORE_URL, else embedded SQLite
- * in DATA_DIR. A server that cannot be reached is a ConfigError naming the variable, raised before anything is
+ * Opens the event store the configuration selects: PostgreSQL for a postgres:// EVENTSTORE_URL, EventStoreDB for an
+ * esdb:// or kurrentdb:// one, else embedded SQLite in DATA_DIR. A server that cannot be reached is a ConfigError naming the variable, raised before anything is
  * written to DATA_DIR (open the store first).
  */
 export const openEventStore = async (config: Pick<AppConfig, 'eventStoreUrl' | 'dataDir' | 'sqliteSynchronous' | 'sqliteCoalesceAppends'>): Promise<EventStore> => {
   const url = config.eventStoreUrl;
-  if (url !== undefined && eventStoreKind(url) === 'postgres') {
+  const kind = eventStoreKind(url);
+  if (url !== undefined && kind !== 'sqlite') {
     try {
-      return await PostgresEventStore.connect(url);
+      return kind === 'postgres' ? await PostgresEventStore.connect(url) : await EsdbEventStore.connect({ url, probeDeadlineMs: ESDB_PROBE_DEADLINE_MS });
     } catch (error) {
       throw new ConfigError(`EVENTSTORE_URL: ${error instanceof Error ? error.message : String(error)}`);
     }

@@ -1,7 +1,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import Database from 'better-sqlite3';
-import { EventStore, PostgresEventStore, RecordedEvent, SqliteEventStore } from '@flash/event-store';
+import { EsdbEventStore, EventStore, PostgresEventStore, RecordedEvent, SqliteEventStore } from '@flash/event-store';
 import { EVENTS_FILE } from '@flash/runtime';
 import { SAGA_CHECKPOINTS_FILE, SAGAS_CHECKPOINT } from '@flash/sagas';
 
@@ -13,7 +13,7 @@ export interface LoggedEvent {
   readonly recordedAt: number;
 }
 
-/** Where a server keeps its log: SQLite in its DATA_DIR, or the PostgreSQL database its EVENTSTORE_URL names. */
+/** Where a server keeps its log: SQLite in its DATA_DIR, or the PostgreSQL database or EventStoreDB its EVENTSTORE_URL names. */
 export interface EventLogSource {
   readonly dataDir: string;
   readonly eventStoreUrl?: string | undefined;
@@ -23,10 +23,12 @@ export interface EventLogSource {
  * The server's own store, opened beside the running api and worker for reading only: SQLite read-only (WAL mode lets
  * a reader in while they write), or the same PostgreSQL database on a small pool of its own (nothing is appended).
  */
-const openForReading = (source: EventLogSource): Promise<EventStore> =>
-  source.eventStoreUrl === undefined
-    ? Promise.resolve(new SqliteEventStore({ file: path.join(source.dataDir, EVENTS_FILE), readonly: true }))
-    : PostgresEventStore.connect(source.eventStoreUrl, { poolSize: 1, applicationName: 'e2e-log-reader' });
+const openForReading = (source: EventLogSource): Promise<EventStore> => {
+  const url = source.eventStoreUrl;
+  if (url === undefined) return Promise.resolve(new SqliteEventStore({ file: path.join(source.dataDir, EVENTS_FILE), readonly: true }));
+  if (/^(esdb|kurrentdb|kurrent)(\+discover)?:\/\//i.test(url)) return EsdbEventStore.connect({ url });
+  return PostgresEventStore.connect(url, { poolSize: 1, applicationName: 'e2e-log-reader' });
+};
 
 /**
  * The whole event log of a server, read beside the running api and worker through the store they use: the truth,

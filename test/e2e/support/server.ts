@@ -4,7 +4,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { freePort } from '../../support/free-port';
-import { createServerDatabase, e2eEventStore } from './e2e-event-store';
+import { createServerDatabase, createServerStandIn, e2eEventStore } from './e2e-event-store';
 
 const MAIN = path.resolve(__dirname, '../../../dist/apps/api/src/main.js');
 
@@ -63,7 +63,10 @@ const workerMainBeside = (apiMain: string): string => path.resolve(path.dirname(
  */
 export class ServerProcess {
   private child: ChildProcess | undefined;
-  /** The PostgreSQL database of this instance's runs (the `e2e-postgres` project), once the first start has created it. */
+  /**
+   * The store of this instance's runs, once the first start has created it: a PostgreSQL database (the `e2e-postgres`
+   * project) or an EventStoreDB stand-in (`e2e-esdb`).
+   */
   private databaseUrl: string | undefined;
   private output = '';
   private worker: WorkerRun | undefined;
@@ -150,6 +153,7 @@ export class ServerProcess {
     if (this.port === 0) this.port = await freePort();
     const ownStore = { ...this.options.env, ...env }.EVENTSTORE_URL !== undefined;
     if (e2eEventStore() === 'postgres' && this.databaseUrl === undefined && !ownStore) this.databaseUrl = (await createServerDatabase()).url;
+    if (e2eEventStore() === 'esdb' && this.databaseUrl === undefined && !ownStore) this.databaseUrl = await createServerStandIn();
     const runEnv: Record<string, string> = { ...this.runEnv(env), PORT: String(this.port) };
     this.output = '';
     this.child = spawn(process.execPath, [main], { env: runEnv, stdio: ['ignore', 'pipe', 'pipe'] });

@@ -1,6 +1,6 @@
 import { Inject, Injectable } from '@nestjs/common';
 import { Clock, CLOCK, GateKeeper, LogIndexer } from '@flash/command-side';
-import { EventStore } from '@flash/event-store';
+import { EventStore, eventsBehind } from '@flash/event-store';
 import { ProjectionHost } from '@flash/read-models';
 import { APP_CONFIG, AppConfig, EVENT_STORE } from '@flash/runtime';
 import { ANALYTICS_HOST } from '../analytics/analytics.providers';
@@ -53,17 +53,21 @@ export class ReadinessProbe {
       this.gate.probeReady().catch(() => false),
     ]);
     const headPosition = 'position' in head ? head.position : undefined;
-    const lagBehind = (position: number): { lagEvents?: number } => (headPosition === undefined ? {} : { lagEvents: Math.max(0, headPosition - position) });
+    // Counted, not subtracted: positions may be sparse (EventStoreDB's are log offsets).
+    const lagBehind = async (position: number): Promise<{ lagEvents?: number }> =>
+      headPosition === undefined ? {} : { lagEvents: await eventsBehind(this.store, position, headPosition).catch(() => 0) };
+    const catalogLag = await lagBehind(this.catalog.position);
+    const worker = await this.worker(lagBehind);
     return healthReport({
       store: 'position' in head ? up({ head: head.position }) : down(`the event store does not answer: ${head.error}`),
       catalog: this.catalog.ready
-        ? up({ position: this.catalog.position, ...lagBehind(this.catalog.position) })
-        : down('catching up with the event log', { position: this.catalog.position, ...lagBehind(this.catalog.position) }),
+        ? up({ position: this.catalog.position, ...catalogLag })
+        : down('catching up with the event log', { position: this.catalog.position, ...catalogLag }),
       gate: gateReady
         ? up({ kind: this.gateKind })
         : down('the eligibility gate is unreachable or being rebuilt from the store', { kind: this.gateKind }),
       projections: this.projections(),
-      worker: this.worker(lagBehind),
+      worker,
     });
   }
 
@@ -78,7 +82,7 @@ export class ReadinessProbe {
   }
 
   /** With WORKER=external: what the worker last posted (`reportedAt`), with this process's own gate sync laid over it. */
-  private worker(lagBehind: (position: number) => { lagEvents?: number }): Indicator {
+  private async worker(lagBehind: (position: number) => Promise<{ lagEvents?: number }>): Promise<Indicator> {
     const mode = this.config.worker;
     const sagas = this.sagas.status(this.clock.now());
     if (sagas === undefined || (mode === 'external' && sagas.reportedAt === undefined)) {
@@ -88,7 +92,7 @@ export class ReadinessProbe {
     return up({
       mode,
       ...status,
-      ...lagBehind(sagas.position),
+      ...(await lagBehind(sagas.position)),
       ...(reportedAt === undefined ? {} : { reportedAt: new Date(reportedAt).toISOString(), reportedAgoMs: Math.max(0, Date.now() - reportedAt) }),
     });
   }

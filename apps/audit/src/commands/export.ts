@@ -39,7 +39,7 @@ export const exportCommand = async (options: ExportOptions, io: CommandIo): Prom
     const progress = progressBar(io, 'export', head);
     for await (const page of readLog(store, head)) {
       fs.writeSync(fd, page.map((e) => chain.eventLine(e) + '\n').join(''));
-      progress.update(chain.count);
+      progress.update(chain.count, page.at(-1)?.position ?? 0);
     }
     fs.writeSync(fd, chain.signatureLine(signer) + '\n');
     fs.fsyncSync(fd);

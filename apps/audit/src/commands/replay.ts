@@ -37,7 +37,7 @@ export const replayCommand = async (options: ReplayOptions, io: CommandIo): Prom
         if (isPast(options.until, e)) break pages;
         model.applyLogged(e);
       }
-      progress.update(model.events);
+      progress.update(model.events, model.position);
     }
     progress.finish();
     const report: ReplayReport = {

@@ -21,7 +21,7 @@ export const verifyCommand = async (options: VerifyOptions, io: CommandIo): Prom
     const progress = progressBar(io, 'verify', head);
     for await (const page of scanLog(source.reader, head)) {
       for (const e of page) model.applyLogged(e);
-      progress.update(model.events);
+      progress.update(model.events, model.position);
     }
     progress.finish();
     const verdict: AuditVerdict = model.verdict({

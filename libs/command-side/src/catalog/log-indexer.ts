@@ -39,11 +39,12 @@ export class LogIndexer {
     const subscription = this.store.subscribeToAll(0);
     this.subscription = subscription;
     const iterator = subscription[Symbol.asyncIterator]();
-    while (this.appliedPosition < head) {
+    // Events counted, not positions: those may be sparse (EventStoreDB), and rarely a round number.
+    for (let applied = 1; this.appliedPosition < head; applied++) {
       const next = await iterator.next();
       if (next.done) return;
       this.applyRecorded(next.value);
-      if (this.appliedPosition % 100_000 === 0) this.logger.info({ position: this.appliedPosition, head }, 'command-side indexes catching up');
+      if (applied % 100_000 === 0) this.logger.info({ position: this.appliedPosition, head, events: applied }, 'command-side indexes catching up');
     }
     this.caughtUp = true;
     this.logger.info({ head, ms: Date.now() - started }, 'command-side indexes caught up');

@@ -22,6 +22,12 @@ export const eventIdFor = (streamId: string, event: DomainEvent): string => {
   return uuidv5(`${streamId}\n${event.type}\n${d.orderId ?? d.reservationId ?? ''}\n${d.paymentId ?? ''}`);
 };
 
+/**
+ * Event types whose ids must be unique across the whole store, not only within their stream (the QuotaClaimed above).
+ * The SQL stores' ids are all unique; a store whose are not (EventStoreDB) guards these types' ids (see its adapter).
+ */
+export const STORE_WIDE_ID_EVENT_TYPES: readonly string[] = ['QuotaClaimed'];
+
 export type CommandMetadata = Omit<EventMetadata, 'schemaVersion'>;
 
 export const encodeEvent = (streamId: string, event: DomainEvent, metadata: CommandMetadata = {}): EventData => ({

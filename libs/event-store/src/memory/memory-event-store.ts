@@ -15,6 +15,8 @@ import {
 
 /** In-memory adapter: same contract as the durable ones, nothing survives the process. For tests and benchmarks. */
 export class MemoryEventStore implements EventStore {
+  /** Positions are 1, 2, 3, … with no gap. */
+  readonly densePositions = true;
   private readonly log: RecordedEvent[] = [];
   private readonly streams = new Map<string, RecordedEvent[]>();
   private readonly byEventId = new Map<string, StoredEventRef>();

@@ -158,6 +158,8 @@ const schemaLockKey = (schema: string): string => createHash('sha256').update(`f
  * once it listens again, so whatever was appended while it was away is read then.
  */
 export class PostgresEventStore implements EventStore, LogReader {
+  /** Positions are 1, 2, 3, … with no gap. */
+  readonly densePositions = true;
   private readonly appended = new AppendSignal();
   private readonly subscriptions = new Set<Subscription>();
   private readonly pollMs: number;

@@ -131,6 +131,8 @@ const isUniqueViolation = (e: unknown): boolean => (e as { code?: string }).code
  * goes to SQLite when it is further behind or when the positions were not all written by this instance.
  */
 export class SqliteEventStore implements EventStore {
+  /** Positions are 1, 2, 3, … with no gap. */
+  readonly densePositions = true;
   private readonly db: Database.Database;
   private readonly appended = new AppendSignal();
   private readonly pollMs: number;

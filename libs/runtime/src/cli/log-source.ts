@@ -1,6 +1,6 @@
 import fs from 'node:fs';
 import path from 'node:path';
-import { EventStore, LogEvent, LogReader, PostgresEventStore, RecordedEvent, SqliteEventStore, SqliteLogReader } from '@flash/event-store';
+import { EsdbEventStore, EventStore, LogEvent, LogReader, PostgresEventStore, RecordedEvent, SqliteEventStore, SqliteLogReader } from '@flash/event-store';
 import { eventStoreKind } from '../config';
 import { EVENTS_FILE } from '../open-event-store';
 import { CannotRun } from './command';
@@ -18,7 +18,8 @@ export const resolveDataDir = (flag: string | undefined, env: NodeJS.ProcessEnv)
  * The event store a CLI reads, opened read-only: `store` for readAll pages and the head (export, status), `reader`
  * for the sequential pages of the whole log (verify, replay, a projection rebuild). SQLite in DATA_DIR (its
  * sequential reader on the same file) or, with a postgres:// EVENTSTORE_URL, the PostgreSQL store (which is its own
- * reader), in a read-only session: these tools can run beside a live server and never write.
+ * reader), in a read-only session, or with an esdb:// / kurrentdb:// one, EventStoreDB (its own reader; these
+ * tools never call its append): they can run beside a live server and never write.
  */
 export interface LogSource {
   readonly store: EventStore;
@@ -39,6 +40,15 @@ export const openLogSource = async (dataDir: string, env: NodeJS.ProcessEnv): Pr
     let store: PostgresEventStore;
     try {
       store = await PostgresEventStore.connect(url, { readonly: true, poolSize: 2, applicationName: 'flash-cli', statementTimeoutMs: 60_000 });
+    } catch (error) {
+      throw new CannotRun(`EVENTSTORE_URL: ${error instanceof Error ? error.message : String(error)}`);
+    }
+    return { store, reader: store, close: () => store.close() };
+  }
+  if (kind === 'esdb' && url !== undefined) {
+    let store: EsdbEventStore;
+    try {
+      store = await EsdbEventStore.connect({ url, deadlineMs: 60_000 });
     } catch (error) {
       throw new CannotRun(`EVENTSTORE_URL: ${error instanceof Error ? error.message : String(error)}`);
     }

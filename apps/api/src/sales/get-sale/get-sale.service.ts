@@ -1,7 +1,7 @@
 import { Inject, Injectable } from '@nestjs/common';
 import { Degradation } from '@flash/access';
 import { NotFound } from '@flash/domain';
-import { EventStore } from '@flash/event-store';
+import { EventStore, eventsBehind } from '@flash/event-store';
 import { Clock, CLOCK, Inventories, LogIndexer, readShardStates, SaleCatalogue } from '@flash/command-side';
 import { EVENT_STORE } from '@flash/runtime';
 import { adminSaleView, publicSaleView } from '../sale-views';
@@ -45,6 +45,6 @@ export class GetSaleService {
     const sale = this.saleOrThrow(saleId);
     const shards = await readShardStates(this.store, sale.definition, sale.allocations);
     const head = await this.store.headPosition();
-    return adminSaleView(sale, shards, this.clock.now(), { events: Math.max(0, head - this.indexer.position) });
+    return adminSaleView(sale, shards, this.clock.now(), { events: await eventsBehind(this.store, this.indexer.position, head) });
   }
 }
