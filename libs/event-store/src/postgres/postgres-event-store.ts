@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { Client, Pool, PoolClient } from 'pg';
+import { Client, Pool, PoolClient, QueryConfig } from 'pg';
 import { assertAppendable, recognisedRetry, StoredEventRef } from '../idempotent-append';
 import { AppendSignal, catchUpSubscription } from '../catch-up-subscription';
 import {
@@ -524,14 +524,19 @@ export class PostgresEventStore implements EventStore, LogReader {
     return { current: row.current === null ? NO_STREAM : row.current, stored };
   }
 
+  /** A read as a named statement: each pooled connection parses and plans it once, not on every call. */
+  private prepared(statement: 'readStream' | 'readAll' | 'head', values: unknown[]): QueryConfig {
+    return { name: `${this.sql.name}_${statement}`, text: this.sql[statement], values };
+  }
+
   async readStream(streamId: string, fromRevision = 0): Promise<RecordedEvent[]> {
-    const { rows } = await this.pool.query<EventRow>(this.sql.readStream, [streamId, fromRevision]);
+    const { rows } = await this.pool.query<EventRow>(this.prepared('readStream', [streamId, fromRevision]));
     return rows.map(toRecorded);
   }
 
   async readAll({ after, maxCount }: ReadAllOptions): Promise<RecordedEvent[]> {
     if (this.closed || maxCount <= 0) return [];
-    const { rows } = await this.pool.query<EventRow>(this.sql.readAll, [after, maxCount]);
+    const { rows } = await this.pool.query<EventRow>(this.prepared('readAll', [after, maxCount]));
     return rows.map(toRecorded);
   }
 
@@ -573,7 +578,7 @@ export class PostgresEventStore implements EventStore, LogReader {
   }
 
   async headPosition(): Promise<number> {
-    const { rows } = await this.pool.query<{ position: string }>(this.sql.head);
+    const { rows } = await this.pool.query<{ position: string }>(this.prepared('head', []));
     return Number((rows[0] as { position: string }).position);
   }
 
