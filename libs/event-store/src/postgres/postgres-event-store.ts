@@ -145,24 +145,29 @@ const schemaLockKey = (schema: string): string => createHash('sha256').update(`f
  * The PostgreSQL event store: one `events` table in a total order of positions, shared by any number of processes.
  *
  * No gap, ever (a reader must never pass a position that a slower transaction may still fill): positions come from
- * the one-row `head` table, taken with `UPDATE head ... RETURNING` inside the appending transaction. The row lock
- * that UPDATE takes is held until COMMIT, so the next appending transaction (of this process or another) gets its
- * positions only once the previous one is committed and visible: positions become visible in their order, and a
- * reader's snapshot always holds a prefix of the log. The same row keeps positions contiguous: an append that fails
- * rolls its UPDATE back with its savepoint. The price is that appending transactions are serialised store-wide,
+ * the one-row `head` table, whose row lock the appending transaction takes first and holds until COMMIT, so the next
+ * appending transaction (of this process or another) gets its positions only once the previous one is committed and
+ * visible: positions become visible in their order, and a reader's snapshot always holds a prefix of the log. The
+ * same row keeps positions contiguous: only the appends actually inserted move it. The price is that appending transactions are serialised store-wide,
  * which group commit (below) amortises. (The other way, sequence positions with an xid8 high-water mark per row so
  * that readAll never passes an in-flight transaction, leaves holes that the contract's contiguous positions forbid.)
  *
  * Group commit: appends requested while a transaction is in flight are queued and committed together in the next
- * one (any streams), each inside a SAVEPOINT of its own so that a refused append (wrong revision, duplicate id)
- * fails alone. Every append is answered after its COMMIT (synchronous_commit on: flushed to the WAL), so 'ordered'
- * appends are durable too and whenDurable resolves at once.
+ * one (any streams), in one round trip on a pipelined connection of the writer's own (so it never queues behind
+ * reads): BEGIN, the head row's lock, one statement that takes the whole batch as one JSON document, and COMMIT. The
+ * statement reads every append's stream revision and stored ids after the lock, so no other appender can slip in
+ * before the insert; it inserts the appends that hold, with contiguous positions in batch order, and leaves a refused
+ * one (wrong revision, an id stored elsewhere, a retry of something stored) out alone, returning what refused it. A
+ * batch holds distinct streams and ids only: an append that shares either with an earlier queued one goes into the
+ * next transaction, so each stream's appends commit in the order they were made. Every append is answered after its
+ * COMMIT (synchronous_commit on: flushed to the WAL), so 'ordered' appends are durable too and whenDurable resolves
+ * at once. Should the server refuse the statement itself (a value jsonb cannot hold), the batch is committed again
+ * the old way, each append in a SAVEPOINT of its own, so that the one at fault fails alone.
  *
- * Optimistic concurrency: each append reads its stream's current revision and its ids inside the transaction. The
- * first append of a transaction reads before it holds the head lock, so another process may commit to the same
- * stream in between: the unique (stream_id, revision) constraint refuses the second writer, mapped to
- * WrongExpectedRevision, and a unique event_id is mapped to DuplicateEventId unless `recognisedRetry` sees the same
- * append already stored (a retry, maybe by another process, answered with the original result).
+ * Optimistic concurrency: a retried append (its ids stored in this stream at exactly the revisions it would give them)
+ * is answered with the original result (`recognisedRetry`), maybe stored by another process; otherwise a wrong
+ * expected revision is WrongExpectedRevision and an id stored elsewhere DuplicateEventId. The unique constraints on
+ * (stream_id, revision) and event_id stay the last guard (the savepoint path maps them to the same refusals).
  *
  * Live subscriptions: the appending transaction NOTIFYs; a dedicated LISTEN connection only wakes the readers, which
  * read by position, with a poll as the fallback. A lost listener reconnects (backing off) and wakes every reader
@@ -340,7 +345,7 @@ export class PostgresEventStore implements EventStore, LogReader {
     const [begun, locked, appended, committed] = await Promise.allSettled([
       client.query('BEGIN'),
       client.query({ name: `${this.sql.name}_lock`, text: this.sql.lockHead }),
-      client.query<BatchRow>({ name: `${this.sql.name}_append`, text: this.sql.appendBatch, values: [document, new Date(this.now()), this.channel] }),
+      client.query<BatchRow>({ name: `${this.sql.name}_append`, text: this.sql.appendBatch, values: [document, new Date(this.now()), this.channel, batch.flatMap((a) => a.events.map((e) => e.eventId))] }),
       client.query('COMMIT'),
     ]);
     const failed = [begun, locked, committed].find((r) => r.status === 'rejected');
@@ -741,7 +746,8 @@ const statements = (schema: string) => {
     // One document for the batch, [{s: stream, x: expected revision (-1: no stream), e: [{i, t, v, d, m}]}]: every
     // append checked against the log as the head lock leaves it, the ones that hold inserted with contiguous positions
     // in batch order, the head moved and a notification sent; one row per append, in order (a refused one with the
-    // revision and the stored ids that refused it).
+    // revision and the stored ids that refused it). The ids come again as an array ($4): looked up through their index,
+    // where a join on the document's rows (which the planner cannot count) was planned as a scan of the whole table.
     appendBatch: `
       WITH batch AS (
         SELECT a.ord::integer AS idx, a.doc->>'s' AS stream_id, (a.doc->>'x')::integer AS expected, a.doc->'e' AS events,
@@ -754,7 +760,8 @@ const statements = (schema: string) => {
       ),
       stored AS (
         SELECT i.idx, ev.event_id, ev.stream_id, ev.revision, ev.position
-          FROM incoming i JOIN ${schema}.events ev ON ev.event_id = i.event_id
+          FROM ${schema}.events ev JOIN incoming i ON i.event_id = ev.event_id
+         WHERE ev.event_id = ANY($4::uuid[])
       ),
       state AS (
         SELECT b.idx, b.stream_id, b.expected, b.n,
