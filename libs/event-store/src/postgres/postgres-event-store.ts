@@ -355,15 +355,32 @@ export class PostgresEventStore implements EventStore, LogReader {
       await this.commitEachInSavepoint(batch);
       return;
     }
-    if (appended.status === 'rejected' || failed !== undefined) {
-      const error: unknown = failed?.status === 'rejected' ? failed.reason : appended.status === 'rejected' ? appended.reason : undefined;
+    const rows = appended.status === 'fulfilled' ? appended.value.rows : [];
+    if (appended.status === 'rejected' || rows.length !== batch.length) {
+      const error: unknown =
+        failed?.status === 'rejected'
+          ? failed.reason
+          : appended.status === 'rejected'
+            ? appended.reason
+            : new Error(`the batch statement answered ${rows.length} rows for ${batch.length} appends`);
       release(error);
-      // Whether a failed COMMIT committed is unknown: a retry with the same ids is recognised either way.
       for (const a of batch) a.reject(error);
       return;
     }
+    const outcomes = rows.map((row, i) => this.outcomeOf(batch[i] as PendingAppend, row));
+    if (failed?.status === 'rejected') {
+      // Whether a failed COMMIT committed is unknown (a retry with the same ids is recognised either way); a refusal
+      // or a recognised retry wrote nothing and still holds.
+      release(failed.reason);
+      batch.forEach((a, i) => {
+        const outcome = outcomes[i] as Outcome;
+        if ('wrote' in outcome && outcome.wrote) a.reject(failed.reason);
+        else if ('error' in outcome) a.reject(outcome.error);
+        else a.resolve(outcome.result);
+      });
+      return;
+    }
     release();
-    const outcomes = appended.value.rows.map((row, i) => this.outcomeOf(batch[i] as PendingAppend, row));
     if (outcomes.some((o) => 'wrote' in o && o.wrote)) this.appended.notify();
     batch.forEach((a, i) => {
       const outcome = outcomes[i] as Outcome;
