@@ -143,14 +143,14 @@ describeWithPostgres('PostgresEventStore (PostgreSQL)', () => {
         return { a, b, bName, stream };
       };
 
-      it('appending to one stream at the same expected revision: one wins, the other is refused by the unique constraint, alone in its batch', async () => {
+      it('appending to one stream at the same expected revision: one wins, the other is refused, alone in its batch', async () => {
         const { a, b, bName, stream } = await behindHeldCommit((_a, b, s) => b.append(s, makeEvents(1), NO_STREAM).then(() => undefined));
         const hold = proxy.holdNextCommit();
         const winner = a.append(stream, makeEvents(2), 0);
         await hold.held;
-        // b reads revision 0 as current (a's events are not committed), then waits for the head row a holds.
+        // b waits for the head row a holds, then finds the stream at revision 2.
         const loser = expectWrongRevision(b.append(stream, makeEvents(1), 0), stream, 0, 2);
-        // In the same transaction as the loser (same turn): its savepoint keeps the refusal from failing this one.
+        // In the same transaction as the loser (same turn): the refusal does not fail this one.
         const bystander = b.append(streamName('other'), makeEvents(1), NO_STREAM);
         await eventually('the second writer to wait for the first', () => waitsForLock(bName));
         hold.release();
@@ -203,6 +203,21 @@ describeWithPostgres('PostgresEventStore (PostgreSQL)', () => {
       expect((await Promise.all(first)).map((r) => r.position)).toEqual([1, 2, 3, 4, 5]);
       expect((await Promise.all(queued)).map((r) => r.position)).toEqual(Array.from({ length: 10 }, (_, i) => 6 + i));
       expect(proxy.commits - before).toBe(2);
+    });
+
+    it('an append whose data the server refuses fails alone: the others of its transaction are written, positions contiguous', async () => {
+      const store = await open(newSchema());
+      // jsonb cannot hold U+0000: the batch statement fails on the server, and the appends are retried one by one.
+      const appends = [
+        store.append(streamName('before'), makeEvents(1), NO_STREAM),
+        store.append(streamName('refused'), [makeEvent('Tested', { text: 'a\u0000b' })], NO_STREAM),
+        store.append(streamName('after'), makeEvents(2), NO_STREAM),
+      ];
+      const [before, refused, after] = await Promise.allSettled(appends);
+      expect(before).toEqual({ status: 'fulfilled', value: { nextExpectedRevision: 0, position: 1 } });
+      expect(refused).toMatchObject({ status: 'rejected', reason: { code: '22P05' } });
+      expect(after).toEqual({ status: 'fulfilled', value: { nextExpectedRevision: 1, position: 3 } });
+      expect(positions(await store.readAll({ after: 0, maxCount: 10 }))).toEqual([1, 2, 3]);
     });
 
     it('an append whose answer is lost, then retried with the same ids, leaves exactly one copy', async () => {
