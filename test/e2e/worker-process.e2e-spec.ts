@@ -13,7 +13,14 @@ import { ServerProcess } from './support/server';
  * project, and in `e2e-postgres` on a PostgreSQL database, not in `e2e-external`.)
  */
 const STOCK = 200;
-const HOLD_MS = 2000;
+/**
+ * Long enough that the first half's purchases (100 of them, on two cores shared with a standby worker and whatever else
+ * runs) end before the first of their holds falls due, so that the worker can be killed before it: the scenario needs
+ * holds that fall due while no worker runs.
+ */
+const HOLD_MS = 4000;
+/** The worker dies this long before the first hold falls due. */
+const KILL_BEFORE_MS = 1000;
 const SWEEP_MS = 200;
 const PRICE = 1999;
 /** Every fifth buyer pays at once; the other 160 let their hold run out. */
@@ -108,7 +115,7 @@ describe.each<Successor>(['restarted', 'standby'])('api and worker as processes 
     // the worker is killed; the second half buys while it is down; it comes back after DOWNTIME_MS.
     const first = await pooled(buyers.slice(0, STOCK / 2), 16, (u, i) => purchase(u, i));
     const firstDeadline = Math.min(...first.filter((p) => p.reservation.status === 201).map((p) => Date.parse(p.reservation.body.expiresAt)));
-    await eventually('a second into the first holds', () => Date.now() >= firstDeadline - HOLD_MS / 2, { timeoutMs: WAIT_MS });
+    await eventually('a second before the first hold falls due', () => Date.now() >= firstDeadline - KILL_BEFORE_MS, { timeoutMs: WAIT_MS });
     const killedAt = Date.now();
     await server.killWorker();
     expect(server.workerRunning).toBe(false);
