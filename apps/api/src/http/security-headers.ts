@@ -1,5 +1,7 @@
-import type { FastifyInstance } from 'fastify';
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { inRequest } from '@flash/runtime';
 import { ownsItsPlumbing } from './own-plumbing';
+import { REQUEST_ID_HEADER } from './request-id';
 
 /**
  * The response headers of a JSON API, as the OWASP REST Security Cheat Sheet lists them: nothing may be loaded or
@@ -30,10 +32,24 @@ export const SALE_PAGE_HEADERS: Readonly<Record<string, string>> = Object.freeze
 
 export const securityHeaders = (): Readonly<Record<string, string>> => SECURITY_HEADERS;
 
-/** On every Fastify route but those of their own plumbing, which put these in their answers themselves (raw-answer.ts). */
+/** The headers of an answer Fastify writes: the security headers and the request's id (Fastify's `request.id`, see request-id.ts). */
+export const setAnswerHeaders = (request: FastifyRequest, reply: FastifyReply): void => {
+  void reply.headers(SECURITY_HEADERS).header(REQUEST_ID_HEADER, request.id);
+};
+
+/**
+ * On every Fastify route but those of their own plumbing, which put these in their answers themselves (raw-answer.ts):
+ * the headers, and the request's id around the handler (Nest's guards, pipes, controller and filters run inside it),
+ * so that what it logs and appends carries the id. It is entered before the handler rather than on the first byte:
+ * the body arrives on the connection's own callbacks, outside anything the onRequest hook starts.
+ */
 export const registerSecurityHeaders = (fastify: FastifyInstance): void => {
   fastify.addHook('onRequest', (request, reply, done) => {
-    if (!ownsItsPlumbing(request)) void reply.headers(SECURITY_HEADERS);
+    if (!ownsItsPlumbing(request)) setAnswerHeaders(request, reply);
     done();
+  });
+  fastify.addHook('preHandler', (request, _reply, done) => {
+    if (ownsItsPlumbing(request)) done();
+    else inRequest(request.id, done);
   });
 };

@@ -3,7 +3,7 @@ import { Inject, Injectable } from '@nestjs/common';
 import { NotFound, OrderNotPayable, OrderStatus, PaymentEvent, paymentDecider, PaymentState, paymentStream, ReceivePayment, RetryLater } from '@flash/domain';
 import { EventStore } from '@flash/event-store';
 import { Clock, CLOCK, decideAndAppend, Inventories, LocatedOrder } from '@flash/command-side';
-import { APP_CONFIG, AppConfig, EVENT_STORE } from '@flash/runtime';
+import { APP_CONFIG, AppConfig, EVENT_STORE, requestCorrelation } from '@flash/runtime';
 import { ApiError } from '../../http/error-catalogue';
 import { parseBody, RawJsonBody } from '../../http/json-body';
 import { PaymentWebhookRequest } from './payment-webhook.dto';
@@ -65,7 +65,8 @@ export class PayOrderHandler {
       evolve: paymentDecider.evolve,
       initial: paymentDecider.initialState(),
       decide: (state) => paymentDecider.decide(command, state, now),
-      metadata: { correlationId: command.orderId, causationId: `payment:${command.paymentId}`, decidedAt: now },
+      // Correlated with the webhook's request (X-Request-Id); the order is in the event's data.
+      metadata: { ...requestCorrelation(), causationId: `payment:${command.paymentId}`, decidedAt: now },
       // Another delivery got there first: decide again on what it recorded (a payment stream holds one event).
       maxAttempts: 2,
       exhausted: () => new RetryLater('OVERLOADED', `payment ${command.paymentId} is being delivered concurrently; retry`, 1000),
@@ -75,7 +76,7 @@ export class PayOrderHandler {
   private async pay({ writer, order }: LocatedOrder, payment: ReceivePayment): Promise<{ orderId: string; status: OrderStatus }> {
     const outcome = await writer.submit(
       { type: 'PayOrder', orderId: payment.orderId, paymentId: payment.paymentId, amount: payment.amount },
-      { causationId: `payment:${payment.paymentId}`, userId: order.userId },
+      { ...requestCorrelation(), causationId: `payment:${payment.paymentId}`, userId: order.userId },
     );
     const after = outcome.order ?? order;
     const decided = writer.state.payments.get(payment.paymentId);

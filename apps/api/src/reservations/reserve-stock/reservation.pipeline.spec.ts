@@ -24,6 +24,7 @@ import { ReservationPipeline } from './reservation.pipeline';
 import { ReserveStockCommand } from './reserve-stock.command';
 import { CommandBus } from '@nestjs/cqrs';
 import { LogIndexer, SaleCatalogue } from '@flash/command-side';
+import { currentRequestId } from '@flash/runtime';
 
 const ORDER = { orderId: 'o1', saleId: 'sale-1', userId: 'buyer-1', quantity: 1, status: 'reserved', shard: 0 };
 const BODY = new RawJsonBody('{"quantity":1,"purchaseToken":"t"}');
@@ -46,7 +47,8 @@ const setUp = () => {
   };
   const commands: ReserveStockCommand[] = [];
   let outcome: () => Promise<unknown> = async () => ({ created: true, view: ORDER });
-  const handler = { execute: async (cmd: ReserveStockCommand) => (commands.push(cmd), outcome()) };
+  const requestIds: Array<string | undefined> = [];
+  const handler = { execute: async (cmd: ReserveStockCommand) => (commands.push(cmd), requestIds.push(currentRequestId()), outcome()) };
   const shedder = new OverloadShedder({ maxInFlight: 1 }, { now: () => 0, sampler: { p99Ms: () => 0, reset: () => undefined, close: () => undefined } });
   const knownKeys = new RecentIdempotencyKeys();
   const checks = new PurchaseChecks(
@@ -79,6 +81,7 @@ const setUp = () => {
     pino({ enabled: false }),
   );
   const requestTo = (saleId = 'sale-1', headers: Record<string, string> = {}): PurchaseRequest => ({
+    id: 'request-1',
     ip: '10.0.0.7',
     url: `/sales/${saleId}/reservations`,
     headers: { authorization: 'Bearer buyer-1', 'idempotency-key': 'key-00000001', ...headers },
@@ -92,6 +95,7 @@ const setUp = () => {
     pipeline,
     catalog,
     commands,
+    requestIds,
     shedder,
     knownKeys,
     refusals,
@@ -116,11 +120,27 @@ describe('ReservationPipeline', () => {
 
     expect(status).toBe(201);
     expect(JSON.parse(payload)).toEqual(ORDER);
-    expect(headers).toEqual({ ...securityHeaders(), 'content-type': 'application/json; charset=utf-8', 'content-length': String(Buffer.byteLength(payload)) });
+    expect(headers).toEqual({
+      ...securityHeaders(),
+      'x-request-id': 'request-1',
+      'content-type': 'application/json; charset=utf-8',
+      'content-length': String(Buffer.byteLength(payload)),
+    });
     expect(t.commands.map((c) => [c.saleId, c.userId, c.idempotencyKey, c.quantity, c.purchaseToken])).toEqual([['sale-1', 'buyer-1', 'key-00000001', 1, 't']]);
     expect(t.knownKeys.has('sale-1', 'buyer-1', 'key-00000001')).toBe(true);
     expect(t.refusals).toEqual({});
     expect(await t.answered(201)).toBe(1);
+  });
+
+  it("runs the command inside the request's id (what its log lines and events carry) and returns that id, refused or not", async () => {
+    const t = setUp();
+    const [placed, refused] = await Promise.all([
+      t.pipeline.answer({ ...t.requestTo(), id: 'request-a' }, BODY),
+      t.pipeline.answer({ ...t.requestTo(), id: 'request-b', headers: { authorization: 'Bearer someone-else' } }, BODY),
+    ]);
+    expect(t.requestIds).toEqual(['request-a']);
+    expect([placed.headers['x-request-id'], refused.headers['x-request-id']]).toEqual(['request-a', 'request-b']);
+    expect(currentRequestId()).toBeUndefined();
   });
 
   it('answers a replay 200 with the same body', async () => {

@@ -12,7 +12,7 @@ import { parseBody } from '../../http/json-body';
 import { answerHeaders } from '../../http/raw-answer';
 import { ServerDrain } from '../../http/server-drain';
 import { LogIndexer, SaleCatalogue } from '@flash/command-side';
-import { Logger, LOGGER } from '@flash/runtime';
+import { inRequest, Logger, LOGGER } from '@flash/runtime';
 import { HotPathCounters, RouteAnswers } from '../../metrics/hot-path-counters';
 import { ReserveStockCommand } from './reserve-stock.command';
 import { IDEMPOTENCY_KEY_PATTERN, ReservationRequest } from './reserve-stock.dto';
@@ -58,8 +58,10 @@ export interface ClosingResponse {
  * - the in-flight count the shedder reads, from the first byte to the connection's close (`begin`);
  * - the steps in API.md's order: readiness, authentication, the access checks (PurchaseChecks, shared with the Nest
  *   guards), the Idempotency-Key, the strictly validated body, then the command handler (`answer`);
+ * - the request id (X-Request-Id, request-id.ts): the steps run inside it (request-context.ts), so every log line
+ *   they write and every event they append carry it, and the answer returns it;
  * - the answer: the one error envelope for whatever was thrown, the security headers, Retry-After on 429/503,
- *   `connection: close` once the server drains;
+ *   `connection: close` once the server drains; one line at debug level (never info: the crowd's route);
  * - what is learnt from it: a refusal counted by sale and by its code (taken from the error, never read back out of
  *   the JSON), a key answered with a reservation remembered, the request metric.
  * What a transport refuses before the steps (Fastify: a body too large; the edge: a body past REQUEST_TIMEOUT_MS, the
@@ -70,6 +72,8 @@ export class ReservationPipeline {
   private readonly answers: RouteAnswers;
   /** Given to every response's 'close' as it is: no closure per request. */
   private readonly leave = (): void => this.shedder.leave();
+  /** The answer's debug line, decided once: the level does not change while the process runs. */
+  private readonly logsAnswers: boolean;
 
   constructor(
     private readonly catalogue: SaleCatalogue,
@@ -85,6 +89,7 @@ export class ReservationPipeline {
     @Inject(LOGGER) private readonly logger: Logger,
   ) {
     this.answers = counters.routeAnswers('POST', RESERVATIONS_ROUTE);
+    this.logsAnswers = logger.isLevelEnabled('debug');
   }
 
   /** The request's first byte: it counts as in flight until its response closes. */
@@ -94,7 +99,11 @@ export class ReservationPipeline {
   }
 
   /** The route's steps, in order, on a request whose body has arrived, and the answer to write. Never throws. */
-  async answer(request: PurchaseRequest, rawBody: unknown): Promise<ReservationAnswer> {
+  answer(request: PurchaseRequest, rawBody: unknown): Promise<ReservationAnswer> {
+    return inRequest(request.id, () => this.steps(request, rawBody));
+  }
+
+  private async steps(request: PurchaseRequest, rawBody: unknown): Promise<ReservationAnswer> {
     try {
       this.indexes.refuseUnlessCaughtUp();
       const principal = this.jwt.verify(request.headers.authorization);
@@ -114,7 +123,7 @@ export class ReservationPipeline {
       );
       // Answered with a reservation: a retry of this key is a replay, let through the rate limits and degradation.
       this.knownKeys.remember?.(saleId, principal.userId, idempotencyKey);
-      return this.answered(result.created ? 201 : 200, JSON.stringify(result.view), undefined);
+      return this.answered(request, result.created ? 201 : 200, JSON.stringify(result.view), undefined, result.view.orderId);
     } catch (error) {
       return this.refuse(request, error);
     }
@@ -125,7 +134,7 @@ export class ReservationPipeline {
     const envelope = envelopeOfUnhandled(error, this.logger);
     const saleId = saleIdOf(request);
     if (saleId !== undefined) this.countRefusal(saleId, envelope.body.error.code);
-    return this.answered(envelope.status, JSON.stringify(envelope.body), retryAfterOf(envelope));
+    return this.answered(request, envelope.status, JSON.stringify(envelope.body), retryAfterOf(envelope), envelope.body.error.code);
   }
 
   /**
@@ -144,8 +153,13 @@ export class ReservationPipeline {
     if (this.catalogue.sale(saleId) !== undefined) this.rejections.record(saleId, code);
   }
 
-  private answered(status: number, payload: string, retryAfter: string | undefined): ReservationAnswer {
+  /** `outcome`: the order answered, or the refusal's code. Nothing of the request's headers or body is logged. */
+  private answered(request: PurchaseRequest, status: number, payload: string, retryAfter: string | undefined, outcome: string): ReservationAnswer {
     this.answers.answered(status);
-    return { status, payload, headers: answerHeaders(payload, { retryAfter, close: this.drain.closing }) };
+    if (this.logsAnswers) {
+      const saleId = saleIdOf(request);
+      this.logger.debug({ requestId: request.id, route: RESERVATIONS_ROUTE, status, saleId, userId: request.principal?.userId, outcome }, 'reservation answered');
+    }
+    return { status, payload, headers: answerHeaders(payload, { requestId: request.id, retryAfter, close: this.drain.closing }) };
   }
 }

@@ -3,7 +3,7 @@ import { CommandHandler, ICommandHandler } from '@nestjs/cqrs';
 import { RetryLater, SaleCommand, saleDecider, SaleDefinition, SaleEvent, SaleState, saleStream } from '@flash/domain';
 import { EventStore } from '@flash/event-store';
 import { Clock, CLOCK, decideAndAppend, LogIndexer } from '@flash/command-side';
-import { EVENT_STORE } from '@flash/runtime';
+import { EVENT_STORE, requestCorrelation } from '@flash/runtime';
 import { ScheduleSaleCommand } from './schedule-sale.command';
 
 /** Read the sale stream, decide, append with the expected revision: the whole command path on one screen. */
@@ -23,7 +23,7 @@ export class ScheduleSaleHandler implements ICommandHandler<ScheduleSaleCommand>
       evolve: saleDecider.evolve,
       initial: saleDecider.initialState(),
       decide: (state) => saleDecider.decide(command, state, now),
-      metadata: { userId: adminId, decidedAt: now },
+      metadata: { ...requestCorrelation(), userId: adminId, decidedAt: now },
       exhausted: () => new RetryLater('OVERLOADED', `sale ${definition.saleId} is being changed concurrently; retry`, 1000),
     });
     // Read-your-writes: the sale routes before the log subscription brings it back.
