@@ -29,6 +29,6 @@ describe('requestIdOf', () => {
       'ünïcode',
     ];
     for (const id of refused) expect(requestIdOf({ 'x-request-id': id })).toMatch(UUID);
-    expect(requestIdOf({ 'x-request-id': ['a', 'b'] as unknown as string })).toMatch(UUID);
+    expect(requestIdOf({ 'x-request-id': ['a', 'b'] })).toMatch(UUID);
   });
 });
