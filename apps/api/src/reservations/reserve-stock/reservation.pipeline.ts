@@ -106,7 +106,7 @@ export class ReservationPipeline {
   private async steps(request: PurchaseRequest, rawBody: unknown): Promise<ReservationAnswer> {
     try {
       this.indexes.refuseUnlessCaughtUp();
-      const principal = this.jwt.verify(request.headers.authorization);
+      const principal = await this.jwt.verify(request.headers.authorization);
       request.principal = principal;
       await this.checks.purchase(request, 'reservation');
       const idempotencyKey = request.headers['idempotency-key'];
