@@ -78,7 +78,8 @@ export const createApp = async (deps: AppDependencies): Promise<NestFastifyAppli
   late.drain = app.get(ServerDrain);
   late.fastPath = app.get(ReservationFastPath);
   late.reservations = app.get(ReservationPipeline);
-  // Security headers on every answer; the API serves JSON only, so the strictest content policy fits.
+  // Security headers and X-Request-Id on every answer, the request's id around its handler; the API serves JSON only,
+  // so the strictest content policy fits.
   registerSecurityHeaders(fastify);
   await app.init();
   return app;
