@@ -1,7 +1,6 @@
 export * from './config';
 export * from './log-format';
 export * from './logger';
-export * from './request-context';
 export * from './open-event-store';
 export * from './open-gate';
 export * from './open-document-store';

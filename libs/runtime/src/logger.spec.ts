@@ -1,6 +1,5 @@
 import { PassThrough } from 'node:stream';
 import { createLogger } from './logger';
-import { inRequest } from './request-context';
 
 /** A logger writing JSON lines into memory. */
 const capture = () => {
@@ -13,25 +12,6 @@ const capture = () => {
 };
 
 describe('createLogger', () => {
-  it("puts the request's id on every line written while it is served, awaits included, and on no other line", async () => {
-    const { logger, lines, flushed } = capture();
-    const child = logger.child({ component: 'deep' });
-    logger.info('before');
-    await inRequest('req-42', async () => {
-      logger.info('in the request');
-      await new Promise((r) => setTimeout(r, 1));
-      child.warn('after an await, from a child logger');
-    });
-    logger.info('after');
-    await flushed();
-    expect(lines.map((l) => [l.msg, l.requestId])).toEqual([
-      ['before', undefined],
-      ['in the request', 'req-42'],
-      ['after an await, from a child logger', 'req-42'],
-      ['after', undefined],
-    ]);
-  });
-
   it('censors an authorization header or a secret handed to it by mistake', async () => {
     const { logger, lines, flushed } = capture();
     logger.info({ headers: { authorization: 'Bearer eyJ.secret.token' }, config: { jwtSecret: 's3cret-s3cret' }, purchaseToken: 'pt' }, 'oops');

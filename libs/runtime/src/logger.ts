@@ -1,6 +1,5 @@
 import pino from 'pino';
 import { LogFormat, prettyDestination, resolveLogFormat } from './log-format';
-import { currentRequestId } from './request-context';
 
 export type Logger = pino.Logger;
 export const LOGGER = Symbol('LOGGER');
@@ -22,19 +21,14 @@ const REDACTED_PATHS = [
 ];
 
 /**
- * JSON lines, or readable lines on a terminal (LOG_FORMAT, see log-format.ts). A line written while a request is
- * served carries its `requestId` (request-context.ts): the mixin reads it only for lines actually written, so a
- * level that is off costs nothing.
+ * JSON lines, or readable lines on a terminal (LOG_FORMAT, see log-format.ts). No request context is kept: a line
+ * about a request carries `requestId` because its writer, which holds the request, puts it there (README, "Logs and
+ * request ids": AsyncLocalStorage would cost every promise of the process on Node 20).
  */
 export const createLogger = (level: string, format: LogFormat = 'json', service = 'flash-sale-api', out: NodeJS.WriteStream = process.stdout): Logger => {
   const options: pino.LoggerOptions = {
     level,
     base: { service },
-    mixin: () => {
-      const requestId = currentRequestId();
-      // A new object each time: pino merges the line's own fields into it.
-      return requestId === undefined ? {} : { requestId };
-    },
     redact: { paths: REDACTED_PATHS, censor: '[redacted]' },
   };
   if (resolveLogFormat(format, out.isTTY) === 'json') return out === process.stdout ? pino(options) : pino(options, out);

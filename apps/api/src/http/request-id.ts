@@ -1,5 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type { IncomingHttpHeaders } from 'node:http';
+import { createParamDecorator, ExecutionContext } from '@nestjs/common';
+import type { FastifyRequest } from 'fastify';
 
 export const REQUEST_ID_HEADER = 'x-request-id';
 
@@ -16,3 +18,14 @@ export const requestIdOf = (headers: IncomingHttpHeaders): string => {
   const sent = headers[REQUEST_ID_HEADER];
   return typeof sent === 'string' && ACCEPTED_REQUEST_ID.test(sent) ? sent : randomUUID();
 };
+
+/**
+ * A Nest route's request id (Fastify's `request.id`, made by requestIdOf in bootstrap.ts's genReqId), for the
+ * controller to hand on explicitly: to its command, which puts it in its events' metadata as their correlationId.
+ * Passed by hand rather than kept in an AsyncLocalStorage: see README, "Logs and request ids".
+ */
+export const RequestId = createParamDecorator((_: unknown, ctx: ExecutionContext): string => ctx.switchToHttp().getRequest<FastifyRequest>().id);
+
+/** The correlation of the events a request's command appends: its id, to go from an event to the request's log lines. */
+export const correlatedWith = (requestId: string | undefined): { readonly correlationId?: string } =>
+  requestId === undefined ? {} : { correlationId: requestId };

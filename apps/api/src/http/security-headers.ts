@@ -1,5 +1,4 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import { inRequest } from '@flash/runtime';
 import { ownsItsPlumbing } from './own-plumbing';
 import { REQUEST_ID_HEADER } from './request-id';
 
@@ -37,19 +36,10 @@ export const setAnswerHeaders = (request: FastifyRequest, reply: FastifyReply): 
   void reply.headers(SECURITY_HEADERS).header(REQUEST_ID_HEADER, request.id);
 };
 
-/**
- * On every Fastify route but those of their own plumbing, which put these in their answers themselves (raw-answer.ts):
- * the headers, and the request's id around the handler (Nest's guards, pipes, controller and filters run inside it),
- * so that what it logs and appends carries the id. It is entered before the handler rather than on the first byte:
- * the body arrives on the connection's own callbacks, outside anything the onRequest hook starts.
- */
+/** On every Fastify route but those of their own plumbing, which put these in their answers themselves (raw-answer.ts). */
 export const registerSecurityHeaders = (fastify: FastifyInstance): void => {
   fastify.addHook('onRequest', (request, reply, done) => {
     if (!ownsItsPlumbing(request)) setAnswerHeaders(request, reply);
     done();
-  });
-  fastify.addHook('preHandler', (request, _reply, done) => {
-    if (ownsItsPlumbing(request)) done();
-    else inRequest(request.id, done);
   });
 };

@@ -3,7 +3,7 @@ import { NotFound } from '@flash/domain';
 import { Authenticated, CurrentPrincipal } from '../../auth/auth.guard';
 import { Principal } from '../../auth/jwt.service';
 import { Inventories } from '@flash/command-side';
-import { requestCorrelation } from '@flash/runtime';
+import { RequestId } from '../../http/request-id';
 import { orderView } from '../get-order/get-order.controller';
 
 /** The owner gives a hold back: OrderCancelled + StockReleased on the shard; the quota saga frees their limit. */
@@ -14,10 +14,10 @@ export class CancelOrderController {
   @Post(':id/cancel')
   @HttpCode(200)
   @Authenticated()
-  async cancel(@Param('id') orderId: string, @CurrentPrincipal() principal: Principal) {
+  async cancel(@Param('id') orderId: string, @CurrentPrincipal() principal: Principal, @RequestId() requestId: string) {
     const found = await this.inventory.findOrder(orderId);
     if (found?.order.userId !== principal.userId) throw new NotFound('order', orderId);
-    const outcome = await found.writer.submit({ type: 'CancelOrder', orderId }, { ...requestCorrelation(), causationId: `cancel:${orderId}`, userId: principal.userId });
+    const outcome = await found.writer.submit({ type: 'CancelOrder', orderId }, { correlationId: requestId, causationId: `cancel:${orderId}`, userId: principal.userId });
     return orderView(found.saleId, found.shard, outcome.order ?? found.order);
   }
 }

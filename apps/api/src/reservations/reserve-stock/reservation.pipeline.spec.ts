@@ -24,7 +24,6 @@ import { ReservationPipeline } from './reservation.pipeline';
 import { ReserveStockCommand } from './reserve-stock.command';
 import { CommandBus } from '@nestjs/cqrs';
 import { LogIndexer, SaleCatalogue } from '@flash/command-side';
-import { currentRequestId } from '@flash/runtime';
 
 const ORDER = { orderId: 'o1', saleId: 'sale-1', userId: 'buyer-1', quantity: 1, status: 'reserved', shard: 0 };
 const BODY = new RawJsonBody('{"quantity":1,"purchaseToken":"t"}');
@@ -41,14 +40,15 @@ const setUp = () => {
   };
   const jwt = {
     verify: (authorization: string | undefined) => {
+      // An identity provider's token seen for the first time is verified asynchronously (JwtService).
+      if (authorization === 'Bearer provider-buyer-2') return Promise.resolve({ userId: 'buyer-2', roles: [] });
       if (authorization !== 'Bearer buyer-1') throw new ApiError('UNAUTHENTICATED', 'a Bearer token is required');
       return { userId: 'buyer-1', roles: [] };
     },
   };
   const commands: ReserveStockCommand[] = [];
   let outcome: () => Promise<unknown> = async () => ({ created: true, view: ORDER });
-  const requestIds: Array<string | undefined> = [];
-  const handler = { execute: async (cmd: ReserveStockCommand) => (commands.push(cmd), requestIds.push(currentRequestId()), outcome()) };
+  const handler = { execute: async (cmd: ReserveStockCommand) => (commands.push(cmd), outcome()) };
   const shedder = new OverloadShedder({ maxInFlight: 1 }, { now: () => 0, sampler: { p99Ms: () => 0, reset: () => undefined, close: () => undefined } });
   const knownKeys = new RecentIdempotencyKeys();
   const checks = new PurchaseChecks(
@@ -67,6 +67,9 @@ const setUp = () => {
   };
   const drain = { closing: false } as ServerDrain;
   const counters = new HotPathCounters();
+  // At debug level, the lines it writes kept in memory (pino writes to a plain object synchronously).
+  const lines: Array<Record<string, unknown>> = [];
+  const logger = pino({ level: 'debug' }, { write: (line: string) => void lines.push(JSON.parse(line) as Record<string, unknown>) });
   const pipeline = new ReservationPipeline(
     catalog as unknown as SaleCatalogue,
     catalog as unknown as LogIndexer,
@@ -78,7 +81,7 @@ const setUp = () => {
     knownKeys,
     drain,
     counters,
-    pino({ enabled: false }),
+    logger,
   );
   const requestTo = (saleId = 'sale-1', headers: Record<string, string> = {}): PurchaseRequest => ({
     id: 'request-1',
@@ -95,7 +98,7 @@ const setUp = () => {
     pipeline,
     catalog,
     commands,
-    requestIds,
+    lines,
     shedder,
     knownKeys,
     refusals,
@@ -132,15 +135,18 @@ describe('ReservationPipeline', () => {
     expect(await t.answered(201)).toBe(1);
   });
 
-  it("runs the command inside the request's id (what its log lines and events carry) and returns that id, refused or not", async () => {
+  it("hands the request's id to the command (its events' correlationId) and returns that id, refused or not", async () => {
     const t = setUp();
     const [placed, refused] = await Promise.all([
       t.pipeline.answer({ ...t.requestTo(), id: 'request-a' }, BODY),
       t.pipeline.answer({ ...t.requestTo(), id: 'request-b', headers: { authorization: 'Bearer someone-else' } }, BODY),
     ]);
-    expect(t.requestIds).toEqual(['request-a']);
+    expect(t.commands.map((c) => c.requestId)).toEqual(['request-a']);
     expect([placed.headers['x-request-id'], refused.headers['x-request-id']]).toEqual(['request-a', 'request-b']);
-    expect(currentRequestId()).toBeUndefined();
+    // Each answer's debug line names its own request, though both were served at once.
+    const answered = t.lines.filter((l) => l.msg === 'reservation answered').map((l) => [l.requestId, l.status, l.outcome]);
+    expect(answered).toHaveLength(2);
+    expect(answered).toEqual(expect.arrayContaining([['request-a', 201, 'o1'], ['request-b', 401, 'UNAUTHENTICATED']]));
   });
 
   it('answers a replay 200 with the same body', async () => {
@@ -221,8 +227,19 @@ describe('ReservationPipeline', () => {
     t.willAnswer(async () => {
       throw new TypeError('boom');
     });
-    const { status, payload } = await t.pipeline.answer(t.requestTo(), BODY);
+    const { status, payload } = await t.pipeline.answer({ ...t.requestTo(), id: 'request-bug' }, BODY);
     expect([status, JSON.parse(payload)]).toEqual([500, { error: { code: 'INTERNAL', message: 'internal error', retryable: true } }]);
+    // Logged as a bug, under the request that met it.
+    expect(t.lines.filter((l) => l.msg === 'unhandled error').map((l) => [l.level, l.requestId, (l.err as { message?: string }).message])).toEqual([
+      [50, 'request-bug', 'boom'],
+    ]);
+  });
+
+  it("awaits the principal when the token's verification is asynchronous (an identity provider's new token)", async () => {
+    const t = setUp();
+    const { status } = await t.pipeline.answer(t.requestTo('sale-1', { authorization: 'Bearer provider-buyer-2' }), BODY);
+    expect(status).toBe(201);
+    expect(t.commands.map((c) => c.userId)).toEqual(['buyer-2']);
   });
 
   it('counts no refusal for a sale that does not exist (sale ids come from clients)', async () => {

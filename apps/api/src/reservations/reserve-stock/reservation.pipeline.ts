@@ -12,7 +12,7 @@ import { parseBody } from '../../http/json-body';
 import { answerHeaders } from '../../http/raw-answer';
 import { ServerDrain } from '../../http/server-drain';
 import { LogIndexer, SaleCatalogue } from '@flash/command-side';
-import { inRequest, Logger, LOGGER } from '@flash/runtime';
+import { Logger, LOGGER } from '@flash/runtime';
 import { HotPathCounters, RouteAnswers } from '../../metrics/hot-path-counters';
 import { ReserveStockCommand } from './reserve-stock.command';
 import { IDEMPOTENCY_KEY_PATTERN, ReservationRequest } from './reserve-stock.dto';
@@ -58,8 +58,8 @@ export interface ClosingResponse {
  * - the in-flight count the shedder reads, from the first byte to the connection's close (`begin`);
  * - the steps in API.md's order: readiness, authentication, the access checks (PurchaseChecks, shared with the Nest
  *   guards), the Idempotency-Key, the strictly validated body, then the command handler (`answer`);
- * - the request id (X-Request-Id, request-id.ts): the steps run inside it (request-context.ts), so every log line
- *   they write and every event they append carry it, and the answer returns it;
+ * - the request id (X-Request-Id, request-id.ts), passed by hand: to the command (its events' correlationId), to the
+ *   lines written here (the answer's, an unhandled error's), and back in the answer;
  * - the answer: the one error envelope for whatever was thrown, the security headers, Retry-After on 429/503,
  *   `connection: close` once the server drains; one line at debug level (never info: the crowd's route);
  * - what is learnt from it: a refusal counted by sale and by its code (taken from the error, never read back out of
@@ -99,14 +99,13 @@ export class ReservationPipeline {
   }
 
   /** The route's steps, in order, on a request whose body has arrived, and the answer to write. Never throws. */
-  answer(request: PurchaseRequest, rawBody: unknown): Promise<ReservationAnswer> {
-    return inRequest(request.id, () => this.steps(request, rawBody));
-  }
-
-  private async steps(request: PurchaseRequest, rawBody: unknown): Promise<ReservationAnswer> {
+  async answer(request: PurchaseRequest, rawBody: unknown): Promise<ReservationAnswer> {
     try {
       this.indexes.refuseUnlessCaughtUp();
-      const principal = await this.jwt.verify(request.headers.authorization);
+      // Awaited only when it is a promise (an identity provider's token seen for the first time): an HS256 or
+      // remembered token, the crowd's, costs no microtask hop.
+      const verified = this.jwt.verify(request.headers.authorization);
+      const principal = verified instanceof Promise ? await verified : verified;
       request.principal = principal;
       await this.checks.purchase(request, 'reservation');
       const idempotencyKey = request.headers['idempotency-key'];
@@ -119,7 +118,16 @@ export class ReservationPipeline {
       // (holds, orders, pending work) would keep the whole URL alive with it.
       const saleId = this.catalogue.sale(id)?.definition.saleId ?? id;
       const result = await this.commands.execute(
-        new ReserveStockCommand(saleId, principal.userId, idempotencyKey, body.quantity, body.purchaseToken, hashClientIp(request.ip), body.challengeAnswer),
+        new ReserveStockCommand(
+          saleId,
+          principal.userId,
+          idempotencyKey,
+          body.quantity,
+          body.purchaseToken,
+          hashClientIp(request.ip),
+          body.challengeAnswer,
+          request.id,
+        ),
       );
       // Answered with a reservation: a retry of this key is a replay, let through the rate limits and degradation.
       this.knownKeys.remember?.(saleId, principal.userId, idempotencyKey);
@@ -131,7 +139,7 @@ export class ReservationPipeline {
 
   /** Any error, from the steps or from the transport before them: the envelope, counted as a refusal of the sale. */
   refuse(request: PurchaseRequest, error: unknown): ReservationAnswer {
-    const envelope = envelopeOfUnhandled(error, this.logger);
+    const envelope = envelopeOfUnhandled(error, this.logger, request.id);
     const saleId = saleIdOf(request);
     if (saleId !== undefined) this.countRefusal(saleId, envelope.body.error.code);
     return this.answered(request, envelope.status, JSON.stringify(envelope.body), retryAfterOf(envelope), envelope.body.error.code);

@@ -3,7 +3,7 @@ import { CommandHandler, ICommandHandler } from '@nestjs/cqrs';
 import { availableStock, IdempotencyKeyReused, InvalidCommand, NotFound, Order, QuotaClaim, SaleEnded, SaleNotStarted, SoldOut, claimForKey } from '@flash/domain';
 import { CommandMetadata, reservationIdFor } from '@flash/event-store';
 import { BuyerQuota, CatalogSale, Clock, CLOCK, GateKeeper, Inventories, LogIndexer, SaleCatalogue, SaleInventory } from '@flash/command-side';
-import { APP_CONFIG, AppConfig, Logger, LOGGER, requestCorrelation } from '@flash/runtime';
+import { APP_CONFIG, AppConfig, Logger, LOGGER } from '@flash/runtime';
 import { PurchaseProof } from './purchase-proof';
 import { ReservationResult, ReservationView, ReserveStockCommand } from './reserve-stock.command';
 
@@ -78,7 +78,7 @@ export class ReserveStockHandler implements ICommandHandler<ReserveStockCommand>
 
   /** The reservation's id is in every event's data; the correlation is the request that asked for it (X-Request-Id). */
   private metadata(cmd: ReserveStockCommand): CommandMetadata {
-    return { ...requestCorrelation(), userId: cmd.userId, clientIpHash: cmd.clientIpHash, decidedAt: this.clock.now() };
+    return { correlationId: cmd.requestId, userId: cmd.userId, clientIpHash: cmd.clientIpHash, decidedAt: this.clock.now() };
   }
 
   /** The same key again: the original answer, whatever happened since (a restart included). */
