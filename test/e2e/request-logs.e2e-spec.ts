@@ -97,6 +97,19 @@ describe('request ids, log lines and event correlation', () => {
     ]);
   });
 
+  it('carries a cancellation’s request id into its events', async () => {
+    const owner = client.token('buyer-3');
+    server.forbidInLogs('the third buyer bearer token', owner);
+    const orderId = (await reserve(owner, {})).body.orderId as string;
+    const cancelled = await client.request('POST', `/orders/${orderId}/cancel`, { token: owner, headers: { 'x-request-id': 'cancel-1' } });
+    expect([cancelled.status, cancelled.headers['x-request-id']]).toEqual([200, 'cancel-1']);
+    const events = (await readRecordedLog(server)).filter((e) => (e.type === 'OrderCancelled' || e.type === 'StockReleased') && JSON.stringify(e.data).includes(orderId));
+    expect(events.map((e) => [e.type, e.metadata.correlationId]).sort()).toEqual([
+      ['OrderCancelled', 'cancel-1'],
+      ['StockReleased', 'cancel-1'],
+    ]);
+  });
+
   it('returns X-Request-Id on every answer: sent or made, on each way in, refused or not', async () => {
     const sent = { 'x-request-id': 'mine-123' };
     const answers: Array<[string, ApiResponse]> = [
