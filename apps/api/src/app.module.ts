@@ -11,7 +11,8 @@ import { ACCESS_CONTROLLERS, ACCESS_GUARDS, accessProviders } from './admission/
 import { AuthGuard } from './auth/auth.guard';
 import { DevTokenController } from './auth/dev-token.controller';
 import { DemoSaleController } from './demo/demo-sale.controller';
-import { JwtService } from './auth/jwt.service';
+import { JwksKeys } from './auth/jwks-keys';
+import { JWKS_KEYS, JwtService } from './auth/jwt.service';
 import { CLOCK, Clock, systemClock } from '@flash/command-side';
 import { APP_CONFIG, AppConfig, EVENT_STORE, Logger, LOGGER, openEventStore, openGate } from '@flash/runtime';
 import { commandSideProviders, ELIGIBILITY_GATE } from './command-side.providers';
@@ -54,10 +55,16 @@ export interface AppDependencies {
   readonly clientAddresses?: ClientAddresses;
 }
 
+const startedKeys = (keys: JwksKeys): JwksKeys => {
+  keys.start();
+  return keys;
+};
+
 /** A thin shell: wires ports to adapters and lists the use cases. */
 @Module({})
 export class AppModule {
   static forRoot({ config, logger, store, clock, gate, clientAddresses }: AppDependencies): DynamicModule {
+    const { jwks } = config;
     return {
       module: AppModule,
       imports: [CqrsModule.forRoot()],
@@ -93,6 +100,8 @@ export class AppModule {
         ...ACCESS_GUARDS,
         ...accessProviders(config),
         JwtService,
+        // JWT_JWKS_URL: the identity provider's keys, fetched now so that its first token does not wait for them.
+        ...(jwks === undefined ? [] : [{ provide: JWKS_KEYS, useFactory: () => startedKeys(new JwksKeys(jwks, logger.child({ component: 'jwks' }))) }]),
         { provide: SalePageAssets, useFactory: () => new SalePageAssets() },
         GetSaleService,
         ScheduleSaleHandler,

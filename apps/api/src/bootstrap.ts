@@ -1,4 +1,4 @@
-import type { RequestListener } from 'node:http';
+import type { IncomingMessage, RequestListener } from 'node:http';
 import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
 import { NestFactory } from '@nestjs/core';
 import { FastifyAdapter, NestFastifyApplication } from '@nestjs/platform-fastify';
@@ -9,7 +9,8 @@ import { sendEnvelope, toEnvelope } from './http/error.filter';
 import { ClientAddresses } from './http/client-address';
 import { HttpEdge } from './http/http-edge';
 import { registerRawJsonParser } from './http/json-body';
-import { registerSecurityHeaders, securityHeaders } from './http/security-headers';
+import { requestIdOf } from './http/request-id';
+import { registerSecurityHeaders, setAnswerHeaders } from './http/security-headers';
 import { ServerDrain } from './http/server-drain';
 import { PinoNestLogger } from './logger';
 import { HotPathCounters } from './metrics/hot-path-counters';
@@ -49,19 +50,29 @@ export const createApp = async (deps: AppDependencies): Promise<NestFastifyAppli
     skipMiddie: true,
     // Fastify answers a badly encoded URL or an over-long path parameter itself, before any route and its hooks: in
     // the envelope too, with the security headers the onRequest hook would have set.
-    frameworkErrors: (error: FastifyError, _request: FastifyRequest, reply: FastifyReply) => sendEnvelope(reply.headers(securityHeaders()), toEnvelope(error)),
+    frameworkErrors: (error: FastifyError, request: FastifyRequest, reply: FastifyReply) => {
+      setAnswerHeaders(request, reply);
+      sendEnvelope(reply, toEnvelope(error));
+    },
+    // Every request's id (request.id) is the client's X-Request-Id when acceptable, else a new one: see request-id.ts.
+    genReqId: (req: IncomingMessage) => requestIdOf(req.headers),
     // What Node's parser refuses, and requests past REQUEST_TIMEOUT_MS, never reach Fastify: the edge answers them.
     clientErrorHandler: edge.answerClientError,
   });
   const fastify = adapter.getInstance();
   registerRawJsonParser(fastify, config.bodyLimitBytes);
-  // The request metric of every route but those of their own plumbing, which count their answers themselves.
+  // The request metric and debug line of every route but those of their own plumbing, which do both themselves.
+  const requestLog = deps.logger.child({ component: 'http' });
+  const logsRequests = requestLog.isLevelEnabled('debug');
   fastify.addHook('onResponse', (request, reply, done) => {
     const { url, config: route } = request.routeOptions;
-    if (route.ownPlumbing !== true && late.counters) {
+    if (route.ownPlumbing !== true) {
       const path = url ?? 'unmatched';
-      late.counters.requests.inc({ method: request.method, route: path, code: String(reply.statusCode) });
-      late.counters.routeLatency(request.method, path).observe(reply.elapsedTime / 1000);
+      const status = reply.statusCode;
+      late.counters?.requests.inc({ method: request.method, route: path, code: String(status) });
+      late.counters?.routeLatency(request.method, path).observe(reply.elapsedTime / 1000);
+      // The route's pattern, never the URL: a path or query may carry what does not belong in a log.
+      if (logsRequests) requestLog.debug({ requestId: request.id, method: request.method, route: path, status, ms: Math.round(reply.elapsedTime) }, 'request answered');
     }
     done();
   });
@@ -74,7 +85,8 @@ export const createApp = async (deps: AppDependencies): Promise<NestFastifyAppli
   late.drain = app.get(ServerDrain);
   late.fastPath = app.get(ReservationFastPath);
   late.reservations = app.get(ReservationPipeline);
-  // Security headers on every answer; the API serves JSON only, so the strictest content policy fits.
+  // Security headers and X-Request-Id on every answer, the request's id around its handler; the API serves JSON only,
+  // so the strictest content policy fits.
   registerSecurityHeaders(fastify);
   serveApiDocument(app);
   await app.init();

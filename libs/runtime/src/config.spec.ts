@@ -55,6 +55,46 @@ describe('loadConfig: JWT_MAX_TTL_S', () => {
   });
 });
 
+describe('loadConfig: JWT_JWKS_URL, JWT_ISSUER, JWT_AUDIENCE', () => {
+  const secrets = { JWT_SECRET: STRONG, PAYMENT_WEBHOOK_SECRET: STRONG };
+  const provider = { ...secrets, JWT_JWKS_URL: 'https://idp.example/.well-known/jwks.json', JWT_ISSUER: 'https://idp.example/', JWT_AUDIENCE: 'flash-sale' };
+
+  it('has no identity provider unless JWT_JWKS_URL is set', () => {
+    expect(loadConfig(secrets).jwks).toBeUndefined();
+    expect(loadConfig({ ...secrets, JWT_JWKS_URL: '' }).jwks).toBeUndefined();
+  });
+
+  it('takes the key set, issuer and audiences (comma-separated), with the refresh defaults', () => {
+    expect(loadConfig({ ...provider, JWT_AUDIENCE: 'flash-sale, admin-console' }).jwks).toEqual({
+      url: 'https://idp.example/.well-known/jwks.json',
+      issuer: 'https://idp.example/',
+      audience: ['flash-sale', 'admin-console'],
+      refreshCooldownMs: 30_000,
+      maxAgeMs: 600_000,
+    });
+    expect(loadConfig({ ...provider, JWT_JWKS_COOLDOWN_MS: '5000', JWT_JWKS_MAX_AGE_MS: '60000' }).jwks).toMatchObject({ refreshCooldownMs: 5000, maxAgeMs: 60_000 });
+  });
+
+  it('fetches keys over HTTPS only, plain HTTP from this machine alone', () => {
+    expect(loadConfig({ ...provider, JWT_JWKS_URL: 'http://127.0.0.1:8080/jwks' }).jwks?.url).toBe('http://127.0.0.1:8080/jwks');
+    expect(loadConfig({ ...provider, JWT_JWKS_URL: 'http://localhost/jwks' }).jwks?.url).toBe('http://localhost/jwks');
+    expect(messageOf({ ...provider, JWT_JWKS_URL: 'http://idp.example/jwks' })).toBe('JWT_JWKS_URL must be an https:// URL (http:// only on localhost), got a http:// URL');
+    expect(messageOf({ ...provider, JWT_JWKS_URL: 'file:///etc/jwks.json' })).toMatch(/^JWT_JWKS_URL must be an https:\/\/ URL/);
+    expect(messageOf({ ...provider, JWT_JWKS_URL: 'idp.example/jwks' })).toMatch(/^JWT_JWKS_URL must be an https:\/\/ URL .* not a URL$/);
+  });
+
+  it('refuses a key set without an issuer and an audience to check, and those two without a key set', () => {
+    expect(messageOf({ ...provider, JWT_ISSUER: '' })).toMatch(/^JWT_ISSUER must be set with JWT_JWKS_URL/);
+    expect(messageOf({ ...provider, JWT_AUDIENCE: ' , ' })).toMatch(/^JWT_AUDIENCE must be set with JWT_JWKS_URL/);
+    expect(messageOf({ ...secrets, JWT_ISSUER: 'https://idp.example/' })).toMatch(/^JWT_ISSUER and JWT_AUDIENCE apply to the tokens of JWT_JWKS_URL/);
+    expect(messageOf({ ...provider, JWT_JWKS_COOLDOWN_MS: '10' })).toMatch(/^JWT_JWKS_COOLDOWN_MS must be an integer in 1000\.\./);
+  });
+
+  it('leaves the worker alone: it verifies no token', () => {
+    expect(loadConfig({ JWT_JWKS_URL: 'http://idp.example/jwks' }, 'worker').jwks).toBeUndefined();
+  });
+});
+
 describe('loadConfig: EVENTSTORE_URL', () => {
   it('selects SQLite when unset or empty, PostgreSQL for postgres:// and postgresql:// URLs', () => {
     expect(eventStoreKind(undefined)).toBe('sqlite');

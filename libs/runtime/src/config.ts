@@ -16,6 +16,8 @@ export interface AppConfig {
   readonly paymentWebhookSecret: string;
   /** JWT_MAX_TTL_S: a bearer token whose lifetime (exp − iat, or exp − now without iat) is longer is refused. */
   readonly jwtMaxTtlSeconds: number;
+  /** JWT_JWKS_URL and its companions: RS256/ES256 tokens of an identity provider; absent when not set (HS256 only). */
+  readonly jwks?: JwksConfig;
   readonly accessLimits: boolean;
   readonly logLevel: string;
   /** LOG_FORMAT: json, pretty, or auto (pretty on a terminal). */
@@ -102,6 +104,64 @@ export interface AppConfig {
   readonly redisUrl?: string;
   readonly mongoUrl?: string;
 }
+
+/**
+ * An identity provider whose RS256/ES256 tokens are accepted beside the HS256 ones of JWT_SECRET: its key set
+ * (JWT_JWKS_URL), and the issuer and audience its tokens must name — without both, a token the same provider issued
+ * for any other application would be accepted here.
+ */
+export interface JwksConfig {
+  readonly url: string;
+  /** JWT_ISSUER: the `iss` every token must carry. */
+  readonly issuer: string;
+  /** JWT_AUDIENCE: comma-separated; a token's `aud` must name one of them. */
+  readonly audience: readonly string[];
+  /** JWT_JWKS_COOLDOWN_MS: a token naming an unknown `kid` refetches the set at most this often. */
+  readonly refreshCooldownMs: number;
+  /** JWT_JWKS_MAX_AGE_MS: the set is refetched in the background once it is this old. */
+  readonly maxAgeMs: number;
+}
+
+const LOOPBACK_HOSTS = new Set(['localhost', '127.0.0.1', '[::1]']);
+
+/**
+ * JWT_JWKS_URL with JWT_ISSUER and JWT_AUDIENCE, all or none. The key set decides which signatures are genuine, so it
+ * is fetched over HTTPS (plain HTTP only from this machine, for a local provider or a test).
+ */
+const jwksConfig = (env: NodeJS.ProcessEnv): JwksConfig | undefined => {
+  const raw = optional(env, 'JWT_JWKS_URL');
+  const issuer = optional(env, 'JWT_ISSUER');
+  const audience = optional(env, 'JWT_AUDIENCE');
+  if (raw === undefined) {
+    if (issuer !== undefined || audience !== undefined) {
+      throw new ConfigError('JWT_ISSUER and JWT_AUDIENCE apply to the tokens of JWT_JWKS_URL: set JWT_JWKS_URL too, or unset them');
+    }
+    return undefined;
+  }
+  let url: URL;
+  try {
+    url = new URL(raw);
+  } catch {
+    throw new ConfigError('JWT_JWKS_URL must be an https:// URL of the identity provider\'s key set (JWKS), got a value that is not a URL');
+  }
+  const local = url.protocol === 'http:' && LOOPBACK_HOSTS.has(url.hostname);
+  if (url.protocol !== 'https:' && !local) {
+    throw new ConfigError(`JWT_JWKS_URL must be an https:// URL (http:// only on localhost), got a ${url.protocol}// URL`);
+  }
+  if (issuer === undefined) throw new ConfigError("JWT_ISSUER must be set with JWT_JWKS_URL: the `iss` the identity provider's tokens carry");
+  const audiences = (audience ?? '')
+    .split(',')
+    .map((a) => a.trim())
+    .filter((a) => a !== '');
+  if (audiences.length === 0) throw new ConfigError('JWT_AUDIENCE must be set with JWT_JWKS_URL: the `aud` (one, or several comma-separated) tokens for this api carry');
+  return {
+    url: url.href,
+    issuer,
+    audience: audiences,
+    refreshCooldownMs: int(env, 'JWT_JWKS_COOLDOWN_MS', 30_000, 1000, 3_600_000),
+    maxAgeMs: int(env, 'JWT_JWKS_MAX_AGE_MS', 600_000, 10_000, 86_400_000),
+  };
+};
 
 export const WORKER_MODES = ['embedded', 'external'] as const;
 export type WorkerMode = (typeof WORKER_MODES)[number];
@@ -230,6 +290,7 @@ export const loadConfig = (env: NodeJS.ProcessEnv = process.env, role: 'api' | '
   if (devTokenTtlSeconds > jwtMaxTtlSeconds) {
     throw new ConfigError(`DEV_TOKEN_TTL_S (${devTokenTtlSeconds}) must not exceed JWT_MAX_TTL_S (${jwtMaxTtlSeconds}): demo tokens would be refused`);
   }
+  const jwks = role === 'worker' ? undefined : jwksConfig(env);
   const eventStoreUrl = optional(env, 'EVENTSTORE_URL');
   eventStoreKind(eventStoreUrl);
   const redisUrl = optional(env, 'REDIS_URL');
@@ -281,6 +342,7 @@ export const loadConfig = (env: NodeJS.ProcessEnv = process.env, role: 'api' | '
     rejectionFlushMs: int(env, 'REJECTION_FLUSH_MS', 1000, 50, 60_000),
     worker: oneOf(env, 'WORKER', WORKER_MODES, 'embedded'),
     workerLeaseMs: int(env, 'WORKER_LEASE_MS', 5000, 300, 600_000),
+    ...(jwks ? { jwks } : {}),
     ...(eventStoreUrl ? { eventStoreUrl } : {}),
     ...(redisUrl ? { redisUrl } : {}),
     ...(mongoUrl ? { mongoUrl } : {}),

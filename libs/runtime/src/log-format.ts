@@ -27,7 +27,7 @@ const HEAD_FIELDS = new Set(['level', 'time', 'msg', 'service', 'pid', 'hostname
 const paint = (colors: boolean, code: string, text: string): string => (colors ? `\u001b[${code}m${text}\u001b[0m` : text);
 
 /** Values come from a parsed JSON line, so each has a JSON text. */
-const showValue = (value: unknown): string => (typeof value === 'string' && /^[^\s"=]+$/.test(value) ? value : JSON.stringify(value));
+const showValue = (value: unknown): string => (typeof value === 'string' && /^[^\s"=]+$/.test(value) ? withoutControls(value) : JSON.stringify(value));
 
 const clockTime = (time: unknown): string => {
   const date = new Date(typeof time === 'number' ? time : Date.now());

@@ -5,6 +5,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { freePort } from '../../support/free-port';
 import { createServerDatabase, createServerStandIn, e2eEventStore } from './e2e-event-store';
+import { LogLeakCheck } from './log-leaks';
 
 const MAIN = path.resolve(__dirname, '../../../dist/apps/api/src/main.js');
 
@@ -24,6 +25,11 @@ export interface ServerOptions {
 export const runUntilExit = async (env: Record<string, string>, timeoutMs = 15_000): Promise<{ code: number | null; output: string }> => {
   if (!fs.existsSync(MAIN)) throw new Error(`${MAIN} is missing: run "npm run build" first (npm test does)`);
   const child = spawn(process.execPath, [MAIN], { env: { PATH: process.env.PATH ?? '', ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+  const leaks = new LogLeakCheck();
+  leaks.forbid('JWT_SECRET', env.JWT_SECRET);
+  leaks.forbid('PAYMENT_WEBHOOK_SECRET', env.PAYMENT_WEBHOOK_SECRET);
+  leaks.watch(child.stdout, 'api');
+  leaks.watch(child.stderr, 'api');
   let output = '';
   child.stdout.on('data', (d: Buffer) => (output += d.toString()));
   child.stderr.on('data', (d: Buffer) => (output += d.toString()));
@@ -31,6 +37,7 @@ export const runUntilExit = async (env: Record<string, string>, timeoutMs = 15_0
   const code = await new Promise<number | null>((resolve) => child.once('exit', (exitCode) => resolve(exitCode)));
   clearTimeout(timer);
   if (code === null) throw new Error(`the server was still running after ${timeoutMs} ms:\n${output}`);
+  leaks.assertNone();
   return { code, output };
 };
 
@@ -49,6 +56,12 @@ const exitOf = (child: ChildProcess): Promise<number | NodeJS.Signals> =>
   ended(child)
     ? Promise.resolve(child.exitCode ?? (child.signalCode as NodeJS.Signals))
     : new Promise((resolve) => child.once('exit', (code, sig) => resolve(code ?? (sig as NodeJS.Signals))));
+
+/** Resolves once the child's stdout and stderr have closed (right after its exit, once the pipes are drained). */
+const outputEnded = async (child: ChildProcess): Promise<void> => {
+  const open = [child.stdout, child.stderr].filter((stream) => stream !== null && !stream.closed);
+  await Promise.all(open.map((stream) => new Promise<void>((resolve) => stream?.once('close', () => resolve()))));
+};
 
 /** Which worker a server with WORKER=external runs: the built `npm run worker` beside the api's entry point. */
 const workerMainBeside = (apiMain: string): string => path.resolve(path.dirname(apiMain), '../../worker/src/main.js');
@@ -73,6 +86,12 @@ export class ServerProcess {
   private workerOutput = '';
   private standby: WorkerRun | undefined;
   private standbyOutput = '';
+  /**
+   * Every line the api and its worker print, in every run, is checked for the secrets they were started with, the
+   * tokens a test registers (`forbidInLogs`) and anything shaped like a JWT: `stop` (and so `kill`) fails once one
+   * appeared, so every e2e and chaos suite checks its whole run.
+   */
+  private readonly leakCheck = new LogLeakCheck();
   readonly jwtSecret: string;
   readonly webhookSecret: string;
   port = 0;
@@ -84,6 +103,22 @@ export class ServerProcess {
     this.jwtSecret = `${label}-secret-${randomBytes(16).toString('hex')}`;
     this.webhookSecret = `${label}-webhook-${randomBytes(16).toString('hex')}`;
     this.dataDir = options.dataDir ?? fs.mkdtempSync(path.join(os.tmpdir(), `flash-${label}-`));
+  }
+
+  /** A value (a token a test sends) that must appear in no line of the server's output. */
+  forbidInLogs(name: string, value: string): void {
+    this.leakCheck.forbid(name, value);
+  }
+
+  /** What the leak check found so far in this instance's runs (empty when nothing leaked). */
+  get logLeaks(): readonly string[] {
+    return this.leakCheck.leaks;
+  }
+
+  /** The secrets of a run, before its process starts. */
+  private forbidSecretsOf(env: Record<string, string>): void {
+    this.leakCheck.forbid('JWT_SECRET', env.JWT_SECRET);
+    this.leakCheck.forbid('PAYMENT_WEBHOOK_SECRET', env.PAYMENT_WEBHOOK_SECRET);
   }
 
   get baseUrl(): string {
@@ -156,9 +191,12 @@ export class ServerProcess {
     if (e2eEventStore() === 'esdb' && this.databaseUrl === undefined && !ownStore) this.databaseUrl = await createServerStandIn();
     const runEnv: Record<string, string> = { ...this.runEnv(env), PORT: String(this.port) };
     this.output = '';
+    this.forbidSecretsOf(runEnv);
     this.child = spawn(process.execPath, [main], { env: runEnv, stdio: ['ignore', 'pipe', 'pipe'] });
     this.child.stdout?.on('data', (d: Buffer) => (this.output += d.toString()));
     this.child.stderr?.on('data', (d: Buffer) => (this.output += d.toString()));
+    this.leakCheck.watch(this.child.stdout, 'api');
+    this.leakCheck.watch(this.child.stderr, 'api');
     try {
       if (runEnv.WORKER === 'external') {
         // Once the api listens it has opened (or created) the store; the worker opens it after that. The api is ready
@@ -203,6 +241,9 @@ export class ServerProcess {
     };
     child.stdout.on('data', take);
     child.stderr.on('data', take);
+    this.forbidSecretsOf(env);
+    this.leakCheck.watch(child.stdout, 'worker');
+    this.leakCheck.watch(child.stderr, 'worker');
     const deadline = Date.now() + timeoutMs;
     while (!output.includes('worker running')) {
       if (ended(child)) throw new Error(`worker exited during start:\n${logs()}`);
@@ -254,7 +295,8 @@ export class ServerProcess {
   /**
    * Sends a signal to the api and resolves with its exit code (or the signal that ended it). The worker, when one
    * runs, gets SIGTERM alongside (a clean stop of both; a non-zero exit of the worker is then the answer when the
-   * api's is 0); a SIGKILL of the api leaves it running unless `worker` says so (then it is SIGKILLed too).
+   * api's is 0); a SIGKILL of the api leaves it running unless `worker` says so (then it is SIGKILLed too). Throws
+   * once a secret or a token has appeared in their output (see `leakCheck`).
    */
   async stop(signal: NodeJS.Signals = 'SIGTERM', { worker = signal !== 'SIGKILL' }: { worker?: boolean } = {}): Promise<number | NodeJS.Signals> {
     const workerStopped = worker
@@ -264,6 +306,9 @@ export class ServerProcess {
     const api = child === undefined ? Promise.resolve(0) : exitOf(child);
     if (child && !ended(child)) child.kill(signal);
     const [apiExit, workerExit] = await Promise.all([api, workerStopped]);
+    // The last lines may still be in the pipes when the exit is seen.
+    for (const stopped of [child, this.worker?.child]) if (stopped !== undefined && ended(stopped)) await outputEnded(stopped);
+    this.leakCheck.assertNone();
     return apiExit === 0 ? workerExit : apiExit;
   }
 

@@ -10,6 +10,8 @@ import { ApiError } from '../http/error-catalogue';
  * path's (reservation.fast-path.ts), which runs before Fastify. Authentication puts the principal on it.
  */
 export interface PurchaseRequest {
+  /** The request id (http/request-id.ts): Fastify's `request.id` is made by the same function. */
+  readonly id: string;
   readonly ip: string;
   readonly url: string;
   readonly headers: IncomingHttpHeaders;

@@ -14,6 +14,14 @@ export const Authenticated = (...roles: Role[]): MethodDecorator & ClassDecorato
 
 type AuthenticatedRequest = FastifyRequest & { principal?: Principal };
 
+const admit = (request: AuthenticatedRequest, roles: readonly Role[], principal: Principal): boolean => {
+  if (roles.length > 0 && !roles.some((r) => principal.roles.includes(r))) {
+    throw new ApiError('FORBIDDEN', `this route needs the role ${roles.join(' or ')}`);
+  }
+  request.principal = principal;
+  return true;
+};
+
 /** Runs before the body is parsed (see json-body.ts): a buyer posting anything to an admin route gets 403. */
 @Injectable()
 export class AuthGuard implements CanActivate {
@@ -22,16 +30,13 @@ export class AuthGuard implements CanActivate {
     private readonly jwt: JwtService,
   ) {}
 
-  canActivate(context: ExecutionContext): boolean {
+  canActivate(context: ExecutionContext): boolean | Promise<boolean> {
     const roles = this.reflector.getAllAndOverride<Role[] | undefined>(AUTH_KEY, [context.getHandler(), context.getClass()]);
     if (roles === undefined) return true;
     const request = context.switchToHttp().getRequest<AuthenticatedRequest>();
-    const principal = this.jwt.verify(request.headers.authorization);
-    if (roles.length > 0 && !roles.some((r) => principal.roles.includes(r))) {
-      throw new ApiError('FORBIDDEN', `this route needs the role ${roles.join(' or ')}`);
-    }
-    request.principal = principal;
-    return true;
+    // An HS256 or remembered token is answered at once; an identity provider's new one asynchronously.
+    const verified = this.jwt.verify(request.headers.authorization);
+    return verified instanceof Promise ? verified.then((principal) => admit(request, roles, principal)) : admit(request, roles, verified);
   }
 }
 

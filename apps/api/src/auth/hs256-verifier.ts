@@ -1,4 +1,5 @@
 import { createHmac, createSecretKey, KeyObject, timingSafeEqual } from 'node:crypto';
+import { livesTooLong } from './token-lifetime';
 
 const BASE64URL = /^[A-Za-z0-9_-]+$/;
 
@@ -56,11 +57,8 @@ export const createHs256Verifier = (secret: string | Buffer, maxLifetimeS: numbe
     const claims = jsonObject(payloadSegment);
     if (claims === undefined || !('sub' in claims) || !('exp' in claims)) return undefined;
     if (!dateClaim(claims, 'nbf', (ms) => now >= ms) || !dateClaim(claims, 'exp', (ms) => now <= ms)) return undefined;
-    // `exp` is a finite number by now; the lifetime counts from the earlier of `iat` and now.
-    const iat = claims.iat;
-    if ('iat' in claims && !(typeof iat === 'number' && Number.isFinite(iat))) return undefined;
-    const issuedAt = typeof iat === 'number' ? Math.min(iat * 1000, now) : now;
-    if ((claims.exp as number) * 1000 - issuedAt > maxLifetimeMs) return undefined;
+    // `exp` is a finite number by now.
+    if (livesTooLong(claims as { exp: number }, now, maxLifetimeMs)) return undefined;
     return claims;
   };
 };

@@ -1,5 +1,7 @@
-import { NotFoundException } from '@nestjs/common';
-import { toEnvelope } from './error.filter';
+import { ArgumentsHost, NotFoundException } from '@nestjs/common';
+import pino from 'pino';
+import { ApiError } from './error-catalogue';
+import { ErrorEnvelopeFilter, toEnvelope } from './error.filter';
 
 /** Errors as Fastify builds them (@fastify/error): a code, a status, and a message that quotes the input. */
 const fastifyError = (code: string, statusCode: number, message: string) => Object.assign(new Error(message), { code, statusCode });
@@ -29,5 +31,31 @@ describe('toEnvelope', () => {
       status: 404,
       body: { error: { code: 'NOT_FOUND', message: 'no such resource or route', retryable: false } },
     });
+  });
+});
+
+describe('ErrorEnvelopeFilter', () => {
+  /** The filter on a Nest route's request `requestId`, with the lines it logs and the answer it sends. */
+  const filterOn = (requestId: string) => {
+    const lines: Array<Record<string, unknown>> = [];
+    const logger = pino({ level: 'debug' }, { write: (line: string) => void lines.push(JSON.parse(line) as Record<string, unknown>) });
+    const sent: unknown[] = [];
+    const reply = { header: () => reply, status: (status: number) => ({ send: (body: unknown) => void sent.push([status, body]) }) };
+    const host = { switchToHttp: () => ({ getRequest: () => ({ id: requestId }), getResponse: () => reply }) } as unknown as ArgumentsHost;
+    return { catch: (error: unknown) => new ErrorEnvelopeFilter(logger).catch(error, host), lines, sent };
+  };
+
+  it("logs a bug under the id of the request that met it, and answers INTERNAL without it", () => {
+    const f = filterOn('req-bug-7');
+    f.catch(new TypeError('boom'));
+    expect(f.lines.map((l) => [l.level, l.msg, l.requestId, (l.err as { message?: string }).message])).toEqual([[50, 'unhandled error', 'req-bug-7', 'boom']]);
+    expect(f.sent).toEqual([[500, { error: { code: 'INTERNAL', message: 'internal error', retryable: true } }]]);
+  });
+
+  it('logs nothing for a refusal', () => {
+    const f = filterOn('req-8');
+    f.catch(new ApiError('FORBIDDEN', 'no'));
+    expect(f.lines).toEqual([]);
+    expect(f.sent).toEqual([[403, { error: { code: 'FORBIDDEN', message: 'no', retryable: false } }]]);
   });
 });

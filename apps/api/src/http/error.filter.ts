@@ -1,6 +1,6 @@
 import { ArgumentsHost, Catch, ExceptionFilter, HttpException, Inject } from '@nestjs/common';
 import { DomainError, RetryLater, SaleNotStarted } from '@flash/domain';
-import type { FastifyReply } from 'fastify';
+import type { FastifyReply, FastifyRequest } from 'fastify';
 import { Logger, LOGGER } from '@flash/runtime';
 import { ApiError, ApiErrorCode, ERROR_CATALOGUE } from './error-catalogue';
 
@@ -93,10 +93,13 @@ export const sendEnvelope = (reply: FastifyReply, envelope: Envelope): void => {
   void reply.status(envelope.status).send(envelope.body);
 };
 
-/** The envelope of an error a route let through, logging it when it is a bug (INTERNAL) rather than a refusal. */
-export const envelopeOfUnhandled = (error: unknown, logger: Logger): Envelope => {
+/**
+ * The envelope of an error a route let through, logging it when it is a bug (INTERNAL) rather than a refusal, under
+ * the id of the request it broke (given here: no request context is kept, see README "Logs and request ids").
+ */
+export const envelopeOfUnhandled = (error: unknown, logger: Logger, requestId: string): Envelope => {
   const result = toEnvelope(error);
-  if (result.status >= 500 && result.body.error.code === 'INTERNAL') logger.error({ err: error }, 'unhandled error');
+  if (result.status >= 500 && result.body.error.code === 'INTERNAL') logger.error({ err: error, requestId }, 'unhandled error');
   return result;
 };
 
@@ -105,6 +108,7 @@ export class ErrorEnvelopeFilter implements ExceptionFilter {
   constructor(@Inject(LOGGER) private readonly logger: Logger) {}
 
   catch(error: unknown, host: ArgumentsHost): void {
-    sendEnvelope(host.switchToHttp().getResponse<FastifyReply>(), envelopeOfUnhandled(error, this.logger));
+    const http = host.switchToHttp();
+    sendEnvelope(http.getResponse<FastifyReply>(), envelopeOfUnhandled(error, this.logger, http.getRequest<FastifyRequest>().id));
   }
 }

@@ -1,5 +1,6 @@
-import type { FastifyInstance } from 'fastify';
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { ownsItsPlumbing } from './own-plumbing';
+import { REQUEST_ID_HEADER } from './request-id';
 
 /**
  * The response headers of a JSON API, as the OWASP REST Security Cheat Sheet lists them: nothing may be loaded or
@@ -40,10 +41,15 @@ export const DOCS_UI_HEADERS: Readonly<Record<string, string>> = Object.freeze({
 
 export const securityHeaders = (): Readonly<Record<string, string>> => SECURITY_HEADERS;
 
+/** The headers of an answer Fastify writes: the security headers and the request's id (Fastify's `request.id`, see request-id.ts). */
+export const setAnswerHeaders = (request: FastifyRequest, reply: FastifyReply): void => {
+  void reply.headers(SECURITY_HEADERS).header(REQUEST_ID_HEADER, request.id);
+};
+
 /** On every Fastify route but those of their own plumbing, which put these in their answers themselves (raw-answer.ts). */
 export const registerSecurityHeaders = (fastify: FastifyInstance): void => {
   fastify.addHook('onRequest', (request, reply, done) => {
-    if (!ownsItsPlumbing(request)) void reply.headers(SECURITY_HEADERS);
+    if (!ownsItsPlumbing(request)) setAnswerHeaders(request, reply);
     done();
   });
 };

@@ -36,7 +36,8 @@ export class PayOrderHandler {
     if (!timingSafeEqual(expected, Buffer.from(signature, 'hex'))) throw new ApiError('UNAUTHENTICATED', 'bad webhook signature');
   }
 
-  async handle(raw: unknown, signature: string | undefined): Promise<{ orderId: string; status: OrderStatus }> {
+  /** `requestId`: the webhook's request (X-Request-Id), the correlationId of the events the payment appends. */
+  async handle(raw: unknown, signature: string | undefined, requestId: string): Promise<{ orderId: string; status: OrderStatus }> {
     this.verifySignature(raw, signature);
     const payment = parseBody(PaymentWebhookRequest, raw);
     const found = await this.inventory.findOrder(payment.orderId);
@@ -51,31 +52,32 @@ export class PayOrderHandler {
       amount: payment.amount,
       status: payment.status,
     };
-    await this.receive(received);
+    await this.receive(received, requestId);
     // A failed payment changes nothing (the hold stays until it is paid or expires); its paymentId was checked above.
     if (payment.status === 'failed') return { orderId: order.orderId, status: order.status };
-    return this.pay(found, received);
+    return this.pay(found, received, requestId);
   }
 
   /** Read the payment's stream, decide, append with its expected revision (NO_STREAM the first time). */
-  private async receive(command: ReceivePayment): Promise<void> {
+  private async receive(command: ReceivePayment, requestId: string): Promise<void> {
     const now = this.clock.now();
     await decideAndAppend<PaymentState, PaymentEvent>(this.store, {
       streamId: paymentStream(command.paymentId),
       evolve: paymentDecider.evolve,
       initial: paymentDecider.initialState(),
       decide: (state) => paymentDecider.decide(command, state, now),
-      metadata: { correlationId: command.orderId, causationId: `payment:${command.paymentId}`, decidedAt: now },
+      // Correlated with the webhook's request (X-Request-Id); the order is in the event's data.
+      metadata: { correlationId: requestId, causationId: `payment:${command.paymentId}`, decidedAt: now },
       // Another delivery got there first: decide again on what it recorded (a payment stream holds one event).
       maxAttempts: 2,
       exhausted: () => new RetryLater('OVERLOADED', `payment ${command.paymentId} is being delivered concurrently; retry`, 1000),
     });
   }
 
-  private async pay({ writer, order }: LocatedOrder, payment: ReceivePayment): Promise<{ orderId: string; status: OrderStatus }> {
+  private async pay({ writer, order }: LocatedOrder, payment: ReceivePayment, requestId: string): Promise<{ orderId: string; status: OrderStatus }> {
     const outcome = await writer.submit(
       { type: 'PayOrder', orderId: payment.orderId, paymentId: payment.paymentId, amount: payment.amount },
-      { causationId: `payment:${payment.paymentId}`, userId: order.userId },
+      { correlationId: requestId, causationId: `payment:${payment.paymentId}`, userId: order.userId },
     );
     const after = outcome.order ?? order;
     const decided = writer.state.payments.get(payment.paymentId);

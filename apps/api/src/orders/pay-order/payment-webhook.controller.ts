@@ -5,6 +5,7 @@ import { Authenticated, CurrentPrincipal, isAdmin } from '../../auth/auth.guard'
 import { Principal } from '../../auth/jwt.service';
 import { APP_CONFIG, AppConfig } from '@flash/runtime';
 import { RawJsonBody } from '../../http/json-body';
+import { RequestId } from '../../http/request-id';
 import { Inventories } from '@flash/command-side';
 import { Refuses } from '../../http/refusals';
 import { PaymentAnswerSchema } from '../order-view.schema';
@@ -23,8 +24,8 @@ export class PaymentWebhookController {
   @ApiOkResponse({ type: PaymentAnswerSchema, description: 'the same paymentId again: the same answer, no second effect' })
   // The handler verifies the signature over the raw bytes, then parses: the same refusals as @JsonBody, and its own.
   @Refuses('UNAUTHENTICATED', 'VALIDATION_FAILED', 'PAYLOAD_TOO_LARGE', 'NOT_FOUND', 'ORDER_NOT_PAYABLE', 'PAYMENT_ID_REUSED', 'OVERLOADED')
-  webhook(@Headers('x-signature') signature: string | undefined, @Body() raw: unknown) {
-    return this.payOrder.handle(raw, signature);
+  webhook(@Headers('x-signature') signature: string | undefined, @Body() raw: unknown, @RequestId() requestId: string) {
+    return this.payOrder.handle(raw, signature, requestId);
   }
 }
 
@@ -44,10 +45,10 @@ export class DemoPaymentsController {
   @Post(':orderId')
   @HttpCode(200)
   @Authenticated()
-  async pay(@Param('orderId') orderId: string, @CurrentPrincipal() principal: Principal) {
+  async pay(@Param('orderId') orderId: string, @CurrentPrincipal() principal: Principal, @RequestId() requestId: string) {
     const order = (await this.inventory.findOrder(orderId))?.order;
     if (!order || (order.userId !== principal.userId && !isAdmin(principal))) throw new NotFound('order', orderId);
     const body = JSON.stringify({ paymentId: `demo-${order.orderId}`, orderId, amount: order.amount, status: 'succeeded' });
-    return this.payOrder.handle(new RawJsonBody(body), signWebhook(this.config.paymentWebhookSecret, body));
+    return this.payOrder.handle(new RawJsonBody(body), signWebhook(this.config.paymentWebhookSecret, body), requestId);
   }
 }

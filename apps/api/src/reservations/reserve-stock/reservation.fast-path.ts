@@ -4,6 +4,7 @@ import { PurchaseRequest } from '../../admission/access-request';
 import { APP_CONFIG, AppConfig } from '@flash/runtime';
 import { ClientAddresses } from '../../http/client-address';
 import { RawJsonBody } from '../../http/json-body';
+import { requestIdOf } from '../../http/request-id';
 import { ReservationPipeline } from './reservation.pipeline';
 
 /** A sale id Fastify would pass through unchanged: no percent-encoding, within its 100-character parameter limit. */
@@ -43,7 +44,13 @@ export class ReservationFastPath {
     if (!Number.isSafeInteger(length) || length > this.bodyLimit) return false;
 
     this.pipeline.begin(res);
-    const request: PurchaseRequest = { ip: this.clients.of(req), url: req.url ?? '', headers, params: { id: match[1] as string } };
+    const request: PurchaseRequest = {
+      id: requestIdOf(headers),
+      ip: this.clients.of(req),
+      url: req.url ?? '',
+      headers,
+      params: { id: match[1] as string },
+    };
     const chunks: Buffer[] = [];
     req.on('data', (chunk: Buffer) => chunks.push(chunk));
     req.once('end', () => void this.answer(request, res, chunks.length === 1 ? (chunks[0] as Buffer) : Buffer.concat(chunks)));

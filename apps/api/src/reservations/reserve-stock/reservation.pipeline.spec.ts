@@ -45,6 +45,8 @@ const setUp = ({ throttleHotSpots = false } = {}) => {
   };
   const jwt = {
     verify: (authorization: string | undefined) => {
+      // An identity provider's token seen for the first time is verified asynchronously (JwtService).
+      if (authorization === 'Bearer provider-buyer-2') return Promise.resolve({ userId: 'buyer-2', roles: [] });
       if (authorization !== 'Bearer buyer-1') throw new ApiError('UNAUTHENTICATED', 'a Bearer token is required');
       return { userId: 'buyer-1', roles: [] };
     },
@@ -76,6 +78,9 @@ const setUp = ({ throttleHotSpots = false } = {}) => {
   };
   const drain = { closing: false } as ServerDrain;
   const counters = new HotPathCounters();
+  // At debug level, the lines it writes kept in memory (pino writes to a plain object synchronously).
+  const lines: Array<Record<string, unknown>> = [];
+  const logger = pino({ level: 'debug' }, { write: (line: string) => void lines.push(JSON.parse(line) as Record<string, unknown>) });
   const pipeline = new ReservationPipeline(
     catalog as unknown as SaleCatalogue,
     catalog as unknown as LogIndexer,
@@ -88,9 +93,10 @@ const setUp = ({ throttleHotSpots = false } = {}) => {
     drain,
     hotSpots,
     counters,
-    pino({ enabled: false }),
+    logger,
   );
   const requestTo = (saleId = 'sale-1', headers: Record<string, string> = {}): PurchaseRequest => ({
+    id: 'request-1',
     ip: '10.0.0.7',
     url: `/sales/${saleId}/reservations`,
     headers: { authorization: 'Bearer buyer-1', 'idempotency-key': 'key-00000001', ...headers },
@@ -104,6 +110,7 @@ const setUp = ({ throttleHotSpots = false } = {}) => {
     pipeline,
     catalog,
     commands,
+    lines,
     shedder,
     knownKeys,
     refusals,
@@ -130,11 +137,30 @@ describe('ReservationPipeline', () => {
 
     expect(status).toBe(201);
     expect(JSON.parse(payload)).toEqual(ORDER);
-    expect(headers).toEqual({ ...securityHeaders(), 'content-type': 'application/json; charset=utf-8', 'content-length': String(Buffer.byteLength(payload)) });
+    expect(headers).toEqual({
+      ...securityHeaders(),
+      'x-request-id': 'request-1',
+      'content-type': 'application/json; charset=utf-8',
+      'content-length': String(Buffer.byteLength(payload)),
+    });
     expect(t.commands.map((c) => [c.saleId, c.userId, c.idempotencyKey, c.quantity, c.purchaseToken])).toEqual([['sale-1', 'buyer-1', 'key-00000001', 1, 't']]);
     expect(t.knownKeys.has('sale-1', 'buyer-1', 'key-00000001')).toBe(true);
     expect(t.refusals).toEqual({});
     expect(await t.answered(201)).toBe(1);
+  });
+
+  it("hands the request's id to the command (its events' correlationId) and returns that id, refused or not", async () => {
+    const t = setUp();
+    const [placed, refused] = await Promise.all([
+      t.pipeline.answer({ ...t.requestTo(), id: 'request-a' }, BODY),
+      t.pipeline.answer({ ...t.requestTo(), id: 'request-b', headers: { authorization: 'Bearer someone-else' } }, BODY),
+    ]);
+    expect(t.commands.map((c) => c.requestId)).toEqual(['request-a']);
+    expect([placed.headers['x-request-id'], refused.headers['x-request-id']]).toEqual(['request-a', 'request-b']);
+    // Each answer's debug line names its own request, though both were served at once.
+    const answered = t.lines.filter((l) => l.msg === 'reservation answered').map((l) => [l.requestId, l.status, l.outcome]);
+    expect(answered).toHaveLength(2);
+    expect(answered).toEqual(expect.arrayContaining([['request-a', 201, 'o1'], ['request-b', 401, 'UNAUTHENTICATED']]));
   });
 
   it('answers a replay 200 with the same body', async () => {
@@ -215,8 +241,19 @@ describe('ReservationPipeline', () => {
     t.willAnswer(async () => {
       throw new TypeError('boom');
     });
-    const { status, payload } = await t.pipeline.answer(t.requestTo(), BODY);
+    const { status, payload } = await t.pipeline.answer({ ...t.requestTo(), id: 'request-bug' }, BODY);
     expect([status, JSON.parse(payload)]).toEqual([500, { error: { code: 'INTERNAL', message: 'internal error', retryable: true } }]);
+    // Logged as a bug, under the request that met it.
+    expect(t.lines.filter((l) => l.msg === 'unhandled error').map((l) => [l.level, l.requestId, (l.err as { message?: string }).message])).toEqual([
+      [50, 'request-bug', 'boom'],
+    ]);
+  });
+
+  it("awaits the principal when the token's verification is asynchronous (an identity provider's new token)", async () => {
+    const t = setUp();
+    const { status } = await t.pipeline.answer(t.requestTo('sale-1', { authorization: 'Bearer provider-buyer-2' }), BODY);
+    expect(status).toBe(201);
+    expect(t.commands.map((c) => c.userId)).toEqual(['buyer-2']);
   });
 
   it('counts no refusal for a sale that does not exist (sale ids come from clients)', async () => {

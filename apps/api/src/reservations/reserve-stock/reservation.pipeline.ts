@@ -58,8 +58,10 @@ export interface ClosingResponse {
  * - the in-flight count the shedder reads, from the first byte to the connection's close (`begin`);
  * - the steps in API.md's order: readiness, authentication, the access checks (PurchaseChecks, shared with the Nest
  *   guards), the Idempotency-Key, the strictly validated body, then the command handler (`answer`);
+ * - the request id (X-Request-Id, request-id.ts), passed by hand: to the command (its events' correlationId), to the
+ *   lines written here (the answer's, an unhandled error's), and back in the answer;
  * - the answer: the one error envelope for whatever was thrown, the security headers, Retry-After on 429/503,
- *   `connection: close` once the server drains;
+ *   `connection: close` once the server drains; one line at debug level (never info: the crowd's route);
  * - what is learnt from it: a refusal counted by sale and by its code (taken from the error, never read back out of
  *   the JSON), a key answered with a reservation remembered, the request metric, the hot-spot sighting.
  * What a transport refuses before the steps (Fastify: a body too large; the edge: a body past REQUEST_TIMEOUT_MS, the
@@ -70,6 +72,8 @@ export class ReservationPipeline {
   private readonly answers: RouteAnswers;
   /** Given to every response's 'close' as it is: no closure per request. */
   private readonly leave = (): void => this.shedder.leave();
+  /** The answer's debug line, decided once: the level does not change while the process runs. */
+  private readonly logsAnswers: boolean;
 
   constructor(
     private readonly catalogue: SaleCatalogue,
@@ -86,6 +90,7 @@ export class ReservationPipeline {
     @Inject(LOGGER) private readonly logger: Logger,
   ) {
     this.answers = counters.routeAnswers('POST', RESERVATIONS_ROUTE);
+    this.logsAnswers = logger.isLevelEnabled('debug');
   }
 
   /** The request's first byte: it counts as in flight until its response closes. */
@@ -99,7 +104,10 @@ export class ReservationPipeline {
     const started = performance.now();
     try {
       this.indexes.refuseUnlessCaughtUp();
-      const principal = this.jwt.verify(request.headers.authorization);
+      // Awaited only when it is a promise (an identity provider's token seen for the first time): an HS256 or
+      // remembered token, the crowd's, costs no microtask hop.
+      const verified = this.jwt.verify(request.headers.authorization);
+      const principal = verified instanceof Promise ? await verified : verified;
       request.principal = principal;
       await this.checks.purchase(request, 'reservation');
       const idempotencyKey = request.headers['idempotency-key'];
@@ -112,11 +120,20 @@ export class ReservationPipeline {
       // (holds, orders, pending work) would keep the whole URL alive with it.
       const saleId = this.catalogue.sale(id)?.definition.saleId ?? id;
       const result = await this.commands.execute(
-        new ReserveStockCommand(saleId, principal.userId, idempotencyKey, body.quantity, body.purchaseToken, hashClientIp(request.ip), body.challengeAnswer),
+        new ReserveStockCommand(
+          saleId,
+          principal.userId,
+          idempotencyKey,
+          body.quantity,
+          body.purchaseToken,
+          hashClientIp(request.ip),
+          body.challengeAnswer,
+          request.id,
+        ),
       );
       // Answered with a reservation: a retry of this key is a replay, let through the rate limits and degradation.
       this.knownKeys.remember?.(saleId, principal.userId, idempotencyKey);
-      return this.answered(result.created ? 201 : 200, JSON.stringify(result.view), undefined, started);
+      return this.answered(request, result.created ? 201 : 200, JSON.stringify(result.view), undefined, result.view.orderId, started);
     } catch (error) {
       return this.refuse(request, error, started);
     } finally {
@@ -130,10 +147,10 @@ export class ReservationPipeline {
    * `started`: when the steps began (performance.now()), for the latency histogram; a transport's refusal has none.
    */
   refuse(request: PurchaseRequest, error: unknown, started?: number): ReservationAnswer {
-    const envelope = envelopeOfUnhandled(error, this.logger);
+    const envelope = envelopeOfUnhandled(error, this.logger, request.id);
     const saleId = saleIdOf(request);
     if (saleId !== undefined) this.countRefusal(saleId, envelope.body.error.code);
-    return this.answered(envelope.status, JSON.stringify(envelope.body), retryAfterOf(envelope), started);
+    return this.answered(request, envelope.status, JSON.stringify(envelope.body), retryAfterOf(envelope), envelope.body.error.code, started);
   }
 
   /**
@@ -152,8 +169,16 @@ export class ReservationPipeline {
     if (this.catalogue.sale(saleId) !== undefined) this.rejections.record(saleId, code);
   }
 
-  private answered(status: number, payload: string, retryAfter: string | undefined, started: number | undefined): ReservationAnswer {
+  /**
+   * `outcome`: the order answered, or the refusal's code. Nothing of the request's headers or body is logged.
+   * `started`: for the latency histogram (undefined for a transport's refusal).
+   */
+  private answered(request: PurchaseRequest, status: number, payload: string, retryAfter: string | undefined, outcome: string, started: number | undefined): ReservationAnswer {
     this.answers.answered(status, started === undefined ? undefined : (performance.now() - started) / 1000);
-    return { status, payload, headers: answerHeaders(payload, { retryAfter, close: this.drain.closing }) };
+    if (this.logsAnswers) {
+      const saleId = saleIdOf(request);
+      this.logger.debug({ requestId: request.id, route: RESERVATIONS_ROUTE, status, saleId, userId: request.principal?.userId, outcome }, 'reservation answered');
+    }
+    return { status, payload, headers: answerHeaders(payload, { requestId: request.id, retryAfter, close: this.drain.closing }) };
   }
 }

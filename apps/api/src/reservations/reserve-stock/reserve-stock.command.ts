@@ -26,6 +26,8 @@ export class ReserveStockCommand extends Command<ReservationResult> {
     readonly purchaseToken: string,
     readonly clientIpHash: string,
     readonly challengeAnswer: string | undefined,
+    /** The HTTP request's id (X-Request-Id): the correlationId of the events this reservation appends. */
+    readonly requestId: string,
   ) {
     super();
   }

@@ -63,7 +63,7 @@ export class ReserveStockHandler implements ICommandHandler<ReserveStockCommand>
     try {
       claimed = await this.buyers.claim(
         { saleId: cmd.saleId, userId: cmd.userId, reservationId, idempotencyKey: cmd.idempotencyKey, quantity: cmd.quantity, perUserLimit },
-        this.metadata(cmd, reservationId),
+        this.metadata(cmd),
         buyer,
       );
     } catch (error) {
@@ -76,8 +76,9 @@ export class ReserveStockHandler implements ICommandHandler<ReserveStockCommand>
     return result;
   }
 
-  private metadata(cmd: ReserveStockCommand, reservationId: string): CommandMetadata {
-    return { correlationId: reservationId, userId: cmd.userId, clientIpHash: cmd.clientIpHash, decidedAt: this.clock.now() };
+  /** The reservation's id is in every event's data; the correlation is the request that asked for it (X-Request-Id). */
+  private metadata(cmd: ReserveStockCommand): CommandMetadata {
+    return { correlationId: cmd.requestId, userId: cmd.userId, clientIpHash: cmd.clientIpHash, decidedAt: this.clock.now() };
   }
 
   /** The same key again: the original answer, whatever happened since (a restart included). */
@@ -95,7 +96,7 @@ export class ReserveStockHandler implements ICommandHandler<ReserveStockCommand>
 
   private async place(inventory: SaleInventory, cmd: ReserveStockCommand, claim: QuotaClaim, shard?: number): Promise<ReservationResult> {
     try {
-      const outcome = await inventory.reserve(claim.reservationId, cmd.userId, claim.quantity, this.metadata(cmd, claim.reservationId), shard);
+      const outcome = await inventory.reserve(claim.reservationId, cmd.userId, claim.quantity, this.metadata(cmd), shard);
       for (const e of outcome.events) this.indexes.apply(e);
       if (!outcome.order) throw new Error(`reservation ${claim.reservationId} resolved without an order`);
       return { created: outcome.events.length > 0, view: reservationView(cmd.saleId, outcome.order, outcome.shard) };
@@ -114,7 +115,7 @@ export class ReserveStockHandler implements ICommandHandler<ReserveStockCommand>
   /** Gives the quota back; if that cannot be recorded now, the claim stays pending for the compensation saga. */
   private async giveBackClaim(cmd: ReserveStockCommand, reservationId: string): Promise<void> {
     try {
-      await this.buyers.releaseClaim(cmd.saleId, cmd.userId, reservationId, 'sold_out', this.metadata(cmd, reservationId));
+      await this.buyers.releaseClaim(cmd.saleId, cmd.userId, reservationId, 'sold_out', this.metadata(cmd));
     } catch (error) {
       this.logger.warn({ err: error, reservationId }, 'quota release not recorded; left for compensation');
     }

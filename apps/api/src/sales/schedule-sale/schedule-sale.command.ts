@@ -5,6 +5,8 @@ export class ScheduleSaleCommand extends Command<SaleDefinition> {
   constructor(
     readonly definition: SaleDefinition,
     readonly adminId: string,
+    /** The HTTP request's id (X-Request-Id), the correlationId of the sale's events; none for the demo seed. */
+    readonly requestId?: string,
   ) {
     super();
   }

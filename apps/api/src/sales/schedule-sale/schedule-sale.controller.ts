@@ -6,6 +6,7 @@ import { InventoryMode, SaleDefinition } from '@flash/domain';
 import { Authenticated, CurrentPrincipal } from '../../auth/auth.guard';
 import { Principal } from '../../auth/jwt.service';
 import { JsonBody } from '../../http/json-body';
+import { RequestId } from '../../http/request-id';
 import { GetSaleService } from '../get-sale/get-sale.service';
 import { AdminSaleSchema } from '../sale-views.schema';
 import { ScheduleSaleCommand } from './schedule-sale.command';
@@ -46,8 +47,8 @@ export class ScheduleSaleController {
 
   @Post()
   @ApiCreatedResponse({ type: AdminSaleSchema })
-  async schedule(@CurrentPrincipal() admin: Principal, @JsonBody(ScheduleSaleRequest) body: ScheduleSaleRequest) {
-    const definition = await this.commands.execute(new ScheduleSaleCommand(toDefinition(randomUUID(), body), admin.userId));
+  async schedule(@CurrentPrincipal() admin: Principal, @JsonBody(ScheduleSaleRequest) body: ScheduleSaleRequest, @RequestId() requestId: string) {
+    const definition = await this.commands.execute(new ScheduleSaleCommand(toDefinition(randomUUID(), body), admin.userId, requestId));
     return this.sales.adminView(definition.saleId);
   }
 }

@@ -4,6 +4,7 @@ import { RetryLater, SaleCommand, saleDecider, SaleDefinition, SaleEvent, SaleSt
 import { EventStore } from '@flash/event-store';
 import { Clock, CLOCK, decideAndAppend, LogIndexer } from '@flash/command-side';
 import { EVENT_STORE } from '@flash/runtime';
+import { correlatedWith } from '../../http/request-id';
 import { ScheduleSaleCommand } from './schedule-sale.command';
 
 /** Read the sale stream, decide, append with the expected revision: the whole command path on one screen. */
@@ -15,7 +16,7 @@ export class ScheduleSaleHandler implements ICommandHandler<ScheduleSaleCommand>
     private readonly indexes: LogIndexer,
   ) {}
 
-  async execute({ definition, adminId }: ScheduleSaleCommand): Promise<SaleDefinition> {
+  async execute({ definition, adminId, requestId }: ScheduleSaleCommand): Promise<SaleDefinition> {
     const now = this.clock.now();
     const command: SaleCommand = { type: 'ScheduleSale', definition };
     const { events } = await decideAndAppend<SaleState, SaleEvent>(this.store, {
@@ -23,7 +24,7 @@ export class ScheduleSaleHandler implements ICommandHandler<ScheduleSaleCommand>
       evolve: saleDecider.evolve,
       initial: saleDecider.initialState(),
       decide: (state) => saleDecider.decide(command, state, now),
-      metadata: { userId: adminId, decidedAt: now },
+      metadata: { ...correlatedWith(requestId), userId: adminId, decidedAt: now },
       exhausted: () => new RetryLater('OVERLOADED', `sale ${definition.saleId} is being changed concurrently; retry`, 1000),
     });
     // Read-your-writes: the sale routes before the log subscription brings it back.
