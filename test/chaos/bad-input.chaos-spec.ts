@@ -419,7 +419,7 @@ describe('abuse and bad input: documented refusals, and the store does not move'
       );
     }
     expect(head).toBe(baseline);
-    expect({ status: ready.status, head: ready.body?.store?.head }).toEqual({ status: 200, head: baseline });
+    expect({ status: ready.status, head: ready.body?.details?.store?.head }).toEqual({ status: 200, head: baseline });
     // The world is what the generators think it is: each refusal they aim at was met (a broken set-up would turn
     // them all into, say, UNAUTHENTICATED and still pass the oracle above).
     const missing = MUST_SEE.filter((code) => !seen.has(code));

@@ -71,6 +71,9 @@ describeWithPostgres('PostgresEventStore (PostgreSQL)', () => {
     /** Whether the connection named `name` waits for a lock (the head row another transaction holds). */
     const waitsForLock = async (name: string): Promise<boolean> =>
       (await db.query<{ n: number }>(`SELECT count(*)::int AS n FROM pg_stat_activity WHERE application_name = $1 AND wait_event_type = 'Lock'`, [name]))[0]?.n === 1;
+    /** Whether `name`'s transaction has run its statements and waits for its COMMIT (the proxy holds it). */
+    const holdsItsTransaction = async (name: string): Promise<boolean> =>
+      (await db.query<{ n: number }>(`SELECT count(*)::int AS n FROM pg_stat_activity WHERE application_name = $1 AND state = 'idle in transaction'`, [name]))[0]?.n === 1;
     const backendOf = async (name: string): Promise<number | undefined> =>
       (await db.query<{ pid: number }>('SELECT pid FROM pg_stat_activity WHERE application_name = $1', [name]))[0]?.pid;
 
@@ -135,19 +138,22 @@ describeWithPostgres('PostgresEventStore (PostgreSQL)', () => {
       /** `a` (through the proxy) appends and its COMMIT is held; `b` appends after reading the stream as it was. */
       const behindHeldCommit = async (setup: (a: EventStore, b: EventStore, stream: string) => Promise<void>) => {
         const schema = newSchema();
-        const a = await open(schema, { port: proxy.port });
+        const aName = appName();
+        const a = await open(schema, { port: proxy.port, applicationName: aName });
         const bName = appName();
         const b = await open(schema, { applicationName: bName });
         const stream = streamName('inventory');
         await setup(a, b, stream);
-        return { a, b, bName, stream };
+        return { a, aName, b, bName, stream };
       };
 
       it('appending to one stream at the same expected revision: one wins, the other is refused, alone in its batch', async () => {
-        const { a, b, bName, stream } = await behindHeldCommit((_a, b, s) => b.append(s, makeEvents(1), NO_STREAM).then(() => undefined));
+        const { a, aName, b, bName, stream } = await behindHeldCommit((_a, b, s) => b.append(s, makeEvents(1), NO_STREAM).then(() => undefined));
         const hold = proxy.holdNextCommit();
         const winner = a.append(stream, makeEvents(2), 0);
         await hold.held;
+        // The batch's statements travel with its COMMIT: wait until the server has run them (the head row is a's).
+        await eventually('the first writer to hold the head row', () => holdsItsTransaction(aName));
         // b waits for the head row a holds, then finds the stream at revision 2.
         const loser = expectWrongRevision(b.append(stream, makeEvents(1), 0), stream, 0, 2);
         // In the same transaction as the loser (same turn): the refusal does not fail this one.
@@ -163,11 +169,12 @@ describeWithPostgres('PostgresEventStore (PostgreSQL)', () => {
       });
 
       it('the same append retried by another process while the first is in flight: both get the original result, one copy', async () => {
-        const { a, b, bName, stream } = await behindHeldCommit(async () => undefined);
+        const { a, aName, b, bName, stream } = await behindHeldCommit(async () => undefined);
         const events = makeEvents(2);
         const hold = proxy.holdNextCommit();
         const original = a.append(stream, events, NO_STREAM);
         await hold.held;
+        await eventually('the original to hold the head row', () => holdsItsTransaction(aName));
         const retry = b.append(stream, events, NO_STREAM);
         await eventually('the retry to wait for the original', () => waitsForLock(bName));
         hold.release();
