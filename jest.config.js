@@ -21,12 +21,15 @@ const moduleNameMapper = {
   '^@flash/(domain|event-store|gate|access|read-models|command-side|sagas|runtime)$': '<rootDir>/libs/$1/src',
 };
 
-/** jose ships ES modules only: Node requires them natively (20.19+), Jest's module system needs them as CommonJS. */
+/**
+ * jose and content-disposition (under @fastify/static, which serves /docs) ship ES modules only: Node requires them
+ * natively (20.19+), Jest's module system needs them as CommonJS.
+ */
 const swcEsm = ['@swc/jest', { jsc: { target: 'es2022', parser: { syntax: 'ecmascript' } }, module: { type: 'commonjs' } }];
 
 const base = {
-  transform: { '^.+\\.ts$': swc, '/node_modules/jose/.+\\.js$': swcEsm },
-  transformIgnorePatterns: ['/node_modules/(?!jose/)'],
+  transform: { '^.+\\.ts$': swc, '/node_modules/(jose|content-disposition)/.+\\.js$': swcEsm },
+  transformIgnorePatterns: ['/node_modules/(?!(jose|content-disposition)/)'],
   moduleNameMapper,
   testEnvironment: 'node',
   rootDir: __dirname,

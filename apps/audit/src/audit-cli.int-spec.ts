@@ -175,7 +175,7 @@ describe('audit usage errors', () => {
   it('exits 2 with a clear message, printing nothing on stdout', async () => {
     const dir = await dataDir(cleanLog());
     const cases: Array<[string[], Record<string, string>, RegExp]> = [
-      [['verify', '--data-dir', dir], { EVENTSTORE_URL: 'esdb://localhost:2113' }, /EventStoreDB adapter is not part of this build/],
+      [['verify', '--data-dir', dir], { EVENTSTORE_URL: 'esdb://127.0.0.1:1?tls=false' }, /EVENTSTORE_URL: cannot reach EventStoreDB/],
       [['verify', '--data-dir', tempDir('flash-audit-empty-')], {}, /no event store at/],
       [['replay', '--data-dir', dir], {}, /--until is required/],
       [['replay', '--data-dir', dir, '--until', 'yesterday'], {}, /--until must be a position or an ISO-8601 time/],

@@ -21,6 +21,7 @@ import {
   RedisLeaseStore,
   RedisStatusBoard,
   SqliteLeaseStore,
+  storeScope,
 } from '@flash/runtime';
 import { collectDefaultMetrics, Registry } from 'prom-client';
 import { LogFollower, SAGAS_CHECKPOINT, sagaFollower, SAGA_CHECKPOINTS_FILE, SqliteCheckpointStore, StatusBoard } from '@flash/sagas';
@@ -78,9 +79,9 @@ export class Worker {
     const checkpointFile = path.join(config.dataDir, SAGA_CHECKPOINTS_FILE);
     const checkpoints = new SqliteCheckpointStore(checkpointFile);
     // Where the sagas' holder posts their status for the api replicas: Redis when there is one, else DATA_DIR.
-    const board: StatusBoard & { close(): void } = config.redisUrl ? new RedisStatusBoard(new Redis(config.redisUrl, { maxRetriesPerRequest: 1 })) : checkpoints;
+    const board: StatusBoard & { close(): void } = config.redisUrl ? new RedisStatusBoard(new Redis(config.redisUrl, { maxRetriesPerRequest: 1 }), storeScope(config), checkpoints) : checkpoints;
     const leases: LeaseStore = config.redisUrl
-      ? new RedisLeaseStore(new Redis(config.redisUrl, { maxRetriesPerRequest: 1 }))
+      ? new RedisLeaseStore(new Redis(config.redisUrl, { maxRetriesPerRequest: 1 }), storeScope(config))
       : new SqliteLeaseStore(checkpointFile);
     const holder = `${os.hostname()}:${process.pid}:${randomBytes(4).toString('hex')}`;
     const leaseLog = logger.child({ component: 'leases', holder });

@@ -15,7 +15,7 @@ import {
   SqliteCheckpointStore,
   StatusBoard,
 } from '@flash/sagas';
-import { APP_CONFIG, AppConfig, EVENT_STORE, Logger, LOGGER, RedisStatusBoard } from '@flash/runtime';
+import { APP_CONFIG, AppConfig, EVENT_STORE, Logger, LOGGER, RedisStatusBoard, storeScope } from '@flash/runtime';
 
 
 /**
@@ -29,6 +29,8 @@ export class SagaHost {
   private readonly checkpoints: CheckpointStore;
   /** WORKER=external: where the worker posts its sagas' status. */
   private readonly board: (StatusBoard & { close(): void }) | undefined;
+  /** The board in DATA_DIR, which the Redis one reads beside (or is the board itself without Redis). */
+  private readonly localBoard: (StatusBoard & { close(): void }) | undefined;
 
   constructor(
     @Inject(EVENT_STORE) store: EventStore,
@@ -54,11 +56,9 @@ export class SagaHost {
       this.checkpoints = new MemoryCheckpointStore();
       this.follower = config.redisUrl ? undefined : gateSyncFollower(store, this.checkpoints, gate, log, { sweepIntervalMs: config.sweepIntervalMs, now });
       // The worker running the sagas posts there: in Redis when there is one (any host), else beside its checkpoints.
-      this.board = config.redisUrl
-        ? new RedisStatusBoard(new Redis(config.redisUrl, { maxRetriesPerRequest: 1 }))
-        : config.inMemoryStore
-          ? undefined
-          : new SqliteCheckpointStore(path.join(config.dataDir, SAGA_CHECKPOINTS_FILE));
+      const local = config.inMemoryStore ? undefined : new SqliteCheckpointStore(path.join(config.dataDir, SAGA_CHECKPOINTS_FILE));
+      this.board = config.redisUrl ? new RedisStatusBoard(new Redis(config.redisUrl, { maxRetriesPerRequest: 1 }), storeScope(config), local) : local;
+      this.localBoard = local;
     }
   }
 
@@ -82,5 +82,6 @@ export class SagaHost {
     await this.follower?.stop();
     this.checkpoints.close();
     this.board?.close();
+    if (this.localBoard !== this.board) this.localBoard?.close();
   }
 }

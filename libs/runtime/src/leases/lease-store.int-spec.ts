@@ -96,5 +96,16 @@ RedisServer.describeWithRedis('leases on the own redis-server', () => {
   const server = new RedisServer();
   beforeAll(() => server.start());
   afterAll(() => server.stop());
-  leaseStoreContract('Redis', () => ({ open: () => new RedisLeaseStore(new Redis(server.url)), cleanup: async () => undefined }));
+  leaseStoreContract('Redis', () => ({ open: () => new RedisLeaseStore(new Redis(server.url), 'test-scope'), cleanup: async () => undefined }));
+
+  it('keeps the leases of two stores apart on one Redis: each store has its own holder', async () => {
+    const [one, other] = [new RedisLeaseStore(new Redis(server.url), 'store-one'), new RedisLeaseStore(new Redis(server.url), 'store-two')];
+    try {
+      expect(await one.acquire('sagas', 'worker-of-one', 60_000)).toMatchObject({ fence: 1 });
+      expect(await other.acquire('sagas', 'worker-of-two', 60_000)).toMatchObject({ fence: 1 });
+    } finally {
+      await one.close();
+      await other.close();
+    }
+  });
 });

@@ -1,3 +1,5 @@
+import { createHash } from 'node:crypto';
+
 /**
  * Leases: which process runs a job that must run in exactly one place at a time (a worker's sagas, a projection),
  * with a fencing token (`fence`) that grows every time the job changes hands. What the job writes carries its
@@ -23,3 +25,23 @@ export interface LeaseStore {
   release(lease: Lease): Promise<void>;
   close(): Promise<void>;
 }
+
+/**
+ * Which store a job's lease and its posted status belong to, as a short stable name: the server-backed store's URL
+ * (without credentials), or the embedded store's DATA_DIR. Two deployments (or two test runs) that share a Redis but
+ * not a store must not contend for one lease: each would stand by for the other's worker.
+ */
+export const storeScope = (store: { readonly eventStoreUrl?: string; readonly dataDir: string }): string => {
+  let where = `sqlite:${store.dataDir}`;
+  if (store.eventStoreUrl !== undefined) {
+    try {
+      const url = new URL(store.eventStoreUrl);
+      url.username = '';
+      url.password = '';
+      where = url.toString();
+    } catch {
+      where = store.eventStoreUrl;
+    }
+  }
+  return createHash('sha256').update(where).digest('hex').slice(0, 16);
+};

@@ -32,23 +32,31 @@ return 1
  * Redis must keep its data (AOF, `noeviction`, as infra/redis.conf sets): a lost counter would hand out fences again.
  */
 export class RedisLeaseStore implements LeaseStore {
+  private readonly prefix: string;
+
+  /** `scope`: the store the jobs belong to (storeScope): deployments, or test runs, sharing one Redis never meet. */
   constructor(
     private readonly redis: Redis,
+    scope: string,
     private readonly ownsConnection = true,
-  ) {}
+  ) {
+    this.prefix = `${KEY_PREFIX}${scope}:`;
+    // A failed call is answered by LeasedJob (retried next round; the watchdog stops the job): not ioredis' console noise.
+    redis.on('error', () => undefined);
+  }
 
   async acquire(job: string, holder: string, ttlMs: number): Promise<Lease | undefined> {
     if (holder.includes('|')) throw new Error(`a lease holder's name cannot contain "|": ${holder}`);
-    const fence = (await this.redis.eval(ACQUIRE, 2, KEY_PREFIX + job, `${KEY_PREFIX}${job}:fence`, holder, String(ttlMs))) as number | null;
+    const fence = (await this.redis.eval(ACQUIRE, 2, this.prefix + job, `${this.prefix}${job}:fence`, holder, String(ttlMs))) as number | null;
     return fence === null ? undefined : { job, holder, fence };
   }
 
   async renew(lease: Lease, ttlMs: number): Promise<boolean> {
-    return (await this.redis.eval(EXTEND, 1, KEY_PREFIX + lease.job, `${lease.holder}|${lease.fence}`, String(ttlMs))) === 1;
+    return (await this.redis.eval(EXTEND, 1, this.prefix + lease.job, `${lease.holder}|${lease.fence}`, String(ttlMs))) === 1;
   }
 
   async release(lease: Lease): Promise<void> {
-    await this.redis.eval(EXTEND, 1, KEY_PREFIX + lease.job, `${lease.holder}|${lease.fence}`, '0');
+    await this.redis.eval(EXTEND, 1, this.prefix + lease.job, `${lease.holder}|${lease.fence}`, '0');
   }
 
   async close(): Promise<void> {

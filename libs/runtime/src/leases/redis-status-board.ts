@@ -9,24 +9,35 @@ const POST_TTL_MS = 60_000;
  * The status board in Redis (REDIS_URL), for processes on several hosts: whichever worker runs the sagas posts their
  * status, and every api replica reads it (for /health/ready and /metrics), not only the ones that share its DATA_DIR.
  * Reads are answered from a copy refreshed in the background every `refreshMs`, so that a probe never waits on Redis.
+ * Posts also go to the board `beside` it (the one in DATA_DIR) and reads take the newer of the two: while Redis is
+ * down or was flushed, processes on one host still see each other, as they did before Redis was involved.
  */
 export class RedisStatusBoard implements StatusBoard {
   private readonly copies = new Map<string, { status: unknown; reportedAt: number }>();
   private readonly watched = new Set<string>();
   private readonly timer: NodeJS.Timeout;
 
+  private readonly prefix: string;
+
+  /** `scope`: the store the posts are about (storeScope): deployments, or test runs, sharing one Redis never meet. */
   constructor(
     private readonly redis: Redis,
+    scope: string,
+    private readonly beside?: StatusBoard,
     refreshMs = 500,
     private readonly ownsConnection = true,
   ) {
+    this.prefix = `${KEY_PREFIX}${scope}:`;
+    // Failures are answered where they happen (a post dropped, the last copy kept): not ioredis' console noise.
+    redis.on('error', () => undefined);
     this.timer = setInterval(() => void this.refresh(), refreshMs);
     this.timer.unref();
   }
 
   report(name: string, status: unknown, at: number): void {
-    void this.redis.set(KEY_PREFIX + name, JSON.stringify({ status, reportedAt: at }), 'PX', POST_TTL_MS).catch(() => undefined);
+    void this.redis.set(this.prefix + name, JSON.stringify({ status, reportedAt: at }), 'PX', POST_TTL_MS).catch(() => undefined);
     this.copies.set(name, { status, reportedAt: at });
+    this.beside?.report(name, status, at);
   }
 
   reported(name: string): { status: unknown; reportedAt: number } | undefined {
@@ -34,12 +45,15 @@ export class RedisStatusBoard implements StatusBoard {
       this.watched.add(name);
       void this.refresh();
     }
-    return this.copies.get(name);
+    const shared = this.copies.get(name);
+    const local = this.beside?.reported(name);
+    if (local === undefined) return shared;
+    return shared === undefined || local.reportedAt > shared.reportedAt ? local : shared;
   }
 
   private async refresh(): Promise<void> {
     for (const name of this.watched) {
-      const raw = await this.redis.get(KEY_PREFIX + name).catch(() => undefined);
+      const raw = await this.redis.get(this.prefix + name).catch(() => undefined);
       if (raw === undefined) continue; // unreachable: keep the last copy, its reportedAt tells how old it is
       if (raw === null) this.copies.delete(name);
       else this.copies.set(name, JSON.parse(raw) as { status: unknown; reportedAt: number });
