@@ -80,6 +80,8 @@ interface Tally {
   reserved: number;
   paid: number;
   humansGaveUp: number;
+  /** With --room: humans told SOLD_OUT while still in line (they did not give up: nothing was left). */
+  soldOutInLine: number;
   botsAdmitted: number;
   instantPowAdmitted: number;
   done: number;
@@ -111,7 +113,7 @@ const main = async (): Promise<void> => {
     ACCESS_LIMITS: 'off',
   });
   const pool = new Pool(engine.baseUrl, { connections: 256, pipelining: 1 });
-  const tally: Tally = { admitted: 0, reserved: 0, paid: 0, humansGaveUp: 0, botsAdmitted: 0, instantPowAdmitted: 0, done: 0, rejections: {}, botRejections: {}, latenciesMs: [], waitsMs: [] };
+  const tally: Tally = { admitted: 0, reserved: 0, paid: 0, humansGaveUp: 0, soldOutInLine: 0, botsAdmitted: 0, instantPowAdmitted: 0, done: 0, rejections: {}, botRejections: {}, latenciesMs: [], waitsMs: [] };
 
   const call = async (method: 'GET' | 'POST', route: string, headers: Record<string, string>, body?: unknown, raw?: string): Promise<Answer> => {
     const text = raw ?? (body === undefined ? undefined : JSON.stringify(body));
@@ -150,7 +152,7 @@ const main = async (): Promise<void> => {
     type Granted = { purchaseToken: string; challenge: any; issuedAt: number };
 
     /** With --room: polls the ticket as the sale page does (about twice before the estimate, 1–5 s apart) until let in. */
-    const waitInLine = async (bearer: string, ticket: string, estimatedWaitMs: number): Promise<Granted | undefined> => {
+    const waitInLine = async (bearer: string, ticket: string, estimatedWaitMs: number): Promise<Granted | 'sold-out' | undefined> => {
       const joinedAt = Date.now();
       let estimate = estimatedWaitMs;
       for (;;) {
@@ -160,13 +162,14 @@ const main = async (): Promise<void> => {
           tally.waitsMs.push(Date.now() - joinedAt);
           return { purchaseToken: answer.body.purchaseToken as string, challenge: answer.body.challenge, issuedAt: Date.now() };
         }
+        if (answer.status === 409) return 'sold-out';
         if (answer.status !== 200 && !answer.body?.error?.retryable) return undefined;
         if (answer.status === 200) estimate = answer.body.estimatedWaitMs as number;
       }
     };
 
     /** GET /access until the sale has started and the buyer is let in; undefined when it never is. */
-    const access = async (bearer: string): Promise<Granted | undefined> => {
+    const access = async (bearer: string): Promise<Granted | 'sold-out' | undefined> => {
       for (let tries = 0; tries < MAX_TRIES * 3; tries++) {
         const answer = await call('GET', `/sales/${saleId}/access`, { authorization: bearer });
         if (answer.status === 200) return { purchaseToken: answer.body.purchaseToken as string, challenge: answer.body.challenge, issuedAt: Date.now() };
@@ -180,6 +183,10 @@ const main = async (): Promise<void> => {
     const human = async (i: number): Promise<void> => {
       const bearer = auth.bearer(i);
       const granted = await access(bearer);
+      if (granted === 'sold-out') {
+        tally.soldOutInLine += 1;
+        return;
+      }
       if (!granted) {
         tally.humansGaveUp += 1;
         return;
@@ -220,12 +227,12 @@ const main = async (): Promise<void> => {
       let body: Record<string, unknown>;
       if (kind === 'instant-pow') {
         const granted = await access(bearer);
-        if (!granted) return;
+        if (!granted || granted === 'sold-out') return;
         // Solved, but sent at once: faster than a browser can.
         body = { quantity: 1, purchaseToken: granted.purchaseToken, challengeAnswer: encodePowAnswer({ ...granted.challenge, number: solvePowNumber(granted.challenge) }) };
       } else if (kind === 'borrowed-pow') {
         const granted = await access(bearer);
-        if (!granted) return;
+        if (!granted || granted === 'sold-out') return;
         await sleep(MIN_SOLVE_MS + 50);
         body = { quantity: 1, purchaseToken: granted.purchaseToken, challengeAnswer: answersSeen[i % Math.max(1, answersSeen.length)] ?? 'bm90LXNvbHZlZA==' };
       } else if (kind === 'borrowed-token') {
@@ -296,7 +303,9 @@ const main = async (): Promise<void> => {
       instantPowAdmitted: tally.instantPowAdmitted,
       oversold,
       reservationLatencyMs: percentiles(tally.latenciesMs),
-      ...(options.room ? { waitingRoom: { admitPerSecond: options.admitPerSecond, admitted: tally.waitsMs.length, waitMs: percentiles(tally.waitsMs) } } : {}),
+      ...(options.room
+        ? { waitingRoom: { admitPerSecond: options.admitPerSecond, admitted: tally.waitsMs.length, soldOutInLine: tally.soldOutInLine, waitMs: percentiles(tally.waitsMs) } }
+        : {}),
     };
     process.stdout.write(JSON.stringify(report, null, 2) + '\n');
     if (botsAdmitted > 0 || oversold > 0) process.exitCode = 1;

@@ -32,8 +32,8 @@ export const shuffled = <T>(items: readonly T[], seed: number): T[] => {
 /** Runs pumps on a simulated clock: `pumps` callers take turns every `tickMs` until the line is empty. */
 export const drain = async (queues: readonly AdmissionQueue[], saleId: string, start: number, intervalMs: number, tickMs: number): Promise<Admission[]> => {
   const admitted: Admission[] = [];
-  for (let now = start, turn = 0; (await queues[0]!.length(saleId)) > 0; now += tickMs, turn++) {
-    admitted.push(...(await queues[turn % queues.length]!.admit({ saleId, now, intervalMs, maxCatchUpMs: 500 })));
+  for (let now = start, turn = 0; (await (queues[0] as AdmissionQueue).length(saleId)) > 0; now += tickMs, turn++) {
+    admitted.push(...(await (queues[turn % queues.length] as AdmissionQueue).admit({ saleId, now, intervalMs, maxCatchUpMs: 500 })));
     if (now - start > DAY) throw new Error('the line never drained');
   }
   return admitted;
@@ -45,8 +45,8 @@ export const expectFairAdmission = (admitted: readonly Admission[], users: numbe
   expect(admitted).toHaveLength(users);
   const seqs = admitted.map((a) => a.seq);
   expect(seqs).toEqual([...seqs].sort((a, b) => a - b)); // strictly in ticket order
-  const first = admitted[0]!.admittedAt;
-  const last = admitted[admitted.length - 1]!.admittedAt;
+  const first = (admitted[0] as Admission).admittedAt;
+  const last = (admitted[admitted.length - 1] as Admission).admittedAt;
   const rate = ((admitted.length - 1) * 1000) / (last - first);
   expect(Math.abs(rate - admitPerSecond) / admitPerSecond).toBeLessThan(0.1);
 };

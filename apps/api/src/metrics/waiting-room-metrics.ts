@@ -25,7 +25,8 @@ export class WaitingRoomMetrics {
 
   constructor(counters: HotPathCounters) {
     const registers = [counters.registry];
-    const self = this;
+    // prom-client calls collect with the metric as `this`; the sources are read through this closure.
+    const sourcesNow = (): WaitingRoomSources | undefined => this.sources;
     this.admittedTotal = new Counter({
       name: 'waiting_room_admitted_total',
       help: 'Users let through the waiting room by this process, by sale (rate() of it is admissions per second)',
@@ -43,7 +44,7 @@ export class WaitingRoomMetrics {
       labelNames: ['sale'],
       registers,
       async collect() {
-        const sources = self.sources;
+        const sources = sourcesNow();
         if (!sources) return;
         this.reset();
         for (const sale of sources.sales()) this.set({ sale }, await sources.length(sale).catch(() => 0));
@@ -55,7 +56,7 @@ export class WaitingRoomMetrics {
       labelNames: ['sale'],
       registers,
       collect() {
-        const sources = self.sources;
+        const sources = sourcesNow();
         if (!sources) return;
         this.reset();
         for (const sale of sources.sales()) this.set({ sale }, sources.rate(sale));
