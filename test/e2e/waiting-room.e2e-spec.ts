@@ -1,6 +1,7 @@
 import { deriveKey, PurchaseTokens } from '@flash/access';
 import { eventually } from '../support/eventually';
 import { parsePrometheusText, sampleSum } from '../support/prometheus-text';
+import { RedisServer } from '../support/redis-server';
 import { ApiClient, ApiResponse, openSale } from './support/client';
 import { ServerProcess } from './support/server';
 
@@ -42,8 +43,9 @@ const inBatches = async <T, R>(items: readonly T[], concurrency: number, work: (
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-describe('the waiting room', () => {
-  const server = new ServerProcess({ label: 'waiting-room', env: { ACCESS_LIMITS: 'off', WAITING_ROOM_ADAPTIVE: 'off' } });
+/** The suite, on a server started with `env()` besides the settings above. */
+const waitingRoomSuite = (env: () => Record<string, string>): void => {
+  let server: ServerProcess;
   let client: ApiClient;
   let admin: string;
 
@@ -63,6 +65,7 @@ describe('the waiting room', () => {
     client.request('POST', `/sales/${saleId}/reservations`, { token: client.token(userId), headers: { 'idempotency-key': newKey() }, body: { quantity: 1, purchaseToken } });
 
   beforeAll(async () => {
+    server = new ServerProcess({ label: 'waiting-room', env: { ACCESS_LIMITS: 'off', WAITING_ROOM_ADAPTIVE: 'off', ...env() } });
     await server.start();
     client = new ApiClient(server.baseUrl, server.jwtSecret, 64);
     admin = client.token('room-admin', ['admin']);
@@ -179,4 +182,18 @@ describe('the waiting room', () => {
     // Someone else's admitted token buys nothing.
     expect((await reserve(saleId, 'thief', admitted.body.purchaseToken as string)).body.error.code).toBe('INVALID_PURCHASE_TOKEN');
   }, 120_000);
+};
+
+describe('the waiting room (in process)', () => {
+  waitingRoomSuite(() => ({}));
+});
+
+// One api process on Redis: the line, the pace and the tickets live in Redis (two admission instances sharing one
+// Redis are tested in libs/access/src/waiting-room/redis-admission-queue.int-spec.ts; several api processes on one
+// store wait for issue #22).
+RedisServer.describeWithRedis('the waiting room (REDIS_URL)', () => {
+  const redis = new RedisServer();
+  beforeAll(() => redis.start());
+  afterAll(() => redis.stop());
+  waitingRoomSuite(() => ({ REDIS_URL: redis.url }));
 });
