@@ -197,3 +197,34 @@ RedisServer.describeWithRedis('the waiting room (REDIS_URL)', () => {
   afterAll(() => redis.stop());
   waitingRoomSuite(() => ({ REDIS_URL: redis.url }));
 });
+
+describe('the waiting room with the access limits on', () => {
+  const server = new ServerProcess({ label: 'waiting-room-limits', env: { ACCESS_LIMITS: 'on', WAITING_ROOM_TICKETS_PER_IP: '3' } });
+  let client: ApiClient;
+
+  beforeAll(async () => {
+    await server.start();
+    client = new ApiClient(server.baseUrl, server.jwtSecret, 4);
+  });
+  afterAll(async () => {
+    await client.destroy();
+    await server.stop();
+    server.cleanup();
+  });
+
+  it('hands one address no more than WAITING_ROOM_TICKETS_PER_IP new tickets per sale', async () => {
+    const admin = client.token('limits-admin', ['admin']);
+    const sale = await client.request('POST', '/admin/sales', { token: admin, body: openSale({ waitingRoom: { enabled: true, admitPerSecond: 1, tokenTtlMs: 60_000 } }) });
+    const saleId = sale.body.id as string;
+    const statuses: number[] = [];
+    for (const user of ['farm-1', 'farm-2', 'farm-1', 'farm-3', 'farm-4']) {
+      const res = await client.request('GET', `/sales/${saleId}/access`, { token: client.token(user) });
+      statuses.push(res.status);
+      if (res.status === 429) expect(res.body.error.code).toBe('RATE_LIMITED');
+    }
+    // farm-1 asking again is the same ticket (or its admission), not a new one; farm-4 is the fourth new ticket.
+    expect(statuses[3]).not.toBe(429);
+    expect(statuses[4]).toBe(429);
+    expect(statuses.slice(0, 4).every((status) => status === 200 || status === 202)).toBe(true);
+  });
+});
