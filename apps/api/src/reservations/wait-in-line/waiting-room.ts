@@ -17,6 +17,7 @@ export const PUMP_INTERVAL_MS = 20;
 export const RATE_STEP_MS = 1000;
 /** A pump held up (GC, a busy event loop) makes up at most this much of its missed admissions. */
 export const MAX_CATCH_UP_MS = 500;
+const WARN_EVERY_MS = 10_000;
 /** A sale's line is kept this long past the sale's end. */
 const RETAIN_AFTER_END_MS = 3_600_000;
 
@@ -48,6 +49,8 @@ export class WaitingRoom implements OnModuleInit, OnModuleDestroy {
   private pump: NodeJS.Timeout | undefined;
   private rateStep: NodeJS.Timeout | undefined;
   private pumping = false;
+  /** A Redis outage would fail every tick (50 a second): its warning is logged once per WARN_EVERY_MS. */
+  private lastWarnAt = Number.NEGATIVE_INFINITY;
 
   constructor(
     @Inject(ADMISSION_QUEUE) private readonly queue: AdmissionQueue,
@@ -133,7 +136,11 @@ export class WaitingRoom implements OnModuleInit, OnModuleDestroy {
         this.noteAdmitted(saleId, admitted);
       }
     } catch (error) {
-      this.logger.warn({ err: error }, 'waiting room: admission tick failed; the next tick retries');
+      const now = this.clock.now();
+      if (now - this.lastWarnAt >= WARN_EVERY_MS) {
+        this.lastWarnAt = now;
+        this.logger.warn({ err: error }, 'waiting room: admission tick failed; the next ticks retry');
+      }
     } finally {
       this.pumping = false;
     }
