@@ -8,13 +8,16 @@ import { BenchContext, startEngine } from './support/context';
 import { loud, progress } from './support/log';
 import { detectPlacement, pinSelf, sleep, snapshotDist } from './support/processes';
 
-const USAGE = `usage: npm run simulate [-- --buyers N] [--stock N] [--bots SHARE] [--pay SHARE] [--spike-ms MS]
+const USAGE = `usage: npm run simulate [-- --buyers N] [--stock N] [--bots SHARE] [--pay SHARE] [--spike-ms MS] [--room] [--admit-per-s N]
 
   A flash sale as a crowd sees it: N virtual buyers (default 100,000) arrive in a spike at startsAt; a share are bots
   (no purchase token, another buyer's token, or a proof-of-work answer sent instantly); humans follow the sale page's
   retry policy (Retry-After on 429/503, same Idempotency-Key); some winners pay, the rest let their hold expire.
   Ends with the report: admitted, reserved, paid, expired, rejections by code, bots admitted (must be 0), oversold
-  (must be 0), p99 latency. Exit 1 if a bot was admitted or the sale oversold.`;
+  (must be 0), p99 latency. Exit 1 if a bot was admitted or the sale oversold.
+  --room puts the sale behind its waiting room (admitting --admit-per-s a second, default 200): everyone, bots
+  included, takes a ticket and polls the line as the sale page does; the report adds the wait percentiles, and an
+  instant-pow bot admitted counts as a bot admitted.`;
 
 interface Options {
   readonly buyers: number;
@@ -22,6 +25,8 @@ interface Options {
   readonly botShare: number;
   readonly payShare: number;
   readonly spikeMs: number;
+  readonly room: boolean;
+  readonly admitPerSecond: number;
 }
 
 const parseOptions = (): Options => {
@@ -32,6 +37,8 @@ const parseOptions = (): Options => {
       bots: { type: 'string', default: '0.2' },
       pay: { type: 'string', default: '0.6' },
       'spike-ms': { type: 'string', default: '3000' },
+      room: { type: 'boolean', default: false },
+      'admit-per-s': { type: 'string', default: '200' },
       help: { type: 'boolean', default: false },
     },
     strict: true,
@@ -51,6 +58,8 @@ const parseOptions = (): Options => {
     botShare: number('bots', values.bots, 0, 1),
     payShare: number('pay', values.pay, 0, 1),
     spikeMs: Math.floor(number('spike-ms', values['spike-ms'], 0, 600_000)),
+    room: values.room,
+    admitPerSecond: Math.floor(number('admit-per-s', values['admit-per-s'], 1, 1_000_000)),
   };
 };
 
@@ -71,12 +80,16 @@ interface Tally {
   reserved: number;
   paid: number;
   humansGaveUp: number;
+  /** With --room: humans told SOLD_OUT while still in line (they did not give up: nothing was left). */
+  soldOutInLine: number;
   botsAdmitted: number;
   instantPowAdmitted: number;
   done: number;
   readonly rejections: Record<string, number>;
   readonly botRejections: Record<string, number>;
   readonly latenciesMs: number[];
+  /** With --room: from the ticket to the admission, per buyer admitted. */
+  readonly waitsMs: number[];
 }
 
 interface Answer {
@@ -100,7 +113,7 @@ const main = async (): Promise<void> => {
     ACCESS_LIMITS: 'off',
   });
   const pool = new Pool(engine.baseUrl, { connections: 256, pipelining: 1 });
-  const tally: Tally = { admitted: 0, reserved: 0, paid: 0, humansGaveUp: 0, botsAdmitted: 0, instantPowAdmitted: 0, done: 0, rejections: {}, botRejections: {}, latenciesMs: [] };
+  const tally: Tally = { admitted: 0, reserved: 0, paid: 0, humansGaveUp: 0, soldOutInLine: 0, botsAdmitted: 0, instantPowAdmitted: 0, done: 0, rejections: {}, botRejections: {}, latenciesMs: [], waitsMs: [] };
 
   const call = async (method: 'GET' | 'POST', route: string, headers: Record<string, string>, body?: unknown, raw?: string): Promise<Answer> => {
     const text = raw ?? (body === undefined ? undefined : JSON.stringify(body));
@@ -124,6 +137,7 @@ const main = async (): Promise<void> => {
       inventoryMode: 'reserve',
       holdTtlMs: HOLD_MS,
       challenge: 'pow',
+      ...(options.room ? { waitingRoom: { enabled: true, admitPerSecond: options.admitPerSecond, tokenTtlMs: 30_000 } } : {}),
     });
     if (sale.status !== 201) throw new Error(`creating the sale answered ${String(sale.status)}: ${JSON.stringify(sale.body)}`);
     const saleId = sale.body.id as string;
@@ -135,11 +149,31 @@ const main = async (): Promise<void> => {
     const count = (into: Record<string, number>, code: string) => (into[code] = (into[code] ?? 0) + 1);
     const codeOf = (a: Answer): string => (a.body?.error?.code as string | undefined) ?? `HTTP_${String(a.status)}`;
 
+    type Granted = { purchaseToken: string; challenge: any; issuedAt: number };
+
+    /** With --room: polls the ticket as the sale page does (about twice before the estimate, 1–5 s apart) until let in. */
+    const waitInLine = async (bearer: string, ticket: string, estimatedWaitMs: number): Promise<Granted | 'sold-out' | undefined> => {
+      const joinedAt = Date.now();
+      let estimate = estimatedWaitMs;
+      for (;;) {
+        await sleep(Math.min(5000, Math.max(1000, estimate / 2)) * (0.75 + Math.random() * 0.5));
+        const answer = await call('GET', `/sales/${saleId}/queue/${encodeURIComponent(ticket)}`, { authorization: bearer });
+        if (answer.status === 200 && answer.body.purchaseToken !== undefined) {
+          tally.waitsMs.push(Date.now() - joinedAt);
+          return { purchaseToken: answer.body.purchaseToken as string, challenge: answer.body.challenge, issuedAt: Date.now() };
+        }
+        if (answer.status === 409) return 'sold-out';
+        if (answer.status !== 200 && !answer.body?.error?.retryable) return undefined;
+        if (answer.status === 200) estimate = answer.body.estimatedWaitMs as number;
+      }
+    };
+
     /** GET /access until the sale has started and the buyer is let in; undefined when it never is. */
-    const access = async (bearer: string): Promise<{ purchaseToken: string; challenge: any; issuedAt: number } | undefined> => {
+    const access = async (bearer: string): Promise<Granted | 'sold-out' | undefined> => {
       for (let tries = 0; tries < MAX_TRIES * 3; tries++) {
         const answer = await call('GET', `/sales/${saleId}/access`, { authorization: bearer });
         if (answer.status === 200) return { purchaseToken: answer.body.purchaseToken as string, challenge: answer.body.challenge, issuedAt: Date.now() };
+        if (answer.status === 202) return waitInLine(bearer, answer.body.queueTicket as string, answer.body.estimatedWaitMs as number);
         if (!answer.body?.error?.retryable) return undefined;
         await sleep(Math.min(answer.body.error.retryAfterMs ?? answer.retryAfterMs ?? 500, 2000) + Math.random() * 200);
       }
@@ -149,6 +183,10 @@ const main = async (): Promise<void> => {
     const human = async (i: number): Promise<void> => {
       const bearer = auth.bearer(i);
       const granted = await access(bearer);
+      if (granted === 'sold-out') {
+        tally.soldOutInLine += 1;
+        return;
+      }
       if (!granted) {
         tally.humansGaveUp += 1;
         return;
@@ -189,12 +227,12 @@ const main = async (): Promise<void> => {
       let body: Record<string, unknown>;
       if (kind === 'instant-pow') {
         const granted = await access(bearer);
-        if (!granted) return;
+        if (!granted || granted === 'sold-out') return;
         // Solved, but sent at once: faster than a browser can.
         body = { quantity: 1, purchaseToken: granted.purchaseToken, challengeAnswer: encodePowAnswer({ ...granted.challenge, number: solvePowNumber(granted.challenge) }) };
       } else if (kind === 'borrowed-pow') {
         const granted = await access(bearer);
-        if (!granted) return;
+        if (!granted || granted === 'sold-out') return;
         await sleep(MIN_SOLVE_MS + 50);
         body = { quantity: 1, purchaseToken: granted.purchaseToken, challengeAnswer: answersSeen[i % Math.max(1, answersSeen.length)] ?? 'bm90LXNvbHZlZA==' };
       } else if (kind === 'borrowed-token') {
@@ -242,8 +280,13 @@ const main = async (): Promise<void> => {
     const totals = view.body.totals as { allocated: number; reserved: number; paid: number; released: number; available: number };
     const liveHolds = totals.reserved - totals.paid - totals.released;
     const oversold = Math.max(0, totals.paid + liveHolds - options.stock);
-    const sorted = [...tally.latenciesMs].sort((a, b) => a - b);
-    const percentile = (p: number) => sorted[Math.min(sorted.length - 1, Math.floor(sorted.length * p))] ?? 0;
+    const percentiles = (samples: readonly number[]) => {
+      const sorted = [...samples].sort((a, b) => a - b);
+      const at = (p: number) => sorted[Math.min(sorted.length - 1, Math.floor(sorted.length * p))] ?? 0;
+      return { p50: at(0.5), p99: at(0.99), max: sorted.at(-1) ?? 0 };
+    };
+    // Behind the room an admitted instant-pow bot is no longer excused by a queue in front of the server.
+    const botsAdmitted = tally.botsAdmitted + (options.room ? tally.instantPowAdmitted : 0);
     const report = {
       buyers: options.buyers,
       stock: options.stock,
@@ -259,10 +302,13 @@ const main = async (): Promise<void> => {
       botsAdmitted: tally.botsAdmitted,
       instantPowAdmitted: tally.instantPowAdmitted,
       oversold,
-      reservationLatencyMs: { p50: percentile(0.5), p99: percentile(0.99), max: sorted.at(-1) ?? 0 },
+      reservationLatencyMs: percentiles(tally.latenciesMs),
+      ...(options.room
+        ? { waitingRoom: { admitPerSecond: options.admitPerSecond, admitted: tally.waitsMs.length, soldOutInLine: tally.soldOutInLine, waitMs: percentiles(tally.waitsMs) } }
+        : {}),
     };
     process.stdout.write(JSON.stringify(report, null, 2) + '\n');
-    if (tally.botsAdmitted > 0 || oversold > 0) process.exitCode = 1;
+    if (botsAdmitted > 0 || oversold > 0) process.exitCode = 1;
   } finally {
     await pool.close();
     await engine.stop();

@@ -8,9 +8,7 @@ import { ServerProcess } from './support/server';
  * Routes API.md names that this build does not serve yet, with why. Each must be missing from the document: once one
  * is served (and so documented), this test fails until it is taken off the list.
  */
-const NOT_SERVED_YET: ReadonlyMap<string, string> = new Map([
-  ['GET /sales/{id}/queue/{ticket}', 'the optional waiting room is not built'],
-]);
+const NOT_SERVED_YET: ReadonlyMap<string, string> = new Map<string, string>([]);
 
 /** Codes API.md's text names beside a route that the route does not answer: the reader of the prose cannot tell. */
 const NAMED_NOT_ANSWERED: ReadonlyMap<string, readonly string[]> = new Map([

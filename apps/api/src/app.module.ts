@@ -33,6 +33,10 @@ import { SagaHost } from './sagas/saga-host';
 import { SalePageAssets } from './sale-page/sale-page.assets';
 import { SalePageController } from './sale-page/sale-page.controller';
 import { PurchaseTokenController } from './reservations/issue-purchase-token/purchase-token.controller';
+import { PurchaseGrants } from './reservations/issue-purchase-token/purchase-grants';
+import { QueueController } from './reservations/wait-in-line/queue.controller';
+import { waitingRoomProviders } from './reservations/wait-in-line/waiting-room.providers';
+import { WaitingRoomMetrics } from './metrics/waiting-room-metrics';
 import { ReservationFastPath } from './reservations/reserve-stock/reservation.fast-path';
 import { ReservationPipeline } from './reservations/reserve-stock/reservation.pipeline';
 import { ReservationRoute } from './reservations/reserve-stock/reservation.route';
@@ -74,6 +78,7 @@ export class AppModule {
         ScheduleSaleController,
         GetSaleController,
         PurchaseTokenController,
+        QueueController,
         GetOrderController,
         CancelOrderController,
         PaymentWebhookController,
@@ -106,6 +111,9 @@ export class AppModule {
         GetSaleService,
         ScheduleSaleHandler,
         PurchaseProof,
+        PurchaseGrants,
+        WaitingRoomMetrics,
+        ...waitingRoomProviders(config),
         ReserveStockHandler,
         ...commandSideProviders(config),
         ServerDrain,

@@ -10,3 +10,4 @@ export * from './verdict';
 export * from './redis-shared-state';
 export * from './proof-of-work-solver';
 export * from './hot-spots';
+export * from './waiting-room';

@@ -70,6 +70,16 @@ export interface AppConfig {
   readonly powDifficulty: number;
   /** POW_MIN_SOLVE_MS: answers faster than this after the challenge was issued are refused. */
   readonly powMinSolveMs: number;
+  /** WAITING_ROOM_TICKETS_PER_IP: new waiting-room tickets one client address may take per sale (off with ACCESS_LIMITS=off). */
+  readonly waitingRoomTicketsPerIp: number;
+  /** WAITING_ROOM_ADAPTIVE: the admission rate steps down while the back end is stressed (on by default). */
+  readonly waitingRoomAdaptive: boolean;
+  /** WAITING_ROOM_MAX_LOOP_DELAY_MS: p99 event-loop delay above which the back end counts as stressed. */
+  readonly waitingRoomMaxLoopDelayMs: number;
+  /** WAITING_ROOM_MAX_APPEND_MS: recent shard-append latency above which the back end counts as stressed. */
+  readonly waitingRoomMaxAppendMs: number;
+  /** WAITING_ROOM_MAX_SAGA_BACKLOG: saga backlog above which the back end counts as stressed. */
+  readonly waitingRoomMaxSagaBacklog: number;
   /** WORKER_METRICS_PORT: the worker process serves GET /metrics on this port (on HOST); unset, it serves nothing. */
   readonly workerMetricsPort?: number;
   /** PROJECTION_BATCH_SIZE: events a projection applies and writes with its checkpoint in one go. */
@@ -332,6 +342,11 @@ export const loadConfig = (env: NodeJS.ProcessEnv = process.env, role: 'api' | '
     degradationTightenFactor: int(env, 'DEGRADATION_TIGHTEN_FACTOR', 2, 1, 1000),
     powDifficulty: int(env, 'POW_DIFFICULTY', 100_000, 1, 100_000_000),
     powMinSolveMs: int(env, 'POW_MIN_SOLVE_MS', 300, 0, 60_000),
+    waitingRoomTicketsPerIp: int(env, 'WAITING_ROOM_TICKETS_PER_IP', 50, 1, 1_000_000),
+    waitingRoomAdaptive: flag(env, 'WAITING_ROOM_ADAPTIVE', true),
+    waitingRoomMaxLoopDelayMs: int(env, 'WAITING_ROOM_MAX_LOOP_DELAY_MS', 100, 1, 60_000),
+    waitingRoomMaxAppendMs: int(env, 'WAITING_ROOM_MAX_APPEND_MS', 100, 1, 60_000),
+    waitingRoomMaxSagaBacklog: int(env, 'WAITING_ROOM_MAX_SAGA_BACKLOG', 5000, 1, 100_000_000),
     projectionBatchSize: int(env, 'PROJECTION_BATCH_SIZE', 500, 1, 100_000),
     projectionBusyPauseMs: int(env, 'PROJECTION_BUSY_PAUSE_MS', 100, 0, 10_000),
     analyticsMaxRows: int(env, 'ANALYTICS_MAX_ROWS', 1000, 1, 100_000),

@@ -138,10 +138,21 @@ export class HotPathCounters {
     this.refusals.add(saleId, code);
   }
 
+  private appendWindow = { seconds: 0, appends: 0 };
+
   /** A shard writer's append landed: `commands` decided into it, `seconds` waiting for the store. */
   shardAppended(commands: number, seconds: number): void {
     this.batchSizes.observe(commands);
     this.appendDurations.observe(seconds);
+    this.appendWindow.seconds += seconds;
+    this.appendWindow.appends++;
+  }
+
+  /** The mean append latency since the last call, ms (0 without appends): the waiting room's rate follows it. */
+  takeMeanAppendMs(): number {
+    const { seconds, appends } = this.appendWindow;
+    this.appendWindow = { seconds: 0, appends: 0 };
+    return appends === 0 ? 0 : (seconds * 1000) / appends;
   }
 
   edgeAnswered(code: string): void {

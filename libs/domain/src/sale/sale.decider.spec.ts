@@ -51,6 +51,15 @@ describe('sale decider', () => {
       acceptsSchedule({ waitingRoom: { enabled: true, admitPerSecond: 500, tokenTtlMs: 30_000 } });
     });
 
+    it.each<[string, SaleDefinition['waitingRoom']]>([
+      ['no admissions', { enabled: true, admitPerSecond: 0, tokenTtlMs: 30_000 }],
+      ['a fractional rate', { enabled: true, admitPerSecond: 2.5, tokenTtlMs: 30_000 }],
+      ['a slot under a second', { enabled: true, admitPerSecond: 10, tokenTtlMs: 999 }],
+      ['a slot over an hour', { enabled: true, admitPerSecond: 10, tokenTtlMs: 3_600_001 }],
+    ])('rejects a waiting room with %s', (_what, waitingRoom) => {
+      rejectsSchedule({ waitingRoom });
+    });
+
     it.each([0, -1, 2.5, MAX_TOTAL_STOCK + 1, Number.NaN])('rejects a totalStock of %p', (totalStock) => {
       rejectsSchedule({ totalStock, shards: 1, perUserLimit: 1 });
     });

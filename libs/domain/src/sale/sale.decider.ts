@@ -5,6 +5,10 @@ import { SaleDefinition, SaleEvent } from './sale.events';
 export const MAX_TOTAL_STOCK = 1_000_000_000;
 export const MAX_SHARDS = 256;
 export const MIN_HOLD_TTL_MS = 1000;
+/** A waiting room admits 1..MAX_ADMIT_PER_SECOND buyers a second; an admitted slot lasts MIN..MAX_ADMITTED_TTL_MS. */
+export const MAX_ADMIT_PER_SECOND = 1_000_000;
+export const MIN_ADMITTED_TTL_MS = 1000;
+export const MAX_ADMITTED_TTL_MS = 3_600_000;
 
 export type ScheduleSale = { type: 'ScheduleSale'; definition: SaleDefinition };
 export type CloseSale = { type: 'CloseSale'; saleId: string; reason: 'ended' | 'cancelled' };
@@ -32,6 +36,14 @@ const validate = (d: SaleDefinition): void => {
   if (!(d.endsAt > d.startsAt)) throw new InvalidCommand('endsAt must be after startsAt');
   if (d.inventoryMode === 'reserve' && !isWholeIn(d.holdTtlMs, MIN_HOLD_TTL_MS, Number.MAX_SAFE_INTEGER)) {
     throw new InvalidCommand(`holdTtlMs must be an integer ≥ ${MIN_HOLD_TTL_MS} in reserve mode`);
+  }
+  const room = d.waitingRoom;
+  if (room !== undefined) {
+    if (typeof room.enabled !== 'boolean') throw new InvalidCommand('waitingRoom.enabled must be true or false');
+    if (!isWholeIn(room.admitPerSecond, 1, MAX_ADMIT_PER_SECOND)) throw new InvalidCommand(`waitingRoom.admitPerSecond must be an integer in 1..${MAX_ADMIT_PER_SECOND}`);
+    if (!isWholeIn(room.tokenTtlMs, MIN_ADMITTED_TTL_MS, MAX_ADMITTED_TTL_MS)) {
+      throw new InvalidCommand(`waitingRoom.tokenTtlMs must be an integer in ${MIN_ADMITTED_TTL_MS}..${MAX_ADMITTED_TTL_MS}`);
+    }
   }
 };
 

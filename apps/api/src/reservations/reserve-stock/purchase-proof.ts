@@ -4,7 +4,7 @@ import { DomainError, SaleDefinition } from '@flash/domain';
 
 /**
  * What a buyer must show besides their bearer token, per sale: the purchase token from the access endpoint (bound to
- * user and sale, short-lived), and the answer to the sale's proof-of-work challenge when it has one.
+ * user and sale, short-lived; for a sale with its waiting room on, one issued on admission), and the answer to the sale's proof-of-work challenge when it has one.
  */
 @Injectable()
 export class PurchaseProof {
@@ -14,7 +14,9 @@ export class PurchaseProof {
   ) {}
 
   async check(sale: SaleDefinition, userId: string, purchaseToken: string, challengeAnswer: string | undefined, now: number): Promise<void> {
-    if (!this.tokens.verify(purchaseToken, userId, sale.saleId, now)) {
+    // The one place the waiting room binds the purchase: a room-on sale takes only tokens issued on admission.
+    const route = sale.waitingRoom?.enabled === true ? 'admitted' : 'direct';
+    if (!this.tokens.verify(purchaseToken, userId, sale.saleId, now, route)) {
       throw new DomainError('INVALID_PURCHASE_TOKEN', 'the purchase token is missing, expired, or not for this user and sale');
     }
     if (sale.challenge !== 'pow') return;

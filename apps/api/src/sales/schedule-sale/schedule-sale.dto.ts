@@ -1,12 +1,16 @@
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
 import { Type } from 'class-transformer';
 import { IsBoolean, IsIn, IsInt, IsISO8601, IsOptional, IsString, Length, Max, Min, ValidateNested } from 'class-validator';
-import { MAX_SHARDS, MAX_TOTAL_STOCK, MIN_HOLD_TTL_MS } from '@flash/domain';
+import { MAX_ADMIT_PER_SECOND, MAX_ADMITTED_TTL_MS, MAX_SHARDS, MAX_TOTAL_STOCK, MIN_ADMITTED_TTL_MS, MIN_HOLD_TTL_MS } from '@flash/domain';
 
 export class WaitingRoomRequest {
   @ApiProperty({ example: true }) @IsBoolean() enabled!: boolean;
-  @ApiProperty({ minimum: 1, maximum: 1_000_000, example: 50 }) @IsInt() @Min(1) @Max(1_000_000) admitPerSecond!: number;
-  @ApiProperty({ minimum: 1000, maximum: 3_600_000, example: 60_000 }) @IsInt() @Min(1000) @Max(3_600_000) tokenTtlMs!: number;
+  @ApiProperty({ minimum: 1, maximum: MAX_ADMIT_PER_SECOND, example: 50 }) @IsInt() @Min(1) @Max(MAX_ADMIT_PER_SECOND) admitPerSecond!: number;
+  @ApiProperty({ minimum: MIN_ADMITTED_TTL_MS, maximum: MAX_ADMITTED_TTL_MS, example: 60_000, description: 'an admitted buyer who has not bought by then loses the slot' })
+  @IsInt()
+  @Min(MIN_ADMITTED_TTL_MS)
+  @Max(MAX_ADMITTED_TTL_MS)
+  tokenTtlMs!: number;
 }
 
 export class ScheduleSaleRequest {
