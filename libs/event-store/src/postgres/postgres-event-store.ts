@@ -315,6 +315,30 @@ export class PostgresEventStore implements EventStore, LogReader {
   }
 
   /**
+   * The writer connection for `batch`, with the release to call after its COMMIT (or its failure); undefined once every
+   * append of the batch has been failed for want of one.
+   */
+  private async writerFor(batch: readonly PendingAppend[]): Promise<{ client: PoolClient; release: (error?: unknown) => void } | undefined> {
+    let client: PoolClient;
+    try {
+      client = await this.writer.connect();
+    } catch (error) {
+      const failure = new Error(`the PostgreSQL event store is unreachable: ${describeError(error)}`, { cause: error });
+      for (const a of batch) a.reject(failure);
+      return undefined;
+    }
+    // A connection that dies between two statements reports it here too; the next statement then fails.
+    const ignore = (): void => undefined;
+    client.on('error', ignore);
+    const release = (error?: unknown): void => {
+      client.removeListener('error', ignore);
+      // With an error the pool destroys the connection instead of reusing it: its session state is unknown.
+      client.release(error === undefined ? undefined : new Error(describeError(error)));
+    };
+    return { client, release };
+  }
+
+  /**
    * One transaction, one round trip: BEGIN, the head row's lock, then one statement that reads every append's stream
    * revision and ids (after the lock: nothing can be appended between that read and the insert), inserts the appends
    * that hold, moves the head and notifies, then COMMIT, all pipelined. A refused append fails alone: it is simply not
@@ -322,20 +346,9 @@ export class PostgresEventStore implements EventStore, LogReader {
    * (a value it refuses) falls back to the savepoint path, which isolates the append that caused it.
    */
   private async commitBatch(batch: readonly PendingAppend[]): Promise<void> {
-    let client: PoolClient;
-    try {
-      client = await this.writer.connect();
-    } catch (error) {
-      const failure = new Error(`the PostgreSQL event store is unreachable: ${describeError(error)}`, { cause: error });
-      for (const a of batch) a.reject(failure);
-      return;
-    }
-    const ignore = (): void => undefined;
-    client.on('error', ignore);
-    const release = (error?: unknown): void => {
-      client.removeListener('error', ignore);
-      client.release(error === undefined ? undefined : new Error(describeError(error)));
-    };
+    const writer = await this.writerFor(batch);
+    if (writer === undefined) return;
+    const { client, release } = writer;
     const document = JSON.stringify(
       batch.map((a) => ({
         s: a.streamId,
@@ -421,22 +434,9 @@ export class PostgresEventStore implements EventStore, LogReader {
 
   /** One transaction for the appends, a savepoint each; never throws: every append is settled, after the COMMIT. */
   private async commitInSavepoints(batch: readonly PendingAppend[]): Promise<void> {
-    let client: PoolClient;
-    try {
-      client = await this.writer.connect();
-    } catch (error) {
-      const failure = new Error(`the PostgreSQL event store is unreachable: ${describeError(error)}`, { cause: error });
-      for (const a of batch) a.reject(failure);
-      return;
-    }
-    // A connection that dies between two statements reports it here too; the next statement then fails.
-    const ignore = (): void => undefined;
-    client.on('error', ignore);
-    const release = (error?: unknown): void => {
-      client.removeListener('error', ignore);
-      // With an error the pool destroys the connection instead of reusing it: its session state is unknown.
-      client.release(error === undefined ? undefined : new Error(describeError(error)));
-    };
+    const writer = await this.writerFor(batch);
+    if (writer === undefined) return;
+    const { client, release } = writer;
     const outcomes: Outcome[] = [];
     let head = 0;
     try {
