@@ -19,7 +19,7 @@ import {
   openGate,
   registerFollowerMetrics,
   RedisLeaseStore,
-  RedisStatusBoard,
+  openStatusBoard,
   SqliteLeaseStore,
   storeScope,
 } from '@flash/runtime';
@@ -79,7 +79,7 @@ export class Worker {
     const checkpointFile = path.join(config.dataDir, SAGA_CHECKPOINTS_FILE);
     const checkpoints = new SqliteCheckpointStore(checkpointFile);
     // Where the sagas' holder posts their status for the api replicas: Redis when there is one, else DATA_DIR.
-    const board: StatusBoard & { close(): void } = config.redisUrl ? new RedisStatusBoard(new Redis(config.redisUrl, { maxRetriesPerRequest: 1 }), storeScope(config), checkpoints) : checkpoints;
+    const board = openStatusBoard(config, checkpoints) ?? checkpoints;
     const leases: LeaseStore = config.redisUrl
       ? new RedisLeaseStore(new Redis(config.redisUrl, { maxRetriesPerRequest: 1 }), storeScope(config))
       : new SqliteLeaseStore(checkpointFile);

@@ -1,5 +1,4 @@
 import path from 'node:path';
-import Redis from 'ioredis';
 import { Inject, Injectable } from '@nestjs/common';
 import { BuyerQuota, Clock, CLOCK, GateKeeper, Inventories, LogIndexer, SaleCatalogue, LocalShardAccess } from '@flash/command-side';
 import { EventStore } from '@flash/event-store';
@@ -15,7 +14,7 @@ import {
   SqliteCheckpointStore,
   StatusBoard,
 } from '@flash/sagas';
-import { APP_CONFIG, AppConfig, EVENT_STORE, Logger, LOGGER, RedisStatusBoard, storeScope } from '@flash/runtime';
+import { APP_CONFIG, AppConfig, EVENT_STORE, Logger, LOGGER, openStatusBoard } from '@flash/runtime';
 
 
 /**
@@ -57,7 +56,7 @@ export class SagaHost {
       this.follower = config.redisUrl ? undefined : gateSyncFollower(store, this.checkpoints, gate, log, { sweepIntervalMs: config.sweepIntervalMs, now });
       // The worker running the sagas posts there: in Redis when there is one (any host), else beside its checkpoints.
       const local = config.inMemoryStore ? undefined : new SqliteCheckpointStore(path.join(config.dataDir, SAGA_CHECKPOINTS_FILE));
-      this.board = config.redisUrl ? new RedisStatusBoard(new Redis(config.redisUrl, { maxRetriesPerRequest: 1 }), storeScope(config), local) : local;
+      this.board = openStatusBoard(config, local);
       this.localBoard = local;
     }
   }

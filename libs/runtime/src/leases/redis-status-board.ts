@@ -1,5 +1,8 @@
+import IORedis from 'ioredis';
 import type Redis from 'ioredis';
 import type { StatusBoard } from '@flash/sagas';
+import type { AppConfig } from '../config';
+import { storeScope } from './lease-store';
 
 const KEY_PREFIX = 'flash:status:';
 /** A post older than this is gone from Redis: a worker that stopped posting stops being reported. */
@@ -65,3 +68,13 @@ export class RedisStatusBoard implements StatusBoard {
     if (this.ownsConnection) this.redis.disconnect();
   }
 }
+
+/**
+ * The status board of a process (the sagas' holder posting, an api replica reading): in Redis beside `local` (the one in
+ * DATA_DIR) when REDIS_URL is set, so replicas on any host see it; else `local` alone.
+ */
+export const openStatusBoard = <Local extends StatusBoard & { close(): void }>(
+  config: Pick<AppConfig, 'redisUrl' | 'eventStoreUrl' | 'dataDir'>,
+  local: Local | undefined,
+): (StatusBoard & { close(): void }) | Local | undefined =>
+  config.redisUrl === undefined ? local : new RedisStatusBoard(new IORedis(config.redisUrl, { maxRetriesPerRequest: 1 }), storeScope(config), local);
