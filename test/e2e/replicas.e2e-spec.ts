@@ -1,5 +1,6 @@
 import { describeWithPostgres, TestDatabase } from '../../libs/event-store/test/postgres-support';
 import { eventually } from '../support/eventually';
+import { parsePrometheusText } from '../support/prometheus-text';
 import { RedisServer } from '../support/redis-server';
 import { ApiClient, ApiResponse, openSale } from './support/client';
 import { ServerProcess } from './support/server';
@@ -7,8 +8,8 @@ import { ServerProcess } from './support/server';
 /**
  * Two api processes on one PostgreSQL event store and one Redis (API.md "Several processes"): what one replica
  * answered, the other answers too — the order right after its 201, the Idempotency-Key's replay — and the stock
- * sold through both never exceeds the sale's. (Shard ownership under leases, issue #22, is not built: both replicas
- * write every shard, the store's optimistic concurrency deciding.)
+ * sold through both never exceeds the sale's. Each shard is written by one replica at a time, under a lease in Redis
+ * (SHARD_LEASE_MS): the replicas split a sale's stocked shards between them, the store's optimistic concurrency the guard.
  */
 describeWithPostgres('two api replicas on one store', () => {
   const database = new TestDatabase();
@@ -19,7 +20,7 @@ describeWithPostgres('two api replicas on one store', () => {
   beforeAll(async () => {
     await database.create();
     await redis.start();
-    const env = { EVENTSTORE_URL: database.url, REDIS_URL: redis.url, ACCESS_LIMITS: 'off', JWT_SECRET: 'r'.repeat(40), PAYMENT_WEBHOOK_SECRET: 'w'.repeat(40) };
+    const env = { EVENTSTORE_URL: database.url, REDIS_URL: redis.url, ACCESS_LIMITS: 'off', SHARD_LEASE_MS: '900', JWT_SECRET: 'r'.repeat(40), PAYMENT_WEBHOOK_SECRET: 'w'.repeat(40) };
     replicas = [new ServerProcess({ label: 'replica-a', env }), new ServerProcess({ label: 'replica-b', env })];
     for (const replica of replicas) await replica.start();
     clients = replicas.map((r) => new ApiClient(r.baseUrl, 'r'.repeat(40), 16));
@@ -74,6 +75,59 @@ describeWithPostgres('two api replicas on one store', () => {
     expect(sold.filter((o) => o.replay.status !== 200 || JSON.stringify(o.replay.body) !== JSON.stringify(o.first.body)).map((o) => ({ buyer: o.buyer, replay: o.replay.status, body: o.replay.body }))).toEqual([]);
 
     // The truth, read by either replica from the store: exactly the stock reserved.
+    const view = await b.request('GET', `/admin/sales/${saleId}`, { token: admin });
+    expect(view.body.totals).toMatchObject({ reserved: STOCK, available: 0 });
+  });
+
+  /** The shards of a sale a replica owns now, by its own /metrics. */
+  const ownedShards = async (client: ApiClient, saleId: string): Promise<number[]> => {
+    const res = await client.request('GET', '/metrics');
+    return parsePrometheusText(String(res.body))
+      .filter((s) => s.name === 'shard_owned' && s.labels.sale === saleId && s.value === 1)
+      .map((s) => Number(s.labels.shard))
+      .sort((x, y) => x - y);
+  };
+
+  it('splits a sale\'s shards between the replicas under leases (each owns some, none both) and still sells exactly the stock', async () => {
+    const [a, b] = clients as [ApiClient, ApiClient];
+    const admin = a.token('admin-1', ['admin']);
+    const STOCK = 160;
+    const SHARDS = 8;
+    const sale = await a.request('POST', '/admin/sales', { token: admin, body: openSale({ totalStock: STOCK, shards: SHARDS, perUserLimit: 1 }) });
+    expect(sale.status).toBe(201);
+    const saleId = sale.body.id as string;
+    await eventually('the other replica knows the sale', async () => (await b.request('GET', `/sales/${saleId}`)).status === 200);
+
+    const buy = async (client: ApiClient, buyer: string): Promise<number> => {
+      const token = client.token(buyer);
+      const access = await client.request('GET', `/sales/${saleId}/access`, { token });
+      if (access.status !== 200) return access.status;
+      const res = await client.request('POST', `/sales/${saleId}/reservations`, {
+        token,
+        headers: { 'idempotency-key': `own-${buyer}` },
+        body: { quantity: 1, purchaseToken: access.body.purchaseToken },
+      });
+      return res.status;
+    };
+    const statuses: number[] = [];
+    // A first purchase on each: both serve the sale now, and deal its shards between them.
+    statuses.push(await buy(a, 'early-a'), await buy(b, 'early-b'));
+    let split: number[][] = [];
+    await eventually(
+      'each replica owns shards of the sale, none owned by both, all owned',
+      async () => {
+        split = await Promise.all([ownedShards(a, saleId), ownedShards(b, saleId)]);
+        const [ofA, ofB] = split as [number[], number[]];
+        return ofA.length > 0 && ofB.length > 0 && ofA.every((s) => !ofB.includes(s)) && ofA.length + ofB.length === SHARDS;
+      },
+      { timeoutMs: 15_000, seen: () => split },
+    );
+
+    // The rest of the crowd, half on each replica, more buyers than stock: the tail moves shards as they run dry.
+    const buyers = Array.from({ length: STOCK + 40 }, (_, i) => `crowd-${i}`);
+    statuses.push(...(await Promise.all(buyers.map((buyer, i) => buy(i % 2 === 0 ? a : b, buyer)))));
+    expect(statuses.filter((s) => s === 201)).toHaveLength(STOCK);
+    expect(statuses.filter((s) => s !== 201 && s !== 409)).toEqual([]);
     const view = await b.request('GET', `/admin/sales/${saleId}`, { token: admin });
     expect(view.body.totals).toMatchObject({ reserved: STOCK, available: 0 });
   });

@@ -10,6 +10,7 @@ import { Clock } from './clock';
 import { GateDecisionCounter, GateKeeper } from './gate-keeper/gate-keeper';
 import { storeTruth } from './gate-keeper/gate-truth';
 import { Inventories } from './inventory/inventories';
+import { ShardOwnership } from './inventory/shard-ownership';
 import { AppendObserver } from './inventory/shard-writer';
 
 export interface CommandSideOptions {
@@ -19,6 +20,8 @@ export interface CommandSideOptions {
   readonly soleClaimant: boolean;
   /** Hears of every shard append that landed (metrics). */
   readonly onAppended?: AppendObserver;
+  /** Which shards this process writes first, late-bound (it watches the inventories): every shard by default. */
+  readonly ownership?: ShardOwnership;
 }
 
 /** The command side of one process, wired together: what the api and the worker both run. */
@@ -48,6 +51,7 @@ export const openCommandSide = (store: EventStore, clock: Clock, logger: Logger,
     locator,
     { maxBatch: options.maxBatch, ...(options.onAppended === undefined ? {} : { onAppended: options.onAppended }) },
     (): Promise<void> => indexes.reachHead(),
+    options.ownership,
   );
   const indexes: LogIndexer = new LogIndexer(store, [catalogue, locator, claimants], logger.child({ component: 'command-side' }), {
     onRecorded: inventories.observe.bind(inventories),

@@ -12,3 +12,4 @@ export * from './gate-keeper/gate-keeper';
 export * from './gate-keeper/gate-truth';
 export * from './inventory/local-shard-access';
 export * from './command-side';
+export * from './inventory/shard-ownership';

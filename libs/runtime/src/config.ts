@@ -108,6 +108,11 @@ export interface AppConfig {
    * runs on one of them, and a standby takes it over within this of the holder's crash.
    */
   readonly workerLeaseMs: number;
+  /**
+   * SHARD_LEASE_MS: with several api replicas on one store (EVENTSTORE_URL and REDIS_URL set), each shard's writer
+   * lives on one replica under a lease in Redis; a dead replica's shards move within about this.
+   */
+  readonly shardLeaseMs: number;
   /** Tests inject an in-memory event store; then the saga checkpoints stay in memory too. */
   readonly inMemoryStore?: boolean;
   readonly eventStoreUrl?: string;
@@ -357,6 +362,7 @@ export const loadConfig = (env: NodeJS.ProcessEnv = process.env, role: 'api' | '
     rejectionFlushMs: int(env, 'REJECTION_FLUSH_MS', 1000, 50, 60_000),
     worker: oneOf(env, 'WORKER', WORKER_MODES, 'embedded'),
     workerLeaseMs: int(env, 'WORKER_LEASE_MS', 5000, 300, 600_000),
+    shardLeaseMs: int(env, 'SHARD_LEASE_MS', 3000, 300, 600_000),
     ...(jwks ? { jwks } : {}),
     ...(eventStoreUrl ? { eventStoreUrl } : {}),
     ...(redisUrl ? { redisUrl } : {}),

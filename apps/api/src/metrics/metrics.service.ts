@@ -70,6 +70,26 @@ export class MetricsService {
       saleIds: () => catalogue.allSales().map((sale) => sale.definition.saleId),
     });
     new Gauge({
+      name: 'shard_owned',
+      help: 'Whether this replica owns each shard it has loaded (1) or would write it only as a guest (0): several replicas on one store hold shards under leases in Redis',
+      labelNames: ['sale', 'shard'],
+      registers,
+      collect() {
+        this.reset();
+        for (const inv of inventory.loadedInventories()) for (const w of inv.writers) this.set({ sale: inv.sale.saleId, shard: String(w.state.shard) }, Number(inv.owns(w.state.shard)));
+      },
+    });
+    new Counter({
+      name: 'shard_guest_reservations_total',
+      help: 'Reservations this replica decided on a shard another replica owned (its own had run dry, or ownership was moving)',
+      labelNames: ['sale'],
+      registers,
+      collect() {
+        this.reset();
+        for (const inv of inventory.loadedInventories()) this.inc({ sale: inv.sale.saleId }, inv.guestReservations);
+      },
+    });
+    new Gauge({
       name: 'shard_stock_units',
       help: 'Stock of each shard this process has loaded, from its writer (cumulative units reserved, paid, released; allocated; available now)',
       labelNames: ['sale', 'shard', 'state'],

@@ -1,4 +1,4 @@
-import { availableStock, homeShard, LimitExceeded, RetryLater, SaleEnded, SaleNotStarted, ShardState, SoldOut } from '@flash/domain';
+import { availableStock, LimitExceeded, RetryLater, SaleEnded, SaleNotStarted, ShardState, SoldOut } from '@flash/domain';
 import { EligibilityGate, GateHold, GateRefusal, GateUnavailable } from '@flash/gate';
 import type { Logger } from 'pino';
 import { CatalogSale } from '../catalog/sale-catalogue';
@@ -14,6 +14,8 @@ export interface GateTruth {
   canServe(saleId: string, quantity: number): Promise<boolean>;
   /** Units the buyer holds claimed in the sale, by their stream. */
   claimedQuantity(saleId: string, userId: string): Promise<number>;
+  /** The shard the gate should take stock from first: one this process owns (SaleInventory.startShard). */
+  startShard(sale: CatalogSale, reservationId: string): Promise<number>;
 }
 
 /** Counts the gate's decisions (metrics), by outcome. */
@@ -66,7 +68,7 @@ export class GateKeeper {
       reservationId,
       quantity,
       now,
-      startShard: homeShard(reservationId, sale.allocations.length),
+      startShard: await this.truth.startShard(sale, reservationId),
       takeStock: sale.definition.inventoryMode !== 'on-payment',
     };
     let verdict = await this.call(() => this.gate.admit(request));

@@ -11,4 +11,5 @@ export const storeTruth = (store: EventStore, inventories: Inventories, buyers: 
   shardStates: (sale: CatalogSale): Promise<ShardState[]> => readShardStates(store, sale.definition, sale.allocations),
   canServe: async (saleId, quantity) => (await inventories.forSale(saleId)).writers.some((w) => w.trusted && availableStock(w.state) >= quantity),
   claimedQuantity: async (saleId, userId) => (await buyers.read(saleId, userId)).state.claimedQuantity,
+  startShard: async (sale, reservationId) => (await inventories.forSale(sale.definition.saleId)).startShard(reservationId),
 });

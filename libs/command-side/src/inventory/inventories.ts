@@ -1,9 +1,10 @@
-import { inventoryStream, NotFound, Order } from '@flash/domain';
+import { availableStock, inventoryStream, NotFound, Order } from '@flash/domain';
 import { EventStore, RecordedEvent } from '@flash/event-store';
 import { Clock } from '../clock';
 import { SaleCatalogue } from '../catalog/sale-catalogue';
 import { OrderLocator } from '../catalog/order-locator';
 import { SaleInventory } from './sale-inventory';
+import { EVERY_SHARD, ShardOwnership } from './shard-ownership';
 import { ShardWriter, ShardWriterOptions } from './shard-writer';
 
 export interface LocatedOrder {
@@ -11,6 +12,12 @@ export interface LocatedOrder {
   readonly shard: number;
   readonly writer: ShardWriter;
   readonly order: Order;
+}
+
+export interface SaleShardStock {
+  readonly saleId: string;
+  readonly shards: number;
+  readonly stocked: readonly number[];
 }
 
 const INVENTORY_PREFIX = inventoryStream('', 0).slice(0, -2); // "inventory-", as the one place spells it
@@ -29,6 +36,8 @@ export class Inventories {
     private readonly options: ShardWriterOptions,
     /** Brings the order locator up to the log's head (LogIndexer.reachHead): for a lookup that missed. */
     private readonly reachHead: () => Promise<void> = async () => undefined,
+    /** Which shards this process writes first (several api replicas on one store); every shard by default. */
+    private readonly ownership: ShardOwnership = EVERY_SHARD,
   ) {}
 
   forSale(saleId: string): Promise<SaleInventory> {
@@ -36,7 +45,7 @@ export class Inventories {
     if (!inventory) {
       const sale = this.catalogue.sale(saleId);
       if (!sale) return Promise.reject(new NotFound('sale', saleId));
-      inventory = SaleInventory.load(this.store, this.clock, sale.definition, sale.allocations, this.options);
+      inventory = SaleInventory.load(this.store, this.clock, sale.definition, sale.allocations, this.options, this.ownership);
       inventory.then(
         (loaded) => this.loaded.set(saleId, loaded),
         () => this.inventories.delete(saleId),
@@ -71,6 +80,15 @@ export class Inventories {
     const cut = recorded.streamId.lastIndexOf('-');
     const inventory = this.loaded.get(recorded.streamId.slice(INVENTORY_PREFIX.length, cut));
     inventory?.writer(Number(recorded.streamId.slice(cut + 1)))?.observe(recorded.revision);
+  }
+
+  /** For each sale loaded here, its shards and which of them still have stock by the writers' caches (shard ownership). */
+  shardStock(): SaleShardStock[] {
+    return this.loadedInventories().map((inventory) => ({
+      saleId: inventory.sale.saleId,
+      shards: inventory.writers.length,
+      stocked: inventory.writers.filter((w) => availableStock(w.state) > 0).map((w) => w.state.shard),
+    }));
   }
 
   /** The inventories loaded so far (for metrics); never loads one. */

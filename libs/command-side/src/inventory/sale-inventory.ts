@@ -1,6 +1,7 @@
 import { availableStock, homeShard, Order, SaleDefinition, ShardConfig, ShardState, SoldOut } from '@flash/domain';
 import { CommandMetadata, EventStore } from '@flash/event-store';
 import { Clock } from '../clock';
+import { EVERY_SHARD, ShardOwnership } from './shard-ownership';
 import { ShardOutcome, ShardWriter, ShardWriterOptions } from './shard-writer';
 
 /**
@@ -12,9 +13,13 @@ export class SaleInventory {
   /** Reservations being decided, so two concurrent attempts for one order can never land on two shards. */
   private readonly inFlight = new Map<string, Promise<ShardOutcome & { shard: number }>>();
 
+  /** Reservations decided on a shard another replica owns (its owner's shards ran dry first, or ownership was moving). */
+  guestReservations = 0;
+
   private constructor(
     readonly sale: SaleDefinition,
     readonly writers: readonly ShardWriter[],
+    private readonly ownership: ShardOwnership,
   ) {}
 
   static async load(
@@ -23,11 +28,27 @@ export class SaleInventory {
     sale: SaleDefinition,
     allocations: readonly number[],
     options: ShardWriterOptions,
+    ownership: ShardOwnership = EVERY_SHARD,
   ): Promise<SaleInventory> {
     const writers = await Promise.all(
       allocations.map((allocated, shard) => ShardWriter.load(store, clock, shardConfig(sale, shard, allocated), options)),
     );
-    return new SaleInventory(sale, writers);
+    return new SaleInventory(sale, writers, ownership);
+  }
+
+  /** Whether this process owns the shard (see ShardOwnership): its reservations go there first. */
+  owns(shard: number): boolean {
+    return this.ownership.owns(this.sale.saleId, shard);
+  }
+
+  /**
+   * Where a reservation should look first: a shard this process owns that has stock by its cache, chosen by the order
+   * id so load spreads over them; with none, any shard by the order id. The eligibility gate starts there too.
+   */
+  startShard(orderId: string): number {
+    const own: number[] = [];
+    for (const w of this.writers) if (availableStock(w.state) > 0 && this.owns(w.state.shard)) own.push(w.state.shard);
+    return own.length > 0 ? (own[homeShard(orderId, own.length)] as number) : homeShard(orderId, this.writers.length);
   }
 
   /** Units still available across shards, from the writers' caches (a filter, not the truth). */
@@ -71,15 +92,18 @@ export class SaleInventory {
     preferredShard?: number,
   ): Promise<ShardOutcome & { shard: number }> {
     const n = this.writers.length;
-    const start = preferredShard ?? homeShard(orderId, n);
+    const start = preferredShard ?? this.startShard(orderId);
     const rotation = Array.from({ length: n }, (_, i) => this.writers[(start + i) % n] as ShardWriter);
     // An untrusted writer may hold this order durably: ask it first, whatever its cached stock (it re-reads its
     // stream before deciding), so the order is found there instead of being placed a second time on another shard.
-    rotation.sort((a, b) => Number(a.trusted) - Number(b.trusted));
+    // Then the shards this process owns; then, rather than refuse a buyer while stock remains, the others as a guest.
+    const owned = (w: ShardWriter): number => Number(this.owns(w.state.shard));
+    rotation.sort((a, b) => Number(a.trusted) - Number(b.trusted) || owned(b) - owned(a));
     for (const writer of rotation) {
       if (writer.trusted && availableStock(writer.state) < quantity) continue;
       try {
         const outcome = await writer.submit({ type: 'ReserveStock', orderId, userId, quantity }, metadata);
+        if (outcome.events.length > 0 && !this.owns(writer.state.shard)) this.guestReservations++;
         return { ...outcome, shard: writer.state.shard };
       } catch (error) {
         if (!(error instanceof SoldOut)) throw error;

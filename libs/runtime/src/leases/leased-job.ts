@@ -1,6 +1,13 @@
 import type { Logger } from 'pino';
 import { Lease, LeaseStore } from './lease-store';
 
+/** The call's answer, or undefined when it has not come within `ms` (a lease call unanswered counts as not made). */
+export const answeredWithin = <T>(call: Promise<T>, ms: number): Promise<T | undefined> => {
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<undefined>((resolve) => (timer = setTimeout(() => resolve(undefined), ms)));
+  return Promise.race([call, late]).finally(() => clearTimeout(timer));
+};
+
 /** What a job does while its lease is held: begun with the lease's fence, stopped when the lease is lost or given up. */
 export interface LeasedWork {
   stop(): Promise<void>;
@@ -76,9 +83,7 @@ export class LeasedJob {
 
   /** A store call that has not answered within a pacing interval counts as unanswered: the next round asks again. */
   private within<T>(call: Promise<T>): Promise<T | undefined> {
-    let timer: NodeJS.Timeout | undefined;
-    const late = new Promise<undefined>((resolve) => (timer = setTimeout(() => resolve(undefined), this.pacingMs)));
-    return Promise.race([call, late]).finally(() => clearTimeout(timer));
+    return answeredWithin(call, this.pacingMs);
   }
 
   private async takeOrRenew(): Promise<void> {

@@ -1,0 +1,58 @@
+import { randomUUID } from 'node:crypto';
+import { SaleDefinition } from '@flash/domain';
+import { MemoryEventStore } from '@flash/event-store';
+import { Clock } from '../clock';
+import { SaleInventory } from './sale-inventory';
+import { ShardOwnership } from './shard-ownership';
+
+const sale: SaleDefinition = {
+  saleId: 'sale-1',
+  sku: 'sku-1',
+  name: 'Phone',
+  price: 500,
+  totalStock: 8,
+  shards: 4,
+  startsAt: 0,
+  endsAt: 10_000_000,
+  perUserLimit: 1,
+  inventoryMode: 'reserve',
+  holdTtlMs: 60_000,
+  challenge: 'none',
+};
+const clock: Clock = { now: () => 1_000 };
+/** Order ids are UUIDs: their first hex digits pick a home shard. */
+const orders = Array.from({ length: 10 }, () => randomUUID());
+
+/** A replica that owns shards 1 and 3 of the sale's four (shard leases decide that in production). */
+const owning = (shards: number[]): ShardOwnership => ({ owns: (_sale, shard) => shards.includes(shard) });
+
+describe('SaleInventory under shard ownership', () => {
+  const load = (ownership: ShardOwnership) => SaleInventory.load(new MemoryEventStore(() => 1_000), clock, sale, [2, 2, 2, 2], { maxBatch: 16 }, ownership);
+
+  it('places reservations on the shards this replica owns while they have stock, none as a guest', async () => {
+    const inventory = await load(owning([1, 3]));
+    // The gate is told to start on an owned shard too, while one has stock.
+    for (const order of orders) expect([1, 3]).toContain(inventory.startShard(order));
+    const shards = [];
+    for (let i = 0; i < 4; i++) shards.push((await inventory.reserve(orders[i] as string, `user-${i}`, 1, {})).shard);
+    expect(shards.sort()).toEqual([1, 1, 3, 3]);
+    expect(inventory.guestReservations).toBe(0);
+  });
+
+  it('goes on to the shards it does not own once its own ran dry, rather than refuse a buyer while stock remains, and counts those', async () => {
+    const inventory = await load(owning([1, 3]));
+    for (let i = 0; i < 4; i++) await inventory.reserve(orders[i] as string, `user-${i}`, 1, {});
+    const guests = [];
+    for (let i = 4; i < 8; i++) guests.push((await inventory.reserve(orders[i] as string, `user-${i}`, 1, {})).shard);
+    expect(guests.sort()).toEqual([0, 0, 2, 2]);
+    expect(inventory.guestReservations).toBe(4);
+    await expect(inventory.reserve(orders[8] as string, 'user-8', 1, {})).rejects.toMatchObject({ code: 'SOLD_OUT' });
+  });
+
+  it('without ownership (one process on its store), every shard is its own', async () => {
+    const inventory = await SaleInventory.load(new MemoryEventStore(() => 1_000), clock, sale, [2, 2, 2, 2], { maxBatch: 16 });
+    for (let i = 0; i < 8; i++) await inventory.reserve(orders[i] as string, `user-${i}`, 1, {});
+    expect(inventory.guestReservations).toBe(0);
+    expect(inventory.available()).toBe(0);
+  });
+});

@@ -1,0 +1,122 @@
+import { SaleShardStock } from '@flash/command-side';
+import Redis from 'ioredis';
+import pino from 'pino';
+import { eventually } from '../../../../test/support/eventually';
+import { RedisServer } from '../../../../test/support/redis-server';
+import { RedisLeaseStore } from './redis-lease-store';
+import { LeasedShardOwnership, RedisSaleMembers } from './shard-leases';
+
+const TTL_MS = 600;
+const SHARDS = 6;
+const logger = pino({ level: 'silent' });
+
+/**
+ * Shard ownership under leases in a real redis-server: several replicas of one store split a sale's stocked shards with
+ * no shard owned twice at any moment, take over a dead replica's shards once its leases run out, and deal the shards
+ * still stocked again as theirs run dry.
+ */
+RedisServer.describeWithRedis('shard ownership under leases in Redis', () => {
+  const redis = new RedisServer();
+  let connections: Redis[] = [];
+  let replicas: LeasedShardOwnership[] = [];
+  let scope = 0;
+  /** What each replica's shard writers say is still stocked: the test plays the sale. */
+  let stocked: number[] = [];
+
+  const replica = (name: string, sharedScope: string): { ownership: LeasedShardOwnership; connection: Redis } => {
+    const connection = new Redis(redis.url, { maxRetriesPerRequest: 1 });
+    connections.push(connection);
+    const sales = (): SaleShardStock[] => [{ saleId: 'sale-1', shards: SHARDS, stocked }];
+    const ownership = new LeasedShardOwnership(
+      new RedisLeaseStore(connection, sharedScope, false),
+      new RedisSaleMembers(connection, sharedScope),
+      name,
+      sales,
+      logger,
+      { ttlMs: TTL_MS },
+    );
+    replicas.push(ownership);
+    return { ownership, connection };
+  };
+  const ownedBy = (r: LeasedShardOwnership): number[] => Array.from({ length: SHARDS }, (_, s) => s).filter((s) => r.owns('sale-1', s));
+
+  beforeAll(() => redis.start());
+  afterAll(() => redis.stop());
+  beforeEach(() => {
+    scope++;
+    stocked = Array.from({ length: SHARDS }, (_, s) => s);
+  });
+  afterEach(async () => {
+    for (const r of replicas) await r.stop().catch(() => undefined);
+    for (const c of connections) c.disconnect();
+    replicas = [];
+    connections = [];
+  });
+
+  it('splits the stocked shards between two replicas, never one shard owned by both, and every shard owned by one', async () => {
+    const a = replica('replica-a', `s${scope}`).ownership;
+    const b = replica('replica-b', `s${scope}`).ownership;
+    a.start();
+    b.start();
+    let overlaps = 0;
+    const watch = setInterval(() => {
+      for (let s = 0; s < SHARDS; s++) if (a.owns('sale-1', s) && b.owns('sale-1', s)) overlaps++;
+    }, 5);
+    try {
+      await eventually('the two replicas own three shards each', async () => ownedBy(a).length === 3 && ownedBy(b).length === 3, { timeoutMs: 10_000 });
+      expect([...ownedBy(a), ...ownedBy(b)].sort()).toEqual([0, 1, 2, 3, 4, 5]);
+      // Held through several renewals.
+      await new Promise((r) => setTimeout(r, TTL_MS * 2));
+      expect(ownedBy(a).length + ownedBy(b).length).toBe(SHARDS);
+    } finally {
+      clearInterval(watch);
+    }
+    expect(overlaps).toBe(0);
+  });
+
+  it('takes over every shard of a replica that died, once its leases ran out; the dead one stopped claiming them before that', async () => {
+    const a = replica('replica-a', `s${scope}`).ownership;
+    const dying = replica('replica-b', `s${scope}`);
+    a.start();
+    dying.ownership.start();
+    await eventually('split', async () => ownedBy(a).length === 3 && ownedBy(dying.ownership).length === 3, { timeoutMs: 10_000 });
+    // Cut off from Redis (as a killed or partitioned replica is): it can renew nothing.
+    dying.connection.disconnect();
+    let overlaps = 0;
+    const watch = setInterval(() => {
+      for (let s = 0; s < SHARDS; s++) if (a.owns('sale-1', s) && dying.ownership.owns('sale-1', s)) overlaps++;
+    }, 5);
+    try {
+      await eventually('the survivor owns every shard', async () => ownedBy(a).length === SHARDS, { timeoutMs: 10_000 });
+      expect(ownedBy(dying.ownership)).toEqual([]);
+    } finally {
+      clearInterval(watch);
+    }
+    expect(overlaps).toBe(0);
+  });
+
+  it('deals the shards still stocked again as a replica\'s own run dry, and gives back shards it no longer needs', async () => {
+    const a = replica('replica-a', `s${scope}`).ownership;
+    const b = replica('replica-b', `s${scope}`).ownership;
+    a.start();
+    b.start();
+    await eventually('split', async () => ownedBy(a).length === 3 && ownedBy(b).length === 3, { timeoutMs: 10_000 });
+    // Every shard replica-a owns sells out: what is left goes half to it.
+    const left = ownedBy(b);
+    stocked = left;
+    await eventually('replica-a owns some of the shards still stocked', async () => ownedBy(a).length > 0 && ownedBy(a).every((s) => left.includes(s)), { timeoutMs: 10_000 });
+    expect(ownedBy(a).length + ownedBy(b).length).toBe(left.length);
+    expect(ownedBy(a).filter((s) => ownedBy(b).includes(s))).toEqual([]);
+  });
+
+  it('gives every shard back at a clean stop, so the other replica takes them at its next round rather than a lease later', async () => {
+    const a = replica('replica-a', `s${scope}`).ownership;
+    const b = replica('replica-b', `s${scope}`).ownership;
+    a.start();
+    b.start();
+    await eventually('split', async () => ownedBy(a).length === 3 && ownedBy(b).length === 3, { timeoutMs: 10_000 });
+    await b.stop();
+    expect(ownedBy(b)).toEqual([]);
+    await eventually('replica-a owns every shard', async () => ownedBy(a).length === SHARDS, { timeoutMs: 10_000 });
+  });
+});
