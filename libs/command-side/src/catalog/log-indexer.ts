@@ -24,6 +24,8 @@ export class LogIndexer {
   private subscription: Subscription | undefined;
   private appliedPosition = 0;
   private caughtUp = false;
+  /** Lookups waiting for the indexes to reach a position (reachHead), woken as events are applied. */
+  private waiters: Array<{ readonly position: number; readonly wake: () => void }> = [];
 
   constructor(
     private readonly store: EventStore,
@@ -58,6 +60,8 @@ export class LogIndexer {
       this.caughtUp = false;
       this.logger.error({ err: error }, 'command-side log subscription failed');
     }
+    // The subscription ended: nobody waits for positions it will not bring.
+    for (const w of this.waiters.splice(0)) w.wake();
   }
 
   /** True once the log up to its head at start has been applied (and while the subscription lives). */
@@ -76,8 +80,17 @@ export class LogIndexer {
    */
   async reachHead(timeoutMs = 2000): Promise<void> {
     const head = await this.store.headPosition();
-    const deadline = Date.now() + timeoutMs;
-    while (this.caughtUp && this.appliedPosition < head && Date.now() < deadline) await new Promise((r) => setTimeout(r, 2));
+    if (!this.caughtUp || this.appliedPosition >= head) return;
+    let timer: NodeJS.Timeout | undefined;
+    await new Promise<void>((resolve) => {
+      const waiter = { position: head, wake: resolve };
+      this.waiters.push(waiter);
+      timer = setTimeout(() => {
+        this.waiters = this.waiters.filter((w) => w !== waiter);
+        resolve();
+      }, timeoutMs);
+    });
+    clearTimeout(timer);
   }
 
   /** Until the indexes have caught up with the log, a use case answers 503 NOT_READY rather than answer wrongly. */
@@ -94,6 +107,14 @@ export class LogIndexer {
     this.appliedPosition = recorded.position;
     this.options.onRecorded?.(recorded);
     if (INDEXED(recorded.type)) this.apply(decodeEvent(recorded));
+    if (this.waiters.length > 0) this.wakeWaiters();
+  }
+
+  private wakeWaiters(): void {
+    const reached = this.waiters.filter((w) => w.position <= this.appliedPosition);
+    if (reached.length === 0) return;
+    this.waiters = this.waiters.filter((w) => w.position > this.appliedPosition);
+    for (const w of reached) w.wake();
   }
 
   stop(): void {

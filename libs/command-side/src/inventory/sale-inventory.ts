@@ -46,6 +46,7 @@ export class SaleInventory {
    * id so load spreads over them; with none, any shard by the order id. The eligibility gate starts there too.
    */
   startShard(orderId: string): number {
+    if (this.ownership === EVERY_SHARD) return homeShard(orderId, this.writers.length);
     const own: number[] = [];
     for (const w of this.writers) if (availableStock(w.state) > 0 && this.owns(w.state.shard)) own.push(w.state.shard);
     return own.length > 0 ? (own[homeShard(orderId, own.length)] as number) : homeShard(orderId, this.writers.length);

@@ -1,0 +1,55 @@
+import { encodeEvent, EventStore, MemoryEventStore, NO_STREAM, Subscription } from '@flash/event-store';
+import pino from 'pino';
+import { OrderLocator } from './order-locator';
+import { LogIndexer } from './log-indexer';
+
+const logger = pino({ level: 'silent' });
+const orderPlaced = (orderId: string) => ({
+  type: 'OrderPlaced' as const,
+  data: { orderId, saleId: 'sale-1', shard: 2, userId: 'u-1', quantity: 1, unitPrice: 500, amount: 500, expiresAt: 9_000, placedAt: 1_000 },
+});
+
+describe('LogIndexer.reachHead: a lookup that missed waits for what another process appended', () => {
+  it('resolves once the indexes applied the log up to the head it read, and the order is found', async () => {
+    const store = new MemoryEventStore(() => 1_000);
+    // The log reaches this process a moment after the append (as across processes): each event 30 ms late.
+    const late: EventStore = Object.assign(Object.create(store) as EventStore, {
+      subscribeToAll: (after: number): Subscription => {
+        const subscription = store.subscribeToAll(after);
+        const iterator = subscription[Symbol.asyncIterator]();
+        return Object.assign(Object.create(subscription) as Subscription, {
+          [Symbol.asyncIterator]: () => ({ next: async () => { const next = await iterator.next(); await new Promise((r) => setTimeout(r, 30)); return next; } }),
+        });
+      },
+    });
+    const locator = new OrderLocator();
+    const indexer = new LogIndexer(late, [locator], logger);
+    await indexer.start();
+    // Appended by another process: this one only learns of it through the log.
+    await store.append('inventory-sale-1-2', [encodeEvent('inventory-sale-1-2', orderPlaced('order-1') as never, {})], NO_STREAM);
+    await indexer.reachHead();
+    expect(locator.locate('order-1')).toMatchObject({ saleId: 'sale-1', shard: 2 });
+    indexer.stop();
+  });
+
+  it('gives up after its timeout when the log does not bring the head (the lookup then answers from what it has)', async () => {
+    const store = new MemoryEventStore(() => 1_000);
+    // The head says one event more than the subscription ever delivers.
+    const lagging: EventStore = Object.assign(Object.create(store) as EventStore, {
+      headPosition: async () => (await store.headPosition()) + 1,
+      subscribeToAll: (after: number): Subscription => store.subscribeToAll(after),
+    });
+    const indexer = new LogIndexer(lagging, [new OrderLocator()], logger);
+    await store.append('inventory-sale-1-2', [encodeEvent('inventory-sale-1-2', orderPlaced('order-1') as never, {})], NO_STREAM);
+    const starting = indexer.start();
+    await store.append('inventory-sale-1-2', [encodeEvent('inventory-sale-1-2', orderPlaced('order-2') as never, {})], 0);
+    await starting;
+    let settled = false;
+    const waiting = indexer.reachHead(200).then(() => (settled = true));
+    await new Promise((r) => setTimeout(r, 50));
+    expect(settled).toBe(false);
+    await waiting;
+    expect(settled).toBe(true);
+    indexer.stop();
+  });
+});
