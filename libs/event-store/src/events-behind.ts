@@ -32,3 +32,38 @@ export const eventsBehind = async (
   }
   return Math.min(count, cap);
 };
+
+/**
+ * eventsBehind for followers asked about often (a readiness probe, a metrics scrape), by name: on a sparse store a
+ * count reads up to EVENTS_BEHIND_CAP events, so each follower's count is shared by every concurrent asker and reused
+ * for `maxAgeMs` — a lag figure a few seconds old, rather than thousands of events read on the api's event loop at every
+ * probe. On a dense store it is a subtraction, always fresh.
+ */
+export class LagCounters {
+  private readonly last = new Map<string, { readonly at: number; readonly value: number }>();
+  private readonly counting = new Map<string, Promise<number>>();
+
+  constructor(
+    private readonly store: Pick<EventStore, 'readAll'> & { readonly densePositions?: boolean },
+    private readonly maxAgeMs = 5000,
+    private readonly now: () => number = Date.now,
+  ) {}
+
+  count(follower: string, position: number, head: number): Promise<number> {
+    if (head <= position) return Promise.resolve(0);
+    if (this.store.densePositions === true) return Promise.resolve(head - position);
+    const last = this.last.get(follower);
+    if (last !== undefined && this.now() - last.at < this.maxAgeMs) return Promise.resolve(last.value);
+    let counting = this.counting.get(follower);
+    if (counting === undefined) {
+      counting = eventsBehind(this.store, position, head)
+        .then((value) => {
+          this.last.set(follower, { at: this.now(), value });
+          return value;
+        })
+        .finally(() => this.counting.delete(follower));
+      this.counting.set(follower, counting);
+    }
+    return counting;
+  }
+}

@@ -1,5 +1,5 @@
 import { Gauge, Registry } from 'prom-client';
-import { EventStore, eventsBehind } from '@flash/event-store';
+import { EventStore, LagCounters } from '@flash/event-store';
 import { DocumentStore, ProjectionHost, SALE_SUMMARY } from '@flash/read-models';
 
 /** What a saga follower reports (libs/sagas FollowerStatus): the position it applied, and each process' backlog. */
@@ -31,6 +31,7 @@ export interface FollowerMetricsSources {
 export const registerFollowerMetrics = (registry: Registry, sources: FollowerMetricsSources): void => {
   const registers = [registry];
   const { store, analytics, docs } = sources;
+  const lag = new LagCounters(store);
   new Gauge({
     name: 'projection_lag_events',
     help: 'Events in the store not yet applied, by follower',
@@ -38,12 +39,12 @@ export const registerFollowerMetrics = (registry: Registry, sources: FollowerMet
     registers,
     async collect() {
       const head = await store.headPosition();
-      // Counted, not subtracted: positions may be sparse (EventStoreDB's are log offsets).
-      this.set({ follower: 'catalog' }, await eventsBehind(store, sources.catalogPosition(), head));
+      // Counted, not subtracted: positions may be sparse (EventStoreDB's are log offsets); then reused a few seconds.
+      this.set({ follower: 'catalog' }, await lag.count('catalog', sources.catalogPosition(), head));
       const sagas = sources.sagas();
-      if (sagas) this.set({ follower: 'sagas' }, await eventsBehind(store, sagas.position, head));
+      if (sagas) this.set({ follower: 'sagas' }, await lag.count('sagas', sagas.position, head));
       const projection = analytics();
-      if (projection) this.set({ follower: 'analytics' }, await eventsBehind(store, projection.progress().position, head));
+      if (projection) this.set({ follower: 'analytics' }, await lag.count('analytics', projection.progress().position, head));
     },
   });
   new Gauge({

@@ -1,6 +1,6 @@
 import { Inject, Injectable } from '@nestjs/common';
 import { Clock, CLOCK, GateKeeper, LogIndexer } from '@flash/command-side';
-import { EventStore, eventsBehind } from '@flash/event-store';
+import { EventStore, LagCounters } from '@flash/event-store';
 import { ProjectionHost } from '@flash/read-models';
 import { APP_CONFIG, AppConfig, EVENT_STORE } from '@flash/runtime';
 import { ANALYTICS_HOST } from '../analytics/analytics.providers';
@@ -34,6 +34,9 @@ const withinDeadline = async <T>(work: Promise<T>, ms: number): Promise<T> => {
  */
 @Injectable()
 export class ReadinessProbe {
+  /** Probes come every few seconds from every load balancer: on a sparse store a lag count is reused a few seconds. */
+  private readonly lag: LagCounters;
+
   constructor(
     @Inject(EVENT_STORE) private readonly store: EventStore,
     @Inject(CLOCK) private readonly clock: Clock,
@@ -42,7 +45,9 @@ export class ReadinessProbe {
     private readonly sagas: SagaHost,
     private readonly gate: GateKeeper,
     @Inject(ANALYTICS_HOST) private readonly analytics: ProjectionHost,
-  ) {}
+  ) {
+    this.lag = new LagCounters(store);
+  }
 
   async check(): Promise<HealthReport> {
     const [head, gateReady] = await Promise.all([
@@ -54,9 +59,9 @@ export class ReadinessProbe {
     ]);
     const headPosition = 'position' in head ? head.position : undefined;
     // Counted, not subtracted: positions may be sparse (EventStoreDB's are log offsets).
-    const lagBehind = async (position: number): Promise<{ lagEvents?: number }> =>
-      headPosition === undefined ? {} : { lagEvents: await eventsBehind(this.store, position, headPosition).catch(() => 0) };
-    const catalogLag = await lagBehind(this.catalog.position);
+    const lagBehind = async (follower: string, position: number): Promise<{ lagEvents?: number }> =>
+      headPosition === undefined ? {} : { lagEvents: await this.lag.count(follower, position, headPosition).catch(() => 0) };
+    const catalogLag = await lagBehind('catalog', this.catalog.position);
     const worker = await this.worker(lagBehind);
     return healthReport({
       store: 'position' in head ? up({ head: head.position }) : down(`the event store does not answer: ${head.error}`),
@@ -82,7 +87,7 @@ export class ReadinessProbe {
   }
 
   /** With WORKER=external: what the worker last posted (`reportedAt`), with this process's own gate sync laid over it. */
-  private async worker(lagBehind: (position: number) => Promise<{ lagEvents?: number }>): Promise<Indicator> {
+  private async worker(lagBehind: (follower: string, position: number) => Promise<{ lagEvents?: number }>): Promise<Indicator> {
     const mode = this.config.worker;
     const sagas = this.sagas.status(this.clock.now());
     if (sagas === undefined || (mode === 'external' && sagas.reportedAt === undefined)) {
@@ -92,7 +97,7 @@ export class ReadinessProbe {
     return up({
       mode,
       ...status,
-      ...(await lagBehind(sagas.position)),
+      ...(await lagBehind('sagas', sagas.position)),
       ...(reportedAt === undefined ? {} : { reportedAt: new Date(reportedAt).toISOString(), reportedAgoMs: Math.max(0, Date.now() - reportedAt) }),
     });
   }
