@@ -53,3 +53,29 @@ describe('LogIndexer.reachHead: a lookup that missed waits for what another proc
     indexer.stop();
   });
 });
+
+describe('LogIndexer.start: the catch-up at start', () => {
+  it('lets the event loop run other work (a liveness probe) while it replays a long log, and still applies all of it', async () => {
+    const store = new MemoryEventStore(() => 1_000);
+    const EVENTS = 60_000;
+    for (let i = 0; i < EVENTS / 100; i++) {
+      const stream = `inventory-sale-1-${i}`;
+      await store.append(stream, Array.from({ length: 100 }, (_, j) => encodeEvent(stream, orderPlaced(`order-${i * 100 + j}`) as never, {})), NO_STREAM);
+    }
+    const locator = new OrderLocator();
+    const indexer = new LogIndexer(store, [locator], logger);
+    let ticksDuringCatchUp = 0;
+    let done = false;
+    const tick = (): void => {
+      if (done) return;
+      ticksDuringCatchUp++;
+      setImmediate(tick);
+    };
+    setImmediate(tick);
+    await indexer.start();
+    done = true;
+    expect(ticksDuringCatchUp).toBeGreaterThan(1);
+    expect(locator.locate(`order-${EVENTS - 1}`)).toBeDefined();
+    indexer.stop();
+  });
+});

@@ -12,6 +12,9 @@ export interface LogIndexerOptions {
   readonly onRecorded?: (recorded: RecordedEvent) => void;
 }
 
+/** Longest stretch the catch-up at start holds the event loop before letting other work run. */
+const CATCH_UP_SLICE_MS = 20;
+
 /** Types the command side's indexes read: everything else is skipped without decoding. */
 const INDEXED = (type: string): boolean => type.startsWith('Sale') || type === 'OrderPlaced' || type === 'QuotaClaimed';
 
@@ -42,11 +45,18 @@ export class LogIndexer {
     this.subscription = subscription;
     const iterator = subscription[Symbol.asyncIterator]();
     // Events counted, not positions: those may be sparse (EventStoreDB), and rarely a round number.
+    let sliceStarted = performance.now();
     for (let applied = 1; this.appliedPosition < head; applied++) {
       const next = await iterator.next();
       if (next.done) return;
       this.applyRecorded(next.value);
       if (applied % 100_000 === 0) this.logger.info({ position: this.appliedPosition, head, events: applied }, 'command-side indexes catching up');
+      // A store that hands a page over at once would keep this loop on the event loop for the whole log: in slices,
+      // so /health/live and every other request are answered while a long log is replayed.
+      if (applied % 256 === 0 && performance.now() - sliceStarted > CATCH_UP_SLICE_MS) {
+        await new Promise((resolve) => setImmediate(resolve));
+        sliceStarted = performance.now();
+      }
     }
     this.caughtUp = true;
     this.logger.info({ head, ms: Date.now() - started }, 'command-side indexes caught up');
