@@ -31,8 +31,8 @@ const CONCURRENCY = 32;
 const SWEEP_MS = 200;
 /** WORKER_LEASE_MS: short, so that a standby's takeover is quick to see. */
 const LEASE_MS = 1500;
-/** The holds of the worker scenario run out this long after their purchase: long enough to place them all first. */
-const HOLD_MS = 5000;
+/** The late holds of the worker scenario run out this long after their purchase: long enough to place them and the early ones first. */
+const HOLD_MS = 6000;
 const HOLDS = 60;
 /** The leading worker dies this long before the first of those holds falls due. */
 const KILL_BEFORE_MS = 300;
@@ -289,20 +289,34 @@ describeRequiring(hasNginx, 'the cluster: nginx in front of two api replicas and
       const standby = replicas.find((r) => r !== leader)!;
       expect(tookSagas(standby.workerLogs)).toBe(false);
 
-      const saleId = await createSale({ totalStock: HOLDS, shards: 4, perUserLimit: 1, holdTtlMs: HOLD_MS });
-      const holds = await pooled(
-        Array.from({ length: HOLDS }, (_, i) => i),
-        16,
-        async (i) => {
-          const userId = `s3-buyer-${i}`;
-          const token = direct.token(userId);
-          const from = addressOf(3, i);
-          const access = await edge('GET', `/sales/${saleId}/access`, { token, from });
-          const hold = await edge('POST', `/sales/${saleId}/reservations`, { token, from, key: `cluster-hold-${i}`, body: { quantity: 1, purchaseToken: access.body.purchaseToken } });
-          expect({ status: hold.status, body: hold.status === 201 ? undefined : hold.body }).toEqual({ status: 201, body: undefined });
-          return { orderId: hold.body.orderId as string, userId, expiresAt: Date.parse(hold.body.expiresAt as string) };
-        },
-      );
+      /** HOLDS holds through nginx on a sale of their own, by buyers of their own. */
+      const placeHolds = async (label: string, holdTtlMs: number, firstBuyer: number) => {
+        const saleId = await createSale({ totalStock: HOLDS, shards: 4, perUserLimit: 1, holdTtlMs });
+        const holds = await pooled(
+          Array.from({ length: HOLDS }, (_, i) => firstBuyer + i),
+          16,
+          async (i) => {
+            const userId = `s3-${label}-buyer-${i}`;
+            const token = direct.token(userId);
+            const from = addressOf(3, i);
+            const access = await edge('GET', `/sales/${saleId}/access`, { token, from });
+            const hold = await edge('POST', `/sales/${saleId}/reservations`, { token, from, key: `cluster-hold-${label}-${i}`, body: { quantity: 1, purchaseToken: access.body.purchaseToken } });
+            expect({ status: hold.status, body: hold.status === 201 ? undefined : hold.body }).toEqual({ status: 201, body: undefined });
+            return { orderId: hold.body.orderId as string, userId, expiresAt: Date.parse(hold.body.expiresAt as string) };
+          },
+        );
+        return { saleId, holds };
+      };
+      const readLog = () => readEventLog({ dataDir, eventStoreUrl: database.url });
+      // The late holds fall due once the leader is dead. The early ones, placed after them on a short hold time, the
+      // leader expires before it dies; the standby takes the sagas over from their checkpoint, which the late holds
+      // (pending) keep behind the early ones: it reads their placing again, and must not expire them a second time.
+      const { saleId, holds } = await placeHolds('late', HOLD_MS, HOLDS);
+      const early = await placeHolds('early', 1000, 0);
+      await eventually('the leader expired the early holds', async () => {
+        const expiries = saleLog(await readLog(), early.saleId).expiries;
+        return early.holds.every((h) => expiries.has(h.orderId));
+      });
       const firstDeadline = Math.min(...holds.map((h) => h.expiresAt));
       await eventually('just before the first hold falls due', () => Date.now() >= firstDeadline - KILL_BEFORE_MS, { timeoutMs: WAIT_MS });
       const killedAt = Date.now();
@@ -318,7 +332,7 @@ describeRequiring(hasNginx, 'the cluster: nginx in front of two api replicas and
       await eventually(
         'every hold expired',
         async () => {
-          log = await readEventLog({ dataDir, eventStoreUrl: database.url });
+          log = await readLog();
           return holds.every((h) => expired().has(h.orderId));
         },
         { timeoutMs: WAIT_MS, intervalMs: 200, seen: () => ({ expired: expired().size, standby: standby.workerLogs.slice(-2000) }) },
@@ -340,10 +354,14 @@ describeRequiring(hasNginx, 'the cluster: nginx in front of two api replicas and
         async () => (await direct.request('GET', `/orders/${sentinel.body.orderId as string}`, { token: admin })).body.status === 'expired',
         { timeoutMs: WAIT_MS, intervalMs: 100 },
       );
-      log = await readEventLog({ dataDir, eventStoreUrl: database.url });
+      log = await readLog();
 
-      // Exactly one expiry per hold; never before its deadline, never later than the sweep and the lease (+ slack).
+      // Exactly one expiry per hold, the early ones (expired by the leader before it died) included; never before its
+      // deadline, never later than the sweep and the lease (+ slack).
       const expiries = expired();
+      const earlyExpiries = saleLog(log, early.saleId).expiries;
+      expect([...earlyExpiries.values()].flat().filter((e) => e.recordedAt >= killedAt)).toEqual([]);
+      expect(early.holds.filter((h) => earlyExpiries.get(h.orderId)?.length !== 1).map((h) => ({ ...h, expiries: earlyExpiries.get(h.orderId)?.length ?? 0 }))).toEqual([]);
       expect(holds.filter((h) => expiries.get(h.orderId)?.length !== 1).map((h) => ({ ...h, expiries: expiries.get(h.orderId)?.length ?? 0 }))).toEqual([]);
       const timing = holds.map((h) => {
         const expiry = expiries.get(h.orderId)![0]!;
