@@ -32,7 +32,7 @@ const SWEEP_MS = 200;
 /** WORKER_LEASE_MS: short, so that a standby's takeover is quick to see. */
 const LEASE_MS = 1500;
 /** The late holds of the worker scenario run out this long after their purchase: long enough to place them and the early ones first. */
-const HOLD_MS = 6000;
+const HOLD_MS = 8000;
 const HOLDS = 60;
 /** The leading worker dies this long before the first of those holds falls due. */
 const KILL_BEFORE_MS = 300;
