@@ -54,6 +54,8 @@ module.exports = {
         '<rootDir>/test/e2e/worker-process\\.e2e-spec\\.ts$',
         // Runs its api on WORKER=external with a worker serving WORKER_METRICS_PORT, in every project.
         '<rootDir>/test/e2e/worker-metrics\\.e2e-spec\\.ts$',
+        // Runs two api replicas on WORKER=external with a worker each, in every project.
+        '<rootDir>/test/e2e/cluster\\.e2e-spec\\.ts$',
         // Runs `npm run bench -- --smoke`, which starts its own servers (embedded): nothing here to run externally.
         '<rootDir>/test/e2e/bench-harness\\.e2e-spec\\.ts$',
       ],

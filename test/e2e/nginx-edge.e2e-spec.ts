@@ -1,93 +1,29 @@
-import { ChildProcess, execFileSync, spawn } from 'node:child_process';
+import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
-import os from 'node:os';
 import path from 'node:path';
 import { gunzipSync } from 'node:zlib';
 import { describeRequiring } from '../support/ci';
-import { eventually } from '../support/eventually';
 import { freePort } from '../support/free-port';
 import { ApiClient, ERROR_ENVELOPE, openSale } from './support/client';
+import { Answer, hasNginx, NGINX, NginxEdge, requestFrom as request } from './support/nginx-edge';
 import { ServerProcess } from './support/server';
 
 /**
  * infra/nginx as shipped, checked with Debian's nginx (`.ci/run` installs it): `nginx -t`, then nginx running in front
- * of the built api (replica 1) and a replica that is not ready (replica 2), as docker compose would run it. Only the
- * replica addresses (compose's `api`, which resolves to each replica), the listen port, the pid file and the
- * directories are rewritten for this machine.
+ * of the built api (replica 1) and a replica that is not ready (replica 2), as docker compose would run it (the
+ * rewriting of addresses: support/nginx-edge.ts).
  */
 
 const REPO = path.resolve(__dirname, '../..');
-const NGINX = '/usr/sbin/nginx';
-const hasNginx = { what: 'nginx (Debian package nginx)', available: () => fs.existsSync(NGINX) };
-
-interface Rendered {
-  readonly dir: string;
-  readonly conf: string;
-}
-
-/** The compose service `api`, which resolves to every replica: here, two servers of our own. */
-const REPLICAS = 'server api:3000 max_fails=3 fail_timeout=5s;';
-
-/** infra/nginx with this machine's addresses in place of the compose service names. */
-const render = (listen: number, replicas: readonly [number, number]): Rendered => {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'nginx-edge-'));
-  const snippets = path.join(dir, 'flash-sale');
-  fs.cpSync(path.join(REPO, 'infra/nginx/flash-sale'), snippets, { recursive: true });
-  const shipped = fs.readFileSync(path.join(REPO, 'infra/nginx/nginx.conf'), 'utf8');
-  const conf = shipped
-    .replaceAll(REPLICAS, `server 127.0.0.1:${replicas[0]} max_fails=3 fail_timeout=5s;\n    server 127.0.0.1:${replicas[1]} max_fails=3 fail_timeout=5s;`)
-    .replace('listen 80 reuseport', `listen 127.0.0.1:${listen} reuseport`)
-    .replace('pid /run/nginx.pid;', `pid ${dir}/nginx.pid;`)
-    .replaceAll('/etc/nginx/flash-sale/', `${snippets}/`)
-    .replaceAll('/usr/share/nginx/sale-page', path.join(REPO, 'apps/web-static'))
-    .replace('access_log /dev/stdout json;', `access_log ${dir}/access.log json;`);
-  for (const [what, from] of [
-    ['listen', 'listen 80 reuseport'],
-    ['pid', 'pid /run/nginx.pid;'],
-    ['replicas', REPLICAS],
-  ] as const) {
-    if (!shipped.includes(from)) throw new Error(`infra/nginx/nginx.conf changed: its ${what} ("${from}") is no longer where this test rewrites it`);
-  }
-  const file = path.join(dir, 'nginx.conf');
-  // Temp paths inside the test's directory: no write outside it.
-  const temps = ['client_body', 'proxy', 'fastcgi', 'uwsgi', 'scgi'].map((t) => `  ${t}_temp_path ${dir}/${t};`).join('\n');
-  fs.writeFileSync(file, conf.replace('http {\n', `http {\n${temps}\n`));
-  return { dir, conf: file };
-};
-
-interface Answer {
-  readonly status: number;
-  readonly headers: http.IncomingHttpHeaders;
-  readonly body: Buffer;
-}
-
-/** One request from a client address of our choosing (any 127.0.0.0/8 address is this machine). */
-const request = (
-  port: number,
-  options: { method?: string; path: string; headers?: Record<string, string>; body?: string; from?: string },
-): Promise<Answer> =>
-  new Promise((resolve, reject) => {
-    const req = http.request(
-      { host: '127.0.0.1', port, method: options.method ?? 'GET', path: options.path, headers: options.headers ?? {}, localAddress: options.from ?? '127.0.0.1', agent: false },
-      (res) => {
-        const chunks: Buffer[] = [];
-        res.on('data', (c: Buffer) => chunks.push(c));
-        res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(chunks) }));
-      },
-    );
-    req.on('error', reject);
-    req.end(options.body);
-  });
 
 const json = (answer: Answer): { error: { code: string } } & Record<string, unknown> => JSON.parse(answer.body.toString('utf8'));
 
 describeRequiring(hasNginx, 'infra/nginx in front of the api replicas', () => {
   // nginx reaches the api from 127.0.0.1; the buyers come from other loopback addresses.
   const api = new ServerProcess({ env: { TRUST_PROXY: '127.0.0.1', ACCESS_LIMITS: 'off' }, label: 'nginx-edge' });
-  let nginx: ChildProcess | undefined;
-  let rendered: Rendered = { dir: '', conf: '' };
+  const nginx = new NginxEdge();
   let edge = 0;
   let client = undefined as unknown as ApiClient;
   let admin = '';
@@ -112,29 +48,20 @@ describeRequiring(hasNginx, 'infra/nginx in front of the api replicas', () => {
     saleId = created.body.id as string;
 
     await new Promise<void>((r) => notReady.listen(0, '127.0.0.1', r));
-    edge = await freePort();
-    rendered = render(edge, [api.port, (notReady.address() as AddressInfo).port]);
-    nginx = spawn(NGINX, ['-c', rendered.conf, '-p', rendered.dir, '-g', 'daemon off;'], { stdio: ['ignore', 'ignore', 'pipe'] });
-    let stderr = '';
-    nginx.stderr?.on('data', (d: Buffer) => (stderr += d.toString()));
-    await eventually('nginx answers on its port', async () => {
-      if (nginx?.exitCode !== null) throw new Error(`nginx exited: ${stderr}`);
-      return (await request(edge, { path: '/health/live' }).catch(() => undefined))?.status === 200;
-    });
+    await nginx.start([api.port, (notReady.address() as AddressInfo).port]);
+    edge = nginx.port;
   });
 
   afterAll(async () => {
-    nginx?.kill('SIGQUIT');
-    if (nginx !== undefined && nginx.exitCode === null) await new Promise((r) => nginx?.once('exit', r));
+    await nginx.stop();
     await (client as ApiClient | undefined)?.destroy();
     await api.stop();
     api.cleanup();
     notReady.close();
-    if (rendered.dir !== '') fs.rmSync(rendered.dir, { recursive: true, force: true });
   });
 
   it('passes `nginx -t` as shipped (addresses aside)', () => {
-    const output = execFileSync(NGINX, ['-t', '-c', rendered.conf, '-p', rendered.dir], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
+    const output = execFileSync(NGINX, ['-t', '-c', nginx.rendered.conf, '-p', nginx.rendered.dir], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
     expect(output).toBe('');
   });
 
@@ -231,23 +158,15 @@ describeRequiring(hasNginx, 'infra/nginx in front of the api replicas', () => {
   it('answers in the envelope when no replica can take a request, and hides /metrics from the public edge', async () => {
     expect((await request(edge, { path: '/metrics' })).status).toBe(404);
     const lone = await freePort();
-    const down = render(await freePort(), [lone, lone]);
-    const port = Number(/listen 127\.0\.0\.1:(\d+)/.exec(fs.readFileSync(down.conf, 'utf8'))?.[1]);
-    const proc = spawn(NGINX, ['-c', down.conf, '-p', down.dir, '-g', 'daemon off;'], { stdio: 'ignore' });
+    const down = new NginxEdge();
     try {
-      let answer: Answer | undefined;
-      await eventually('the second nginx answers', async () => {
-        answer = await request(port, { path: `/sales/${saleId}` }).catch(() => undefined);
-        return answer !== undefined;
-      });
-      if (answer === undefined) throw new Error('unreachable');
+      await down.start([lone, lone]);
+      const answer = await request(down.port, { path: `/sales/${saleId}` });
       expect(answer.status).toBe(503);
       expect(json(answer)).toEqual(ERROR_ENVELOPE);
       expect({ code: json(answer).error.code, retryAfter: answer.headers['retry-after'] }).toEqual({ code: 'OVERLOADED', retryAfter: '1' });
     } finally {
-      proc.kill('SIGQUIT');
-      await new Promise((r) => proc.once('exit', r));
-      fs.rmSync(down.dir, { recursive: true, force: true });
+      await down.stop();
     }
   });
 });

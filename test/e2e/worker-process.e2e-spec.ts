@@ -2,6 +2,7 @@ import { eventually } from '../support/eventually';
 import { auditVerify } from './support/audit';
 import { ApiClient, ApiResponse, openSale, signedWebhook } from './support/client';
 import { LoggedEvent, readEventLog, storedSagaCheckpoint } from './support/event-log';
+import { pooled } from './support/pooled';
 import { ServerProcess } from './support/server';
 
 /**
@@ -38,17 +39,6 @@ const SLACK_MS = 3000;
 const LEASE_MS = 2000;
 /** Hang guards: a deadline is not a speed claim. */
 const WAIT_MS = 30_000;
-
-/** Runs `work` over `items`, at most `limit` at a time, answers in input order. */
-const pooled = async <T, R>(items: readonly T[], limit: number, work: (item: T, index: number) => Promise<R>): Promise<R[]> => {
-  const results: R[] = new Array<R>(items.length);
-  let next = 0;
-  const worker = async (): Promise<void> => {
-    for (let i = next++; i < items.length; i = next++) results[i] = await work(items[i]!, i);
-  };
-  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
-  return results;
-};
 
 interface Purchase {
   readonly buyer: number;
