@@ -21,7 +21,7 @@ const runSimulator = (args: string[]): Promise<{ code: number | null; stdout: st
  */
 describe('npm run simulate -- --room', () => {
   it('admits no bot of any class, oversells nothing, and reports the wait percentiles', async () => {
-    const run = await runSimulator(['--room', '--buyers', '600', '--stock', '60', '--spike-ms', '1000', '--admit-per-s', '100']);
+    const run = await runSimulator(['--room', '--buyers', '600', '--stock', '60', '--spike-ms', '1000', '--admit-per-s', '100', '--bot-addresses', '4']);
     const report = JSON.parse(run.stdout.slice(run.stdout.indexOf('{'))) as {
       oversold: number;
       botsAdmittedByClass: Record<string, number>;
