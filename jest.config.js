@@ -58,6 +58,11 @@ module.exports = {
         '<rootDir>/test/e2e/cluster\\.e2e-spec\\.ts$',
         // Runs `npm run bench -- --smoke`, which starts its own servers (embedded): nothing here to run externally.
         '<rootDir>/test/e2e/bench-harness\\.e2e-spec\\.ts$',
+        // Starts two api replicas of its own on one PostgreSQL store and one Redis (embedded workers): four processes with
+        // a worker each would be too many for the machine, and the worker split is no part of what it shows.
+        '<rootDir>/test/e2e/waiting-room-replicas\\.e2e-spec\\.ts$',
+        // Runs `npm run simulate -- --room`, which starts its own server (embedded), like the bench harness.
+        '<rootDir>/test/e2e/simulate-room\\.e2e-spec\\.ts$',
       ],
     },
     {

@@ -53,6 +53,14 @@ describe('ProofOfWork', () => {
     });
   });
 
+  it("measures the solve time to the answer's arrival, not to when a busy server got to it", async () => {
+    const p = pow();
+    const answer = solvePow(await p.issue('buyer-1', 'sale-a', NOW));
+    // Arrived 50 ms after the issue, looked at 2 s later (a queue in front of the handler): still a script's speed.
+    expect(await p.verify(answer, 'buyer-1', 'sale-a', NOW + 2000, NOW + 50)).toMatchObject({ ok: false, reason: expect.stringContaining('faster than a person') });
+    expect(await p.verify(answer, 'buyer-1', 'sale-a', NOW + 2000, NOW + 300)).toEqual({ ok: true });
+  });
+
   it('refuses a wrong number', async () => {
     const p = pow();
     const challenge = await p.issue('buyer-1', 'sale-a', NOW);

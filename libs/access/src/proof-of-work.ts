@@ -100,7 +100,13 @@ export class ProofOfWork {
     };
   }
 
-  async verify(answer: string | undefined, userId: string, saleId: string, now: number): Promise<ChallengeVerdict> {
+  /**
+   * `answeredAt`: when the answer reached the server (the request's arrival), for the minimum solve time. A server that
+   * gets to a request late (its own queue, a busy event loop, a slow store read) must not count that time as the
+   * client's: a script answering at once would look like a person under exactly the load a sale brings. Defaults to
+   * `now`, which is used for the expiry.
+   */
+  async verify(answer: string | undefined, userId: string, saleId: string, now: number, answeredAt: number = now): Promise<ChallengeVerdict> {
     if (answer === undefined || answer === '') return failed('this sale needs challengeAnswer: the solved proof-of-work challenge');
     const payload = decodeAnswer(answer);
     if (!payload) return failed('challengeAnswer is not a proof-of-work answer');
@@ -112,7 +118,7 @@ export class ProofOfWork {
     const expiresAt = Number(params.expires) * 1000;
     if (!Number.isSafeInteger(issued) || !Number.isSafeInteger(expiresAt)) return failed('the challenge carries no issue time');
     if (now >= expiresAt) return failed('the challenge has expired, ask for access again');
-    if (now - issued < this.settings.minSolveMs) return failed('the challenge was answered faster than a person can');
+    if (Math.min(now, answeredAt) - issued < this.settings.minSolveMs) return failed('the challenge was answered faster than a person can');
     return ADMITTED;
   }
 

@@ -127,6 +127,12 @@ export function admissionQueueContract(name: string, open: () => Promise<Admissi
       expect((await queue.join(fromFarm('b1'))).kind).toBe('waiting');
       expect(await queue.join(fromFarm('b3'))).toEqual({ kind: 'ip-limited' });
       expect((await queue.join(joinOf(sale, 'b4', T0, { ipKey: 'home', maxTicketsPerIp: 2 }))).kind).toBe('waiting');
+      // The farm's refusals count against the tickets it holds, not against the household's, nor another sale's.
+      expect(await queue.join(fromFarm('b5'))).toEqual({ kind: 'ip-limited' });
+      expect([await queue.turnedAwayAtJoinAddress(sale, 'b1'), await queue.turnedAwayAtJoinAddress(sale, 'b2')]).toEqual([2, 2]);
+      expect(await queue.turnedAwayAtJoinAddress(sale, 'b4')).toBe(0);
+      expect(await queue.turnedAwayAtJoinAddress(sale, 'b3')).toBe(0);
+      expect(await queue.turnedAwayAtJoinAddress(newSale(), 'b1')).toBe(0);
     });
 
     it('admits 2,000 users who joined in random order strictly in ticket order, each once, at the pace set', async () => {

@@ -11,3 +11,4 @@ export * from './analytics/analytics.projection';
 export * from './analytics/analytics-queries';
 export * from './analytics/pipeline-policy';
 export * from './analytics/rejection-log';
+export * from './analytics/room-waits';

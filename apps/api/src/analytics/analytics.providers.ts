@@ -1,7 +1,7 @@
 import { Provider } from '@nestjs/common';
 import { OverloadShedder } from '@flash/access';
 import { EventStore } from '@flash/event-store';
-import { AnalyticsQueries, DocumentStore, PipelineRunner, ProjectionHost, RejectionLog } from '@flash/read-models';
+import { AnalyticsQueries, DocumentStore, PipelineRunner, ProjectionHost, RejectionLog, RoomWaitLog } from '@flash/read-models';
 import { Clock, CLOCK } from '@flash/command-side';
 import { analyticsProjectionHost, APP_CONFIG, AppConfig, EVENT_STORE, Logger, LOGGER, openDocumentStore, openPipelineRunner } from '@flash/runtime';
 
@@ -25,14 +25,22 @@ export const analyticsProviders: Provider[] = [
     inject: [APP_CONFIG, DOCUMENT_STORE, LOGGER],
   },
   { provide: RejectionLog, useFactory: (docs: DocumentStore) => new RejectionLog(docs), inject: [DOCUMENT_STORE] },
+  { provide: RoomWaitLog, useFactory: (docs: DocumentStore) => new RoomWaitLog(docs), inject: [DOCUMENT_STORE] },
   {
     provide: AnalyticsQueries,
-    useFactory: (docs: DocumentStore, host: ProjectionHost, rejections: RejectionLog, pipelines: PipelineRunner, config: AppConfig) =>
-      new AnalyticsQueries(docs, host, rejections, pipelines, {
-        maxRows: config.analyticsMaxRows,
-        maxTimeMs: config.analyticsMaxTimeMs,
-        maxBytes: config.analyticsMaxBytes,
-      }),
-    inject: [DOCUMENT_STORE, ANALYTICS_HOST, RejectionLog, PIPELINE_RUNNER, APP_CONFIG],
+    useFactory: (docs: DocumentStore, host: ProjectionHost, rejections: RejectionLog, pipelines: PipelineRunner, config: AppConfig, roomWaits: RoomWaitLog) =>
+      new AnalyticsQueries(
+        docs,
+        host,
+        rejections,
+        pipelines,
+        {
+          maxRows: config.analyticsMaxRows,
+          maxTimeMs: config.analyticsMaxTimeMs,
+          maxBytes: config.analyticsMaxBytes,
+        },
+        roomWaits,
+      ),
+    inject: [DOCUMENT_STORE, ANALYTICS_HOST, RejectionLog, PIPELINE_RUNNER, APP_CONFIG, RoomWaitLog],
   },
 ];

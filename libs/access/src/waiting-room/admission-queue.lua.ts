@@ -3,7 +3,8 @@
  *   users   hash   userId → "seq:joinedAt:admittedAt" (admittedAt 0 while waiting)
  *   waiting zset   userId scored by seq: the line, in ticket order
  *   seq     string the last ticket number
- *   ips     hash   ip key → new tickets taken
+ *   ips     hash   ip key → new tickets taken; "ip key!refused" → new tickets refused (ip-limited)
+ *   from    hash   userId → the ip key their ticket was taken from
  *   pace    string the earliest time the next admission may happen
  */
 
@@ -23,7 +24,7 @@ local function live(users, waiting, user, now, ttl)
 end
 `;
 
-/** KEYS users, waiting, seq, ips, pace; ARGV userId, ipKey, now, admittedTtlMs, maxTicketsPerIp, retainMs. */
+/** KEYS users, waiting, seq, ips, pace, from; ARGV userId, ipKey, now, admittedTtlMs, maxTicketsPerIp, retainMs. */
 export const JOIN_LUA = `${LIVE}
 local now = tonumber(ARGV[3])
 local found = live(KEYS[1], KEYS[2], ARGV[1], now, tonumber(ARGV[4]))
@@ -31,7 +32,10 @@ if found then return found end
 local maxPerIp = tonumber(ARGV[5])
 if maxPerIp > 0 then
   local taken = tonumber(redis.call('HGET', KEYS[4], ARGV[2]) or '0')
-  if taken >= maxPerIp then return {'ip-limited'} end
+  if taken >= maxPerIp then
+    redis.call('HINCRBY', KEYS[4], ARGV[2] .. '!refused', 1)
+    return {'ip-limited'}
+  end
   redis.call('HINCRBY', KEYS[4], ARGV[2], 1)
 end
 if redis.call('ZCARD', KEYS[2]) == 0 then
@@ -41,7 +45,8 @@ end
 local seq = redis.call('INCR', KEYS[3])
 redis.call('HSET', KEYS[1], ARGV[1], seq .. ':' .. ARGV[3] .. ':0')
 redis.call('ZADD', KEYS[2], seq, ARGV[1])
-for i = 1, 4 do redis.call('PEXPIRE', KEYS[i], ARGV[6]) end
+redis.call('HSET', KEYS[6], ARGV[1], ARGV[2])
+for _, i in ipairs({1, 2, 3, 4, 6}) do redis.call('PEXPIRE', KEYS[i], ARGV[6]) end
 return {'waiting', tostring(seq), ARGV[3], tostring(redis.call('ZRANK', KEYS[2], ARGV[1]) + 1)}
 `;
 
@@ -82,4 +87,11 @@ while nextAt <= now do
 end
 redis.call('SET', KEYS[3], string.format('%.3f', nextAt), 'PX', ARGV[4])
 return out
+`;
+
+/** KEYS from, ips; ARGV userId. The refusals counted against the address the user's ticket was taken from. */
+export const TURNED_AWAY_LUA = `
+local ip = redis.call('HGET', KEYS[1], ARGV[1])
+if not ip then return 0 end
+return tonumber(redis.call('HGET', KEYS[2], ip .. '!refused') or '0')
 `;

@@ -71,5 +71,10 @@ export interface AdmissionQueue {
   admit(request: AdmitRequest): Promise<Admission[]>;
   /** How many are waiting. */
   length(saleId: string): Promise<number>;
+  /**
+   * How many new tickets the address `userId` took their ticket from has been refused (ip-limited) for the sale: more
+   * accounts asking from one address than it may hold tickets is a farm's mark, not a household's. 0 without a ticket.
+   */
+  turnedAwayAtJoinAddress(saleId: string, userId: string): Promise<number>;
   close(): Promise<void>;
 }

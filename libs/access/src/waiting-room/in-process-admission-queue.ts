@@ -16,6 +16,10 @@ interface Line {
   /** The earliest time the next admission may happen (the pace's "theoretical arrival time"). */
   nextAt: number;
   readonly ticketsPerIp: Map<string, number>;
+  /** New tickets refused per address (ip-limited). */
+  readonly refusedPerIp: Map<string, number>;
+  /** The address each ticket was taken from. */
+  readonly joinedFrom: Map<string, string>;
 }
 
 /** The line in this process's memory (one api process, embedded mode): the Redis adapter's twin. */
@@ -28,13 +32,17 @@ export class InProcessAdmissionQueue implements AdmissionQueue {
     if (live) return Promise.resolve(live);
     if (request.maxTicketsPerIp > 0) {
       const taken = line.ticketsPerIp.get(request.ipKey) ?? 0;
-      if (taken >= request.maxTicketsPerIp) return Promise.resolve({ kind: 'ip-limited' });
+      if (taken >= request.maxTicketsPerIp) {
+        line.refusedPerIp.set(request.ipKey, (line.refusedPerIp.get(request.ipKey) ?? 0) + 1);
+        return Promise.resolve({ kind: 'ip-limited' });
+      }
       line.ticketsPerIp.set(request.ipKey, taken + 1);
     }
     // The first in an empty line starts the pace: the time the line stood empty is no credit.
     if (line.head >= line.waiting.length) line.nextAt = Math.max(line.nextAt, request.now);
     const entry: Entry = { seq: ++line.lastSeq, joinedAt: request.now, admittedAt: 0 };
     line.users.set(request.userId, entry);
+    line.joinedFrom.set(request.userId, request.ipKey);
     line.waiting.push({ userId: request.userId, seq: entry.seq });
     return Promise.resolve({ kind: 'waiting', seq: entry.seq, joinedAt: entry.joinedAt, position: line.waiting.length - line.head });
   }
@@ -75,6 +83,12 @@ export class InProcessAdmissionQueue implements AdmissionQueue {
     return Promise.resolve(line ? line.waiting.length - line.head : 0);
   }
 
+  turnedAwayAtJoinAddress(saleId: string, userId: string): Promise<number> {
+    const line = this.lines.get(saleId);
+    const ipKey = line?.joinedFrom.get(userId);
+    return Promise.resolve(line && ipKey !== undefined ? (line.refusedPerIp.get(ipKey) ?? 0) : 0);
+  }
+
   close(): Promise<void> {
     this.lines.clear();
     return Promise.resolve();
@@ -82,7 +96,7 @@ export class InProcessAdmissionQueue implements AdmissionQueue {
 
   private line(saleId: string): Line {
     let line = this.lines.get(saleId);
-    if (!line) this.lines.set(saleId, (line = { lastSeq: 0, users: new Map(), waiting: [], head: 0, nextAt: 0, ticketsPerIp: new Map() }));
+    if (!line) this.lines.set(saleId, (line = { lastSeq: 0, users: new Map(), waiting: [], head: 0, nextAt: 0, ticketsPerIp: new Map(), refusedPerIp: new Map(), joinedFrom: new Map() }));
     return line;
   }
 

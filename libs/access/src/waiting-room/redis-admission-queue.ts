@@ -1,6 +1,6 @@
 import Redis, { RedisOptions } from 'ioredis';
 import { Admission, AdmissionQueue, AdmitRequest, JoinOutcome, JoinRequest, LivePlace, NoPlace } from './admission-queue.port';
-import { ADMIT_LUA, JOIN_LUA, PLACE_LUA } from './admission-queue.lua';
+import { ADMIT_LUA, JOIN_LUA, PLACE_LUA, TURNED_AWAY_LUA } from './admission-queue.lua';
 
 /** How long the pace key outlives its last admission: long enough for any pause in a sale, short enough to vanish. */
 const PACE_RETAIN_MS = 24 * 3_600_000;
@@ -12,12 +12,14 @@ const keysOf = (saleId: string) => ({
   seq: `waiting-room:{${saleId}}:seq`,
   ips: `waiting-room:{${saleId}}:ips`,
   pace: `waiting-room:{${saleId}}:pace`,
+  from: `waiting-room:{${saleId}}:from`,
 });
 
 type Reply = string[];
 
 interface WaitingRoomCommands {
-  waitingRoomJoin(users: string, waiting: string, seq: string, ips: string, pace: string, ...args: string[]): Promise<Reply>;
+  waitingRoomJoin(users: string, waiting: string, seq: string, ips: string, pace: string, from: string, ...args: string[]): Promise<Reply>;
+  waitingRoomTurnedAway(from: string, ips: string, userId: string): Promise<number>;
   waitingRoomPlace(users: string, waiting: string, ...args: string[]): Promise<Reply>;
   waitingRoomAdmit(waiting: string, users: string, pace: string, ...args: string[]): Promise<Reply>;
 }
@@ -39,7 +41,8 @@ export class RedisAdmissionQueue implements AdmissionQueue {
   static connect(url: string, options: RedisOptions = {}): RedisAdmissionQueue {
     const redis = new Redis(url, { maxRetriesPerRequest: 1, ...options }) as Redis & WaitingRoomCommands;
     // defineCommand sends EVALSHA and falls back to EVAL on NOSCRIPT.
-    redis.defineCommand('waitingRoomJoin', { numberOfKeys: 5, lua: JOIN_LUA });
+    redis.defineCommand('waitingRoomJoin', { numberOfKeys: 6, lua: JOIN_LUA });
+    redis.defineCommand('waitingRoomTurnedAway', { numberOfKeys: 2, lua: TURNED_AWAY_LUA });
     redis.defineCommand('waitingRoomPlace', { numberOfKeys: 2, lua: PLACE_LUA });
     redis.defineCommand('waitingRoomAdmit', { numberOfKeys: 3, lua: ADMIT_LUA });
     return new RedisAdmissionQueue(redis);
@@ -47,7 +50,7 @@ export class RedisAdmissionQueue implements AdmissionQueue {
 
   async join(r: JoinRequest): Promise<JoinOutcome> {
     const k = keysOf(r.saleId);
-    const reply = await this.redis.waitingRoomJoin(k.users, k.waiting, k.seq, k.ips, k.pace, r.userId, r.ipKey, String(r.now), String(r.admittedTtlMs), String(r.maxTicketsPerIp), String(r.retainMs));
+    const reply = await this.redis.waitingRoomJoin(k.users, k.waiting, k.seq, k.ips, k.pace, k.from, r.userId, r.ipKey, String(r.now), String(r.admittedTtlMs), String(r.maxTicketsPerIp), String(r.retainMs));
     if (reply[0] === 'ip-limited') return { kind: 'ip-limited' };
     return placeOf(reply) as LivePlace;
   }
@@ -66,6 +69,11 @@ export class RedisAdmissionQueue implements AdmissionQueue {
       admitted.push({ userId: reply[i] as string, seq: Number(reply[i + 1]), joinedAt: Number(reply[i + 2]), admittedAt: now });
     }
     return admitted;
+  }
+
+  turnedAwayAtJoinAddress(saleId: string, userId: string): Promise<number> {
+    const k = keysOf(saleId);
+    return this.redis.waitingRoomTurnedAway(k.from, k.ips, userId);
   }
 
   length(saleId: string): Promise<number> {

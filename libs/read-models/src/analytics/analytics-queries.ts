@@ -4,6 +4,7 @@ import { ProjectionHost } from '../projection-host';
 import { BUYERS, ORDERS, SALE_SUMMARY, SALE_TIMELINE } from './analytics.projection';
 import { checkPipeline, PipelineRefused } from './pipeline-policy';
 import { REJECTIONS, RejectionLog } from './rejection-log';
+import { RoomWaitLog, RoomWaitSummary } from './room-waits';
 
 /** What `POST /analytics/query` may name. */
 export const QUERYABLE_COLLECTIONS: readonly string[] = [ORDERS, SALE_SUMMARY, SALE_TIMELINE, BUYERS, REJECTIONS];
@@ -25,6 +26,8 @@ export interface SaleSummary {
   readonly uniqueBuyers: number;
   readonly revenue: number;
   readonly rejections: Record<string, number>;
+  /** A sale with its waiting room on, once someone was admitted: how many, and how long they waited (ticket to admission). */
+  readonly waitingRoom?: RoomWaitSummary;
   readonly projectionPosition: number;
 }
 
@@ -50,12 +53,14 @@ export class AnalyticsQueries {
     private readonly rejections: RejectionLog,
     private readonly pipelines: PipelineRunner,
     private readonly limits: PipelineLimits,
+    private readonly roomWaits?: RoomWaitLog,
   ) {}
 
   async summary(saleId: string): Promise<SaleSummary | undefined> {
     const position = this.host.progress().position;
     const doc = await this.docs.get(this.host.collection(SALE_SUMMARY), saleId);
     if (!doc) return undefined;
+    const waitingRoom = await this.roomWaits?.summary(saleId, INTERNAL_LIMITS);
     return {
       saleId,
       totalStock: num(doc.totalStock),
@@ -70,6 +75,7 @@ export class AnalyticsQueries {
       uniqueBuyers: num(doc.uniqueBuyers),
       revenue: num(doc.revenue),
       rejections: await this.rejectionCounts(saleId),
+      ...(waitingRoom ? { waitingRoom } : {}),
       projectionPosition: position,
     };
   }

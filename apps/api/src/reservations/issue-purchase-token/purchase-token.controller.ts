@@ -53,7 +53,7 @@ export class PurchaseTokenController {
   @PurchaseRoute('access')
   @ApiOkResponse({ type: PurchaseAccessSchema })
   @ApiAcceptedResponse({ type: QueueEntrySchema, description: "the sale's waiting room is on: a place in line instead of a token" })
-  @Refuses('NOT_FOUND', 'SALE_NOT_STARTED', 'SALE_ENDED', 'SOLD_OUT')
+  @Refuses('NOT_FOUND', 'SALE_NOT_STARTED', 'SALE_ENDED', 'SOLD_OUT', 'BLOCKED', 'RATE_LIMITED')
   async access(
     @Param('id') saleId: string,
     @CurrentPrincipal() principal: Principal,

@@ -13,14 +13,15 @@ export class PurchaseProof {
     private readonly challenges: ProofOfWork,
   ) {}
 
-  async check(sale: SaleDefinition, userId: string, purchaseToken: string, challengeAnswer: string | undefined, now: number): Promise<void> {
+  /** `receivedAt`: when the request arrived, which the challenge's minimum solve time is measured to (ProofOfWork.verify). */
+  async check(sale: SaleDefinition, userId: string, purchaseToken: string, challengeAnswer: string | undefined, now: number, receivedAt: number = now): Promise<void> {
     // The one place the waiting room binds the purchase: a room-on sale takes only tokens issued on admission.
     const route = sale.waitingRoom?.enabled === true ? 'admitted' : 'direct';
     if (!this.tokens.verify(purchaseToken, userId, sale.saleId, now, route)) {
       throw new DomainError('INVALID_PURCHASE_TOKEN', 'the purchase token is missing, expired, or not for this user and sale');
     }
     if (sale.challenge !== 'pow') return;
-    const verdict = await this.challenges.verify(challengeAnswer, userId, sale.saleId, now);
+    const verdict = await this.challenges.verify(challengeAnswer, userId, sale.saleId, now, receivedAt);
     if (!verdict.ok) throw new DomainError('CHALLENGE_FAILED', verdict.reason);
   }
 }

@@ -94,6 +94,7 @@ const setUp = ({ throttleHotSpots = false } = {}) => {
     hotSpots,
     counters,
     logger,
+    { now: () => now },
   );
   const requestTo = (saleId = 'sale-1', headers: Record<string, string> = {}): PurchaseRequest => ({
     id: 'request-1',
@@ -131,6 +132,21 @@ const codeOf = (payload: string): string => (JSON.parse(payload) as { error: { c
 const closable = () => new EventEmitter();
 
 describe('ReservationPipeline', () => {
+  it("stamps the request's arrival before the checks, so a slow server's own waits never count as the buyer's solve time", async () => {
+    const t = setUp();
+    const arrival = t.advance(0);
+    // Authentication took a while (an identity provider's token seen for the first time): the server's time, not the buyer's.
+    const verify = (t.pipeline as unknown as { jwt: { verify: () => unknown } }).jwt;
+    const original = verify.verify;
+    verify.verify = () => (t.advance(5000), { userId: 'buyer-1', roles: [] });
+    try {
+      expect((await t.pipeline.answer(t.requestTo(), BODY)).status).toBe(201);
+    } finally {
+      verify.verify = original;
+    }
+    expect(t.commands.map((c) => c.receivedAt)).toEqual([arrival]);
+  });
+
   it('answers a reservation 201 with the security headers, remembers its key and counts the request', async () => {
     const t = setUp();
     const { status, headers, payload } = await t.pipeline.answer(t.requestTo(), BODY);

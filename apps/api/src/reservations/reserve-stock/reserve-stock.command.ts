@@ -28,6 +28,8 @@ export class ReserveStockCommand extends Command<ReservationResult> {
     readonly challengeAnswer: string | undefined,
     /** The HTTP request's id (X-Request-Id): the correlationId of the events this reservation appends. */
     readonly requestId: string,
+    /** When the request arrived (the server's clock), before any of the server's own queueing: what a proof's solve time is measured to. */
+    readonly receivedAt?: number,
   ) {
     super();
   }

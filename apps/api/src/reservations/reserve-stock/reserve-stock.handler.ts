@@ -53,7 +53,7 @@ export class ReserveStockHandler implements ICommandHandler<ReserveStockCommand>
     if (sale.closed || now >= endsAt) throw new SaleEnded(cmd.saleId);
     // Once sold out, most of the crowd is answered here: no token HMAC, no id derivation, no gate call.
     if (this.gate.knownSoldOut(cmd.saleId, now)) throw new SoldOut(cmd.saleId);
-    await this.proof.check(sale.definition, cmd.userId, cmd.purchaseToken, cmd.challengeAnswer, now);
+    await this.proof.check(sale.definition, cmd.userId, cmd.purchaseToken, cmd.challengeAnswer, now, cmd.receivedAt ?? now);
     if (cmd.quantity > perUserLimit) throw new InvalidCommand(`quantity must be in 1..${perUserLimit}`);
     const inventory = await this.inventories.forSale(cmd.saleId);
     const reservationId = reservationIdFor(cmd.saleId, cmd.userId, cmd.idempotencyKey);

@@ -27,7 +27,7 @@ export class QueueController {
   @Authenticated()
   @PurchaseRoute('access')
   @ApiOkResponse({ schema: { oneOf: [{ $ref: getSchemaPath(QueuePositionSchema) }, { $ref: getSchemaPath(AdmittedAccessSchema) }] } })
-  @Refuses('NOT_FOUND', 'SALE_ENDED', 'SOLD_OUT')
+  @Refuses('NOT_FOUND', 'SALE_ENDED', 'SOLD_OUT', 'BLOCKED')
   status(@Param('id') saleId: string, @Param('ticket') ticket: string, @CurrentPrincipal() principal: Principal): Promise<QueuePosition | object> {
     return this.room.status(saleId, ticket, principal.userId);
   }

@@ -1,6 +1,7 @@
 import { AdmissionRate, InProcessAdmissionQueue, OverloadShedder, QueueTickets } from '@flash/access';
 import { SaleDefinition } from '@flash/domain';
 import { Inventories, SaleCatalogue } from '@flash/command-side';
+import { DocumentStore, RoomWaitLog } from '@flash/read-models';
 import { AppConfig, Logger } from '@flash/runtime';
 import { HotPathCounters } from '../../metrics/hot-path-counters';
 import { WaitingRoomMetrics } from '../../metrics/waiting-room-metrics';
@@ -27,11 +28,12 @@ const definition: SaleDefinition = {
 };
 
 /** A WaitingRoom on fakes: a clock the test moves, stock the test sets, back-end signals the test sets. */
-const roomWorld = () => {
+const roomWorld = (config: Partial<AppConfig> = {}) => {
   const world = { now: T0, available: 10, eventLoopDelayMs: 0 };
   const catalogue = new SaleCatalogue();
   catalogue.apply({ type: 'SaleScheduled', data: { ...definition, scheduledAt: T0 - 5000 } } as never);
   const counters = new HotPathCounters();
+  const waits = new RoomWaitLog({} as DocumentStore);
   const grants = { grant: (sale: SaleDefinition, userId: string) => Promise.resolve({ purchaseToken: `token-${userId}`, expiresAt: new Date(T0).toISOString() }) };
   const room = new WaitingRoom(
     new InProcessAdmissionQueue(),
@@ -48,11 +50,12 @@ const roomWorld = () => {
     counters,
     { status: () => undefined } as unknown as SagaHost,
     new WaitingRoomMetrics(counters),
+    waits,
     { now: () => world.now },
-    { accessLimits: false, waitingRoomTicketsPerIp: 50 } as AppConfig,
+    { accessLimits: false, waitingRoomTicketsPerIp: 50, ...config } as AppConfig,
     { warn: () => undefined } as unknown as Logger,
   );
-  return { world, room, counters };
+  return { world, room, counters, waits };
 };
 
 const ticketOf = async (room: WaitingRoom, userId: string): Promise<string> => {
@@ -72,6 +75,24 @@ describe('WaitingRoom', () => {
     expect(await room.status('sale-1', tickets[2] as string, 'c')).toMatchObject({ purchaseToken: 'token-c' });
     expect(await room.status('sale-1', tickets[3] as string, 'd')).toEqual({ position: 1, estimatedWaitMs: 10 });
     await expect(room.status('sale-1', tickets[3] as string, 'a')).rejects.toMatchObject({ code: 'NOT_FOUND' });
+  });
+
+  it("hands no purchase token to a ticket from an address refused as many new tickets as it may hold (a farm's mark)", async () => {
+    const { world, room } = roomWorld({ accessLimits: true, waitingRoomTicketsPerIp: 2 });
+    const join = (user: string, ip: string) => room.enter(definition, user, ip, T0);
+    const farmTickets = [];
+    for (const bot of ['bot-1', 'bot-2']) farmTickets.push(((await join(bot, '203.0.113.9')).body as { queueTicket: string }).queueTicket);
+    const home = ((await join('human', '10.0.0.2')).body as { queueTicket: string }).queueTicket;
+    // Turned away once: still a household that asked again with a third account, maybe.
+    await expect(join('bot-3', '203.0.113.9')).rejects.toMatchObject({ code: 'RATE_LIMITED' });
+    world.now += 1000;
+    await room.admitDue();
+    expect(await room.status('sale-1', farmTickets[0] as string, 'bot-1')).toMatchObject({ purchaseToken: 'token-bot-1' });
+    // Turned away twice (as many as it may hold): its tickets, taken before, buy nothing; the household's still does.
+    await expect(join('bot-4', '203.0.113.9')).rejects.toMatchObject({ code: 'RATE_LIMITED' });
+    await expect(room.status('sale-1', farmTickets[1] as string, 'bot-2')).rejects.toMatchObject({ code: 'BLOCKED' });
+    await expect(join('bot-1', '203.0.113.9')).rejects.toMatchObject({ code: 'BLOCKED' });
+    expect(await room.status('sale-1', home, 'human')).toMatchObject({ purchaseToken: 'token-human' });
   });
 
   it('stops admitting once the sale is sold out and answers SOLD_OUT to everyone still waiting', async () => {
