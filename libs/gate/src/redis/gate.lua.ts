@@ -10,9 +10,9 @@
  *
  * The answer is a table of integers, one per item (see ADMIT_REPLY): the cheapest reply to build in Lua, to send
  * and to parse. The terms are read once per batch (an absent meta hash, i.e. a sale never loaded or lost with
- * Redis, answers NOT_LOADED for every item); each shard's count and each buyer's count is read at most once, then
- * kept in Lua tables, where later items see earlier items' effects; the writes are gathered into one HSET per hash
- * at the end. Nothing can run between those reads and writes (the script is atomic), so the end state is the one
+ * Redis, answers NOT_LOADED for every item), the items' holds and buyers' counts with one HMGET each, each shard's
+ * count at most once; all of them are then kept in Lua tables, where later items see earlier items' effects (the
+ * tables are asked first); the writes are gathered into one HSET per hash at the end. Nothing can run between those reads and writes (the script is atomic), so the end state is the one
  * per-item writes would leave, and a script error (none is expected past the first HMGET) comes before any write.
  * Counts are written as integers' decimal digits (string.format), as HINCRBY would leave them; quantities as the
  * caller sent them.
@@ -26,13 +26,20 @@ if not meta[1] then
   return out
 end
 local startsAt, endsAt, limit, shards = tonumber(meta[1]), tonumber(meta[2]), tonumber(meta[3]), tonumber(meta[4])
+local rids, buyers = {}, {}
+for i = 1, n do
+  buyers[i] = ARGV[i * 6 - 5]
+  rids[i] = ARGV[i * 6 - 4]
+end
+local heldBefore = redis.call('HMGET', KEYS[4], unpack(rids))
+local usedBefore = redis.call('HMGET', KEYS[3], unpack(buyers))
 local stock, stockDirty = {}, {}
 local used, usedDirty = {}, {}
 local newHolds, holdArgs = {}, {}
 for i = 1, n do
   local b = (i - 1) * 6
-  local user, rid = ARGV[b + 1], ARGV[b + 2]
-  local held = newHolds[rid] or redis.call('HGET', KEYS[4], rid)
+  local user, rid = buyers[i], rids[i]
+  local held = newHolds[rid] or heldBefore[i]
   local now = tonumber(ARGV[b + 4])
   if held then
     out[i] = -10 - tonumber(string.match(held, '^(%d+):'))
@@ -44,7 +51,7 @@ for i = 1, n do
     local qty = tonumber(ARGV[b + 3])
     local u = used[user]
     if u == nil then
-      u = tonumber(redis.call('HGET', KEYS[3], user) or '0')
+      u = tonumber(usedBefore[i] or '0')
       used[user] = u
     end
     if u + qty > limit then
