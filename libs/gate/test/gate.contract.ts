@@ -141,6 +141,72 @@ export function gateContract(name: string, open: () => Promise<EligibilityGate>)
       expect(await gate.inspect(s.saleId)).toEqual({ available: [1, 0], users: { u2: 1 }, holds: 1 });
     });
 
+    it('decides the admits called in one turn in call order, each answered on its own', async () => {
+      const s = snapshot({ available: [2, 1], perUserLimit: 2 });
+      await gate.load(s);
+      // No await between the calls: a batching adapter sends them together; the answers must be those of one by one.
+      const verdicts = await Promise.all([
+        gate.admit(admitOf(s.saleId, 'u1', 'r1')),
+        gate.admit(admitOf(s.saleId, 'u1', 'r1')),
+        gate.admit(admitOf(s.saleId, 'u1', 'r2')),
+        gate.admit(admitOf(s.saleId, 'u1', 'r3')),
+        gate.admit(admitOf(s.saleId, 'u2', 'r4', 2)),
+        gate.admit(admitOf(s.saleId, 'u2', 'r5')),
+        gate.admit({ ...admitOf(s.saleId, 'u3', 'r6'), takeStock: false }),
+        gate.admit(admitOf(s.saleId, 'u4', 'r7', 1, T0 - 1)),
+        gate.admit(admitOf(s.saleId, 'u1', 'r2', 1, s.endsAt)),
+        gate.admit(admitOf(s.saleId, 'u4', 'r8')),
+      ]);
+      expect(verdicts).toEqual([
+        { kind: 'admitted', shard: 0 },
+        { kind: 'known', shard: 0 },
+        { kind: 'admitted', shard: 0 },
+        { kind: 'refused', code: 'LIMIT_EXCEEDED' },
+        { kind: 'refused', code: 'SOLD_OUT' },
+        { kind: 'admitted', shard: 1 },
+        { kind: 'refused', code: 'SOLD_OUT' },
+        { kind: 'refused', code: 'SALE_NOT_STARTED' },
+        { kind: 'known', shard: 0 },
+        { kind: 'refused', code: 'SOLD_OUT' },
+      ]);
+      expect(await gate.inspect(s.saleId)).toEqual({ available: [0, 0], users: { u1: 2, u2: 1 }, holds: 3 });
+    });
+
+    it('decides each sale of a turn that mixes sales on its own', async () => {
+      const a = snapshot({ available: [1], perUserLimit: 1 });
+      const b = snapshot({ available: [0, 2], perUserLimit: 1 });
+      await gate.load(a);
+      await gate.load(b);
+      const verdicts = await Promise.all([
+        gate.admit(admitOf(a.saleId, 'u1', 'r1')),
+        gate.admit(admitOf(b.saleId, 'u1', 'r1')),
+        gate.admit(admitOf('never-loaded', 'u1', 'r1')),
+        gate.admit(admitOf(a.saleId, 'u2', 'r2')),
+        gate.admit(admitOf(b.saleId, 'u2', 'r2')),
+        gate.admit(admitOf(b.saleId, 'u1', 'r3')),
+        gate.admit(admitOf(a.saleId, 'u1', 'r1')),
+      ]);
+      expect(verdicts).toEqual([
+        { kind: 'admitted', shard: 0 },
+        { kind: 'admitted', shard: 1 },
+        { kind: 'not-loaded' },
+        { kind: 'refused', code: 'SOLD_OUT' },
+        { kind: 'admitted', shard: 1 },
+        { kind: 'refused', code: 'LIMIT_EXCEEDED' },
+        { kind: 'known', shard: 0 },
+      ]);
+      expect(await gate.inspect(a.saleId)).toEqual({ available: [0], users: { u1: 1 }, holds: 1 });
+      expect(await gate.inspect(b.saleId)).toEqual({ available: [0, 0], users: { u1: 1, u2: 1 }, holds: 2 });
+    });
+
+    it('decides an admit before a release called after it in the same turn', async () => {
+      const s = snapshot({ available: [1, 0] });
+      await gate.load(s);
+      const [verdict] = await Promise.all([gate.admit(admitOf(s.saleId, 'u1', 'r1')), gate.release(s.saleId, 'r1')]);
+      expect(verdict).toEqual({ kind: 'admitted', shard: 0 });
+      expect(await gate.inspect(s.saleId)).toEqual({ available: [1, 0], users: {}, holds: 0 });
+    });
+
     it('admits exactly the stock under 1,000 concurrent attempts', async () => {
       const s = snapshot({ available: [50, 50, 50, 50], perUserLimit: 1 });
       await gate.load(s);

@@ -1,44 +1,110 @@
 /**
- * The gate's decision as one Lua script: it runs atomically inside Redis, so check-and-decrement can never
- * interleave with another instance's. KEYS: meta, available, users, holds. ARGV: userId, reservationId, quantity,
- * now, startShard, takeStock ('1' or '0'). A hold is stored as "shard:quantity:taken:userId". Running it twice for
- * one reservation id answers KNOWN the second time: no second effect, which matters because a client may resend a
- * command after a reconnect.
+ * The gate's decisions as one Lua script: it runs atomically inside Redis, so check-and-decrement can never
+ * interleave with another instance's. It decides a BATCH of admits for one sale (its keys share a hash tag, so a
+ * batch stays valid on a Redis Cluster), item after item, in order, each with the answer it would get alone at that
+ * point: the adapter sends the admits of one event-loop turn as one call. KEYS: meta, available, users, holds.
+ * ARGV, six per item, item after item: userId, reservationId, quantity, now, startShard, takeStock ('1' or '0').
+ * A hold is stored as "shard:quantity:taken:userId". Admitting one reservation id twice (in one batch or in two)
+ * answers KNOWN the second time: no second effect, which matters because a client may resend a command after a
+ * reconnect.
  *
- * The answer is one integer (see ADMIT_REPLY), not a table: it is the cheapest reply to build in Lua, to send and to
- * parse. The hot path is seven commands: HMGET of the terms (an absent meta hash, i.e. a sale never loaded or lost
- * with Redis, answers all nils: NOT_LOADED), the hold, the buyer's count, the first shard with stock, then three
- * writes. The quantity is written as the caller sent it (a positive integer's decimal digits) and a shard number is
- * formatted once: Redis formats every Lua number it is handed as a command argument.
+ * The answer is a table of integers, one per item (see ADMIT_REPLY): the cheapest reply to build in Lua, to send
+ * and to parse. The terms are read once per batch (an absent meta hash, i.e. a sale never loaded or lost with
+ * Redis, answers NOT_LOADED for every item), the items' holds and buyers' counts with one HMGET each, each shard's
+ * count at most once; all of them are then kept in Lua tables, where later items see earlier items' effects (the
+ * tables are asked first); the writes are gathered into one HSET per hash at the end. Nothing can run between those reads and writes (the script is atomic), so the end state is the one
+ * per-item writes would leave, and a script error (none is expected past the first HMGET) comes before any write.
+ * Counts are written as integers' decimal digits (string.format), as HINCRBY would leave them; quantities as the
+ * caller sent them.
  */
 export const ADMIT_LUA = `
+local out = {}
+local n = #ARGV / 6
 local meta = redis.call('HMGET', KEYS[1], 'startsAt', 'endsAt', 'perUserLimit', 'shards')
-if not meta[1] then return -1 end
-local held = redis.call('HGET', KEYS[4], ARGV[2])
-if held then return -10 - tonumber(string.match(held, '^(%d+):')) end
-local now = tonumber(ARGV[4])
-if now < tonumber(meta[1]) then return -4 end
-if now >= tonumber(meta[2]) then return -5 end
-local qty = tonumber(ARGV[3])
-local used = tonumber(redis.call('HGET', KEYS[3], ARGV[1]) or '0')
-if used + qty > tonumber(meta[3]) then return -3 end
-local shards = tonumber(meta[4])
-local start = tonumber(ARGV[5])
-for i = 0, shards - 1 do
-  local shard = (start + i) % shards
-  local field = tostring(shard)
-  if tonumber(redis.call('HGET', KEYS[2], field) or '0') >= qty then
-    if ARGV[6] == '1' then redis.call('HINCRBY', KEYS[2], field, '-' .. ARGV[3]) end
-    redis.call('HINCRBY', KEYS[3], ARGV[1], ARGV[3])
-    redis.call('HSET', KEYS[4], ARGV[2], field .. ':' .. ARGV[3] .. ':' .. ARGV[6] .. ':' .. ARGV[1])
-    return shard
+if not meta[1] then
+  for i = 1, n do out[i] = -1 end
+  return out
+end
+local startsAt, endsAt, limit, shards = tonumber(meta[1]), tonumber(meta[2]), tonumber(meta[3]), tonumber(meta[4])
+local rids, buyers = {}, {}
+for i = 1, n do
+  buyers[i] = ARGV[i * 6 - 5]
+  rids[i] = ARGV[i * 6 - 4]
+end
+local heldBefore = redis.call('HMGET', KEYS[4], unpack(rids))
+local usedBefore = redis.call('HMGET', KEYS[3], unpack(buyers))
+local stock, stockDirty = {}, {}
+local used, usedDirty = {}, {}
+local newHolds, holdArgs = {}, {}
+for i = 1, n do
+  local b = (i - 1) * 6
+  local user, rid = buyers[i], rids[i]
+  local held = newHolds[rid] or heldBefore[i]
+  local now = tonumber(ARGV[b + 4])
+  if held then
+    out[i] = -10 - tonumber(string.match(held, '^(%d+):'))
+  elseif now < startsAt then
+    out[i] = -4
+  elseif now >= endsAt then
+    out[i] = -5
+  else
+    local qty = tonumber(ARGV[b + 3])
+    local u = used[user]
+    if u == nil then
+      u = tonumber(usedBefore[i] or '0')
+      used[user] = u
+    end
+    if u + qty > limit then
+      out[i] = -3
+    else
+      out[i] = -2
+      local start = tonumber(ARGV[b + 5])
+      for j = 0, shards - 1 do
+        local shard = (start + j) % shards
+        local field = tostring(shard)
+        local a = stock[field]
+        if a == nil then
+          a = tonumber(redis.call('HGET', KEYS[2], field) or '0')
+          stock[field] = a
+        end
+        if a >= qty then
+          if ARGV[b + 6] == '1' then
+            stock[field] = a - qty
+            stockDirty[field] = true
+          end
+          used[user] = u + qty
+          usedDirty[user] = true
+          held = field .. ':' .. ARGV[b + 3] .. ':' .. ARGV[b + 6] .. ':' .. user
+          newHolds[rid] = held
+          holdArgs[#holdArgs + 1] = rid
+          holdArgs[#holdArgs + 1] = held
+          out[i] = shard
+          break
+        end
+      end
+    end
   end
 end
-return -2
+if #holdArgs > 0 then
+  local args = {}
+  for field in pairs(stockDirty) do
+    args[#args + 1] = field
+    args[#args + 1] = string.format('%d', stock[field])
+  end
+  if #args > 0 then redis.call('HSET', KEYS[2], unpack(args)) end
+  args = {}
+  for user in pairs(usedDirty) do
+    args[#args + 1] = user
+    args[#args + 1] = string.format('%d', used[user])
+  end
+  redis.call('HSET', KEYS[3], unpack(args))
+  redis.call('HSET', KEYS[4], unpack(holdArgs))
+end
+return out
 `;
 
 /**
- * ADMIT_LUA's integer answer: a shard (≥ 0) when admitted there; KNOWN_BASE − shard (≤ −10) when this reservation
+ * ADMIT_LUA's answer per item: a shard (≥ 0) when admitted there; KNOWN_BASE − shard (≤ −10) when this reservation
  * was admitted before, on that shard; otherwise one of the negative codes below.
  */
 export const ADMIT_REPLY = {
