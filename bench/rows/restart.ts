@@ -3,7 +3,7 @@ import path from 'node:path';
 import { generateLog, GeneratedLog } from '../replay/generate-log';
 import { ENGINE_NODE_OPTIONS } from '../settings';
 import { BenchContext } from '../support/context';
-import { waitForQuiet } from '../support/cpu';
+import { CpuShare, cpuWindow, waitForQuiet } from '../support/cpu';
 import { progress } from '../support/log';
 import { freePort, makeTempDir, memoryOf, NodeProcess } from '../support/processes';
 import { summarizeProfile } from '../support/profile';
@@ -26,6 +26,8 @@ interface StartCase {
   /** How the process ended: died during the watch, or stopped by SIGTERM after it. */
   readonly ended: { readonly died: boolean; readonly code: number | null; readonly signal: string | null; readonly cause?: string; readonly logTail?: string };
   readonly workerPeakRssMiB?: number;
+  /** Cores used from spawn to the end of the watch by the api, the harness and everything else (unknown after a death). */
+  readonly cpuCores?: CpuShare;
 }
 
 const filesOf = (dir: string): Record<string, number> =>
@@ -70,6 +72,7 @@ const startOnce = async (ctx: BenchContext, name: CaseName, dataDir: string, nod
   const spawnedAt = performance.now();
   api.start();
   worker?.start();
+  const cpu = cpuWindow(api.pid);
   const watch = await watchStart({
     baseUrl,
     pid: api.pid,
@@ -79,6 +82,7 @@ const startOnce = async (ctx: BenchContext, name: CaseName, dataDir: string, nod
     capMs: settings.capSeconds * 1000,
     onProgress: (m) => progress(`row 9 ${name}: ${m}`),
   });
+  const cpuCores = api.exited ? undefined : cpu();
   let workerPeakRssMiB: number | undefined;
   if (worker && !worker.exited) workerPeakRssMiB = memoryOf(worker.pid).peakRssMiB;
   let ended: StartCase['ended'];
@@ -103,7 +107,7 @@ const startOnce = async (ctx: BenchContext, name: CaseName, dataDir: string, nod
       process.stderr.write(summary.text + '\n');
     }
   }
-  return { name, nodeOptions, filesAtStart, watch, ended, ...(workerPeakRssMiB === undefined ? {} : { workerPeakRssMiB }) };
+  return { name, nodeOptions, filesAtStart, watch, ended, ...(workerPeakRssMiB === undefined ? {} : { workerPeakRssMiB }), ...(cpuCores ? { cpuCores } : {}) };
 };
 
 const ms = (v: number | null): string => (v === null ? '—' : `${Math.round(v).toLocaleString('en-US')} ms`);
@@ -123,6 +127,7 @@ const caseLine = (c: StartCase): string => {
     `peak RSS ${Math.round(w.peakRssMiB)} MiB`,
     ...(c.workerPeakRssMiB === undefined ? [] : [`worker peak RSS ${Math.round(c.workerPeakRssMiB)} MiB`]),
     ...(c.nodeOptions === ENGINE_NODE_OPTIONS ? [] : [`NODE_OPTIONS=${c.nodeOptions || '(none: default heap)'}`]),
+    ...(c.cpuCores ? [`cores: api ${c.cpuCores.sut}, others ${c.cpuCores.other}${c.cpuCores.other > 0.25 ? ' (BUSY MACHINE: noisy)' : ''}`] : []),
   ].join(' | ');
 };
 
