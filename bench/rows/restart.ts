@@ -28,7 +28,24 @@ interface StartCase {
   readonly workerPeakRssMiB?: number;
   /** Cores used from spawn to the end of the watch by the api, the harness and everything else (unknown after a death). */
   readonly cpuCores?: CpuShare;
+  /** The api's own log lines during the watch (pino JSON), as milliseconds after the spawn and message. */
+  readonly milestones: readonly { readonly ms: number; readonly level: number; readonly msg: string; readonly fields?: Record<string, unknown> }[];
 }
+
+/** The api's pino lines, timed from the spawn; its output (the last 20k characters) holds the whole start at info. */
+const milestonesOf = (logs: string, spawnedEpochMs: number): StartCase['milestones'] =>
+  logs
+    .split('\n')
+    .flatMap((line) => {
+      try {
+        const { time, level, msg, pid: _pid, hostname: _host, ...fields } = JSON.parse(line) as { time?: number; level?: number; msg?: string; pid?: number; hostname?: string };
+        if (typeof time !== 'number' || typeof msg !== 'string') return [];
+        return [{ ms: time - spawnedEpochMs, level: level ?? 0, msg, fields }];
+      } catch {
+        return [];
+      }
+    })
+    .slice(0, 60);
 
 const filesOf = (dir: string): Record<string, number> =>
   Object.fromEntries(
@@ -57,7 +74,8 @@ const startOnce = async (ctx: BenchContext, name: CaseName, dataDir: string, nod
     JWT_SECRET: ctx.auth.jwtSecret,
     PAYMENT_WEBHOOK_SECRET: ctx.auth.webhookSecret,
     DEMO: '0',
-    LOG_LEVEL: 'warn',
+    // The default level: start-up milestones (indexes and sagas caught up, projections) are logged at info.
+    LOG_LEVEL: 'info',
     WORKER: ctx.worker,
     ...(nodeOptions === '' ? {} : { NODE_OPTIONS: nodeOptions }),
   };
@@ -70,6 +88,7 @@ const startOnce = async (ctx: BenchContext, name: CaseName, dataDir: string, nod
   await waitForQuiet(progress);
   progress(`row 9 ${name}: starting the api (NODE_OPTIONS=${nodeOptions || '(none)'}, WORKER=${ctx.worker}) on ${baseUrl}; DATA_DIR holds ${Object.keys(filesAtStart).join(', ')}`);
   const spawnedAt = performance.now();
+  const spawnedEpochMs = Date.now();
   api.start();
   worker?.start();
   const cpu = cpuWindow(api.pid);
@@ -107,7 +126,8 @@ const startOnce = async (ctx: BenchContext, name: CaseName, dataDir: string, nod
       process.stderr.write(summary.text + '\n');
     }
   }
-  return { name, nodeOptions, filesAtStart, watch, ended, ...(workerPeakRssMiB === undefined ? {} : { workerPeakRssMiB }), ...(cpuCores ? { cpuCores } : {}) };
+  const milestones = milestonesOf(api.logs, spawnedEpochMs);
+  return { name, nodeOptions, filesAtStart, watch, ended, milestones, ...(workerPeakRssMiB === undefined ? {} : { workerPeakRssMiB }), ...(cpuCores ? { cpuCores } : {}) };
 };
 
 const ms = (v: number | null): string => (v === null ? '—' : `${Math.round(v).toLocaleString('en-US')} ms`);
