@@ -177,6 +177,8 @@ export const restartRow = async (ctx: BenchContext): Promise<RowResult> => {
     let preparedBy: StartCase | undefined;
     if (fresh.ended.died || fresh.watch.readyMs === null || fresh.ended.code !== 0) {
       // No clean run in the 256 MB heap: write the checkpoints with Node's default heap instead, then measure (b).
+      // What the dead run left (partial read models, saga checkpoints) goes first, so that run starts fresh too.
+      for (const f of fs.readdirSync(dataDir)) if (!f.startsWith('events.sqlite')) fs.rmSync(path.join(dataDir, f), { force: true });
       preparedBy = await startOnce(ctx, 'fresh', dataDir, '');
       notes.push(`the fresh run in the 256 MB heap did not reach ready and stop cleanly; the checkpoints for (b) were written by a run with Node's default heap: ${caseLine(preparedBy)}`);
     }
