@@ -12,6 +12,8 @@ export interface ModeSettings {
   readonly replayEvents: number;
   /** Longest wait for other work on the machine to stop before a window (0 in smoke mode, which runs inside npm test). */
   readonly quietWaitSeconds: number;
+  /** Row 9: the generated log the api starts on, how long to wait for ready, and how long to keep watching after it. */
+  readonly restart: { readonly events: number; readonly capSeconds: number; readonly afterReadySeconds: number };
   readonly scale?: { readonly buyers: number; readonly stock: number; readonly shards: number; readonly capSeconds: number };
 }
 
@@ -25,6 +27,7 @@ export const MODES: Readonly<Record<ModeSettings['name'], ModeSettings>> = {
     presignedBuyers: 150_000,
     replayEvents: 1_000_000,
     quietWaitSeconds: 300,
+    restart: { events: 1_000_000, capSeconds: 300, afterReadySeconds: 5 },
     scale: { buyers: 1_000_000, stock: 100_000, shards: 64, capSeconds: 600 },
   },
   quick: {
@@ -36,6 +39,7 @@ export const MODES: Readonly<Record<ModeSettings['name'], ModeSettings>> = {
     presignedBuyers: 40_000,
     replayEvents: 100_000,
     quietWaitSeconds: 30,
+    restart: { events: 100_000, capSeconds: 120, afterReadySeconds: 3 },
     scale: { buyers: 20_000, stock: 2_000, shards: 64, capSeconds: 30 },
   },
   smoke: {
@@ -47,6 +51,7 @@ export const MODES: Readonly<Record<ModeSettings['name'], ModeSettings>> = {
     presignedBuyers: 5_000,
     replayEvents: 10_000,
     quietWaitSeconds: 0,
+    restart: { events: 10_000, capSeconds: 60, afterReadySeconds: 1 },
   },
 };
 

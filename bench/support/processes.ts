@@ -125,6 +125,12 @@ export class NodeProcess {
     throw new Error(`${this.options.label} not ready after ${timeoutMs} ms:\n${this.output}`);
   }
 
+  /** How it ended, once it has: the exit code, or the signal that killed it. */
+  exitStatus(): { readonly code: number | null; readonly signal: string | null } | undefined {
+    if (!this.child || !this.exited) return undefined;
+    return { code: this.child.exitCode, signal: this.child.signalCode };
+  }
+
   /** Runs to completion (a CLI); resolves with its exit code and stdout. */
   async run(): Promise<{ code: number | null; stdout: string; stderr: string; wallMs: number }> {
     const started = performance.now();

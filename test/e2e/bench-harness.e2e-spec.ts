@@ -24,7 +24,7 @@ interface Row {
  * is a failure here, never a skip.
  */
 const EXPECTED_SKIPS_IN_SMOKE: Readonly<Record<number, string>> = { 7: 'not run in smoke mode' };
-const ROWS = [1, 2, 3, 4, 5, 6, 7, 8];
+const ROWS = [1, 2, 3, 4, 5, 6, 7, 8, 9];
 
 const runHarness = (args: string[]): Promise<{ code: number | null; output: string }> =>
   new Promise((resolve) => {
@@ -84,6 +84,16 @@ describe('benchmark harness (npm run bench -- --smoke)', () => {
     expect(replay?.title).toContain('audit verify');
     expect((replay?.details.primary as { details?: unknown } | undefined)?.details).toMatchObject({ ok: true, violations: 0, exitCode: 0 });
     expect(replay?.notes.filter((n) => /not measured|not used|violations/.test(n))).toEqual([]);
+
+    // Row 9 started the api twice on its generated log: first on the log alone, then on what that run left behind.
+    type StartCase = { filesAtStart: Record<string, number>; watch: { readyMs: number | null; firstLiveMs: number | null; peakRssMiB: number }; ended: { died: boolean; code: number | null } };
+    const restart = byId.get(9)?.details as { fresh?: StartCase; checkpointed?: StartCase } | undefined;
+    expect(Object.keys(restart?.fresh?.filesAtStart ?? {})).toEqual(['events.sqlite']);
+    expect(Object.keys(restart?.checkpointed?.filesAtStart ?? {})).toEqual(expect.arrayContaining(['events.sqlite', 'worker.sqlite', 'read-models.sqlite']));
+    for (const c of [restart?.fresh, restart?.checkpointed]) {
+      expect(c?.ended).toMatchObject({ died: false, code: 0 });
+      expect(isFigure(c?.watch.firstLiveMs) && isFigure(c.watch.readyMs) && isFigure(c.watch.peakRssMiB)).toBe(true);
+    }
 
     expect(report.machine.nproc).toBeGreaterThan(0);
     expect(fs.readFileSync(path.join(out, 'RESULTS.md'), 'utf8')).toContain('| # | row |');
