@@ -13,3 +13,4 @@ export { EsdbEventStore, AppendOutcomeUnknown, redactedEsdbUrl } from './eventst
 export type { EsdbEventStoreOptions } from './eventstoredb/esdb-event-store';
 export { clientModule } from './eventstoredb/client-module';
 export type { EsdbClientModule } from './eventstoredb/client-module';
+export * from './event-loop-slices';

@@ -215,6 +215,9 @@ export class ProjectionRunner {
         await this.countLag();
         const pause = this.options.pace?.() ?? 0;
         if (pause > 0) await this.sleep(pause);
+        // A synchronous store (SQLite) hands every page over at once: without a turn of the event loop between
+        // batches, a catch-up would hold the process until it is done, /health/live and purchases included.
+        else await new Promise((resolve) => setImmediate(resolve));
       } catch (error) {
         this.options.onError?.(error);
         await this.sleep();

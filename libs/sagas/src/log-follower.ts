@@ -1,5 +1,5 @@
 import { isEventType } from '@flash/domain';
-import { decodeEvent, EventStore, Subscription } from '@flash/event-store';
+import { decodeEvent, EventLoopSlices, EventStore, Subscription } from '@flash/event-store';
 import { Logger } from 'pino';
 import { CheckpointStore, FencedOff } from './ports';
 import { LogProcess } from './processes/log-process';
@@ -54,8 +54,11 @@ export class LogFollower {
   }
 
   private async follow(subscription: Subscription): Promise<void> {
+    // A replay from an old checkpoint (or from 0) in slices: the process answers requests meanwhile.
+    const slices = new EventLoopSlices();
     try {
       for await (const recorded of subscription) {
+        if (slices.due()) await slices.yield();
         if (isEventType(recorded.type)) {
           const event = decodeEvent(recorded);
           for (const p of this.processes) p.apply(event, recorded.position);

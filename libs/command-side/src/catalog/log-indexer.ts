@@ -1,5 +1,5 @@
 import { DomainEvent, RetryLater } from '@flash/domain';
-import { decodeEvent, EventStore, RecordedEvent, Subscription } from '@flash/event-store';
+import { decodeEvent, EventLoopSlices, EventStore, RecordedEvent, Subscription } from '@flash/event-store';
 import type { Logger } from 'pino';
 
 /** What follows the log: applies the events it cares about, idempotently (an event may come twice). */
@@ -45,18 +45,14 @@ export class LogIndexer {
     this.subscription = subscription;
     const iterator = subscription[Symbol.asyncIterator]();
     // Events counted, not positions: those may be sparse (EventStoreDB), and rarely a round number.
-    let sliceStarted = performance.now();
+    const slices = new EventLoopSlices(CATCH_UP_SLICE_MS);
     for (let applied = 1; this.appliedPosition < head; applied++) {
       const next = await iterator.next();
       if (next.done) return;
       this.applyRecorded(next.value);
       if (applied % 100_000 === 0) this.logger.info({ position: this.appliedPosition, head, events: applied }, 'command-side indexes catching up');
-      // A store that hands a page over at once would keep this loop on the event loop for the whole log: in slices,
-      // so /health/live and every other request are answered while a long log is replayed.
-      if (applied % 256 === 0 && performance.now() - sliceStarted > CATCH_UP_SLICE_MS) {
-        await new Promise((resolve) => setImmediate(resolve));
-        sliceStarted = performance.now();
-      }
+      // In slices, so /health/live and every other request are answered while a long log is replayed.
+      if (slices.due()) await slices.yield();
     }
     this.caughtUp = true;
     this.logger.info({ head, ms: Date.now() - started }, 'command-side indexes caught up');
