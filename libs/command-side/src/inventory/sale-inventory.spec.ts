@@ -56,3 +56,23 @@ describe('SaleInventory under shard ownership', () => {
     expect(inventory.available()).toBe(0);
   });
 });
+
+describe('SaleInventory: one order, one placement, across processes', () => {
+  it('answers with the order another process placed first on another shard, instead of placing it a second time', async () => {
+    const store = new MemoryEventStore(() => 1_000);
+    // Two processes (api replicas, or an api and the compensation saga in a worker), loaded before either placed anything.
+    const here = await SaleInventory.load(store, clock, sale, [2, 2, 2, 2], { maxBatch: 16 });
+    const there = await SaleInventory.load(store, clock, sale, [2, 2, 2, 2], { maxBatch: 16 });
+    const order = orders[0] as string;
+    const first = await here.reserve(order, 'user-0', 1, {}, 0);
+    expect(first.shard).toBe(0);
+    // The other process has not seen that append and would place the same order on shard 1, in a batch with another.
+    const [again, other] = await Promise.all([there.reserve(order, 'user-0', 1, {}, 1), there.reserve(orders[1] as string, 'user-1', 1, {}, 1)]);
+    expect(again).toMatchObject({ shard: 0, events: [] });
+    expect(again.order?.orderId).toBe(order);
+    expect(other.events.map((e) => e.type)).toContain('OrderPlaced');
+    const placements = (await store.readAll({ after: 0, maxCount: 100 })).filter((e) => e.type === 'OrderPlaced' && (e.data as { orderId: string }).orderId === order);
+    expect(placements).toHaveLength(1);
+    expect((await store.readAll({ after: 0, maxCount: 100 })).filter((e) => e.type === 'OrderPlaced')).toHaveLength(2);
+  });
+});

@@ -2,7 +2,7 @@ import { availableStock, homeShard, Order, SaleDefinition, ShardConfig, ShardSta
 import { CommandMetadata, EventStore } from '@flash/event-store';
 import { Clock } from '../clock';
 import { EVERY_SHARD, ShardOwnership } from './shard-ownership';
-import { ShardOutcome, ShardWriter, ShardWriterOptions } from './shard-writer';
+import { PlacedElsewhere, ShardOutcome, ShardUnavailable, ShardWriter, ShardWriterOptions } from './shard-writer';
 
 /**
  * All inventory shards of one sale, and the choice of shard for a reservation: start at a rotating shard so
@@ -107,10 +107,23 @@ export class SaleInventory {
         if (outcome.events.length > 0 && !this.owns(writer.state.shard)) this.guestReservations++;
         return { ...outcome, shard: writer.state.shard };
       } catch (error) {
+        if (error instanceof PlacedElsewhere) return this.placedElsewhere(orderId);
         if (!(error instanceof SoldOut)) throw error;
       }
     }
     throw new SoldOut(this.sale.saleId);
+  }
+
+  /**
+   * Another process placed this order first, on another shard (a replica that got the same Idempotency-Key, the
+   * compensation saga): the store refused a second placement. The answer is that order, read from the stores' streams.
+   */
+  private async placedElsewhere(orderId: string): Promise<ShardOutcome & { shard: number }> {
+    await Promise.all(this.writers.map((w) => w.catchUpNow()));
+    // Not findOrder: this very attempt is still in flight.
+    const writer = this.writers.find((w) => w.trusted && w.state.orders.has(orderId));
+    if (writer === undefined) throw new ShardUnavailable(this.sale.saleId, `order ${orderId} is placed on a shard that could not be read`);
+    return { order: writer.state.orders.get(orderId), events: [], position: 0, shard: writer.state.shard };
   }
 
   writer(shard: number): ShardWriter | undefined {

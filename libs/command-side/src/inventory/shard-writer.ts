@@ -9,7 +9,7 @@ import {
   ShardEvent,
   ShardState,
 } from '@flash/domain';
-import { CommandMetadata, decodeEvent, encodeEvent, EventStore, ExpectedRevision, loadStream, NO_STREAM } from '@flash/event-store';
+import { CommandMetadata, decodeEvent, DuplicateEventId, encodeEvent, EventStore, ExpectedRevision, loadStream, NO_STREAM } from '@flash/event-store';
 import { Clock } from '../clock';
 
 export interface ShardOutcome {
@@ -193,8 +193,18 @@ export class ShardWriter {
     }
   }
 
-  private async runBatch(batch: readonly Job[]): Promise<void> {
+  /**
+   * Reads whatever others appended to the stream since the writer's revision, now (not only what the log has shown it
+   * so far), in turn with queued commands: to find an order the store says was placed here by another process.
+   */
+  async catchUpNow(): Promise<void> {
+    this.observe(this.revision === NO_STREAM ? 0 : this.revision + 1);
+    await this.flush();
+  }
+
+  private async runBatch(jobs: readonly Job[]): Promise<void> {
     const maxAttempts = this.options.maxAttempts ?? 5;
+    let batch = jobs;
     for (let attempt = 1; ; attempt++) {
       if (this.stale && !(await this.reload())) {
         for (const job of batch) job.reject(new ShardUnavailable(this.streamId, 'the shard stream could not be read'));
@@ -211,7 +221,8 @@ export class ShardWriter {
           return { job, events: [] as ShardEvent[], error };
         }
       });
-      const toAppend = decided.flatMap(({ job, events }) => events.map((e) => encodeEvent(this.streamId, e, job.metadata)));
+      const encoded = decided.map(({ job, events }) => events.map((e) => encodeEvent(this.streamId, e, job.metadata)));
+      const toAppend = encoded.flat();
       try {
         if (toAppend.length > 0) {
           const started = performance.now();
@@ -229,6 +240,17 @@ export class ShardWriter {
         }
         return;
       } catch (error) {
+        // The store holds this order's OrderPlaced on another shard already: that command alone is answered (the caller
+        // finds the order there), the rest of the batch decided again on the unchanged cache, as the same attempt.
+        const placed = error instanceof DuplicateEventId ? encoded.findIndex((events) => events.some((e) => e.type === 'OrderPlaced' && e.eventId.toLowerCase() === error.eventId.toLowerCase())) : -1;
+        const elsewhere = decided[placed];
+        if (elsewhere !== undefined) {
+          elsewhere.job.reject(new PlacedElsewhere(orderIdOf(elsewhere.job.command)));
+          batch = batch.filter((job) => job !== elsewhere.job);
+          if (batch.length === 0) return;
+          attempt--;
+          continue;
+        }
         this.metrics.conflicts++;
         this.stale = true;
         const reloaded = await this.reload();
@@ -242,6 +264,14 @@ export class ShardWriter {
 }
 
 const orderIdOf = (c: ShardCommand): string => c.orderId;
+
+/** The order's OrderPlaced is in the store on another shard (placed by another process first): look for it there. */
+export class PlacedElsewhere extends Error {
+  constructor(readonly orderId: string) {
+    super(`order ${orderId} is placed on another shard`);
+    this.name = 'PlacedElsewhere';
+  }
+}
 
 /** The shard could not record a decision after its retries; the outcome for the caller is unknown and retryable. */
 export class ShardUnavailable extends DomainError {

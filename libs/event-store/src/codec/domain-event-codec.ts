@@ -18,15 +18,18 @@ export const reservationIdFor = (saleId: string, userId: string, idempotencyKey:
  */
 export const eventIdFor = (streamId: string, event: DomainEvent): string => {
   if (event.type === 'QuotaClaimed') return uuidv5(`QuotaClaimed\n${event.data.userId}\n${event.data.idempotencyKey}`);
+  // One order, one placement, whichever shard and process: a second OrderPlaced for it, on another shard (a compensation
+  // or another replica that had not seen the first yet), is refused by the store (DuplicateEventId).
+  if (event.type === 'OrderPlaced') return uuidv5(`OrderPlaced\n${event.data.orderId}`);
   const d = event.data as { orderId?: string; reservationId?: string; paymentId?: string };
   return uuidv5(`${streamId}\n${event.type}\n${d.orderId ?? d.reservationId ?? ''}\n${d.paymentId ?? ''}`);
 };
 
 /**
- * Event types whose ids must be unique across the whole store, not only within their stream (the QuotaClaimed above).
+ * Event types whose ids must be unique across the whole store, not only within their stream (the two above).
  * The SQL stores' ids are all unique; a store whose are not (EventStoreDB) guards these types' ids (see its adapter).
  */
-export const STORE_WIDE_ID_EVENT_TYPES: readonly string[] = ['QuotaClaimed'];
+export const STORE_WIDE_ID_EVENT_TYPES: readonly string[] = ['QuotaClaimed', 'OrderPlaced'];
 
 export type CommandMetadata = Omit<EventMetadata, 'schemaVersion'>;
 
