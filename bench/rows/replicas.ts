@@ -52,6 +52,8 @@ interface Side {
   readonly store: StoreCount;
   readonly acknowledged: Acknowledged;
   readonly eventsAppended: number;
+  /** The replicas' last log lines (LOG_LEVEL=warn) when some answer was not a 201: why they refused. */
+  readonly logTails?: readonly string[];
 }
 
 const writerCounts = async (engine: RunningSystem): Promise<WriterCounts> => {
@@ -153,11 +155,13 @@ const measureSide = async (ctx: BenchContext, pg: PostgresProbe, replicas: numbe
     });
     const after = await Promise.all(engines.map(writerCounts));
     const writers = after.map((a, i) => minus(a, before[i] ?? a));
+    const refused = Object.keys(load.statuses).some((status) => status !== '201');
+    const logTails = refused ? engines.map((e) => e.process.logs.slice(-3000)) : undefined;
     // Every replica drains and stops before the store is counted: nothing is in flight when it is read.
     await Promise.all(engines.splice(0).map((e) => e.stop()));
     const { store, events } = await countStore(database.url, saleId);
     const acknowledged = acknowledgedOf([load.warmup, load]);
-    const side = { replicas, load, writers, store, acknowledged, eventsAppended: events };
+    const side = { replicas, load, writers, store, acknowledged, eventsAppended: events, ...(logTails ? { logTails } : {}) };
     const problems = accountingProblems(side);
     if (problems.length > 0) throw new Error(`${label}: the store disagrees with the answers: ${problems.join('; ')}`);
     return side;
@@ -196,6 +200,7 @@ const sideDetails = (side: Side): Record<string, unknown> => ({
   drained: side.load.drained,
   accounting: { ...side.acknowledged, store: side.store, stock: PLENTY.totalStock },
   eventsAppended: side.eventsAppended,
+  ...(side.logTails ? { logTails: side.logTails } : {}),
 });
 
 /**
@@ -242,6 +247,7 @@ export const replicasRow = async (ctx: BenchContext): Promise<RowResult> => {
       accounting(two),
       ...unexpected('one replica', one.load, 201),
       ...unexpected('two replicas', two.load, 201),
+      ...[one, two].flatMap((side) => Object.entries(side.load.samples ?? {}).map(([status, body]) => `${side.replicas === 1 ? 'one replica' : 'two replicas'}: the first ${status} said ${body}`)),
       ...loadNotes('one replica', one.load, true),
       ...loadNotes('two replicas', two.load, true),
     ],

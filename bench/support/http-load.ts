@@ -36,6 +36,8 @@ export interface RawLoadResult {
   readonly errors: number;
   /** Request latencies in ms of the responses counted. */
   readonly latencies: Float64Array;
+  /** The first body answered with each status other than 2xx (up to 300 characters): what the refusals said. */
+  readonly samples: Record<string, string>;
   readonly drained?: Drained;
 }
 
@@ -63,6 +65,7 @@ export const rawClosedLoop = (o: RawLoadOptions): Promise<RawLoadResult> =>
     let issued = 0;
     let open = 0;
     let stopping = false;
+    const samples: Record<string, string> = {};
     const late: Record<string, number> = {};
     let lateAnswers = 0;
     let drainTimer: NodeJS.Timeout | undefined;
@@ -78,7 +81,7 @@ export const rawClosedLoop = (o: RawLoadOptions): Promise<RawLoadResult> =>
       for (const s of sockets) s.destroy();
       const seconds = Math.min(performance.now(), deadline) - started;
       const drained = o.drainMs === undefined ? {} : { drained: { sent: issued, statuses: late, unanswered: issued - responses - lateAnswers } };
-      resolve({ seconds: seconds / 1000, statuses, responses, errors, latencies: latencies.subarray(0, responses), ...drained });
+      resolve({ seconds: seconds / 1000, statuses, responses, errors, latencies: latencies.subarray(0, responses), samples, ...drained });
     };
 
     const record = (status: number, latencyMs: number): void => {
@@ -125,7 +128,9 @@ export const rawClosedLoop = (o: RawLoadOptions): Promise<RawLoadResult> =>
         const length = Number(CONTENT_LENGTH.exec(head)?.[1] ?? 0);
         const total = headerEnd + 4 + length;
         if (pending.length < total) return;
-        record(Number(head.slice(9, 12)), performance.now() - sentAt);
+        const status = Number(head.slice(9, 12));
+        if ((status < 200 || status > 299) && samples[status] === undefined) samples[status] = pending.toString('utf8', headerEnd + 4, Math.min(total, headerEnd + 4 + 300));
+        record(status, performance.now() - sentAt);
         pending = pending.length > total ? pending.subarray(total) : undefined;
         sendNext();
       });

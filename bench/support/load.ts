@@ -32,6 +32,8 @@ export interface LoadResult {
   readonly timeouts: number;
   readonly latencyMs: { readonly p50: number; readonly p99: number; readonly p999: number; readonly max: number };
   readonly cpu: CpuShare;
+  /** The first body of each status other than 2xx (see RawLoadResult). */
+  readonly samples?: Record<string, string>;
   /** Set with `drainMs`: every request sent, the answers after the window, and those never answered. */
   readonly drained?: Drained;
   /** Per replica, in the order of `baseUrl`, when there are several. */
@@ -97,6 +99,7 @@ export const closedLoop = async (o: ClosedLoopOptions): Promise<LoadResult> => {
       timeouts: 0,
       latencyMs: latencySummary(latencies.sort()),
       cpu,
+      samples: Object.assign({}, ...runs.map((r) => r.samples).reverse()) as Record<string, string>,
       ...(drained ? { drained } : {}),
       ...(targets.length > 1 ? { perTarget: targets.map((baseUrl, i) => ({ baseUrl, connections: shares[i] ?? 0, statuses: runs[i]?.statuses ?? {} })) } : {}),
     };

@@ -90,6 +90,9 @@ describe('benchmark harness (npm run bench -- --smoke)', () => {
       expect(d?.accounting.reserved).toBeGreaterThan(0);
       expect(d?.accounting.store.reservations).toBeGreaterThanOrEqual(d?.accounting.reserved ?? Infinity);
     }
+    // The two-replica side's load went to both replicas, and each reserved.
+    const perReplica = (replicas?.details.two as { perReplica?: Array<{ statuses: Record<string, number> }> } | undefined)?.perReplica;
+    expect(perReplica?.map((r) => (r.statuses['201'] ?? 0) > 0)).toEqual([true, true]);
     const replay = byId.get(6);
     expect(replay?.title).toContain('audit verify');
     expect((replay?.details.primary as { details?: unknown } | undefined)?.details).toMatchObject({ ok: true, violations: 0, exitCode: 0 });
