@@ -101,6 +101,16 @@ const countStore = async (url: string, saleId: string): Promise<{ store: StoreCo
   };
 };
 
+/** Where each order reserved more than once was reserved (at most 5 orders): the evidence an oversell report needs. */
+const ordersReservedTwice = async (url: string, saleId: string): Promise<unknown[]> =>
+  runStatement(
+    url,
+    `SELECT data->>'orderId' AS "orderId", json_agg(json_build_object('stream', stream_id, 'revision', revision, 'position', position, 'recordedAt', recorded_at) ORDER BY position) AS reserved
+       FROM public.events WHERE type = 'StockReserved' AND data->>'saleId' = $1
+      GROUP BY 1 HAVING count(*) > 1 ORDER BY 1 LIMIT 5`,
+    [saleId],
+  );
+
 /**
  * What must hold whatever the speed: no more sold than the stock, no order or buyer (perUserLimit 1) reserved twice,
  * every 201 in the store, and nothing in the store that the buyers were not told of, short of answers whose outcome
@@ -163,7 +173,10 @@ const measureSide = async (ctx: BenchContext, pg: PostgresProbe, replicas: numbe
     const acknowledged = acknowledgedOf([load.warmup, load]);
     const side = { replicas, load, writers, store, acknowledged, eventsAppended: events, ...(logTails ? { logTails } : {}) };
     const problems = accountingProblems(side);
-    if (problems.length > 0) throw new Error(`${label}: the store disagrees with the answers: ${problems.join('; ')}`);
+    if (problems.length > 0) {
+      const twice = await ordersReservedTwice(database.url, saleId);
+      throw new Error(`${label}: the store disagrees with the answers: ${problems.join('; ')}${twice.length > 0 ? `; orders reserved more than once: ${JSON.stringify(twice)}` : ''}`);
+    }
     return side;
   } finally {
     await Promise.all(engines.map((e) => e.stop()));
