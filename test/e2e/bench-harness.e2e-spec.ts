@@ -84,7 +84,10 @@ describe('benchmark harness (npm run bench -- --smoke)', () => {
     const replicas = byId.get(9);
     expect(replicas?.baseline?.label).toBe('one replica');
     for (const side of ['one', 'two'] as const) {
-      const d = replicas?.details[side] as { replicas: number; cpuMicrosPerReservation: number; accounting: { reserved: number; store: { reservations: number } } } | undefined;
+      const d = replicas?.details[side] as
+        | { replicas: number; cpuMicrosPerReservation: number; accounting: { reserved: number; problems: string[]; store: { reservations: number } } }
+        | undefined;
+      expect(d?.accounting.problems).toEqual([]);
       expect(d?.replicas).toBe(side === 'one' ? 1 : 2);
       expect(d?.cpuMicrosPerReservation).toBeGreaterThan(0);
       expect(d?.accounting.reserved).toBeGreaterThan(0);
