@@ -1,11 +1,12 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
-import { durableRows, latencyRow, postgresStoreRow, probePostgres } from './rows/durable';
+import { durableRows, latencyRow, postgresStoreRow } from './rows/durable';
 import { filterRow } from './rows/filter';
 import { gateRow } from './rows/gate';
 import { replayRow } from './rows/replay';
 import { restartRow } from './rows/restart';
+import { replicasRow } from './rows/replicas';
 import { scaleRow } from './rows/scale';
 import { ModeSettings, MODES } from './settings';
 import { BenchAuth } from './support/buyers';
@@ -13,6 +14,7 @@ import { BenchContext } from './support/context';
 import { setQuietWait } from './support/cpu';
 import { LoadResult } from './support/load';
 import { loud, progress } from './support/log';
+import { probePostgres } from './support/postgres';
 import { detectPlacement, OUT_DIR, pinSelf, REPO_ROOT, snapshotDist } from './support/processes';
 import { BenchReport, machineInfo, RowResult, textTable, writeReport } from './support/report';
 
@@ -22,13 +24,13 @@ const USAGE = `usage: npm run bench [-- --quick | --smoke] [--rows 1,2,5] [--pro
   --quick     3 s windows, 100k-event replay and restart, 20k-buyer scale row (about a minute)
   --smoke     1 s windows, 10k-event replay and restart, no scale row: proves the harness works (used by npm test)
   --rows      only these rows (row 5 needs row 2's peak, so 5 runs 2 as well; row 8 reuses row 2's naive
-              PostgreSQL window when 2 runs, else measures its own)
+              PostgreSQL window when 2 runs, else measures its own; row 10 runs alone, e.g. --rows 10)
   --profile   run the servers under --cpu-prof and print their top self-time functions (figures not comparable)
   --out DIR   where results.json and RESULTS.md go; default bench/ for a full run of every row, else bench/.out/<mode>
   --worker M  embedded (default) or external: every engine runs with WORKER=M, external ones with a worker process
               beside them (pinned to the same core: the same CPU budget)`;
 
-const ALL_ROWS = [1, 2, 3, 4, 5, 6, 7, 8, 9];
+const ALL_ROWS = [1, 2, 3, 4, 5, 6, 7, 8, 9, 10];
 
 interface Options {
   readonly mode: ModeSettings;
@@ -60,7 +62,7 @@ const parseOptions = (argv: string[]): Options => {
   const mode = values.smoke ? MODES.smoke : values.quick ? MODES.quick : MODES.full;
   if (values.worker !== 'embedded' && values.worker !== 'external') throw new Error(`--worker takes embedded or external, got "${values.worker}"`);
   const rows = values.rows === undefined ? ALL_ROWS : values.rows.split(',').map((r) => Number(r.trim()));
-  if (rows.some((r) => !ALL_ROWS.includes(r))) throw new Error(`--rows takes numbers in 1..9, got "${values.rows ?? ''}"`);
+  if (rows.some((r) => !ALL_ROWS.includes(r))) throw new Error(`--rows takes numbers in 1..10, got "${values.rows ?? ''}"`);
   const canonical = mode.name === 'full' && rows.length === ALL_ROWS.length && !values.profile && values.worker === 'embedded';
   const out = path.resolve(values.out ?? (canonical ? path.join(REPO_ROOT, 'bench') : path.join(OUT_DIR, values.profile ? `${mode.name}-profile` : mode.name)));
   const command = ['npm run bench', ...(argv.length > 0 ? ['--', ...argv] : [])].join(' ');
@@ -89,7 +91,7 @@ const main = async (): Promise<void> => {
   progress(`${mode.name} mode, rows ${options.rows.join(',')}; ${placement.note}`);
   const wants = (row: number): boolean => options.rows.includes(row);
   const needsPeak = wants(2) || wants(3) || wants(5);
-  if (wants(1) || needsPeak || wants(7) || wants(8)) {
+  if (wants(1) || needsPeak || wants(7) || wants(8) || wants(10)) {
     progress(`signing bearer tokens for ${mode.presignedBuyers.toLocaleString('en-US')} buyers`);
     auth.presign(mode.presignedBuyers);
   }
@@ -128,6 +130,7 @@ const main = async (): Promise<void> => {
     if (wants(7)) await attempt('row 7', async () => [await scaleRow(ctx)]);
     if (wants(8)) await attempt('row 8', async () => [await postgresStoreRow(ctx, row2Naive)]);
     if (wants(9)) await attempt('row 9', async () => [await restartRow(ctx)]);
+    if (wants(10)) await attempt('row 10', async () => [await replicasRow(ctx)]);
   } finally {
     fs.rmSync(dist, { recursive: true, force: true });
   }

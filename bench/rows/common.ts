@@ -19,6 +19,7 @@ export const loadDetails = (r: LoadResult): Record<string, unknown> => ({
   timeouts: r.timeouts,
   latencyMs: r.latencyMs,
   cpuCores: r.cpu,
+  ...(r.samples && Object.keys(r.samples).length > 0 ? { samples: r.samples } : {}),
 });
 
 export const unexpected = (label: string, r: LoadResult, expected: number): string[] => {

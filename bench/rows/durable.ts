@@ -1,42 +1,14 @@
-import { randomBytes } from 'node:crypto';
-import { Client } from 'pg';
 import { LATENCY_LOAD_FRACTION } from '../settings';
 import { reservationRequests } from '../support/buyers';
 import { BenchContext, RunningSystem, startBaseline, startEngine } from '../support/context';
 import { LoadResult, openLoop, rateOf, warmThenMeasure } from '../support/load';
 import { loud } from '../support/log';
+import { createDatabase, PostgresProbe, probePostgres, runStatement } from '../support/postgres';
 import { judge, RowResult, skippedRow, Target } from '../support/report';
 import { loadDetails, loadNotes, unexpected } from './common';
 
 /** Plenty of stock: nobody is ever refused for stock, every attempt is a new buyer and a durable 201. */
-const PLENTY = { totalStock: 1_000_000_000, shards: 8, perUserLimit: 1 } as const;
-
-const PG_URLS = ['postgres://postgres@127.0.0.1:5432/test', 'postgres://postgres@127.0.0.1:5432/postgres'];
-
-export interface PostgresProbe {
-  readonly url: string;
-  readonly version: string;
-  readonly fsync: string;
-  readonly synchronousCommit: string;
-}
-
-/** The first PostgreSQL database that answers, with the settings that decide whether its commits are durable. */
-export const probePostgres = async (): Promise<PostgresProbe | string> => {
-  const reasons: string[] = [];
-  for (const url of PG_URLS) {
-    const client = new Client({ connectionString: url, connectionTimeoutMillis: 3000 });
-    try {
-      await client.connect();
-      const setting = async (name: string): Promise<string> => String((await client.query(`SHOW ${name}`)).rows[0]?.[name]);
-      return { url, version: await setting('server_version'), fsync: await setting('fsync'), synchronousCommit: await setting('synchronous_commit') };
-    } catch (error) {
-      reasons.push(`${url}: ${error instanceof Error ? error.message : String(error)}`);
-    } finally {
-      await client.end().catch(() => undefined);
-    }
-  }
-  return reasons.join('; ');
-};
+export const PLENTY = { totalStock: 1_000_000_000, shards: 8, perUserLimit: 1 } as const;
 
 /** New buyers on a sale with plenty of stock, closed loop, warm-up then timed window. */
 const measureReservations = async (ctx: BenchContext, system: RunningSystem, saleId: string, label: string): Promise<LoadResult> => {
@@ -199,23 +171,6 @@ export const latencyRow = async (ctx: BenchContext, peak: number): Promise<RowRe
 const ROW8_TARGET: Target = { kind: 'ratio-at-least', threshold: 5, text: '≥ 5×' };
 const ROW8_TITLE = 'durable reservations/s on the PostgreSQL event store (EVENTSTORE_URL) vs naive PostgreSQL, same server';
 
-/** One statement on its own connection (CREATE/DROP DATABASE cannot run inside a transaction or a pool's session). */
-const runStatement = async <T extends object>(url: string, text: string): Promise<T[]> => {
-  const client = new Client({ connectionString: url, connectionTimeoutMillis: 3000 });
-  await client.connect();
-  try {
-    return (await client.query<T>(text)).rows;
-  } finally {
-    await client.end();
-  }
-};
-
-const databaseUrl = (serverUrl: string, database: string): string => {
-  const url = new URL(serverUrl);
-  url.pathname = `/${database}`;
-  return url.toString();
-};
-
 /**
  * Row 8: row 2's load on the engine with its event store on PostgreSQL (a database of the row's own, created before the
  * engine starts and dropped after it stops) against the naive PostgreSQL service on the same server: the same database
@@ -225,16 +180,15 @@ const databaseUrl = (serverUrl: string, database: string): string => {
 export const postgresStoreRow = async (ctx: BenchContext, row2Naive?: LoadResult): Promise<RowResult> => {
   const pg = await probePostgres();
   if (typeof pg === 'string') return skippedRow(8, 'postgres-event-store', ROW8_TITLE, '201/s', ROW8_TARGET, `PostgreSQL unreachable (${pg})`);
-  const database = `flash_bench_es_${randomBytes(6).toString('hex')}`;
-  await runStatement(pg.url, `CREATE DATABASE ${database}`);
+  const database = await createDatabase(pg, 'flash_bench_es');
   let engine: LoadResult;
   let events: number;
   try {
-    engine = await engineReservations(ctx, 'row8-engine-postgres', { EVENTSTORE_URL: databaseUrl(pg.url, database) });
+    engine = await engineReservations(ctx, 'row8-engine-postgres', { EVENTSTORE_URL: database.url });
     // Fails (no such table) when the engine never opened this database: the figure would not be PostgreSQL's.
-    events = Number((await runStatement<{ n: string }>(databaseUrl(pg.url, database), 'SELECT count(*) AS n FROM public.events'))[0]?.n);
+    events = Number((await runStatement<{ n: string }>(database.url, 'SELECT count(*) AS n FROM public.events'))[0]?.n);
   } finally {
-    await runStatement(pg.url, `DROP DATABASE IF EXISTS ${database} WITH (FORCE)`);
+    await database.drop();
   }
   const baseline = row2Naive ?? (await naiveReservations(ctx, pg, 8));
   const value = rateOf(engine, 201);

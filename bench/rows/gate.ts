@@ -1,11 +1,10 @@
-import { ChildProcess, spawn, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
-import net from 'node:net';
 import path from 'node:path';
 import { BenchContext } from '../support/context';
 import { waitForQuiet } from '../support/cpu';
 import { loud, progress } from '../support/log';
-import { freePort, NodeProcess, Placement, sleep } from '../support/processes';
+import { NodeProcess, Placement } from '../support/processes';
+import { redisServerOnPath, startPrivateRedis } from '../support/redis';
 import { judge, RowResult, skippedRow, Target } from '../support/report';
 
 /** The issue's target: the gate adapter keeps at least 0.8× the decisions/s of a raw EVALSHA one-key decrement. */
@@ -56,15 +55,6 @@ interface BenchRedis {
   stop(): Promise<void>;
 }
 
-const listening = (port: number): Promise<boolean> =>
-  new Promise((resolve) => {
-    const socket = net.connect(port, '127.0.0.1', () => {
-      socket.end();
-      resolve(true);
-    });
-    socket.on('error', () => resolve(false));
-  });
-
 /**
  * Without BENCH_REDIS_URL the row starts its own redis-server (no persistence, default settings) on a free port,
  * pinned to the SUT core like every server of the benchmark, and the driver runs on the load core: Redis and its
@@ -74,27 +64,11 @@ const listening = (port: number): Promise<boolean> =>
 const openRedis = async (placement: Placement): Promise<BenchRedis> => {
   const given = process.env.BENCH_REDIS_URL;
   if (given) return { url: given, placement: `BENCH_REDIS_URL (not pinned by the benchmark)`, stop: async () => undefined };
-  if (spawnSync('redis-server', ['--version']).status !== 0) {
+  if (!redisServerOnPath()) {
     return { url: 'redis://127.0.0.1:6379', placement: 'the local Redis on 6379 (redis-server not on PATH to start a private one; not pinned)', stop: async () => undefined };
   }
-  const port = await freePort();
-  const args = ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'];
-  const child: ChildProcess = placement.taskset ? spawn('taskset', ['-c', String(placement.sutCore), 'redis-server', ...args], { stdio: 'ignore' }) : spawn('redis-server', args, { stdio: 'ignore' });
-  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
-  const stop = async (): Promise<void> => {
-    if (child.exitCode !== null || child.signalCode !== null) return;
-    child.kill('SIGKILL');
-    await exited;
-  };
-  const deadline = Date.now() + 5000;
-  while (!(await listening(port))) {
-    if (Date.now() > deadline || child.exitCode !== null) {
-      await stop();
-      throw new Error(`redis-server did not listen on ${port}`);
-    }
-    await sleep(25);
-  }
-  return { url: `redis://127.0.0.1:${port}`, placement: `a private redis-server (no persistence)${placement.taskset ? ` pinned to core ${placement.sutCore}` : ''}`, stop };
+  const redis = await startPrivateRedis(placement);
+  return { url: redis.url, placement: `a private redis-server (no persistence)${placement.taskset ? ` pinned to core ${placement.sutCore}` : ''}`, stop: redis.stop };
 };
 
 /** Row 4: the eligibility gate through Redis, when libs/gate exports a Redis adapter; skipped (loudly) otherwise. */

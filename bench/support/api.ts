@@ -62,6 +62,17 @@ export class BenchApi {
     return { usedMiB: bytes('nodejs_heap_size_used_bytes') / 1048576, totalMiB: bytes('nodejs_heap_size_total_bytes') / 1048576 };
   }
 
+  /** A metric summed over its label sets, from the server's /metrics (NaN when the server exports no such metric). */
+  async metricSums(names: readonly string[]): Promise<Record<string, number>> {
+    const text = await (await fetch(`${this.baseUrl}/metrics`)).text();
+    const sums: Record<string, number> = {};
+    for (const name of names) {
+      const values = [...text.matchAll(new RegExp(`^${name}(?:\\{[^}]*\\})? (\\S+)$`, 'gm'))].map((m) => Number(m[1]));
+      sums[name] = values.length === 0 ? NaN : values.reduce((a, b) => a + b, 0);
+    }
+    return sums;
+  }
+
   async publicSale(saleId: string): Promise<JsonResponse> {
     return this.call('GET', `/sales/${saleId}`, '');
   }

@@ -59,11 +59,14 @@ const startSystem = async (
   });
   progress(`${label}: starting on ${baseUrl}${cpuProfDir ? ' (with --cpu-prof)' : ''}`);
   proc.start();
-  await proc.waitHttpReady(baseUrl);
   if (companion) {
+    // The api is ready only once the worker has reported (WORKER=external), and the worker comes second so that it
+    // finds the store the api opened: start it once the api answers at all.
+    await proc.waitHttpReady(baseUrl, '/health/live');
     progress(`${label}: starting ${companion.options.label}`);
     companion.start();
   }
+  await proc.waitHttpReady(baseUrl);
   return {
     label,
     process: proc,

@@ -22,8 +22,10 @@ const machineBusyTicks = (): number => {
 
 /** Where the CPU went during a timed window, in cores (1.0 = one core busy the whole window). */
 export interface CpuShare {
-  /** The system under test (server or baseline process). */
+  /** The system under test (server or baseline process; the sum over its replicas when there are several). */
   readonly sut: number;
+  /** Each replica's share, in the order given, when the system under test is several processes. */
+  readonly sutEach?: readonly number[];
   /** This process: the load generator. */
   readonly loadGenerator: number;
   /** Everything else on the machine: PostgreSQL for the naive baseline, otherwise noise from other work. */
@@ -31,19 +33,26 @@ export interface CpuShare {
 }
 
 /** Starts measuring; the returned function ends the window and returns the shares. */
-export const cpuWindow = (sutPid: number | undefined): (() => CpuShare) => {
+export const cpuWindow = (sutPid: number | readonly number[] | undefined): (() => CpuShare) => {
+  const pids = sutPid === undefined ? [] : typeof sutPid === 'number' ? [sutPid] : sutPid;
   const started = performance.now();
-  const sut0 = sutPid === undefined ? 0 : processTicks(sutPid);
+  const sut0 = pids.map(processTicks);
   const self0 = process.cpuUsage();
   const busy0 = machineBusyTicks();
   return () => {
     const seconds = (performance.now() - started) / 1000;
-    const sut = (sutPid === undefined ? 0 : processTicks(sutPid) - sut0) / TICKS_PER_SECOND;
+    const each = pids.map((pid, i) => (processTicks(pid) - (sut0[i] ?? 0)) / TICKS_PER_SECOND);
+    const sut = each.reduce((a, b) => a + b, 0);
     const selfUsage = process.cpuUsage(self0);
     const self = (selfUsage.user + selfUsage.system) / 1e6;
     const busy = (machineBusyTicks() - busy0) / TICKS_PER_SECOND;
     const round = (n: number): number => Math.round((n / seconds) * 100) / 100;
-    return { sut: round(sut), loadGenerator: round(self), other: round(Math.max(0, busy - sut - self)) };
+    return {
+      sut: round(sut),
+      ...(pids.length > 1 ? { sutEach: each.map(round) } : {}),
+      loadGenerator: round(self),
+      other: round(Math.max(0, busy - sut - self)),
+    };
   };
 };
 

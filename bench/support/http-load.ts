@@ -13,6 +13,20 @@ export interface RawLoadOptions {
   /** Issue at most this many requests; the window ends when they are all answered (or at `seconds`). */
   readonly amount?: number;
   readonly onResponse?: (status: number) => void;
+  /**
+   * At the end of the window, send nothing more but wait (at most this many ms) for the requests in flight and count
+   * their answers apart (`drained`), instead of dropping the sockets: every request sent then has a known answer,
+   * which is what a count of the store's writes against the acknowledged ones needs.
+   */
+  readonly drainMs?: number;
+}
+
+/** What `drainMs` adds: every request sent, and the answers that came after the window. */
+export interface Drained {
+  readonly sent: number;
+  readonly statuses: Record<string, number>;
+  /** Sent and never answered (a dropped connection, or still in flight when the drain gave up). */
+  readonly unanswered: number;
 }
 
 export interface RawLoadResult {
@@ -22,6 +36,9 @@ export interface RawLoadResult {
   readonly errors: number;
   /** Request latencies in ms of the responses counted. */
   readonly latencies: Float64Array;
+  /** The first body answered with each status other than 2xx (up to 300 characters): what the refusals said. */
+  readonly samples: Record<string, string>;
+  readonly drained?: Drained;
 }
 
 const render = (host: string, r: BenchRequest): string => {
@@ -48,6 +65,10 @@ export const rawClosedLoop = (o: RawLoadOptions): Promise<RawLoadResult> =>
     let issued = 0;
     let open = 0;
     let stopping = false;
+    const samples: Record<string, string> = {};
+    const late: Record<string, number> = {};
+    let lateAnswers = 0;
+    let drainTimer: NodeJS.Timeout | undefined;
     const started = performance.now();
     const deadline = started + o.seconds * 1000;
     let finished = false;
@@ -56,13 +77,19 @@ export const rawClosedLoop = (o: RawLoadOptions): Promise<RawLoadResult> =>
       if (finished) return;
       finished = true;
       clearTimeout(timer);
+      clearTimeout(drainTimer);
       for (const s of sockets) s.destroy();
       const seconds = Math.min(performance.now(), deadline) - started;
-      resolve({ seconds: seconds / 1000, statuses, responses, errors, latencies: latencies.subarray(0, responses) });
+      const drained = o.drainMs === undefined ? {} : { drained: { sent: issued, statuses: late, unanswered: issued - responses - lateAnswers } };
+      resolve({ seconds: seconds / 1000, statuses, responses, errors, latencies: latencies.subarray(0, responses), samples, ...drained });
     };
 
     const record = (status: number, latencyMs: number): void => {
-      if (performance.now() > deadline) return;
+      if (performance.now() > deadline) {
+        late[status] = (late[status] ?? 0) + 1;
+        lateAnswers++;
+        return;
+      }
       if (responses === latencies.length) {
         const grown = new Float64Array(latencies.length * 2);
         grown.set(latencies);
@@ -101,7 +128,9 @@ export const rawClosedLoop = (o: RawLoadOptions): Promise<RawLoadResult> =>
         const length = Number(CONTENT_LENGTH.exec(head)?.[1] ?? 0);
         const total = headerEnd + 4 + length;
         if (pending.length < total) return;
-        record(Number(head.slice(9, 12)), performance.now() - sentAt);
+        const status = Number(head.slice(9, 12));
+        if ((status < 200 || status > 299) && samples[status] === undefined) samples[status] = pending.toString('utf8', headerEnd + 4, Math.min(total, headerEnd + 4 + 300));
+        record(status, performance.now() - sentAt);
         pending = pending.length > total ? pending.subarray(total) : undefined;
         sendNext();
       });
@@ -118,7 +147,8 @@ export const rawClosedLoop = (o: RawLoadOptions): Promise<RawLoadResult> =>
     };
     const timer = setTimeout(() => {
       stopping = true;
-      finish();
+      if (o.drainMs === undefined || open === 0) finish();
+      else drainTimer = setTimeout(finish, o.drainMs);
     }, o.seconds * 1000);
     for (let i = 0; i < o.connections; i++) connect();
   });

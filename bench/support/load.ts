@@ -1,22 +1,25 @@
 import { Pool } from 'undici';
 import { RequestFactory } from './buyers';
 import { cpuWindow, CpuShare, waitForQuiet } from './cpu';
-import { rawClosedLoop } from './http-load';
+import { Drained, rawClosedLoop } from './http-load';
 import { progress } from './log';
 
 export interface ClosedLoopOptions {
   readonly label: string;
-  readonly baseUrl: string;
+  /** The server; or its replicas, which then share the connections evenly (as a balancer spreading connections would). */
+  readonly baseUrl: string | readonly string[];
   readonly connections: number;
   readonly seconds: number;
   readonly next: RequestFactory;
   /** Stop after this many requests (the scale row); the window still ends at `seconds`. */
   readonly amount?: number;
-  /** Measured for CPU shares. */
-  readonly sutPid?: number;
+  /** Measured for CPU shares (summed when several: the replicas). */
+  readonly sutPid?: number | readonly number[];
   /** Called every `tickSeconds` with the responses so far. */
   readonly onTick?: (responses: number, elapsedS: number) => void;
   readonly tickSeconds?: number;
+  /** Wait this long at the end for the answers in flight, and count them apart (`drained`): see RawLoadOptions. */
+  readonly drainMs?: number;
 }
 
 export interface LoadResult {
@@ -29,6 +32,12 @@ export interface LoadResult {
   readonly timeouts: number;
   readonly latencyMs: { readonly p50: number; readonly p99: number; readonly p999: number; readonly max: number };
   readonly cpu: CpuShare;
+  /** The first body of each status other than 2xx (see RawLoadResult). */
+  readonly samples?: Record<string, string>;
+  /** Set with `drainMs`: every request sent, the answers after the window, and those never answered. */
+  readonly drained?: Drained;
+  /** Per replica, in the order of `baseUrl`, when there are several. */
+  readonly perTarget?: ReadonlyArray<{ readonly baseUrl: string; readonly connections: number; readonly statuses: Record<string, number> }>;
 }
 
 /** Responses per second that had the given status. */
@@ -39,48 +48,84 @@ export const rateOf = (r: LoadResult, status: number): number => (r.statuses[Str
  * core: the peak a server sustains with `connections` requests in flight.
  */
 export const closedLoop = async (o: ClosedLoopOptions): Promise<LoadResult> => {
-  const url = new URL(o.baseUrl);
+  const targets = typeof o.baseUrl === 'string' ? [o.baseUrl] : o.baseUrl;
+  if (targets.length > 1 && o.amount !== undefined) throw new Error(`${o.label}: a request budget (amount) is for one server`);
+  if (targets.length > o.connections) throw new Error(`${o.label}: ${targets.length} servers need at least as many connections`);
   const endCpu = cpuWindow(o.sutPid);
   const started = performance.now();
   let responses = 0;
   const ticker = setInterval(() => o.onTick?.(responses, (performance.now() - started) / 1000), (o.tickSeconds ?? 5) * 1000);
   try {
-    const r = await rawClosedLoop({
-      host: url.hostname,
-      port: Number(url.port),
-      connections: o.connections,
-      seconds: o.seconds,
-      next: o.next,
-      ...(o.amount === undefined ? {} : { amount: o.amount }),
-      onResponse: () => responses++,
-    });
-    const sorted = r.latencies.slice().sort();
+    const shares = targets.map((_, i) => Math.floor(o.connections / targets.length) + (i < o.connections % targets.length ? 1 : 0));
+    const runs = await Promise.all(
+      targets.map((baseUrl, i) => {
+        const url = new URL(baseUrl);
+        return rawClosedLoop({
+          host: url.hostname,
+          port: Number(url.port),
+          connections: shares[i] ?? 0,
+          seconds: o.seconds,
+          next: o.next,
+          ...(o.amount === undefined ? {} : { amount: o.amount }),
+          ...(o.drainMs === undefined ? {} : { drainMs: o.drainMs }),
+          onResponse: () => responses++,
+        });
+      }),
+    );
+    const cpu = endCpu();
+    const sum = (counts: ReadonlyArray<Record<string, number> | undefined>): Record<string, number> => {
+      const total: Record<string, number> = {};
+      for (const c of counts) for (const [status, n] of Object.entries(c ?? {})) total[status] = (total[status] ?? 0) + n;
+      return total;
+    };
+    const latencies = new Float64Array(runs.reduce((n, r) => n + r.latencies.length, 0));
+    runs.reduce((at, r) => (latencies.set(r.latencies, at), at + r.latencies.length), 0);
+    const seconds = Math.max(...runs.map((r) => r.seconds));
+    const answered = runs.reduce((n, r) => n + r.responses, 0);
+    const drained: Drained | undefined =
+      o.drainMs === undefined
+        ? undefined
+        : {
+            sent: runs.reduce((n, r) => n + (r.drained?.sent ?? 0), 0),
+            statuses: sum(runs.map((r) => r.drained?.statuses)),
+            unanswered: runs.reduce((n, r) => n + (r.drained?.unanswered ?? 0), 0),
+          };
     return {
-      seconds: r.seconds,
-      responses: r.responses,
-      rate: r.responses / r.seconds,
-      statuses: r.statuses,
-      errors: r.errors,
+      seconds,
+      responses: answered,
+      rate: answered / seconds,
+      statuses: sum(runs.map((r) => r.statuses)),
+      errors: runs.reduce((n, r) => n + r.errors, 0),
       timeouts: 0,
-      latencyMs: latencySummary(sorted),
-      cpu: endCpu(),
+      latencyMs: latencySummary(latencies.sort()),
+      cpu,
+      samples: Object.assign({}, ...runs.map((r) => r.samples).reverse()) as Record<string, string>,
+      ...(drained ? { drained } : {}),
+      ...(targets.length > 1 ? { perTarget: targets.map((baseUrl, i) => ({ baseUrl, connections: shares[i] ?? 0, statuses: runs[i]?.statuses ?? {} })) } : {}),
     };
   } finally {
     clearInterval(ticker);
   }
 };
 
-/** A warm-up then a timed window on the same server; only the timed window is reported. */
-export const warmThenMeasure = async (o: ClosedLoopOptions & { warmupSeconds: number }): Promise<LoadResult> => {
+/**
+ * A warm-up then a timed window on the same server; only the timed window is reported as the figure (the warm-up's
+ * result rides along for rows that account for every request). `beforeTimed` runs between the two (a metrics scrape).
+ */
+export const warmThenMeasure = async (
+  o: ClosedLoopOptions & { warmupSeconds: number; beforeTimed?: () => Promise<void> },
+): Promise<LoadResult & { readonly warmup?: LoadResult }> => {
   await waitForQuiet(progress);
+  let warmup: LoadResult | undefined;
   if (o.warmupSeconds > 0) {
     progress(`${o.label}: warm-up ${o.warmupSeconds} s`);
-    await closedLoop({ ...o, seconds: o.warmupSeconds });
+    warmup = await closedLoop({ ...o, seconds: o.warmupSeconds });
   }
+  await o.beforeTimed?.();
   progress(`${o.label}: timed ${o.seconds} s, ${o.connections} connections`);
   const result = await closedLoop(o);
   progress(`${o.label}: ${Math.round(result.rate).toLocaleString('en-US')} responses/s ${JSON.stringify(result.statuses)}`);
-  return result;
+  return warmup ? { ...result, warmup } : result;
 };
 
 export interface OpenLoopOptions {

@@ -20,11 +20,11 @@ interface Row {
 
 /**
  * The only rows allowed to skip in smoke mode, and why: `--smoke` has no scale row (bench/settings.ts). Every other
- * row must run and produce its figure; a missing service (PostgreSQL for rows 2 and 8, redis-server for row 4)
+ * row must run and produce its figure; a missing service (PostgreSQL for rows 2, 8 and 10, redis-server for rows 4 and 10)
  * is a failure here, never a skip.
  */
 const EXPECTED_SKIPS_IN_SMOKE: Readonly<Record<number, string>> = { 7: 'not run in smoke mode' };
-const ROWS = [1, 2, 3, 4, 5, 6, 7, 8, 9];
+const ROWS = [1, 2, 3, 4, 5, 6, 7, 8, 9, 10];
 
 const runHarness = (args: string[]): Promise<{ code: number | null; output: string }> =>
   new Promise((resolve) => {
@@ -80,6 +80,22 @@ describe('benchmark harness (npm run bench -- --smoke)', () => {
     expect(byId.get(8)?.baseline?.label).toBe('naive PostgreSQL');
     expect(byId.get(8)?.details.baselineFromRow2).toBe(true);
     expect(byId.get(8)?.details.eventsAppended).toBeGreaterThan(0);
+    // Row 10 compared two replicas with one, each side on a store of its own that held exactly the 201s it answered.
+    const replicas = byId.get(10);
+    expect(replicas?.baseline?.label).toBe('one replica');
+    for (const side of ['one', 'two'] as const) {
+      const d = replicas?.details[side] as
+        | { replicas: number; cpuMicrosPerReservation: number; accounting: { reserved: number; problems: string[]; store: { reservations: number } } }
+        | undefined;
+      expect(d?.accounting.problems).toEqual([]);
+      expect(d?.replicas).toBe(side === 'one' ? 1 : 2);
+      expect(d?.cpuMicrosPerReservation).toBeGreaterThan(0);
+      expect(d?.accounting.reserved).toBeGreaterThan(0);
+      expect(d?.accounting.store.reservations).toBeGreaterThanOrEqual(d?.accounting.reserved ?? Infinity);
+    }
+    // The two-replica side's load went to both replicas, and each reserved.
+    const perReplica = (replicas?.details.two as { perReplica?: Array<{ statuses: Record<string, number> }> } | undefined)?.perReplica;
+    expect(perReplica?.map((r) => (r.statuses['201'] ?? 0) > 0)).toEqual([true, true]);
     const replay = byId.get(6);
     expect(replay?.title).toContain('audit verify');
     expect((replay?.details.primary as { details?: unknown } | undefined)?.details).toMatchObject({ ok: true, violations: 0, exitCode: 0 });

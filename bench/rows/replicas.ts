@@ -1,0 +1,275 @@
+import { reservationRequests } from '../support/buyers';
+import { BenchContext, RunningSystem, startEngine } from '../support/context';
+import { LoadResult, rateOf, warmThenMeasure } from '../support/load';
+import { loud, progress } from '../support/log';
+import { BenchDatabase, createDatabase, PostgresProbe, probePostgres, runStatement } from '../support/postgres';
+import { sleep } from '../support/processes';
+import { PrivateRedis, redisServerOnPath, startPrivateRedis } from '../support/redis';
+import { judge, RowResult, skippedRow, Target } from '../support/report';
+import { loadDetails, loadNotes, unexpected } from './common';
+import { PLENTY } from './durable';
+
+const ID = 10;
+const KEY = 'replicas';
+/** Issue #22: a second replica on the same store must not lower what the deployment sells per second. */
+const TARGET: Target = { kind: 'ratio-at-least', threshold: 1, text: '≥ 1× (must not fall)' };
+const TITLE = 'scale-out: durable reservations/s, two api replicas vs one, on one PostgreSQL store and one Redis';
+/** How long the end of a window waits for the answers in flight (each is a durable append, well under this). */
+const DRAIN_MS = 10_000;
+const SHARD_METRICS = ['shard_occ_conflicts_total', 'shard_append_batch_size_count', 'shard_append_batch_size_sum'] as const;
+
+/** One replica's shard writers over the timed window, from its /metrics (ShardWriter's counters). */
+interface WriterCounts {
+  readonly appends: number;
+  readonly commands: number;
+  readonly conflicts: number;
+}
+
+/** The store's own count of what was reserved on the sale, read from the events table after every replica stopped. */
+interface StoreCount {
+  readonly reservations: number;
+  readonly orders: number;
+  readonly buyers: number;
+  readonly units: number;
+}
+
+/** What the load generator was told, over the warm-up and the timed window, with the answers in flight at their ends. */
+interface Acknowledged {
+  readonly sent: number;
+  /** Answered 201. */
+  readonly reserved: number;
+  /**
+   * Answered otherwise, or never answered: not told of a reservation, though one may exist (a 503 after a shard's
+   * conflicts ran out says "retry with the same key": its outcome is unknown to the buyer).
+   */
+  readonly uncertain: number;
+}
+
+interface Side {
+  readonly replicas: number;
+  readonly load: LoadResult;
+  readonly writers: readonly WriterCounts[];
+  readonly store: StoreCount;
+  readonly acknowledged: Acknowledged;
+  readonly eventsAppended: number;
+  /** The replicas' last log lines (LOG_LEVEL=warn) when some answer was not a 201: why they refused. */
+  readonly logTails?: readonly string[];
+  /** What the store's count contradicts (accountingProblems), with the orders reserved twice: empty when sound. */
+  readonly problems: readonly string[];
+}
+
+const writerCounts = async (engine: RunningSystem): Promise<WriterCounts> => {
+  const m = await engine.api.metricSums(SHARD_METRICS);
+  return { appends: m.shard_append_batch_size_count ?? NaN, commands: m.shard_append_batch_size_sum ?? NaN, conflicts: m.shard_occ_conflicts_total ?? NaN };
+};
+
+const minus = (a: WriterCounts, b: WriterCounts): WriterCounts => ({ appends: a.appends - b.appends, commands: a.commands - b.commands, conflicts: a.conflicts - b.conflicts });
+
+const waitForSale = async (engine: RunningSystem, saleId: string): Promise<void> => {
+  const deadline = Date.now() + 15_000;
+  while ((await engine.api.publicSale(saleId)).status !== 200) {
+    if (Date.now() > deadline) throw new Error(`${engine.label} did not learn of sale ${saleId} from the store within 15 s`);
+    await sleep(50);
+  }
+};
+
+const acknowledgedOf = (windows: readonly (LoadResult | undefined)[]): Acknowledged => {
+  let sent = 0;
+  let reserved = 0;
+  for (const w of windows) {
+    if (!w) continue;
+    if (!w.drained) throw new Error('a window of this row was not drained: its answers in flight are unknown');
+    sent += w.drained.sent;
+    for (const counts of [w.statuses, w.drained.statuses]) reserved += counts['201'] ?? 0;
+  }
+  return { sent, reserved, uncertain: sent - reserved };
+};
+
+const countStore = async (url: string, saleId: string): Promise<{ store: StoreCount; events: number }> => {
+  const [row] = await runStatement<{ events: string; reservations: string; orders: string; buyers: string; units: string }>(
+    url,
+    `SELECT count(*) AS events,
+            count(*) FILTER (WHERE type = 'StockReserved' AND data->>'saleId' = $1) AS reservations,
+            count(DISTINCT data->>'orderId') FILTER (WHERE type = 'StockReserved' AND data->>'saleId' = $1) AS orders,
+            count(DISTINCT data->>'userId') FILTER (WHERE type = 'StockReserved' AND data->>'saleId' = $1) AS buyers,
+            coalesce(sum((data->>'quantity')::int) FILTER (WHERE type = 'StockReserved' AND data->>'saleId' = $1), 0) AS units
+       FROM public.events`,
+    [saleId],
+  );
+  if (!row) throw new Error('counting the events table returned no row');
+  return {
+    events: Number(row.events),
+    store: { reservations: Number(row.reservations), orders: Number(row.orders), buyers: Number(row.buyers), units: Number(row.units) },
+  };
+};
+
+/** Where each order reserved more than once was reserved (at most 5 orders): the evidence an oversell report needs. */
+const ordersReservedTwice = async (url: string, saleId: string): Promise<unknown[]> =>
+  runStatement(
+    url,
+    `SELECT data->>'orderId' AS "orderId", json_agg(json_build_object('stream', stream_id, 'revision', revision, 'position', position, 'recordedAt', recorded_at) ORDER BY position) AS reserved
+       FROM public.events WHERE type = 'StockReserved' AND data->>'saleId' = $1
+      GROUP BY 1 HAVING count(*) > 1 ORDER BY 1 LIMIT 5`,
+    [saleId],
+  );
+
+/**
+ * What must hold whatever the speed: no more sold than the stock, no order or buyer (perUserLimit 1) reserved twice,
+ * every 201 in the store, and nothing in the store that the buyers were not told of, short of answers whose outcome
+ * was unknown to them (none, normally: then reserved = acknowledged exactly).
+ */
+const accountingProblems = (side: Pick<Side, 'store' | 'acknowledged'>): string[] => {
+  const { store, acknowledged: ack } = side;
+  const problems: string[] = [];
+  if (store.units > PLENTY.totalStock) problems.push(`sold ${store.units} units of a stock of ${PLENTY.totalStock}`);
+  if (store.orders !== store.reservations) problems.push(`${store.reservations} StockReserved events for ${store.orders} orders`);
+  if (store.buyers !== store.reservations) problems.push(`${store.reservations} reservations by ${store.buyers} buyers with perUserLimit 1`);
+  if (store.reservations < ack.reserved) problems.push(`${ack.reserved} answered 201 but ${store.reservations} reservations in the store`);
+  if (store.reservations > ack.reserved + ack.uncertain) problems.push(`${store.reservations} reservations in the store, only ${ack.reserved} answered 201 and ${ack.uncertain} of unknown outcome`);
+  return problems;
+};
+
+/**
+ * One side of the row: `replicas` api processes on a fresh database and a fresh Redis of their own, row 8's load split
+ * evenly over them (the connections, each keeping its replica), every request sent accounted for at the end.
+ */
+const measureSide = async (ctx: BenchContext, pg: PostgresProbe, replicas: number): Promise<Side> => {
+  const label = `row ${ID} ${replicas === 1 ? 'one replica' : `${replicas} replicas`}`;
+  let database: BenchDatabase | undefined;
+  let redis: PrivateRedis | undefined;
+  const engines: RunningSystem[] = [];
+  try {
+    database = await createDatabase(pg, 'flash_bench_replicas');
+    redis = await startPrivateRedis(ctx.placement);
+    // One after the other: the first creates the store's tables, the others find them.
+    for (let i = 1; i <= replicas; i++) engines.push(await startEngine(ctx, `row${ID}-${replicas}x-replica${i}`, { EVENTSTORE_URL: database.url, REDIS_URL: redis.url }));
+    const [first] = engines;
+    if (!first) throw new Error('no replica started');
+    const saleId = await first.api.createSale(PLENTY);
+    for (const engine of engines) {
+      await waitForSale(engine, saleId);
+      await engine.api.checkTokenEquivalence(saleId, 0);
+    }
+    const requests = reservationRequests({ auth: ctx.auth, saleId, keyPrefix: `row${ID}x${replicas}` });
+    let before: WriterCounts[] = [];
+    const load = await warmThenMeasure({
+      label,
+      baseUrl: engines.map((e) => e.baseUrl),
+      connections: ctx.mode.connections,
+      seconds: ctx.mode.timedSeconds,
+      warmupSeconds: ctx.mode.warmupSeconds,
+      next: requests.next,
+      sutPid: engines.map((e) => e.process.pid),
+      drainMs: DRAIN_MS,
+      beforeTimed: async () => {
+        before = await Promise.all(engines.map(writerCounts));
+      },
+    });
+    const after = await Promise.all(engines.map(writerCounts));
+    const writers = after.map((a, i) => minus(a, before[i] ?? a));
+    const refused = Object.keys(load.statuses).some((status) => status !== '201');
+    const logTails = refused ? engines.map((e) => e.process.logs.slice(-3000)) : undefined;
+    // Every replica drains and stops before the store is counted: nothing is in flight when it is read.
+    await Promise.all(engines.splice(0).map((e) => e.stop()));
+    const { store, events } = await countStore(database.url, saleId);
+    const acknowledged = acknowledgedOf([load.warmup, load]);
+    const counted = { store, acknowledged };
+    const problems = accountingProblems(counted);
+    if (problems.length > 0) {
+      const twice = await ordersReservedTwice(database.url, saleId);
+      if (twice.length > 0) problems.push(`orders reserved more than once: ${JSON.stringify(twice)}`);
+      loud(`ROW ${ID} ${label}: THE STORE DISAGREES WITH THE ANSWERS: ${problems.join('; ')}`);
+    }
+    return { replicas, load, writers, store, acknowledged, eventsAppended: events, ...(logTails ? { logTails } : {}), problems };
+  } finally {
+    await Promise.all(engines.map((e) => e.stop()));
+    await redis?.stop();
+    await database?.drop();
+  }
+};
+
+const perReservationMicros = (side: Side): number | null => {
+  const rate = rateOf(side.load, 201);
+  return rate > 0 ? Math.round((side.load.cpu.sut / rate) * 1e6) : null;
+};
+
+const sumWriters = (writers: readonly WriterCounts[]): WriterCounts => writers.reduce((a, b) => ({ appends: a.appends + b.appends, commands: a.commands + b.commands, conflicts: a.conflicts + b.conflicts }), { appends: 0, commands: 0, conflicts: 0 });
+
+const sideText = (side: Side): string => {
+  const w = sumWriters(side.writers);
+  const micros = perReservationMicros(side);
+  const cores = side.load.cpu.sutEach ? `${side.load.cpu.sut} (${side.load.cpu.sutEach.join(' + ')})` : String(side.load.cpu.sut);
+  const split = side.load.perTarget ? `; 201s per replica ${side.load.perTarget.map((t) => (t.statuses['201'] ?? 0).toLocaleString('en-US')).join(' / ')}` : '';
+  return (
+    `${side.replicas === 1 ? 'one replica' : `${side.replicas} replicas`}: ${Math.round(rateOf(side.load, 201)).toLocaleString('en-US')} 201/s, api CPU ${cores} cores = ${micros ?? '?'} µs per reservation, ` +
+    `${w.appends.toLocaleString('en-US')} shard appends of ${(w.commands / Math.max(1, w.appends)).toFixed(1)} commands on average, ${w.conflicts.toLocaleString('en-US')} OCC conflicts (re-decided)${split}; ` +
+    `PostgreSQL + Redis + anything else ${side.load.cpu.other} cores`
+  );
+};
+
+const sideDetails = (side: Side): Record<string, unknown> => ({
+  replicas: side.replicas,
+  ...loadDetails(side.load),
+  cpuMicrosPerReservation: perReservationMicros(side),
+  ...(side.load.perTarget ? { perReplica: side.load.perTarget.map((t, i) => ({ ...t, writers: side.writers[i] })) } : { writers: side.writers[0] }),
+  shardWriters: sumWriters(side.writers),
+  drained: side.load.drained,
+  accounting: { ...side.acknowledged, store: side.store, stock: PLENTY.totalStock, problems: side.problems },
+  eventsAppended: side.eventsAppended,
+  ...(side.logTails ? { logTails: side.logTails } : {}),
+});
+
+/**
+ * Row 9 (issue #22, scale-out): row 8's closed-loop load on the engine over the PostgreSQL event store with a Redis
+ * gate, first one api replica, then two sharing a fresh store and Redis (neither side inherits the other's log), in one
+ * run; the ratio two/one must not fall below 1. Every replica is pinned to the SUT core like every server of the
+ * benchmark, so both sides get the same CPU budget and the ratio is what a second replica gains or costs at equal CPU.
+ */
+export const replicasRow = async (ctx: BenchContext): Promise<RowResult> => {
+  const pg = await probePostgres();
+  const skip = (reason: string): RowResult => {
+    loud(`ROW ${ID} SKIPPED: ${reason}`);
+    return skippedRow(ID, KEY, TITLE, '201/s', TARGET, reason);
+  };
+  if (typeof pg === 'string') return skip(`PostgreSQL unreachable (${pg})`);
+  if (!redisServerOnPath()) return skip('redis-server is not on PATH: the replicas need a Redis of their own');
+  const one = await measureSide(ctx, pg, 1);
+  const two = await measureSide(ctx, pg, 2);
+  const value = rateOf(two.load, 201);
+  const baselineValue = rateOf(one.load, 201);
+  const ratio = baselineValue > 0 ? value / baselineValue : null;
+  // A figure bought with a wrong store is a miss whatever the ratio.
+  const unsound = [one, two].flatMap((side) => side.problems.map((p) => `${side.replicas === 1 ? 'one replica' : 'two replicas'}: STORE DISAGREES WITH THE ANSWERS: ${p}`));
+  progress(`row ${ID}: two replicas ${Math.round(value).toLocaleString('en-US')} 201/s, one ${Math.round(baselineValue).toLocaleString('en-US')} 201/s (${ratio?.toFixed(2) ?? '—'}×)`);
+  const placement = ctx.placement.taskset ? `every replica and the Redis pinned to core ${ctx.placement.sutCore} (the same CPU budget on both sides)` : 'nothing pinned';
+  const accounting = (side: Side): string =>
+    `${side.replicas === 1 ? 'one replica' : `${side.replicas} replicas`}: ${side.store.reservations.toLocaleString('en-US')} reserved in the store ${side.store.reservations === side.acknowledged.reserved ? '=' : '≥'} ${side.acknowledged.reserved.toLocaleString('en-US')} answered 201 ` +
+    `(of ${side.acknowledged.sent.toLocaleString('en-US')} sent over warm-up and window, drained at the end of each; ${side.acknowledged.uncertain} answered otherwise or never), ${side.store.units.toLocaleString('en-US')} units ≤ stock${side.problems.length === 0 ? ', no order or buyer twice' : ' (see above)'}`;
+  return {
+    id: ID,
+    key: KEY,
+    title: TITLE,
+    metric: '201/s',
+    value,
+    baseline: { label: 'one replica', value: baselineValue },
+    ratio,
+    target: TARGET,
+    pass: unsound.length > 0 ? false : judge(TARGET, value, ratio),
+    notes: [
+      ...unsound,
+      `row 8's load and requests (a new buyer per request, stock 10^9 over ${PLENTY.shards} shards, ${ctx.mode.connections} connections, split evenly over the replicas); EVENTSTORE_URL on a fresh database and REDIS_URL on a fresh redis-server per side, dropped after`,
+      `${placement}; WORKER=${ctx.worker}${ctx.worker === 'embedded' ? ' (each replica also runs the sagas and the analytics projection over the whole log)' : ' (a worker beside each replica, one holding the jobs under the Redis lease, pinned to the same core)'}; PostgreSQL ${pg.version} not pinned`,
+      `both replicas write every shard under the store's optimistic concurrency (no shard ownership yet): a conflict re-reads the stream and decides the batch again`,
+      sideText(one),
+      sideText(two),
+      accounting(one),
+      accounting(two),
+      ...unexpected('one replica', one.load, 201),
+      ...unexpected('two replicas', two.load, 201),
+      ...[one, two].flatMap((side) => Object.entries(side.load.samples ?? {}).map(([status, body]) => `${side.replicas === 1 ? 'one replica' : 'two replicas'}: the first ${status} said ${body}`)),
+      ...loadNotes('one replica', one.load, true),
+      ...loadNotes('two replicas', two.load, true),
+    ],
+    details: { worker: ctx.worker, one: sideDetails(one), two: sideDetails(two), postgres: pg },
+  };
+};
