@@ -259,7 +259,7 @@ export const replicasRow = async (ctx: BenchContext): Promise<RowResult> => {
       ...unsound,
       `row 8's load and requests (a new buyer per request, stock 10^9 over ${PLENTY.shards} shards, ${ctx.mode.connections} connections, split evenly over the replicas); EVENTSTORE_URL on a fresh database and REDIS_URL on a fresh redis-server per side, dropped after`,
       `${placement}; WORKER=${ctx.worker}${ctx.worker === 'embedded' ? ' (each replica also runs the sagas and the analytics projection over the whole log)' : ' (a worker beside each replica, one holding the jobs under the Redis lease, pinned to the same core)'}; PostgreSQL ${pg.version} not pinned`,
-      `both replicas write every shard under the store's optimistic concurrency (no shard ownership yet): a conflict re-reads the stream and decides the batch again`,
+      `the replicas split each sale's stocked shards under leases in the Redis (SHARD_LEASE_MS); a write to a shard another replica owns (the tail, a handover) is decided under the store's optimistic concurrency`,
       sideText(one),
       sideText(two),
       accounting(one),
