@@ -18,9 +18,9 @@ export const reservationIdFor = (saleId: string, userId: string, idempotencyKey:
  */
 export const eventIdFor = (streamId: string, event: DomainEvent): string => {
   if (event.type === 'QuotaClaimed') return uuidv5(`QuotaClaimed\n${event.data.userId}\n${event.data.idempotencyKey}`);
-  // One order, one placement, whichever shard and process: a second OrderPlaced for it, on another shard (a compensation
+  // One order, one placement in its sale, whichever shard and process: a second OrderPlaced for it, on another shard (a compensation
   // or another replica that had not seen the first yet), is refused by the store (DuplicateEventId).
-  if (event.type === 'OrderPlaced') return uuidv5(`OrderPlaced\n${event.data.orderId}`);
+  if (event.type === 'OrderPlaced') return uuidv5(`OrderPlaced\n${event.data.saleId}\n${event.data.orderId}`);
   const d = event.data as { orderId?: string; reservationId?: string; paymentId?: string };
   return uuidv5(`${streamId}\n${event.type}\n${d.orderId ?? d.reservationId ?? ''}\n${d.paymentId ?? ''}`);
 };
