@@ -11,6 +11,7 @@ import { ApiClient, openSale } from './support/client';
 import { LoggedEvent, readEventLog } from './support/event-log';
 import { AccessLine, hasNginx, NginxEdge, requestFrom } from './support/nginx-edge';
 import { pooled } from './support/pooled';
+import { placeSentinelHold } from './support/sentinel-hold';
 import { ServerProcess } from './support/server';
 
 /**
@@ -342,18 +343,10 @@ describeRequiring(hasNginx, 'the cluster: nginx in front of two api replicas and
       // A sentinel hold placed now: once it has expired, a later sweep has run (sweeps never overlap), so a second
       // expiry of any of the above would be in the log by then. (Not the sagas' checkpoint at the head, as
       // worker-process.e2e-spec.ts waits for: the unpaid holds of the sales above, on the default hold time, keep it behind.)
-      const sentinelSale = await createSale({ totalStock: 1, shards: 1, perUserLimit: 1, holdTtlMs: 1000 });
-      const sentinelToken = direct.token('s3-sentinel');
-      const sentinelAccess = await direct.request('GET', `/sales/${sentinelSale}/access`, { token: sentinelToken });
-      const sentinel = await direct.request('POST', `/sales/${sentinelSale}/reservations`, {
-        token: sentinelToken,
-        headers: { 'idempotency-key': 'cluster-sentinel' },
-        body: { quantity: 1, purchaseToken: sentinelAccess.body.purchaseToken },
-      });
-      expect(sentinel.status).toBe(201);
+      const sentinel = await placeSentinelHold(direct, admin, 'cluster-sentinel');
       await eventually(
         'the sentinel hold expired',
-        async () => (await direct.request('GET', `/orders/${sentinel.body.orderId as string}`, { token: admin })).body.status === 'expired',
+        async () => (await direct.request('GET', `/orders/${sentinel}`, { token: admin })).body.status === 'expired',
         { timeoutMs: WAIT_MS, intervalMs: 100 },
       );
       log = await readLog();

@@ -1,9 +1,8 @@
-import { describeWithPostgres, TestDatabase } from '../../libs/event-store/test/postgres-support';
+import { describeWithPostgres } from '../../libs/event-store/test/postgres-support';
 import { eventually } from '../support/eventually';
 import { parsePrometheusText } from '../support/prometheus-text';
-import { RedisServer } from '../support/redis-server';
 import { ApiClient, ApiResponse, openSale } from './support/client';
-import { ServerProcess } from './support/server';
+import { ReplicaSet } from './support/replica-set';
 
 /**
  * Two api processes on one PostgreSQL event store and one Redis (API.md "Several processes"): what one replica
@@ -12,29 +11,15 @@ import { ServerProcess } from './support/server';
  * (SHARD_LEASE_MS): the replicas split a sale's stocked shards between them, the store's optimistic concurrency the guard.
  */
 describeWithPostgres('two api replicas on one store', () => {
-  const database = new TestDatabase();
-  const redis = new RedisServer();
-  let replicas: ServerProcess[] = [];
+  const set = new ReplicaSet({ labels: ['replica-a', 'replica-b'], env: { ACCESS_LIMITS: 'off', SHARD_LEASE_MS: '900' }, jwtSecret: 'r'.repeat(40), concurrency: 16 });
   let clients: ApiClient[] = [];
 
   beforeAll(async () => {
-    await database.create();
-    await redis.start();
-    const env = { EVENTSTORE_URL: database.url, REDIS_URL: redis.url, ACCESS_LIMITS: 'off', SHARD_LEASE_MS: '900', JWT_SECRET: 'r'.repeat(40), PAYMENT_WEBHOOK_SECRET: 'w'.repeat(40) };
-    replicas = [new ServerProcess({ label: 'replica-a', env }), new ServerProcess({ label: 'replica-b', env })];
-    for (const replica of replicas) await replica.start();
-    clients = replicas.map((r) => new ApiClient(r.baseUrl, 'r'.repeat(40), 16));
+    await set.start();
+    clients = set.clients;
   });
 
-  afterAll(async () => {
-    for (const c of clients) await c.destroy();
-    for (const r of replicas) {
-      await r.stop();
-      r.cleanup();
-    }
-    await redis.stop();
-    await database.drop();
-  });
+  afterAll(() => set.stop());
 
   it('finds an order on the other replica right after its 201, replays its key there, and sells no more than the stock', async () => {
     const [a, b] = clients as [ApiClient, ApiClient];

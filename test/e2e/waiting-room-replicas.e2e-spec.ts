@@ -1,7 +1,6 @@
-import { describeWithPostgres, TestDatabase } from '../../libs/event-store/test/postgres-support';
-import { RedisServer } from '../support/redis-server';
+import { describeWithPostgres } from '../../libs/event-store/test/postgres-support';
 import { ApiClient } from './support/client';
-import { ServerProcess } from './support/server';
+import { ReplicaSet } from './support/replica-set';
 import { roomChecks } from './support/waiting-room-checks';
 
 /**
@@ -11,31 +10,21 @@ import { roomChecks } from './support/waiting-room-checks';
  * loaded machine (the rate rule has its own unit test); ACCESS_LIMITS=off: the crowd comes from one address here.
  */
 describeWithPostgres('the waiting room on two api replicas sharing Redis', () => {
-  const database = new TestDatabase();
-  const redis = new RedisServer();
-  let replicas: ServerProcess[] = [];
+  const set = new ReplicaSet({
+    labels: ['room-replica-a', 'room-replica-b'],
+    env: { ACCESS_LIMITS: 'off', WAITING_ROOM_ADAPTIVE: 'off' },
+    jwtSecret: 'q'.repeat(40),
+    concurrency: 32,
+  });
   let clients: ApiClient[] = [];
   const checks = roomChecks({ replicas: () => clients });
 
   beforeAll(async () => {
-    await database.create();
-    await redis.start();
-    const secret = 'q'.repeat(40);
-    const env = { EVENTSTORE_URL: database.url, REDIS_URL: redis.url, ACCESS_LIMITS: 'off', WAITING_ROOM_ADAPTIVE: 'off', JWT_SECRET: secret, PAYMENT_WEBHOOK_SECRET: 'w'.repeat(40) };
-    replicas = [new ServerProcess({ label: 'room-replica-a', env }), new ServerProcess({ label: 'room-replica-b', env })];
-    for (const replica of replicas) await replica.start();
-    clients = replicas.map((r) => new ApiClient(r.baseUrl, secret, 32));
+    await set.start();
+    clients = set.clients;
   });
 
-  afterAll(async () => {
-    for (const c of clients) await c.destroy();
-    for (const r of replicas) {
-      await r.stop();
-      r.cleanup();
-    }
-    await redis.stop();
-    await database.drop();
-  });
+  afterAll(() => set.stop());
 
   it('admits 2,000 users who join in random order across both, strictly in ticket order, each once, at admitPerSecond', () => checks.admitsInTicketOrderAtTheRate(), 300_000);
 

@@ -3,6 +3,7 @@ import { auditVerify } from './support/audit';
 import { ApiClient, ApiResponse, openSale, signedWebhook } from './support/client';
 import { LoggedEvent, readEventLog, storedSagaCheckpoint } from './support/event-log';
 import { pooled } from './support/pooled';
+import { placeSentinelHold } from './support/sentinel-hold';
 import { ServerProcess } from './support/server';
 
 /**
@@ -150,19 +151,11 @@ describe.each<Successor>(['restarted', 'standby'])('api and worker as processes 
     // A sentinel hold placed now, due after all of the above ended: once it has expired, a later sweep has run (sweeps
     // never overlap), so a second expiry of any of them would be in the log by then; and the sagas' stored checkpoint
     // reaching the head says they have nothing left pending (quota releases included).
-    const sentinelSale = await client.request('POST', '/admin/sales', { token: admin, body: openSale({ totalStock: 1, shards: 1, perUserLimit: 1, holdTtlMs: 1000 }) });
-    const sentinelToken = client.token('sentinel');
-    const sentinelAccess = await client.request('GET', `/sales/${sentinelSale.body.id as string}/access`, { token: sentinelToken });
-    const sentinel = await client.request('POST', `/sales/${sentinelSale.body.id as string}/reservations`, {
-      token: sentinelToken,
-      headers: { 'idempotency-key': 'twoproc-sentinel' },
-      body: { quantity: 1, purchaseToken: sentinelAccess.body.purchaseToken },
-    });
-    expect(sentinel.status).toBe(201);
+    const sentinel = await placeSentinelHold(client, admin, 'twoproc-sentinel');
     await eventually(
       'the sentinel hold expired and the sagas idle at the head',
       async () => {
-        const sentinelOrder = await client.request('GET', `/orders/${sentinel.body.orderId as string}`, { token: admin });
+        const sentinelOrder = await client.request('GET', `/orders/${sentinel}`, { token: admin });
         const head = (await client.request('GET', '/health/ready')).body.details.store.head as number;
         return sentinelOrder.body.status === 'expired' && storedSagaCheckpoint(server.dataDir) >= head;
       },

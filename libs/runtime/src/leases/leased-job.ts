@@ -8,6 +8,31 @@ export const answeredWithin = <T>(call: Promise<T>, ms: number): Promise<T | und
   return Promise.race([call, late]).finally(() => clearTimeout(timer));
 };
 
+/**
+ * The rhythm every lease holder keeps: it asks or renews every third of the lease, and acts only until a fifth of the
+ * lease before the lease can have run out — counted from when its last renewal was *sent* (never later than the store
+ * counted it), so a holder cut off stops before anyone else can take over.
+ */
+export class LeaseRhythm {
+  /** How often a holder renews and a standby asks. */
+  readonly pacingMs: number;
+  /** How long before the lease's end a holder stops acting: room for stopping its work. */
+  readonly marginMs: number;
+
+  constructor(
+    readonly ttlMs: number,
+    readonly now: () => number = Date.now,
+  ) {
+    this.marginMs = Math.max(50, Math.floor(ttlMs / 5));
+    this.pacingMs = Math.max(10, Math.floor(ttlMs / 3));
+  }
+
+  /** Until when a holder may act on a lease whose last renewal was sent at `sentAt`. */
+  actUntil(sentAt: number): number {
+    return sentAt + this.ttlMs - this.marginMs;
+  }
+}
+
 /** What a job does while its lease is held: begun with the lease's fence, stopped when the lease is lost or given up. */
 export interface LeasedWork {
   stop(): Promise<void>;
@@ -35,11 +60,7 @@ export class LeasedJob {
   private pacer: NodeJS.Timeout | undefined;
   private watchdog: NodeJS.Timeout | undefined;
   private stopped = false;
-  private readonly now: () => number;
-  /** How long before the lease's end the holder stops: room for stopping the work. */
-  private readonly marginMs: number;
-  /** How often the holder renews and a standby asks: a third of the lease. */
-  private readonly pacingMs: number;
+  private readonly rhythm: LeaseRhythm;
 
   constructor(
     private readonly leases: LeaseStore,
@@ -49,9 +70,7 @@ export class LeasedJob {
     private readonly logger: Logger,
     private readonly options: LeasedJobOptions,
   ) {
-    this.now = options.now ?? Date.now;
-    this.marginMs = Math.max(50, Math.floor(options.ttlMs / 5));
-    this.pacingMs = Math.max(10, Math.floor(options.ttlMs / 3));
+    this.rhythm = new LeaseRhythm(options.ttlMs, options.now);
   }
 
   /** Whether this process runs the job now. */
@@ -70,7 +89,7 @@ export class LeasedJob {
   async start(): Promise<void> {
     await this.step();
     await this.work;
-    this.pacer = setInterval(() => void this.step(), this.pacingMs);
+    this.pacer = setInterval(() => void this.step(), this.rhythm.pacingMs);
     this.pacer.unref();
   }
 
@@ -83,11 +102,11 @@ export class LeasedJob {
 
   /** A store call that has not answered within a pacing interval counts as unanswered: the next round asks again. */
   private within<T>(call: Promise<T>): Promise<T | undefined> {
-    return answeredWithin(call, this.pacingMs);
+    return answeredWithin(call, this.rhythm.pacingMs);
   }
 
   private async takeOrRenew(): Promise<void> {
-    const sentAt = this.now();
+    const sentAt = this.rhythm.now();
     if (this.lease === undefined) {
       const asked = this.leases.acquire(this.job, this.holder, this.options.ttlMs);
       const lease = await this.within(asked).catch((error: unknown) => {
@@ -123,11 +142,11 @@ export class LeasedJob {
     else if (renewed === false) await this.lose('lease lost to another holder', false);
   }
 
-  /** The lease held as of `sentAt`: stop acting `marginMs` before it can have run out, unless renewed before. */
+  /** The lease held as of `sentAt`: stop acting a margin before it can have run out, unless renewed before. */
   private arm(sentAt: number): void {
     if (this.watchdog) clearTimeout(this.watchdog);
-    const deadline = sentAt + this.options.ttlMs - this.marginMs;
-    this.watchdog = setTimeout(() => void this.lose('lease not renewed in time', false), Math.max(0, deadline - this.now()));
+    const deadline = this.rhythm.actUntil(sentAt);
+    this.watchdog = setTimeout(() => void this.lose('lease not renewed in time', false), Math.max(0, deadline - this.rhythm.now()));
     this.watchdog.unref();
   }
 

@@ -5,7 +5,7 @@ import IORedis from 'ioredis';
 import type Redis from 'ioredis';
 import type { Logger } from 'pino';
 import type { AppConfig } from '../config';
-import { answeredWithin } from './leased-job';
+import { answeredWithin, LeaseRhythm } from './leased-job';
 import { Lease, LeaseStore, storeScope } from './lease-store';
 import { RedisLeaseStore } from './redis-lease-store';
 
@@ -70,9 +70,7 @@ export class LeasedShardOwnership implements ShardOwnership {
   private round: Promise<void> | undefined;
   private pacer: NodeJS.Timeout | undefined;
   private stopped = false;
-  private readonly now: () => number;
-  private readonly marginMs: number;
-  private readonly pacingMs: number;
+  private readonly rhythm: LeaseRhythm;
 
   constructor(
     private readonly leases: LeaseStore,
@@ -82,21 +80,19 @@ export class LeasedShardOwnership implements ShardOwnership {
     private readonly logger: Logger,
     private readonly options: ShardLeasesOptions,
   ) {
-    this.now = options.now ?? Date.now;
-    this.marginMs = Math.max(50, Math.floor(options.ttlMs / 5));
-    this.pacingMs = Math.max(10, Math.floor(options.ttlMs / 3));
+    this.rhythm = new LeaseRhythm(options.ttlMs, options.now);
   }
 
   owns(saleId: string, shard: number): boolean {
     const held = this.held.get(jobOf(saleId, shard));
-    return held !== undefined && this.now() < held.validUntil;
+    return held !== undefined && this.rhythm.now() < held.validUntil;
   }
 
   /** Shards held now, per sale (metrics). */
   ownedShards(): Map<string, number> {
     const owned = new Map<string, number>();
     for (const [job, held] of this.held) {
-      if (this.now() >= held.validUntil) continue;
+      if (this.rhythm.now() >= held.validUntil) continue;
       const saleId = job.slice(JOB_PREFIX.length, job.lastIndexOf(':'));
       owned.set(saleId, (owned.get(saleId) ?? 0) + 1);
     }
@@ -104,7 +100,7 @@ export class LeasedShardOwnership implements ShardOwnership {
   }
 
   start(): void {
-    this.pacer = setInterval(() => void this.step(), this.pacingMs);
+    this.pacer = setInterval(() => void this.step(), this.rhythm.pacingMs);
     this.pacer.unref();
     void this.step();
   }
@@ -125,7 +121,7 @@ export class LeasedShardOwnership implements ShardOwnership {
   }
 
   private async takeOrRenew(sale: SaleShardStock): Promise<void> {
-    const members = await answeredWithin(this.members.heartbeat(sale.saleId, this.holder, this.options.ttlMs), this.pacingMs);
+    const members = await answeredWithin(this.members.heartbeat(sale.saleId, this.holder, this.options.ttlMs), this.rhythm.pacingMs);
     // Unanswered: renew what is held (a silent Redis ends it through `validUntil`), take nothing new.
     const mine = members === undefined ? undefined : new Set(assignShards(sale.saleId, sale.stocked, members).get(this.holder) ?? []);
     await Promise.all(
@@ -138,15 +134,15 @@ export class LeasedShardOwnership implements ShardOwnership {
 
   private async settle(job: string, want: boolean): Promise<void> {
     const held = this.held.get(job);
-    const sentAt = this.now();
+    const sentAt = this.rhythm.now();
     if (held !== undefined && !want) {
       this.held.delete(job);
       await this.leases.release(held.lease);
       return;
     }
     if (held !== undefined) {
-      const renewed = await answeredWithin(this.leases.renew(held.lease, this.options.ttlMs), this.pacingMs);
-      if (renewed === true) held.validUntil = sentAt + this.options.ttlMs - this.marginMs;
+      const renewed = await answeredWithin(this.leases.renew(held.lease, this.options.ttlMs), this.rhythm.pacingMs);
+      if (renewed === true) held.validUntil = this.rhythm.actUntil(sentAt);
       else if (renewed === false) {
         this.held.delete(job);
         this.logger.warn({ job, fence: held.lease.fence }, 'shard lease lost to another replica');
@@ -155,7 +151,7 @@ export class LeasedShardOwnership implements ShardOwnership {
     }
     if (!want) return;
     const asked = this.leases.acquire(job, this.holder, this.options.ttlMs);
-    const lease = await answeredWithin(asked, this.pacingMs);
+    const lease = await answeredWithin(asked, this.rhythm.pacingMs);
     if (lease === undefined) {
       // A late grant is given back rather than left to run out (the next round asks again).
       void asked.then((late) => (late !== undefined && this.held.get(job)?.lease.fence !== late.fence ? this.leases.release(late) : undefined)).catch(() => undefined);
@@ -165,7 +161,7 @@ export class LeasedShardOwnership implements ShardOwnership {
       await this.leases.release(lease);
       return;
     }
-    this.held.set(job, { lease, validUntil: sentAt + this.options.ttlMs - this.marginMs });
+    this.held.set(job, { lease, validUntil: this.rhythm.actUntil(sentAt) });
     this.logger.debug({ job, fence: lease.fence }, 'shard lease taken');
   }
 
