@@ -1,4 +1,5 @@
-import { DocumentIncrement, DocumentStore, ResultRow } from '../document-store';
+import { DocumentStore, ResultRow } from '../document-store';
+import { PendingIncrements } from './pending-increments';
 
 /**
  * How long the waiting room's admitted buyers waited (ticket to admission), per sale, as a histogram: one document per
@@ -41,12 +42,6 @@ export const summariseWaits = (buckets: readonly { readonly ms: number; readonly
   return { admitted, waitMs: { p50: at(0.5), p99: at(0.99) } };
 };
 
-interface PendingWaits {
-  readonly saleId: string;
-  readonly ms: number;
-  count: number;
-}
-
 const num = (value: unknown): number => (typeof value === 'number' ? value : 0);
 
 /**
@@ -55,50 +50,24 @@ const num = (value: unknown): number => (typeof value === 'number' ? value : 0);
  * `summary`, so one process's answers are exact. A crash loses at most one flush interval of waits, never an order.
  */
 export class RoomWaitLog {
-  private pendingCounts = new Map<string, PendingWaits>();
-  /** The batch being written: still counted until the store has it. */
-  private flushing: ReadonlyMap<string, PendingWaits> = new Map();
+  private readonly counts: PendingIncrements<{ saleId: string; ms: number }>;
 
-  constructor(private readonly docs: DocumentStore) {}
+  constructor(private readonly docs: DocumentStore) {
+    this.counts = new PendingIncrements(docs, ROOM_WAITS);
+  }
 
   record(saleId: string, waitMs: number): void {
     const ms = waitBucket(waitMs);
-    const id = `${saleId}:${String(ms)}`;
-    const pending = this.pendingCounts.get(id);
-    if (pending) pending.count += 1;
-    else this.pendingCounts.set(id, { saleId, ms, count: 1 });
+    this.counts.add(`${saleId}:${String(ms)}`, { saleId, ms });
   }
 
   /** The sale's admissions and wait percentiles, stored and pending; undefined when nobody was admitted. */
   async summary(saleId: string, limits: { readonly maxRows: number; readonly maxTimeMs: number }): Promise<RoomWaitSummary | undefined> {
     const stored = await this.docs.aggregate(ROOM_WAITS, [{ $match: { saleId } }], limits);
-    const pending = [...this.flushing.values(), ...this.pendingCounts.values()].filter((p) => p.saleId === saleId);
-    return summariseWaits([...stored.rows.map((row: ResultRow) => ({ ms: num(row.ms), count: num(row.count) })), ...pending]);
+    return summariseWaits([...stored.rows.map((row: ResultRow) => ({ ms: num(row.ms), count: num(row.count) })), ...this.counts.pending(saleId)]);
   }
 
-  async flush(): Promise<void> {
-    if (this.pendingCounts.size === 0 || this.flushing.size > 0) return;
-    const batch = this.pendingCounts;
-    this.pendingCounts = new Map();
-    this.flushing = batch;
-    const increments: DocumentIncrement[] = [...batch.entries()].map(([id, p]) => ({
-      collection: ROOM_WAITS,
-      id,
-      inc: { count: p.count },
-      setOnInsert: { saleId: p.saleId, ms: p.ms },
-    }));
-    try {
-      await this.docs.increment(increments);
-    } catch (error) {
-      // Put the counts back so the next flush carries them.
-      for (const [id, p] of batch) {
-        const since = this.pendingCounts.get(id);
-        if (since) since.count += p.count;
-        else this.pendingCounts.set(id, p);
-      }
-      throw error;
-    } finally {
-      this.flushing = new Map();
-    }
+  flush(): Promise<void> {
+    return this.counts.flush();
   }
 }
