@@ -155,6 +155,48 @@ describeRequiring(hasNginx, 'infra/nginx in front of the api replicas', () => {
     expect(forged.status).toBe(200);
   });
 
+  it('never marks every replica down for shedding load: each request still reaches a replica, which answers it', async () => {
+    // Two replicas that shed everything (503 OVERLOADED, their own envelope) until told to sell.
+    let shedding = true;
+    const hits: number[] = [0, 0];
+    const shedders = [0, 1].map((i) =>
+      http.createServer((req, res) => {
+        hits[i]! += 1;
+        req.resume();
+        req.on('end', () => {
+          res.writeHead(shedding ? 503 : 201, { 'content-type': 'application/json', 'retry-after': '1' });
+          res.end(shedding ? `{"error":{"code":"OVERLOADED","message":"replica ${String(i)} is shedding","retryable":true,"retryAfterMs":1000}}` : `{"orderId":"from-${String(i)}"}`);
+        });
+      }),
+    );
+    for (const server of shedders) await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    const busy = new NginxEdge();
+    try {
+      await busy.start(shedders.map((server) => (server.address() as AddressInfo).port));
+      const reserve = (i: number) =>
+        request(busy.port, {
+          method: 'POST',
+          path: '/sales/s-1/reservations',
+          headers: { 'content-type': 'application/json', 'idempotency-key': `shed-key-${String(i).padStart(4, '0')}` },
+          body: '{"quantity":1}',
+          from: `127.0.1.${String(i + 1)}`,
+        });
+      // A spike: every replica sheds, far more than max_fails times within fail_timeout.
+      const shed = await Promise.all(Array.from({ length: 12 }, (_, i) => reserve(i)));
+      expect(shed.map((a) => a.status)).toEqual(Array.from({ length: 12 }, () => 503));
+      // Each refusal is a replica's own, never nginx's "no api replica could take the request".
+      expect(shed.filter((a) => !/replica [01] is shedding/.test(String((json(a).error as Record<string, unknown>).message))).map((a) => a.body.toString('utf8'))).toEqual([]);
+      // The replicas recover: the very next request is sold, not refused by nginx for fail_timeout (5 s).
+      shedding = false;
+      const sold = await reserve(20);
+      expect({ status: sold.status, body: sold.body.toString('utf8') }).toEqual({ status: 201, body: expect.stringMatching(/^\{"orderId":"from-[01]"\}$/) });
+      expect(hits.every((n) => n > 0)).toBe(true);
+    } finally {
+      await busy.stop();
+      for (const server of shedders) server.close();
+    }
+  });
+
   it('answers in the envelope when no replica can take a request, and hides /metrics from the public edge', async () => {
     expect((await request(edge, { path: '/metrics' })).status).toBe(404);
     const lone = await freePort();

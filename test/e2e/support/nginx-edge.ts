@@ -18,6 +18,8 @@ export const hasNginx = { what: 'nginx (Debian package nginx)', available: () =>
 
 /** The compose service `api`, which resolves to every replica: here, servers of the test's own. */
 const REPLICAS = 'server api:3000 max_fails=3 fail_timeout=5s;';
+/** The same replicas as backups, never marked down (infra/nginx/nginx.conf says why). */
+const BACKUPS = 'server api:3000 backup max_fails=0;';
 
 export interface RenderedEdge {
   readonly dir: string;
@@ -36,6 +38,7 @@ export const renderEdge = (listen: number, replicas: readonly number[]): Rendere
   const accessLog = path.join(dir, 'access.log');
   const conf = shipped
     .replaceAll(REPLICAS, replicas.map((port) => `server 127.0.0.1:${port} max_fails=3 fail_timeout=5s;`).join('\n    '))
+    .replaceAll(BACKUPS, replicas.map((port) => `server 127.0.0.1:${port} backup max_fails=0;`).join('\n    '))
     .replace('listen 80 reuseport', `listen 127.0.0.1:${listen} reuseport`)
     .replace('pid /run/nginx.pid;', `pid ${dir}/nginx.pid;`)
     .replaceAll('/etc/nginx/flash-sale/', `${snippets}/`)
@@ -45,6 +48,7 @@ export const renderEdge = (listen: number, replicas: readonly number[]): Rendere
     ['listen', 'listen 80 reuseport'],
     ['pid', 'pid /run/nginx.pid;'],
     ['replicas', REPLICAS],
+    ['backups', BACKUPS],
   ] as const) {
     if (!shipped.includes(from)) throw new Error(`infra/nginx/nginx.conf changed: its ${what} ("${from}") is no longer where this test rewrites it`);
   }
