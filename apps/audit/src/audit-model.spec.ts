@@ -271,6 +271,39 @@ describe('AuditModel', () => {
     expect(found).toEqual(['known-sale', 'never-oversold', 'never-oversold']);
   });
 
+  it('flags every event outside the stream its data names, and none inside it', () => {
+    const log = new AuditLog().scheduleSale(sale);
+    // In place: the shard streams' names are remembered per shard, the buyer's compared as prefix and user id.
+    const orderId = log.purchase(sale, 1, 'ab-c', 'key-1', 1, T0);
+    const claim = (userId: string) => ({ saleId: sale.saleId, userId, reservationId: 'r-2', idempotencyKey: 'key-2', quantity: 1, claimedAt: T0 });
+    const release = { saleId: sale.saleId, userId: 'ab-c', reservationId: orderId, quantity: 1, reason: 'cancelled' as const, releasedAt: T0 };
+    const misplaced = [
+      log.append('sale-sale-b', { type: 'SaleClosed', data: { saleId: sale.saleId, closedAt: T0, reason: 'ended' } }, T0),
+      // The same length, prefix and all but the user id; a longer name that starts and ends right; another sale's.
+      log.append(buyerStream(sale.saleId, 'ab-d'), { type: 'QuotaClaimed', data: claim('ab-c') }, T0),
+      log.append(buyerStream(sale.saleId, 'zzab-c'), { type: 'QuotaClaimed', data: claim('ab-c') }, T0),
+      log.append(buyerStream('sale-b', 'ab-c'), { type: 'QuotaReleased', data: release }, T0),
+      // Shard 0's event in shard 1's stream, after shard 1's name was remembered.
+      log.append(inventoryStream(sale.saleId, 1), { type: 'OrderCancelled', data: { saleId: sale.saleId, shard: 0, orderId, userId: 'ab-c', cancelledAt: T0 } }, T0),
+      log.append(paymentStream('pay-2'), { type: 'PaymentReceived', data: { paymentId: 'pay-1', saleId: sale.saleId, shard: 1, orderId, amount: 100, receivedAt: T0 } }, T0),
+    ];
+    log.append(buyerStream(sale.saleId, 'ab-c'), { type: 'QuotaReleased', data: release }, T0);
+    log.append(inventoryStream(sale.saleId, 0), { type: 'OrderCancelled', data: { saleId: sale.saleId, shard: 0, orderId, userId: 'ab-c', cancelledAt: T0 } }, T0);
+
+    const found = violationsOf(audit(log))
+      .filter((v) => v.invariant === 'event-in-its-stream')
+      .map((v) => [v.position, v.message]);
+
+    expect(found).toEqual([
+      [misplaced[0]?.position, 'SaleClosed of sale sale-a is in stream sale-sale-b, expected sale-sale-a'],
+      [misplaced[1]?.position, 'QuotaClaimed of sale sale-a is in stream buyer-sale-a-ab-d, expected buyer-sale-a-ab-c'],
+      [misplaced[2]?.position, 'QuotaClaimed of sale sale-a is in stream buyer-sale-a-zzab-c, expected buyer-sale-a-ab-c'],
+      [misplaced[3]?.position, 'QuotaReleased of sale sale-a is in stream buyer-sale-b-ab-c, expected buyer-sale-a-ab-c'],
+      [misplaced[4]?.position, 'OrderCancelled of sale sale-a is in stream inventory-sale-a-1, expected inventory-sale-a-0'],
+      [misplaced[5]?.position, 'PaymentReceived of sale sale-a is in stream payment-pay-2, expected payment-pay-1'],
+    ]);
+  });
+
   it('audits only the sale asked for', () => {
     const other = saleDefinition({ saleId: 'sale-b', totalStock: 1, shards: 1 });
     const log = new AuditLog().scheduleSale(sale).scheduleSale(other);
