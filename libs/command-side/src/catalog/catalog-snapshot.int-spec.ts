@@ -1,6 +1,7 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import Database from 'better-sqlite3';
 import { encodeEvent, EventStore, MemoryEventStore, NO_STREAM } from '@flash/event-store';
 import pino from 'pino';
 import { CATALOG_SNAPSHOT_FILE, CatalogIndexes, SqliteCatalogSnapshots } from './catalog-snapshot';
@@ -45,7 +46,8 @@ const openIndexer = (store: EventStore, file: string): { indexer: LogIndexer; in
       return store.subscribeToAll(after);
     },
   });
-  const snapshots = new SqliteCatalogSnapshots(file);
+  // Small rows, so that a snapshot of this history spans many of them.
+  const snapshots = new SqliteCatalogSnapshots(file, 7);
   const indexer = new LogIndexer(watched, [indexes.catalogue, indexes.locator, indexes.claimants], logger, { snapshot: { snapshots, indexes } });
   return { indexer, indexes, subscribedFrom };
 };
@@ -103,6 +105,29 @@ describe('the catalog snapshot (DATA_DIR/catalog.sqlite)', () => {
     expect(second.subscribedFrom).toEqual([snapshotAt]);
     expect(second.indexer.position).toBe(await store.headPosition());
     expectIndexesOf(second.indexes, 350);
+    second.indexer.stop();
+  });
+
+  it('one of the previous format (a row per order) is ignored: the indexes are folded from 0, and the stop writes the current one', async () => {
+    const old = new Database(file);
+    old.exec(`
+      CREATE TABLE snapshot (id INTEGER PRIMARY KEY CHECK (id = 1), format INTEGER NOT NULL, position INTEGER NOT NULL, sales TEXT NOT NULL);
+      CREATE TABLE orders (order_id TEXT PRIMARY KEY, sale_id TEXT NOT NULL, shard INTEGER NOT NULL) WITHOUT ROWID;
+      CREATE TABLE claimants (sale_id TEXT NOT NULL, user_id TEXT NOT NULL, PRIMARY KEY (sale_id, user_id)) WITHOUT ROWID;
+    `);
+    old.prepare('INSERT INTO snapshot (id, format, position, sales) VALUES (1, 1, ?, ?)').run(await store.headPosition(), '[]');
+    old.close();
+
+    const first = openIndexer(store, file);
+    await first.indexer.start();
+    expect(first.subscribedFrom).toEqual([0]);
+    expectIndexesOf(first.indexes, 300);
+    first.indexer.stop();
+
+    const second = openIndexer(store, file);
+    await second.indexer.start();
+    expect(second.subscribedFrom).toEqual([await store.headPosition()]);
+    expectIndexesOf(second.indexes, 300);
     second.indexer.stop();
   });
 
