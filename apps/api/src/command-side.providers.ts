@@ -1,5 +1,7 @@
+import path from 'node:path';
 import { Provider } from '@nestjs/common';
 import {
+  CATALOG_SNAPSHOT_FILE,
   BuyerQuota,
   ClaimantIndex,
   Clock,
@@ -11,6 +13,7 @@ import {
   openCommandSide,
   OrderLocator,
   SaleCatalogue,
+  SqliteCatalogSnapshots,
 } from '@flash/command-side';
 import { EventStore } from '@flash/event-store';
 import { EligibilityGate } from '@flash/gate';
@@ -42,6 +45,10 @@ export const commandSideProviders = (config: AppConfig): Provider[] => {
           soleClaimant: config.eventStoreUrl === undefined && config.inMemoryStore !== true,
           onAppended: counters.shardAppended.bind(counters),
           ...(leases === null ? {} : { ownership: leases }),
+          // Beside the embedded store whose positions it names: a restart replays the log from it, not from 0.
+          ...(config.eventStoreUrl === undefined && config.inMemoryStore !== true
+            ? { snapshots: new SqliteCatalogSnapshots(path.join(config.dataDir, CATALOG_SNAPSHOT_FILE)) }
+            : {}),
         });
         leases?.start();
         return loaded;

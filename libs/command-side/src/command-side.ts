@@ -2,6 +2,7 @@ import { EventStore } from '@flash/event-store';
 import { EligibilityGate } from '@flash/gate';
 import type { Logger } from 'pino';
 import { BuyerQuota } from './buyer/buyer-quota';
+import { CatalogSnapshots } from './catalog/catalog-snapshot';
 import { ClaimantIndex } from './catalog/claimant-index';
 import { LogIndexer } from './catalog/log-indexer';
 import { OrderLocator } from './catalog/order-locator';
@@ -22,6 +23,8 @@ export interface CommandSideOptions {
   readonly onAppended?: AppendObserver;
   /** Which shards this process writes first, late-bound (it watches the inventories): every shard by default. */
   readonly ownership?: ShardOwnership;
+  /** Where the indexes are kept between runs (see CatalogSnapshots); without it they are folded from 0 at every start. */
+  readonly snapshots?: CatalogSnapshots;
 }
 
 /** The command side of one process, wired together: what the api and the worker both run. */
@@ -55,6 +58,7 @@ export const openCommandSide = (store: EventStore, clock: Clock, logger: Logger,
   );
   const indexes: LogIndexer = new LogIndexer(store, [catalogue, locator, claimants], logger.child({ component: 'command-side' }), {
     onRecorded: inventories.observe.bind(inventories),
+    ...(options.snapshots === undefined ? {} : { snapshot: { snapshots: options.snapshots, indexes: { catalogue, locator, claimants } } }),
   });
   const buyers = new BuyerQuota(store, claimants, { soleClaimant: options.soleClaimant, clock });
   return {

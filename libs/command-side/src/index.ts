@@ -13,3 +13,4 @@ export * from './gate-keeper/gate-truth';
 export * from './inventory/local-shard-access';
 export * from './command-side';
 export * from './inventory/shard-ownership';
+export * from './catalog/catalog-snapshot';

@@ -58,7 +58,10 @@ export class LogFollower {
     const slices = new EventLoopSlices();
     try {
       for await (const recorded of subscription) {
-        if (slices.due()) await slices.yield();
+        if (slices.due()) {
+          if (!this.caughtUp) await this.tickWhileReplaying();
+          await slices.yield();
+        }
         if (isEventType(recorded.type)) {
           const event = decodeEvent(recorded);
           for (const p of this.processes) p.apply(event, recorded.position);
@@ -72,6 +75,17 @@ export class LogFollower {
     } catch (error) {
       this.logger.error({ err: error }, 'saga subscription failed');
     }
+  }
+
+  /**
+   * During the replay, between slices: the work of the processes that may do it before the replay ends (gate sync:
+   * a release the log has recorded is right at any moment), so their backlog stays one slice's worth instead of
+   * growing with the history replayed. The others wait for `tick`, once caught up.
+   */
+  private async tickWhileReplaying(): Promise<void> {
+    if (this.stopped) return;
+    const now = this.options.now();
+    for (const p of this.processes) if (p.worksWhileReplaying === true) await p.tick(now);
   }
 
   /** Runs due work once (also called directly by tests with a fake clock). Waits until the replay has caught up. */

@@ -16,6 +16,11 @@ export class ClaimantIndex {
     return this.claimants.get(saleId)?.has(userId) === true;
   }
 
+  /** Every (sale, user) listed, for a catalog snapshot. */
+  *entries(): IterableIterator<readonly [saleId: string, userId: string]> {
+    for (const [saleId, users] of this.claimants) for (const userId of users) yield [saleId, userId];
+  }
+
   /** Called before a claim is appended, so a retry racing the log subscription still reads the buyer stream. */
   note(saleId: string, userId: string): void {
     let users = this.claimants.get(saleId);

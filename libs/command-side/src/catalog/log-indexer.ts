@@ -1,6 +1,7 @@
 import { DomainEvent, RetryLater } from '@flash/domain';
 import { decodeEvent, EventLoopSlices, EventStore, RecordedEvent, Subscription } from '@flash/event-store';
 import type { Logger } from 'pino';
+import { CatalogIndexes, CatalogSnapshots } from './catalog-snapshot';
 
 /** What follows the log: applies the events it cares about, idempotently (an event may come twice). */
 export interface LogIndex {
@@ -10,6 +11,8 @@ export interface LogIndex {
 export interface LogIndexerOptions {
   /** Sees every recorded event first, undecoded (cheap): e.g. shard writers learning of appends made elsewhere. */
   readonly onRecorded?: (recorded: RecordedEvent) => void;
+  /** Where the indexes are kept between runs (the api's DATA_DIR): the start replays from there, the stop writes it. */
+  readonly snapshot?: { readonly snapshots: CatalogSnapshots; readonly indexes: CatalogIndexes };
 }
 
 /** Longest stretch the catch-up at start holds the event loop before letting other work run. */
@@ -41,7 +44,9 @@ export class LogIndexer {
   async start(): Promise<void> {
     const head = await this.store.headPosition();
     const started = Date.now();
-    const subscription = this.store.subscribeToAll(0);
+    const from = await this.restoreSnapshot(head);
+    this.appliedPosition = from;
+    const subscription = this.store.subscribeToAll(from);
     this.subscription = subscription;
     const iterator = subscription[Symbol.asyncIterator]();
     // Events counted, not positions: those may be sparse (EventStoreDB), and rarely a round number.
@@ -55,8 +60,30 @@ export class LogIndexer {
       if (slices.due()) await slices.yield();
     }
     this.caughtUp = true;
-    this.logger.info({ head, ms: Date.now() - started }, 'command-side indexes caught up');
+    this.logger.info({ from, head, ms: Date.now() - started }, 'command-side indexes caught up');
     void this.follow(iterator);
+  }
+
+  /** The snapshot's position once loaded into the indexes; 0 (fold from the start) without a usable one. */
+  private async restoreSnapshot(head: number): Promise<number> {
+    const kept = this.options.snapshot;
+    const position = kept?.snapshots.position();
+    if (kept === undefined || position === undefined) return 0;
+    if (position > head) {
+      // Written against a longer log than this store holds: not this store's, or the store lost its tail.
+      this.logger.warn({ position, head }, 'the catalog snapshot is ahead of the event log: ignored, the indexes are folded from 0');
+      return 0;
+    }
+    const started = Date.now();
+    try {
+      const restored = await kept.snapshots.restore(kept.indexes);
+      this.logger.info({ position: restored, orders: kept.indexes.locator.size, ms: Date.now() - started }, 'command-side indexes loaded from their snapshot');
+      return restored;
+    } catch (error) {
+      // What was loaded is a part of the truth, and folding from 0 applies it all again idempotently.
+      this.logger.warn({ err: error }, 'the catalog snapshot could not be read: the indexes are folded from 0');
+      return 0;
+    }
   }
 
   private async follow(iterator: AsyncIterator<RecordedEvent>): Promise<void> {
@@ -123,7 +150,21 @@ export class LogIndexer {
     for (const w of reached) w.wake();
   }
 
+  /** Stops following the log and writes the indexes' snapshot (so the next start replays only what comes after). */
   stop(): void {
     this.subscription?.close();
+    const kept = this.options.snapshot;
+    if (kept === undefined) return;
+    try {
+      if (this.appliedPosition > (kept.snapshots.position() ?? 0)) {
+        const started = Date.now();
+        kept.snapshots.save(kept.indexes, this.appliedPosition);
+        this.logger.info({ position: this.appliedPosition, ms: Date.now() - started }, 'command-side indexes snapshot written');
+      }
+    } catch (error) {
+      this.logger.warn({ err: error }, 'could not write the catalog snapshot; the next start folds more of the log');
+    } finally {
+      kept.snapshots.close();
+    }
   }
 }

@@ -18,7 +18,17 @@ export class OrderLocator {
   private readonly saleIndex = new Map<string, number>();
 
   apply(event: DomainEvent): void {
-    if (event.type === 'OrderPlaced') this.orders.set(event.data.orderId, this.indexOf(event.data.saleId) * SHARD_SLOTS + event.data.shard);
+    if (event.type === 'OrderPlaced') this.place(event.data.orderId, event.data.saleId, event.data.shard);
+  }
+
+  /** Records where an order lives (from its OrderPlaced, or from a catalog snapshot). */
+  place(orderId: string, saleId: string, shard: number): void {
+    this.orders.set(orderId, this.indexOf(saleId) * SHARD_SLOTS + shard);
+  }
+
+  /** Every order located, for a catalog snapshot. */
+  *entries(): IterableIterator<readonly [orderId: string, location: OrderLocation]> {
+    for (const orderId of this.orders.keys()) yield [orderId, this.locate(orderId) as OrderLocation];
   }
 
   locate(orderId: string): OrderLocation | undefined {

@@ -34,6 +34,11 @@ export class SaleCatalogue {
     }
   }
 
+  /** A sale as a catalog snapshot kept it: replaces what is known of it (the snapshot is loaded before any event). */
+  restore(sale: CatalogSale): void {
+    this.sales.set(sale.definition.saleId, sale);
+  }
+
   sale(saleId: string): CatalogSale | undefined {
     return this.sales.get(saleId);
   }

@@ -14,6 +14,8 @@ export interface GateReleasePort {
  */
 export class GateSyncProcess extends PendingWorkProcess<{ saleId: string }> {
   readonly name = 'gate-sync';
+  /** A release is due the moment its event is read, and no later event can make it wrong: done during the replay. */
+  readonly worksWhileReplaying = true;
 
   constructor(
     private readonly gate: GateReleasePort,
