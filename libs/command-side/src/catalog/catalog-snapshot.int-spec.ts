@@ -88,7 +88,7 @@ describe('the catalog snapshot (DATA_DIR/catalog.sqlite)', () => {
     first.indexer.stop();
 
     const kept = new SqliteCatalogSnapshots(file);
-    expect(kept.position()).toBe(await store.headPosition());
+    expect(kept.anchor()?.position).toBe(await store.headPosition());
     kept.close();
   });
 
@@ -128,6 +128,30 @@ describe('the catalog snapshot (DATA_DIR/catalog.sqlite)', () => {
     await second.indexer.start();
     expect(second.subscribedFrom).toEqual([await store.headPosition()]);
     expectIndexesOf(second.indexes, 300);
+    second.indexer.stop();
+  });
+
+  it("one taken of another log, as long or longer, is ignored (the event at its position is not the one it was taken at), and the stop replaces it", async () => {
+    const other = new MemoryEventStore(() => 1_000);
+    for (const saleId of ['sale-0', 'sale-1']) {
+      await other.append(`sale-${saleId}`, [encodeEvent(`sale-${saleId}`, saleScheduled(saleId) as never, {}), encodeEvent(`sale-${saleId}`, stockAllocated(saleId) as never, {})], NO_STREAM);
+    }
+    await writeHistory(other, 1_000, 250);
+    const foreign = openIndexer(other, file);
+    await foreign.indexer.start();
+    foreign.indexer.stop();
+    expect(await other.headPosition()).toBeLessThanOrEqual(await store.headPosition());
+
+    const first = openIndexer(store, file);
+    await first.indexer.start();
+    expect(first.subscribedFrom).toEqual([0]);
+    expectIndexesOf(first.indexes, 300);
+    expect(first.indexes.locator.locate('order-1000')).toBeUndefined();
+    first.indexer.stop();
+
+    const second = openIndexer(store, file);
+    await second.indexer.start();
+    expect(second.subscribedFrom).toEqual([await store.headPosition()]);
     second.indexer.stop();
   });
 

@@ -8,9 +8,10 @@ export const CATALOG_SNAPSHOT_FILE = 'catalog.sqlite';
 
 /**
  * The layout of the tables below; a file of another format is ignored (the indexes are then folded from 0). 2: ids in
- * JSON arrays of up to CHUNK_IDS per row (format 1, a row per order and per claimant, loaded 3–4× slower).
+ * JSON arrays of up to CHUNK_IDS per row (format 1, a row per order and per claimant, loaded 3–4× slower). 3: the id of
+ * the event at the snapshot's position kept beside it, so a snapshot is only ever loaded onto the log it was taken of.
  */
-const FORMAT = 2;
+const FORMAT = 3;
 
 /** Ids per row: a row is parsed between two turns of the event loop, so it stays a few milliseconds of work. */
 const CHUNK_IDS = 10_000;
@@ -28,13 +29,19 @@ export interface CatalogIndexes {
  * unknown format, only means folding from 0; every index applies events idempotently, so replaying what the snapshot
  * already holds changes nothing.
  */
+/** Where a snapshot stands in the log: a position, and the id of the event the log holds there. */
+export interface SnapshotAnchor {
+  readonly position: number;
+  readonly eventId: string;
+}
+
 export interface CatalogSnapshots {
-  /** The position of the snapshot kept, or undefined when there is none (or of another format). */
-  position(): number | undefined;
+  /** Where the snapshot kept stands, or undefined when there is none (or of another format). */
+  anchor(): SnapshotAnchor | undefined;
   /** Loads the snapshot into empty indexes, letting the event loop run between slices; returns its position. */
   restore(into: CatalogIndexes): Promise<number>;
-  /** Replaces the snapshot with the indexes as they are, at `position` (all at once: a crash keeps the old one). */
-  save(from: CatalogIndexes, position: number): void;
+  /** Replaces the snapshot with the indexes as they are, at `at` (all at once: a crash keeps the old one). */
+  save(from: CatalogIndexes, at: SnapshotAnchor): void;
   close(): void;
 }
 
@@ -51,14 +58,17 @@ export class SqliteCatalogSnapshots implements CatalogSnapshots {
     this.db.pragma('journal_mode = WAL');
     this.db.exec(`
       CREATE TABLE IF NOT EXISTS snapshot (id INTEGER PRIMARY KEY CHECK (id = 1), format INTEGER NOT NULL, position INTEGER NOT NULL, sales TEXT NOT NULL);
+      CREATE TABLE IF NOT EXISTS snapshot_anchor (id INTEGER PRIMARY KEY CHECK (id = 1), event_id TEXT NOT NULL);
       CREATE TABLE IF NOT EXISTS order_chunks (sale_id TEXT NOT NULL, shard INTEGER NOT NULL, order_ids TEXT NOT NULL);
       CREATE TABLE IF NOT EXISTS claimant_chunks (sale_id TEXT NOT NULL, user_ids TEXT NOT NULL);
     `);
   }
 
-  position(): number | undefined {
-    const row = this.db.prepare<[], { format: number; position: number }>('SELECT format, position FROM snapshot WHERE id = 1').get();
-    return row?.format === FORMAT ? row.position : undefined;
+  anchor(): SnapshotAnchor | undefined {
+    const row = this.db
+      .prepare<[], { format: number; position: number; event_id: string }>('SELECT format, position, event_id FROM snapshot JOIN snapshot_anchor USING (id) WHERE id = 1')
+      .get();
+    return row?.format === FORMAT ? { position: row.position, eventId: row.event_id } : undefined;
   }
 
   async restore(into: CatalogIndexes): Promise<number> {
@@ -83,7 +93,7 @@ export class SqliteCatalogSnapshots implements CatalogSnapshots {
     return row.position;
   }
 
-  save(from: CatalogIndexes, position: number): void {
+  save(from: CatalogIndexes, at: SnapshotAnchor): void {
     const orders = new Map<string, { saleId: string; shard: number; ids: string[] }>();
     for (const [orderId, { saleId, shard }] of from.locator.entries()) {
       const key = `${shard}:${saleId}`;
@@ -101,7 +111,7 @@ export class SqliteCatalogSnapshots implements CatalogSnapshots {
     const putClaimants = this.db.prepare<[string, string]>('INSERT INTO claimant_chunks (sale_id, user_ids) VALUES (?, ?)');
     this.db.transaction(() => {
       // Format 1's tables too, if this file held one.
-      this.db.exec('DELETE FROM snapshot; DELETE FROM order_chunks; DELETE FROM claimant_chunks; DROP TABLE IF EXISTS orders; DROP TABLE IF EXISTS claimants;');
+      this.db.exec('DELETE FROM snapshot; DELETE FROM snapshot_anchor; DELETE FROM order_chunks; DELETE FROM claimant_chunks; DROP TABLE IF EXISTS orders; DROP TABLE IF EXISTS claimants;');
       for (const { saleId, shard, ids } of orders.values()) {
         for (let i = 0; i < ids.length; i += this.chunk) putOrders.run(saleId, shard, JSON.stringify(ids.slice(i, i + this.chunk)));
       }
@@ -110,7 +120,8 @@ export class SqliteCatalogSnapshots implements CatalogSnapshots {
       }
       this.db
         .prepare<[number, number, string]>('INSERT INTO snapshot (id, format, position, sales) VALUES (1, ?, ?, ?)')
-        .run(FORMAT, position, JSON.stringify(from.catalogue.allSales()));
+        .run(FORMAT, at.position, JSON.stringify(from.catalogue.allSales()));
+      this.db.prepare<[string]>('INSERT INTO snapshot_anchor (id, event_id) VALUES (1, ?)').run(at.eventId);
     })();
   }
 

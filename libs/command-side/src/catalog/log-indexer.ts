@@ -29,6 +29,10 @@ const INDEXED = (type: string): boolean => type.startsWith('Sale') || type === '
 export class LogIndexer {
   private subscription: Subscription | undefined;
   private appliedPosition = 0;
+  /** The id of the event at appliedPosition: a snapshot's anchor. */
+  private appliedEventId: string | undefined;
+  /** Where this start's fold began: the snapshot loaded, or 0. The stop writes a snapshot only past it. */
+  private foldedFrom = 0;
   private caughtUp = false;
   /** Lookups waiting for the indexes to reach a position (reachHead), woken as events are applied. */
   private waiters: Array<{ readonly position: number; readonly wake: () => void }> = [];
@@ -46,6 +50,7 @@ export class LogIndexer {
     const started = Date.now();
     const from = await this.restoreSnapshot(head);
     this.appliedPosition = from;
+    this.foldedFrom = from;
     const subscription = this.store.subscribeToAll(from);
     this.subscription = subscription;
     const iterator = subscription[Symbol.asyncIterator]();
@@ -67,15 +72,22 @@ export class LogIndexer {
   /** The snapshot's position once loaded into the indexes; 0 (fold from the start) without a usable one. */
   private async restoreSnapshot(head: number): Promise<number> {
     const kept = this.options.snapshot;
-    const position = kept?.snapshots.position();
-    if (kept === undefined || position === undefined) return 0;
-    if (position > head) {
-      // Written against a longer log than this store holds: not this store's, or the store lost its tail.
-      this.logger.warn({ position, head }, 'the catalog snapshot is ahead of the event log: ignored, the indexes are folded from 0');
-      return 0;
-    }
+    if (kept === undefined) return 0;
     const started = Date.now();
     try {
+      const anchor = kept.snapshots.anchor();
+      if (anchor === undefined) return 0;
+      if (anchor.position > head) {
+        // Written against a longer log than this store holds: not this store's, or the store lost its tail.
+        this.logger.warn({ position: anchor.position, head }, 'the catalog snapshot is ahead of the event log: ignored, the indexes are folded from 0');
+        return 0;
+      }
+      // The event the snapshot was taken at must be this log's, there (positions are dense on the embedded store).
+      const [there] = await this.store.readAll({ after: anchor.position - 1, maxCount: 1 });
+      if (there?.position !== anchor.position || there.eventId !== anchor.eventId) {
+        this.logger.warn({ position: anchor.position }, 'the catalog snapshot was taken of another event log: ignored, the indexes are folded from 0');
+        return 0;
+      }
       const restored = await kept.snapshots.restore(kept.indexes);
       this.logger.info({ position: restored, orders: kept.indexes.locator.size, ms: Date.now() - started }, 'command-side indexes loaded from their snapshot');
       return restored;
@@ -138,6 +150,7 @@ export class LogIndexer {
 
   private applyRecorded(recorded: RecordedEvent): void {
     this.appliedPosition = recorded.position;
+    this.appliedEventId = recorded.eventId;
     this.options.onRecorded?.(recorded);
     if (INDEXED(recorded.type)) this.apply(decodeEvent(recorded));
     if (this.waiters.length > 0) this.wakeWaiters();
@@ -156,9 +169,10 @@ export class LogIndexer {
     const kept = this.options.snapshot;
     if (kept === undefined) return;
     try {
-      if (this.appliedPosition > (kept.snapshots.position() ?? 0)) {
+      // Only past what was loaded: an api that applied nothing since its start (appliedEventId unknown) keeps the old one.
+      if (this.appliedEventId !== undefined && this.appliedPosition > this.foldedFrom) {
         const started = Date.now();
-        kept.snapshots.save(kept.indexes, this.appliedPosition);
+        kept.snapshots.save(kept.indexes, { position: this.appliedPosition, eventId: this.appliedEventId });
         this.logger.info({ position: this.appliedPosition, ms: Date.now() - started }, 'command-side indexes snapshot written');
       }
     } catch (error) {
