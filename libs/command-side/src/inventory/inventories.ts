@@ -74,16 +74,25 @@ export class Inventories {
     return order ? { saleId: location.saleId, shard: location.shard, writer, order } : undefined;
   }
 
-  /** A recorded event from the log: an append to a loaded shard tells its writer how far the stream goes. */
+  /**
+   * A recorded event from the log: an append to a loaded shard tells its writer how far the stream goes. A shard this
+   * process owns catches up at once; one another replica owns only learns it is behind (ShardWriter.observe), and is
+   * read when this process is about to write it or answer from it.
+   */
   observe(recorded: RecordedEvent): void {
     if (!recorded.streamId.startsWith(INVENTORY_PREFIX)) return;
     const cut = recorded.streamId.lastIndexOf('-');
     const inventory = this.loaded.get(recorded.streamId.slice(INVENTORY_PREFIX.length, cut));
-    inventory?.writer(Number(recorded.streamId.slice(cut + 1)))?.observe(recorded.revision);
+    const shard = Number(recorded.streamId.slice(cut + 1));
+    inventory?.writer(shard)?.observe(recorded.revision, inventory.owns(shard));
   }
 
-  /** For each sale loaded here, its shards and which of them still have stock by the writers' caches (shard ownership). */
-  shardStock(): SaleShardStock[] {
+  /**
+   * For each sale loaded here, its shards and which of them still have stock (shard ownership): the writers' caches,
+   * those behind the log read up to it first — once a lease round, so every replica deals the shards from the same stock.
+   */
+  async shardStock(): Promise<SaleShardStock[]> {
+    await Promise.all(this.loadedInventories().map((inventory) => inventory.fresh()));
     return this.loadedInventories().map((inventory) => ({
       saleId: inventory.sale.saleId,
       shards: inventory.writers.length,
