@@ -62,7 +62,7 @@ const follow = async (store: MemoryEventStore, inventory: SaleInventory): Promis
 
 /** `there` sells its own shard out, then one of those buyers cancels: shard 1 has one unit again, `here` has not read it. */
 const sellOutAndGiveOneBack = async (store: MemoryEventStore, here: SaleInventory, there: SaleInventory): Promise<void> => {
-  const [first] = [randomUUID(), randomUUID()];
+  const first = randomUUID();
   await there.reserve(first, 'user-a', 1, {}, 1);
   await there.reserve(randomUUID(), 'user-b', 1, {}, 1);
   // `here` read shard 1 sold out (a guest attempt would have), then the cancellation lands after.
