@@ -1,4 +1,4 @@
-import { availableStock, inventoryStream, NotFound, Order } from '@flash/domain';
+import { inventoryStream, NotFound, Order } from '@flash/domain';
 import { EventStore, RecordedEvent } from '@flash/event-store';
 import { Clock } from '../clock';
 import { SaleCatalogue } from '../catalog/sale-catalogue';
@@ -88,16 +88,14 @@ export class Inventories {
   }
 
   /**
-   * For each sale loaded here, its shards and which of them still have stock (shard ownership): the writers' caches,
-   * those behind the log read up to it first — once a lease round, so every replica deals the shards from the same stock.
+   * For each sale loaded here, its shards and which of them still have stock (shard ownership), once a lease round:
+   * the writers' caches, a shard behind the log read first when what it missed could have emptied it
+   * (SaleInventory.stockedShards), so every replica deals the shards from the same stock.
    */
   async shardStock(): Promise<SaleShardStock[]> {
-    await Promise.all(this.loadedInventories().map((inventory) => inventory.fresh()));
-    return this.loadedInventories().map((inventory) => ({
-      saleId: inventory.sale.saleId,
-      shards: inventory.writers.length,
-      stocked: inventory.writers.filter((w) => availableStock(w.state) > 0).map((w) => w.state.shard),
-    }));
+    return Promise.all(
+      this.loadedInventories().map(async (inventory) => ({ saleId: inventory.sale.saleId, shards: inventory.writers.length, stocked: await inventory.stockedShards() })),
+    );
   }
 
   /** The inventories loaded so far (for metrics); never loads one. */

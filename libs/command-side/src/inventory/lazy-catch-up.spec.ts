@@ -133,6 +133,22 @@ describe('catch-up of shards another replica owns (lazy)', () => {
     expect(await inventories.shardStock()).toEqual([{ saleId: sale.saleId, shards: 2, stocked: [0] }]);
   });
 
+  it('does not read a shard behind the log for the deal when what it missed cannot have emptied it', async () => {
+    const store = new CountingStore(() => 1_000);
+    const plenty = [100, 100];
+    const catalogue = { sale: () => ({ definition: sale, allocations: plenty, closed: false }) } as unknown as SaleCatalogue;
+    const inventories = new Inventories(store, clock, catalogue, new OrderLocator(), { maxBatch: 16 }, async () => undefined, owning([0]));
+    const here = await inventories.forSale(sale.saleId);
+    const there = await SaleInventory.load(store, clock, sale, plenty, { maxBatch: 16 }, owning([1]));
+    await there.reserve(randomUUID(), 'user-a', 1, {}, 1);
+    for (const recorded of await store.readAll({ after: 0, maxCount: 1_000 })) inventories.observe(recorded);
+    const theirs = inventoryStream(sale.saleId, 1);
+    const readsBefore = store.reads.get(theirs) ?? 0;
+    expect(await inventories.shardStock()).toEqual([{ saleId: sale.saleId, shards: 2, stocked: [0, 1] }]);
+    expect(store.reads.get(theirs) ?? 0).toBe(readsBefore);
+    expect(here.writer(1)?.behind).toBe(true);
+  });
+
   it("finds an order another replica placed on its own shard, reading that shard then (GET /orders/:id on any replica)", async () => {
     const store = new CountingStore(() => 1_000);
     const locator = new OrderLocator();

@@ -63,6 +63,17 @@ export class SaleInventory {
   }
 
   /**
+   * The shards that have stock, reading only those whose stock the log may have changed past zero: each event another
+   * process appended takes at most one reservation of at most `perUserLimit` units, so a cache with more than that
+   * many units per unread event still has stock whatever those events were (the shard leases' deal, once a round).
+   */
+  async stockedShards(): Promise<number[]> {
+    const uncertain = this.writers.filter((w) => w.behind && availableStock(w.state) <= w.eventsBehind * this.sale.perUserLimit);
+    await Promise.all(uncertain.map((w) => w.fresh()));
+    return this.writers.filter((w) => availableStock(w.state) > 0).map((w) => w.state.shard);
+  }
+
+  /**
    * Whether no unit is left, as far as the log has reached this process. Nothing is read while the caches show stock;
    * before saying none, the shards behind the log are read (another replica's shard may have had units given back).
    */

@@ -124,7 +124,12 @@ export class ShardWriter {
 
   /** The log has shown appends beyond `state`, not read yet: the cache may be older than the stream. */
   get behind(): boolean {
-    return this.seenRevision > (this.revision === NO_STREAM ? -1 : this.revision);
+    return this.eventsBehind > 0;
+  }
+
+  /** How many events the log has shown beyond `state`: a bound on what others decided here since it was read. */
+  get eventsBehind(): number {
+    return Math.max(0, this.seenRevision - (this.revision === NO_STREAM ? -1 : this.revision));
   }
 
   /** Resolves once `state` includes every append the log has shown this writer (in turn with queued commands). */
