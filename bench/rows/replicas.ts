@@ -16,13 +16,15 @@ const TARGET: Target = { kind: 'ratio-at-least', threshold: 1, text: '≥ 1× (m
 const TITLE = 'scale-out: durable reservations/s, two api replicas vs one, on one PostgreSQL store and one Redis';
 /** How long the end of a window waits for the answers in flight (each is a durable append, well under this). */
 const DRAIN_MS = 10_000;
-const SHARD_METRICS = ['shard_occ_conflicts_total', 'shard_append_batch_size_count', 'shard_append_batch_size_sum'] as const;
+const SHARD_METRICS = ['shard_occ_conflicts_total', 'shard_append_batch_size_count', 'shard_append_batch_size_sum', 'shard_guest_reservations_total'] as const;
 
 /** One replica's shard writers over the timed window, from its /metrics (ShardWriter's counters). */
 interface WriterCounts {
   readonly appends: number;
   readonly commands: number;
   readonly conflicts: number;
+  /** Reservations decided on a shard another replica owned (ownership moving, or its own ran dry): each reads that shard first. */
+  readonly guests: number;
 }
 
 /** The store's own count of what was reserved on the sale, read from the events table after every replica stopped. */
@@ -60,10 +62,15 @@ interface Side {
 
 const writerCounts = async (engine: RunningSystem): Promise<WriterCounts> => {
   const m = await engine.api.metricSums(SHARD_METRICS);
-  return { appends: m.shard_append_batch_size_count ?? NaN, commands: m.shard_append_batch_size_sum ?? NaN, conflicts: m.shard_occ_conflicts_total ?? NaN };
+  return {
+    appends: m.shard_append_batch_size_count ?? NaN,
+    commands: m.shard_append_batch_size_sum ?? NaN,
+    conflicts: m.shard_occ_conflicts_total ?? NaN,
+    guests: m.shard_guest_reservations_total ?? 0,
+  };
 };
 
-const minus = (a: WriterCounts, b: WriterCounts): WriterCounts => ({ appends: a.appends - b.appends, commands: a.commands - b.commands, conflicts: a.conflicts - b.conflicts });
+const minus = (a: WriterCounts, b: WriterCounts): WriterCounts => ({ appends: a.appends - b.appends, commands: a.commands - b.commands, conflicts: a.conflicts - b.conflicts, guests: a.guests - b.guests });
 
 const waitForSale = async (engine: RunningSystem, saleId: string): Promise<void> => {
   const deadline = Date.now() + 15_000;
@@ -193,7 +200,8 @@ const perReservationMicros = (side: Side): number | null => {
   return rate > 0 ? Math.round((side.load.cpu.sut / rate) * 1e6) : null;
 };
 
-const sumWriters = (writers: readonly WriterCounts[]): WriterCounts => writers.reduce((a, b) => ({ appends: a.appends + b.appends, commands: a.commands + b.commands, conflicts: a.conflicts + b.conflicts }), { appends: 0, commands: 0, conflicts: 0 });
+const sumWriters = (writers: readonly WriterCounts[]): WriterCounts =>
+  writers.reduce((a, b) => ({ appends: a.appends + b.appends, commands: a.commands + b.commands, conflicts: a.conflicts + b.conflicts, guests: a.guests + b.guests }), { appends: 0, commands: 0, conflicts: 0, guests: 0 });
 
 const sideText = (side: Side): string => {
   const w = sumWriters(side.writers);
@@ -202,7 +210,7 @@ const sideText = (side: Side): string => {
   const split = side.load.perTarget ? `; 201s per replica ${side.load.perTarget.map((t) => (t.statuses['201'] ?? 0).toLocaleString('en-US')).join(' / ')}` : '';
   return (
     `${side.replicas === 1 ? 'one replica' : `${side.replicas} replicas`}: ${Math.round(rateOf(side.load, 201)).toLocaleString('en-US')} 201/s, api CPU ${cores} cores = ${micros ?? '?'} µs per reservation, ` +
-    `${w.appends.toLocaleString('en-US')} shard appends of ${(w.commands / Math.max(1, w.appends)).toFixed(1)} commands on average, ${w.conflicts.toLocaleString('en-US')} OCC conflicts (re-decided)${split}; ` +
+    `${w.appends.toLocaleString('en-US')} shard appends of ${(w.commands / Math.max(1, w.appends)).toFixed(1)} commands on average, ${w.conflicts.toLocaleString('en-US')} OCC conflicts (re-decided), ${w.guests.toLocaleString('en-US')} reservations as a guest on another replica's shard${split}; ` +
     `PostgreSQL + Redis + anything else ${side.load.cpu.other} cores`
   );
 };

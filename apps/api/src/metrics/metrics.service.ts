@@ -91,7 +91,7 @@ export class MetricsService {
     });
     new Gauge({
       name: 'shard_stock_units',
-      help: 'Stock of each shard this process has loaded, from its writer (cumulative units reserved, paid, released; allocated; available now)',
+      help: 'Stock of each shard this process has loaded, from its writer (cumulative units reserved, paid, released; allocated; available now); a shard another replica owns as of this one\'s last read of it (at most a lease round old)',
       labelNames: ['sale', 'shard', 'state'],
       registers,
       collect() {

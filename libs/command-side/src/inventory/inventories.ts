@@ -1,4 +1,4 @@
-import { availableStock, inventoryStream, NotFound, Order } from '@flash/domain';
+import { inventoryStream, NotFound, Order } from '@flash/domain';
 import { EventStore, RecordedEvent } from '@flash/event-store';
 import { Clock } from '../clock';
 import { SaleCatalogue } from '../catalog/sale-catalogue';
@@ -74,21 +74,28 @@ export class Inventories {
     return order ? { saleId: location.saleId, shard: location.shard, writer, order } : undefined;
   }
 
-  /** A recorded event from the log: an append to a loaded shard tells its writer how far the stream goes. */
+  /**
+   * A recorded event from the log: an append to a loaded shard tells its writer how far the stream goes. A shard this
+   * process owns catches up at once; one another replica owns only learns it is behind (ShardWriter.observe), and is
+   * read when this process is about to write it or answer from it.
+   */
   observe(recorded: RecordedEvent): void {
     if (!recorded.streamId.startsWith(INVENTORY_PREFIX)) return;
     const cut = recorded.streamId.lastIndexOf('-');
     const inventory = this.loaded.get(recorded.streamId.slice(INVENTORY_PREFIX.length, cut));
-    inventory?.writer(Number(recorded.streamId.slice(cut + 1)))?.observe(recorded.revision);
+    const shard = Number(recorded.streamId.slice(cut + 1));
+    inventory?.writer(shard)?.observe(recorded.revision, inventory.owns(shard));
   }
 
-  /** For each sale loaded here, its shards and which of them still have stock by the writers' caches (shard ownership). */
-  shardStock(): SaleShardStock[] {
-    return this.loadedInventories().map((inventory) => ({
-      saleId: inventory.sale.saleId,
-      shards: inventory.writers.length,
-      stocked: inventory.writers.filter((w) => availableStock(w.state) > 0).map((w) => w.state.shard),
-    }));
+  /**
+   * For each sale loaded here, its shards and which of them still have stock (shard ownership), once a lease round:
+   * the writers' caches, a shard behind the log read first when what it missed could have emptied it
+   * (SaleInventory.stockedShards), so every replica deals the shards from the same stock.
+   */
+  async shardStock(): Promise<SaleShardStock[]> {
+    return Promise.all(
+      this.loadedInventories().map(async (inventory) => ({ saleId: inventory.sale.saleId, shards: inventory.writers.length, stocked: await inventory.stockedShards() })),
+    );
   }
 
   /** The inventories loaded so far (for metrics); never loads one. */

@@ -57,6 +57,38 @@ export class SaleInventory {
     return this.writers.reduce((sum, w) => sum + availableStock(w.state), 0);
   }
 
+  /** Reads what the log has shown and the writers have not folded yet (shards another replica owns): the caches' age. */
+  async fresh(): Promise<void> {
+    await Promise.all(this.writers.filter((w) => w.behind).map((w) => w.fresh()));
+  }
+
+  /**
+   * The shards that have stock, reading only those whose stock the log may have changed past zero: each event another
+   * process appended takes at most one reservation of at most `perUserLimit` units, so a cache with more than that
+   * many units per unread event still has stock whatever those events were (the shard leases' deal, once a round).
+   */
+  async stockedShards(): Promise<number[]> {
+    const uncertain = this.writers.filter((w) => w.behind && availableStock(w.state) <= w.eventsBehind * this.sale.perUserLimit);
+    await Promise.all(uncertain.map((w) => w.fresh()));
+    return this.writers.filter((w) => availableStock(w.state) > 0).map((w) => w.state.shard);
+  }
+
+  /**
+   * Whether no unit is left, as far as the log has reached this process. Nothing is read while the caches show stock;
+   * before saying none, the shards behind the log are read (another replica's shard may have had units given back).
+   */
+  async soldOut(): Promise<boolean> {
+    if (this.available() > 0) return false;
+    await this.fresh();
+    return this.available() <= 0;
+  }
+
+  /** Whether some shard this process trusts can serve `quantity`, the shards behind the log read first. */
+  async canServe(quantity: number): Promise<boolean> {
+    await this.fresh();
+    return this.writers.some((w) => w.trusted && availableStock(w.state) >= quantity);
+  }
+
   /**
    * Where an order lives, by decisions known to be durable. A writer folds a batch into its cache before the append
    * lands, so an order whose reservation is still in flight, or on a writer whose last append failed and whose stream
@@ -101,7 +133,8 @@ export class SaleInventory {
     const owned = (w: ShardWriter): number => Number(this.owns(w.state.shard));
     rotation.sort((a, b) => Number(a.trusted) - Number(b.trusted) || owned(b) - owned(a));
     for (const writer of rotation) {
-      if (writer.trusted && availableStock(writer.state) < quantity) continue;
+      // A writer behind the log (another replica's shard) may have had stock given back: it reads its stream first.
+      if (writer.trusted && !writer.behind && availableStock(writer.state) < quantity) continue;
       try {
         const outcome = await writer.submit({ type: 'ReserveStock', orderId, userId, quantity }, metadata);
         if (outcome.events.length > 0 && !this.owns(writer.state.shard)) this.guestReservations++;

@@ -109,18 +109,27 @@ export class ShardWriter {
 
   /**
    * The log shows this revision of the stream. Beyond what the writer knows, another process appended (a worker
-   * expiring a hold, another writer before it lost its lease): the writer catches up at once, reading only what it
-   * missed, in turn with its batches — so stock given back elsewhere shows here without waiting for a purchase (a sold-out
-   * shard gets none). Its own appends are known already (or about to be, by the batch in flight): nothing to read.
+   * expiring a hold, another writer before it lost its lease). With `catchUp`, the writer catches up at once, reading
+   * only what it missed, in turn with its batches — so stock given back elsewhere shows here without waiting for a
+   * purchase (a sold-out shard gets none). Without it (a shard another replica owns, issue #22), it only remembers that
+   * it is behind: one read per append of another replica would cost more than this replica's own writes, and the read
+   * happens when it matters — before its next decision here (drain), or when an answer needs the shard (`fresh`).
+   * Its own appends are known already (or about to be, by the batch in flight): nothing to read.
    */
-  observe(revision: number): void {
+  observe(revision: number, catchUp = true): void {
     if (revision <= this.seenRevision) return;
     this.seenRevision = revision;
-    if (this.behind) this.draining ??= this.drain();
+    if (catchUp && this.behind) this.draining ??= this.drain();
   }
 
-  private get behind(): boolean {
-    return this.seenRevision > (this.revision === NO_STREAM ? -1 : this.revision);
+  /** The log has shown appends beyond `state`, not read yet: the cache may be older than the stream. */
+  get behind(): boolean {
+    return this.eventsBehind > 0;
+  }
+
+  /** How many events the log has shown beyond `state`: a bound on what others decided here since it was read. */
+  get eventsBehind(): number {
+    return Math.max(0, this.seenRevision - (this.revision === NO_STREAM ? -1 : this.revision));
   }
 
   /** Resolves once `state` includes every append the log has shown this writer (in turn with queued commands). */

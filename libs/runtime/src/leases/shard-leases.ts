@@ -76,7 +76,8 @@ export class LeasedShardOwnership implements ShardOwnership {
     private readonly leases: LeaseStore,
     private readonly members: SaleMembers,
     readonly holder: string,
-    private readonly sales: () => readonly SaleShardStock[],
+    /** The loaded sales' stock, read again each round (it may read the store: Inventories.shardStock). */
+    private readonly sales: () => readonly SaleShardStock[] | Promise<readonly SaleShardStock[]>,
     private readonly logger: Logger,
     private readonly options: ShardLeasesOptions,
   ) {
@@ -113,8 +114,9 @@ export class LeasedShardOwnership implements ShardOwnership {
   }
 
   private async takeOrRenewAll(): Promise<void> {
+    const sales = await this.sales();
     await Promise.all(
-      this.sales().map((sale) =>
+      sales.map((sale) =>
         this.takeOrRenew(sale).catch((error: unknown) => this.logger.warn({ err: error, saleId: sale.saleId }, 'could not renew shard leases; retrying next round')),
       ),
     );
@@ -172,9 +174,10 @@ export class LeasedShardOwnership implements ShardOwnership {
     await this.round;
     const held = [...this.held.values()];
     this.held.clear();
+    const sales = await Promise.resolve(this.sales()).catch(() => []);
     await Promise.allSettled([
       ...held.map((h) => this.leases.release(h.lease)),
-      ...this.sales().map((sale) => this.members.heartbeat(sale.saleId, this.holder, 0)),
+      ...sales.map((sale) => this.members.heartbeat(sale.saleId, this.holder, 0)),
     ]);
     await this.leases.close();
   }
@@ -190,7 +193,7 @@ const jobOf = (saleId: string, shard: number): string => `${JOB_PREFIX}${saleId}
  */
 export const openShardLeases = (
   config: Pick<AppConfig, 'redisUrl' | 'eventStoreUrl' | 'dataDir' | 'shardLeaseMs'>,
-  sales: () => readonly SaleShardStock[],
+  sales: () => readonly SaleShardStock[] | Promise<readonly SaleShardStock[]>,
   logger: Logger,
 ): LeasedShardOwnership | undefined => {
   if (config.redisUrl === undefined || config.eventStoreUrl === undefined) return undefined;

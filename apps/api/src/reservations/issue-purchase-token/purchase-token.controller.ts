@@ -65,7 +65,7 @@ export class PurchaseTokenController {
     const now = this.clock.now();
     if (now < sale.definition.startsAt) throw new SaleNotStarted(saleId, sale.definition.startsAt - now);
     if (sale.closed || now >= sale.definition.endsAt) throw new SaleEnded(saleId);
-    if ((await this.inventory.forSale(saleId)).available() <= 0) throw new SoldOut(saleId);
+    if (await (await this.inventory.forSale(saleId)).soldOut()) throw new SoldOut(saleId);
     if (!this.room.isOn(sale.definition)) return this.grants.grant(sale.definition, principal.userId, now);
     const answer = await this.room.enter(sale.definition, principal.userId, request.ip, now);
     reply.status(answer.status);

@@ -41,7 +41,7 @@ const roomWorld = (config: Partial<AppConfig> = {}) => {
     new AdmissionRate(),
     grants as unknown as PurchaseGrants,
     catalogue,
-    { forSale: () => Promise.resolve({ available: () => world.available }) } as unknown as Inventories,
+    { forSale: () => Promise.resolve({ soldOut: () => Promise.resolve(world.available <= 0) }) } as unknown as Inventories,
     {
       get eventLoopDelayMs() {
         return world.eventLoopDelayMs;

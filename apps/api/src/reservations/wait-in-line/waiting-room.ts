@@ -201,6 +201,6 @@ export class WaitingRoom implements OnModuleInit, OnModuleDestroy {
   }
 
   private async soldOut(saleId: string): Promise<boolean> {
-    return (await this.inventory.forSale(saleId)).available() <= 0;
+    return (await this.inventory.forSale(saleId)).soldOut();
   }
 }

@@ -36,6 +36,8 @@ export class GetSaleService {
     return this.statuses.get(saleId, async () => {
       const sale = this.saleOrThrow(saleId);
       const inventory = await this.inventory.forSale(saleId);
+      // Shards another replica owns are read here at most once a second (the cache's life), not at each of its appends.
+      await inventory.fresh();
       return publicSaleView(sale, inventory.available(), this.clock.now(), this.degradation.level());
     });
   }
