@@ -1,3 +1,4 @@
+import os from 'node:os';
 import { reservationRequests } from '../support/buyers';
 import { BenchContext, RunningSystem, startEngine } from '../support/context';
 import { LoadResult, rateOf, warmThenMeasure } from '../support/load';
@@ -49,6 +50,8 @@ interface Acknowledged {
 
 interface Side {
   readonly replicas: number;
+  /** Each replica (and its worker) pinned to a core of its own, instead of all on the SUT core. */
+  readonly spread: boolean;
   readonly load: LoadResult;
   readonly writers: readonly WriterCounts[];
   readonly store: StoreCount;
@@ -140,8 +143,8 @@ const accountingProblems = (side: Pick<Side, 'store' | 'acknowledged'>): string[
  * One side of the row: `replicas` api processes on a fresh database and a fresh Redis of their own, row 8's load split
  * evenly over them (the connections, each keeping its replica), every request sent accounted for at the end.
  */
-const measureSide = async (ctx: BenchContext, pg: PostgresProbe, replicas: number): Promise<Side> => {
-  const label = `row ${ID} ${replicas === 1 ? 'one replica' : `${replicas} replicas`}`;
+const measureSide = async (ctx: BenchContext, pg: PostgresProbe, replicas: number, spread = false): Promise<Side> => {
+  const label = `row ${ID} ${sideName({ replicas, spread })}`;
   let database: BenchDatabase | undefined;
   let redis: PrivateRedis | undefined;
   const engines: RunningSystem[] = [];
@@ -149,7 +152,11 @@ const measureSide = async (ctx: BenchContext, pg: PostgresProbe, replicas: numbe
     database = await createDatabase(pg, 'flash_bench_replicas');
     redis = await startPrivateRedis(ctx.placement);
     // One after the other: the first creates the store's tables, the others find them.
-    for (let i = 1; i <= replicas; i++) engines.push(await startEngine(ctx, `row${ID}-${replicas}x-replica${i}`, { EVENTSTORE_URL: database.url, REDIS_URL: redis.url }));
+    for (let i = 1; i <= replicas; i++) {
+      // Spread: replica i on core i-1 (the second one shares core 1 with the load generator on a two-core machine).
+      const placed = spread ? { ...ctx, placement: { ...ctx.placement, sutCore: (ctx.placement.sutCore + i - 1) % os.availableParallelism() } } : ctx;
+      engines.push(await startEngine(placed, `row${ID}-${replicas}x${spread ? '-spread' : ''}-replica${i}`, { EVENTSTORE_URL: database.url, REDIS_URL: redis.url }));
+    }
     const [first] = engines;
     if (!first) throw new Error('no replica started');
     const saleId = await first.api.createSale(PLENTY);
@@ -157,7 +164,7 @@ const measureSide = async (ctx: BenchContext, pg: PostgresProbe, replicas: numbe
       await waitForSale(engine, saleId);
       await engine.api.checkTokenEquivalence(saleId, 0);
     }
-    const requests = reservationRequests({ auth: ctx.auth, saleId, keyPrefix: `row${ID}x${replicas}` });
+    const requests = reservationRequests({ auth: ctx.auth, saleId, keyPrefix: `row${ID}x${replicas}${spread ? 's' : ''}` });
     let before: WriterCounts[] = [];
     const load = await warmThenMeasure({
       label,
@@ -187,13 +194,16 @@ const measureSide = async (ctx: BenchContext, pg: PostgresProbe, replicas: numbe
       if (twice.length > 0) problems.push(`orders reserved more than once: ${JSON.stringify(twice)}`);
       loud(`ROW ${ID} ${label}: THE STORE DISAGREES WITH THE ANSWERS: ${problems.join('; ')}`);
     }
-    return { replicas, load, writers, store, acknowledged, eventsAppended: events, ...(logTails ? { logTails } : {}), problems };
+    return { replicas, spread, load, writers, store, acknowledged, eventsAppended: events, ...(logTails ? { logTails } : {}), problems };
   } finally {
     await Promise.all(engines.map((e) => e.stop()));
     await redis?.stop();
     await database?.drop();
   }
 };
+
+const sideName = (side: Pick<Side, 'replicas' | 'spread'>): string =>
+  side.replicas === 1 ? 'one replica' : `${side.replicas} replicas${side.spread ? ', a core each' : ''}`;
 
 const perReservationMicros = (side: Side): number | null => {
   const rate = rateOf(side.load, 201);
@@ -209,7 +219,7 @@ const sideText = (side: Side): string => {
   const cores = side.load.cpu.sutEach ? `${side.load.cpu.sut} (${side.load.cpu.sutEach.join(' + ')})` : String(side.load.cpu.sut);
   const split = side.load.perTarget ? `; 201s per replica ${side.load.perTarget.map((t) => (t.statuses['201'] ?? 0).toLocaleString('en-US')).join(' / ')}` : '';
   return (
-    `${side.replicas === 1 ? 'one replica' : `${side.replicas} replicas`}: ${Math.round(rateOf(side.load, 201)).toLocaleString('en-US')} 201/s, api CPU ${cores} cores = ${micros ?? '?'} µs per reservation, ` +
+    `${sideName(side)}: ${Math.round(rateOf(side.load, 201)).toLocaleString('en-US')} 201/s, api CPU ${cores} cores = ${micros ?? '?'} µs per reservation, ` +
     `${w.appends.toLocaleString('en-US')} shard appends of ${(w.commands / Math.max(1, w.appends)).toFixed(1)} commands on average, ${w.conflicts.toLocaleString('en-US')} OCC conflicts (re-decided), ${w.guests.toLocaleString('en-US')} reservations as a guest on another replica's shard${split}; ` +
     `PostgreSQL + Redis + anything else ${side.load.cpu.other} cores`
   );
@@ -217,6 +227,7 @@ const sideText = (side: Side): string => {
 
 const sideDetails = (side: Side): Record<string, unknown> => ({
   replicas: side.replicas,
+  spread: side.spread,
   ...loadDetails(side.load),
   cpuMicrosPerReservation: perReservationMicros(side),
   ...(side.load.perTarget ? { perReplica: side.load.perTarget.map((t, i) => ({ ...t, writers: side.writers[i] })) } : { writers: side.writers[0] }),
@@ -231,7 +242,10 @@ const sideDetails = (side: Side): Record<string, unknown> => ({
  * Row 9 (issue #22, scale-out): row 8's closed-loop load on the engine over the PostgreSQL event store with a Redis
  * gate, first one api replica, then two sharing a fresh store and Redis (neither side inherits the other's log), in one
  * run; the ratio two/one must not fall below 1. Every replica is pinned to the SUT core like every server of the
- * benchmark, so both sides get the same CPU budget and the ratio is what a second replica gains or costs at equal CPU.
+ * benchmark, so both sides get the same CPU budget and the ratio is what a second replica gains or costs at equal CPU:
+ * the headline. Where cores can be pinned, a third side runs the two replicas on a core each (what adding a replica
+ * adds in a deployment: a CPU of its own), reported beside it and never in place of it; on a two-core machine the
+ * second replica's core is the load generator's too.
  */
 export const replicasRow = async (ctx: BenchContext): Promise<RowResult> => {
   const pg = await probePostgres();
@@ -243,15 +257,18 @@ export const replicasRow = async (ctx: BenchContext): Promise<RowResult> => {
   if (!redisServerOnPath()) return skip('redis-server is not on PATH: the replicas need a Redis of their own');
   const one = await measureSide(ctx, pg, 1);
   const two = await measureSide(ctx, pg, 2);
+  const spread = ctx.placement.taskset && os.availableParallelism() >= 2 ? await measureSide(ctx, pg, 2, true) : undefined;
+  const sides = spread ? [one, two, spread] : [one, two];
   const value = rateOf(two.load, 201);
   const baselineValue = rateOf(one.load, 201);
   const ratio = baselineValue > 0 ? value / baselineValue : null;
+  const spreadRatio = spread && baselineValue > 0 ? rateOf(spread.load, 201) / baselineValue : null;
   // A figure bought with a wrong store is a miss whatever the ratio.
-  const unsound = [one, two].flatMap((side) => side.problems.map((p) => `${side.replicas === 1 ? 'one replica' : 'two replicas'}: STORE DISAGREES WITH THE ANSWERS: ${p}`));
-  progress(`row ${ID}: two replicas ${Math.round(value).toLocaleString('en-US')} 201/s, one ${Math.round(baselineValue).toLocaleString('en-US')} 201/s (${ratio?.toFixed(2) ?? '—'}×)`);
+  const unsound = sides.flatMap((side) => side.problems.map((p) => `${sideName(side)}: STORE DISAGREES WITH THE ANSWERS: ${p}`));
+  progress(`row ${ID}: two replicas ${Math.round(value).toLocaleString('en-US')} 201/s, one ${Math.round(baselineValue).toLocaleString('en-US')} 201/s (${ratio?.toFixed(2) ?? '—'}×)${spread ? `; two on a core each ${Math.round(rateOf(spread.load, 201)).toLocaleString('en-US')} 201/s (${spreadRatio?.toFixed(2) ?? '—'}×)` : ''}`);
   const placement = ctx.placement.taskset ? `every replica and the Redis pinned to core ${ctx.placement.sutCore} (the same CPU budget on both sides)` : 'nothing pinned';
   const accounting = (side: Side): string =>
-    `${side.replicas === 1 ? 'one replica' : `${side.replicas} replicas`}: ${side.store.reservations.toLocaleString('en-US')} reserved in the store ${side.store.reservations === side.acknowledged.reserved ? '=' : '≥'} ${side.acknowledged.reserved.toLocaleString('en-US')} answered 201 ` +
+    `${sideName(side)}: ${side.store.reservations.toLocaleString('en-US')} reserved in the store ${side.store.reservations === side.acknowledged.reserved ? '=' : '≥'} ${side.acknowledged.reserved.toLocaleString('en-US')} answered 201 ` +
     `(of ${side.acknowledged.sent.toLocaleString('en-US')} sent over warm-up and window, drained at the end of each; ${side.acknowledged.uncertain} answered otherwise or never), ${side.store.units.toLocaleString('en-US')} units ≤ stock${side.problems.length === 0 ? ', no order or buyer twice' : ' (see above)'}`;
   return {
     id: ID,
@@ -268,16 +285,17 @@ export const replicasRow = async (ctx: BenchContext): Promise<RowResult> => {
       `row 8's load and requests (a new buyer per request, stock 10^9 over ${PLENTY.shards} shards, ${ctx.mode.connections} connections, split evenly over the replicas); EVENTSTORE_URL on a fresh database and REDIS_URL on a fresh redis-server per side, dropped after`,
       `${placement}; WORKER=${ctx.worker}${ctx.worker === 'embedded' ? ' (each replica also runs the sagas and the analytics projection over the whole log)' : ' (a worker beside each replica, one holding the jobs under the Redis lease, pinned to the same core)'}; PostgreSQL ${pg.version} not pinned`,
       `the replicas split each sale's stocked shards under leases in the Redis (SHARD_LEASE_MS); a write to a shard another replica owns (the tail, a handover) is decided under the store's optimistic concurrency`,
-      sideText(one),
-      sideText(two),
-      accounting(one),
-      accounting(two),
-      ...unexpected('one replica', one.load, 201),
-      ...unexpected('two replicas', two.load, 201),
-      ...[one, two].flatMap((side) => Object.entries(side.load.samples ?? {}).map(([status, body]) => `${side.replicas === 1 ? 'one replica' : 'two replicas'}: the first ${status} said ${body}`)),
-      ...loadNotes('one replica', one.load, true),
-      ...loadNotes('two replicas', two.load, true),
+      ...(spread
+        ? [
+            `beside the headline (not in place of it): two replicas on a core each (core ${ctx.placement.sutCore} and the next, the second shared with the load generator on a two-core machine) sold ${spreadRatio?.toFixed(2) ?? '—'}× what one replica sold`,
+          ]
+        : []),
+      ...sides.map(sideText),
+      ...sides.map(accounting),
+      ...sides.flatMap((side) => unexpected(sideName(side), side.load, 201)),
+      ...sides.flatMap((side) => Object.entries(side.load.samples ?? {}).map(([status, body]) => `${sideName(side)}: the first ${status} said ${body}`)),
+      ...sides.flatMap((side) => loadNotes(sideName(side), side.load, true)),
     ],
-    details: { worker: ctx.worker, one: sideDetails(one), two: sideDetails(two), postgres: pg },
+    details: { worker: ctx.worker, one: sideDetails(one), two: sideDetails(two), ...(spread ? { twoOnACoreEach: { ...sideDetails(spread), ratio: spreadRatio } } : {}), postgres: pg },
   };
 };

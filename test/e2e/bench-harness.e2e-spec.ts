@@ -1,4 +1,4 @@
-import { spawn } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -58,6 +58,9 @@ const problemsOf = (row: Row): string[] => {
 };
 
 /** Proves the benchmark harness runs end to end; it asserts that every row produced its figures, never how fast anything is. */
+/** Whether the harness can pin processes to cores (bench/support/processes.ts: taskset and at least two cores). */
+const hasTaskset = (): boolean => os.availableParallelism() >= 2 && spawnSync('taskset', ['-p', String(process.pid)]).status === 0;
+
 describe('benchmark harness (npm run bench -- --smoke)', () => {
   const out = fs.mkdtempSync(path.join(os.tmpdir(), 'flash-bench-smoke-'));
   afterAll(() => fs.rmSync(out, { recursive: true, force: true }));
@@ -83,12 +86,14 @@ describe('benchmark harness (npm run bench -- --smoke)', () => {
     // Row 10 compared two replicas with one, each side on a store of its own that held exactly the 201s it answered.
     const replicas = byId.get(10);
     expect(replicas?.baseline?.label).toBe('one replica');
-    for (const side of ['one', 'two'] as const) {
+    // Where cores can be pinned (taskset, two cores: so in CI), a third side ran the two replicas on a core each.
+    const spreadSide = hasTaskset() ? (['twoOnACoreEach'] as const) : [];
+    for (const side of ['one', 'two', ...spreadSide] as const) {
       const d = replicas?.details[side] as
         | { replicas: number; cpuMicrosPerReservation: number; accounting: { reserved: number; problems: string[]; store: { reservations: number } } }
         | undefined;
       expect(d?.accounting.problems).toEqual([]);
-      expect(d?.replicas).toBe(side === 'one' ? 1 : 2);
+      expect({ side, replicas: d?.replicas }).toEqual({ side, replicas: side === 'one' ? 1 : 2 });
       expect(d?.cpuMicrosPerReservation).toBeGreaterThan(0);
       expect(d?.accounting.reserved).toBeGreaterThan(0);
       expect(d?.accounting.store.reservations).toBeGreaterThanOrEqual(d?.accounting.reserved ?? Infinity);
