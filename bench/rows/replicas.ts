@@ -154,7 +154,7 @@ const measureSide = async (ctx: BenchContext, pg: PostgresProbe, replicas: numbe
     // One after the other: the first creates the store's tables, the others find them.
     for (let i = 1; i <= replicas; i++) {
       // Spread: replica i on core i-1 (the second one shares core 1 with the load generator on a two-core machine).
-      const placed = spread ? { ...ctx, placement: { ...ctx.placement, sutCore: (ctx.placement.sutCore + i - 1) % os.availableParallelism() } } : ctx;
+      const placed = spread ? { ...ctx, placement: { ...ctx.placement, sutCore: (ctx.placement.sutCore + i - 1) % os.cpus().length } } : ctx;
       engines.push(await startEngine(placed, `row${ID}-${replicas}x${spread ? '-spread' : ''}-replica${i}`, { EVENTSTORE_URL: database.url, REDIS_URL: redis.url }));
     }
     const [first] = engines;
@@ -257,7 +257,7 @@ export const replicasRow = async (ctx: BenchContext): Promise<RowResult> => {
   if (!redisServerOnPath()) return skip('redis-server is not on PATH: the replicas need a Redis of their own');
   const one = await measureSide(ctx, pg, 1);
   const two = await measureSide(ctx, pg, 2);
-  const spread = ctx.placement.taskset && os.availableParallelism() >= 2 ? await measureSide(ctx, pg, 2, true) : undefined;
+  const spread = ctx.placement.taskset && os.cpus().length >= 2 ? await measureSide(ctx, pg, 2, true) : undefined;
   const sides = spread ? [one, two, spread] : [one, two];
   const value = rateOf(two.load, 201);
   const baselineValue = rateOf(one.load, 201);
