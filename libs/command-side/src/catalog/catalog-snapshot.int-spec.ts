@@ -34,6 +34,15 @@ const writeHistory = async (store: EventStore, from: number, count: number): Pro
   }
 };
 
+/** A store holding the two sales (scheduled, stock allocated), nothing else yet. */
+const storeWithSales = async (): Promise<MemoryEventStore> => {
+  const store = new MemoryEventStore(() => 1_000);
+  for (const saleId of ['sale-0', 'sale-1']) {
+    await store.append(`sale-${saleId}`, [encodeEvent(`sale-${saleId}`, saleScheduled(saleId) as never, {}), encodeEvent(`sale-${saleId}`, stockAllocated(saleId) as never, {})], NO_STREAM);
+  }
+  return store;
+};
+
 const freshIndexes = (): CatalogIndexes => ({ catalogue: new SaleCatalogue(), locator: new OrderLocator(), claimants: new ClaimantIndex() });
 
 /** A LogIndexer as the api builds it, on its own indexes, recording where its subscription starts. */
@@ -72,10 +81,7 @@ describe('the catalog snapshot (DATA_DIR/catalog.sqlite)', () => {
   beforeEach(async () => {
     dir = fs.mkdtempSync(path.join(os.tmpdir(), 'catalog-snapshot-'));
     file = path.join(dir, CATALOG_SNAPSHOT_FILE);
-    store = new MemoryEventStore(() => 1_000);
-    for (const saleId of ['sale-0', 'sale-1']) {
-      await store.append(`sale-${saleId}`, [encodeEvent(`sale-${saleId}`, saleScheduled(saleId) as never, {}), encodeEvent(`sale-${saleId}`, stockAllocated(saleId) as never, {})], NO_STREAM);
-    }
+    store = await storeWithSales();
     await writeHistory(store, 0, 300);
   });
   afterEach(() => fs.rmSync(dir, { recursive: true, force: true }));
@@ -132,10 +138,7 @@ describe('the catalog snapshot (DATA_DIR/catalog.sqlite)', () => {
   });
 
   it("one taken of another log, as long or longer, is ignored (the event at its position is not the one it was taken at), and the stop replaces it", async () => {
-    const other = new MemoryEventStore(() => 1_000);
-    for (const saleId of ['sale-0', 'sale-1']) {
-      await other.append(`sale-${saleId}`, [encodeEvent(`sale-${saleId}`, saleScheduled(saleId) as never, {}), encodeEvent(`sale-${saleId}`, stockAllocated(saleId) as never, {})], NO_STREAM);
-    }
+    const other = await storeWithSales();
     await writeHistory(other, 1_000, 250);
     const foreign = openIndexer(other, file);
     await foreign.indexer.start();
@@ -160,10 +163,7 @@ describe('the catalog snapshot (DATA_DIR/catalog.sqlite)', () => {
     await first.indexer.start();
     first.indexer.stop();
 
-    const shorter = new MemoryEventStore(() => 1_000);
-    for (const saleId of ['sale-0', 'sale-1']) {
-      await shorter.append(`sale-${saleId}`, [encodeEvent(`sale-${saleId}`, saleScheduled(saleId) as never, {}), encodeEvent(`sale-${saleId}`, stockAllocated(saleId) as never, {})], NO_STREAM);
-    }
+    const shorter = await storeWithSales();
     await writeHistory(shorter, 0, 10);
     const second = openIndexer(shorter, file);
     await second.indexer.start();

@@ -7,26 +7,14 @@ import { Clock } from '../clock';
 import { Inventories } from './inventories';
 import { SaleInventory } from './sale-inventory';
 import { ShardOwnership } from './shard-ownership';
+import { testSale } from '../../test/sale-definition';
 
 /**
  * Issue #22: a replica does not read every append another replica makes to a shard it does not own; it reads that
  * shard when it is about to write it or answer from it. What must not change: a sale sells out exactly, whichever
  * replica the buyers reach, and an order placed elsewhere is found.
  */
-const sale: SaleDefinition = {
-  saleId: 'sale-lazy',
-  sku: 'sku-1',
-  name: 'Phone',
-  price: 500,
-  totalStock: 4,
-  shards: 2,
-  startsAt: 0,
-  endsAt: 10_000_000,
-  perUserLimit: 1,
-  inventoryMode: 'reserve',
-  holdTtlMs: 60_000,
-  challenge: 'none',
-};
+const sale: SaleDefinition = testSale({ saleId: 'sale-lazy', totalStock: 4, shards: 2 });
 const ALLOCATIONS = [2, 2];
 const clock: Clock = { now: () => 1_000 };
 const owning = (shards: number[]): ShardOwnership => ({ owns: (_sale, shard) => shards.includes(shard) });

@@ -4,21 +4,9 @@ import { MemoryEventStore } from '@flash/event-store';
 import { Clock } from '../clock';
 import { SaleInventory } from './sale-inventory';
 import { ShardOwnership } from './shard-ownership';
+import { testSale } from '../../test/sale-definition';
 
-const sale: SaleDefinition = {
-  saleId: 'sale-1',
-  sku: 'sku-1',
-  name: 'Phone',
-  price: 500,
-  totalStock: 8,
-  shards: 4,
-  startsAt: 0,
-  endsAt: 10_000_000,
-  perUserLimit: 1,
-  inventoryMode: 'reserve',
-  holdTtlMs: 60_000,
-  challenge: 'none',
-};
+const sale: SaleDefinition = testSale();
 const clock: Clock = { now: () => 1_000 };
 /** Order ids are UUIDs: their first hex digits pick a home shard. */
 const orders = Array.from({ length: 10 }, () => randomUUID());
