@@ -18,9 +18,17 @@ class GatedProcess extends PendingWorkProcess<null> {
     this.pending.add(key, position, 0, null);
   }
 
+  /** What an event that cancels an item does (a payment before its hold's deadline). */
+  cancel(key: string): void {
+    this.pending.remove(key);
+  }
+
+  readonly worked: string[] = [];
+
   apply(_event: DomainEvent): void {}
 
-  protected async work(_item: PendingItem<null>): Promise<'done'> {
+  protected async work(item: PendingItem<null>): Promise<'done'> {
+    this.worked.push(item.key);
     this.inFlight++;
     this.mostInFlight = Math.max(this.mostInFlight, this.inFlight);
     // Two turns of the event loop: a group's items are all started before any of them ends.
@@ -43,5 +51,21 @@ describe('PendingWorkProcess: a tick over a large backlog', () => {
     expect(process.mostInFlight).toBe(TICK_CONCURRENCY);
     expect(process.status(1_000).backlog).toBe(0);
     expect(process.lowWater()).toBeUndefined();
+  });
+
+  it('skips an item an event removed while the earlier groups of the same tick were worked', async () => {
+    const process = new GatedProcess();
+    const ITEMS = TICK_CONCURRENCY * 2;
+    for (let i = 0; i < ITEMS; i++) process.add(`r-${i}`, i + 1);
+    const last = `r-${ITEMS - 1}`;
+
+    const ticked = process.tick(1_000);
+    // The first group is in flight (its work awaits): an event applied now removes an item of the second group.
+    expect(process.inFlight).toBe(TICK_CONCURRENCY);
+    process.cancel(last);
+    await ticked;
+
+    expect(process.worked).not.toContain(last);
+    expect(process.done).toBe(ITEMS - 1);
   });
 });

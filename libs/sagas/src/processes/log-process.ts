@@ -53,6 +53,9 @@ export abstract class PendingWorkProcess<T> implements LogProcess {
   }
 
   private async workOne(item: PendingItem<T>, now: number): Promise<void> {
+    // Listed when the tick began, removed since by an event applied while earlier groups ran (a hold paid, an order
+    // cancelled): its work is no longer due.
+    if (!this.pending.has(item.key)) return;
     try {
       if ((await this.work(item, now)) === 'done') this.pending.remove(item.key);
       else this.pending.retryLater(item, now);
