@@ -10,6 +10,16 @@ import { ReplicaSet } from './support/replica-set';
  * sold through both never exceeds the sale's. Each shard is written by one replica at a time, under a lease in Redis
  * (SHARD_LEASE_MS): the replicas split a sale's stocked shards between them, the store's optimistic concurrency the guard.
  */
+
+/** The shards of a sale a replica owns now, by its own /metrics. */
+const ownedShards = async (client: ApiClient, saleId: string): Promise<number[]> => {
+  const res = await client.request('GET', '/metrics');
+  return parsePrometheusText(String(res.body))
+    .filter((s) => s.name === 'shard_owned' && s.labels.sale === saleId && s.value === 1)
+    .map((s) => Number(s.labels.shard))
+    .sort((x, y) => x - y);
+};
+
 describeWithPostgres('two api replicas on one store', () => {
   const set = new ReplicaSet({ labels: ['replica-a', 'replica-b'], env: { ACCESS_LIMITS: 'off', SHARD_LEASE_MS: '900' }, jwtSecret: 'r'.repeat(40), concurrency: 16 });
   let clients: ApiClient[] = [];
@@ -64,15 +74,6 @@ describeWithPostgres('two api replicas on one store', () => {
     expect(view.body.totals).toMatchObject({ reserved: STOCK, available: 0 });
   });
 
-  /** The shards of a sale a replica owns now, by its own /metrics. */
-  const ownedShards = async (client: ApiClient, saleId: string): Promise<number[]> => {
-    const res = await client.request('GET', '/metrics');
-    return parsePrometheusText(String(res.body))
-      .filter((s) => s.name === 'shard_owned' && s.labels.sale === saleId && s.value === 1)
-      .map((s) => Number(s.labels.shard))
-      .sort((x, y) => x - y);
-  };
-
   it('splits a sale\'s shards between the replicas under leases (each owns some, none both) and still sells exactly the stock', async () => {
     const [a, b] = clients as [ApiClient, ApiClient];
     const admin = a.token('admin-1', ['admin']);
@@ -115,5 +116,58 @@ describeWithPostgres('two api replicas on one store', () => {
     expect(statuses.filter((s) => s !== 201 && s !== 409)).toEqual([]);
     const view = await b.request('GET', `/admin/sales/${saleId}`, { token: admin });
     expect(view.body.totals).toMatchObject({ reserved: STOCK, available: 0 });
+  });
+});
+
+describeWithPostgres('two api replicas and their workers on one store (WORKER=external)', () => {
+  // The holds are expired by a worker process, not by either replica: neither replica writes the other's shards.
+  const set = new ReplicaSet({
+    labels: ['replica-c', 'replica-d'],
+    env: { ACCESS_LIMITS: 'off', SHARD_LEASE_MS: '900', WORKER: 'external', SWEEP_INTERVAL_MS: '200' },
+    jwtSecret: 'r'.repeat(40),
+    concurrency: 16,
+  });
+  let clients: ApiClient[] = [];
+
+  beforeAll(async () => {
+    await set.start();
+    clients = set.clients;
+  });
+
+  afterAll(() => set.stop());
+
+  it("replays a key on the replica that never read the order's shard, after the hold expired: the same answer as where it was placed", async () => {
+    const [a, b] = clients as [ApiClient, ApiClient];
+    const admin = a.token('admin-1', ['admin']);
+    const sale = await a.request('POST', '/admin/sales', { token: admin, body: openSale({ totalStock: 400, shards: 4, perUserLimit: 1, holdTtlMs: 1000 }) });
+    expect(sale.status).toBe(201);
+    const saleId = sale.body.id as string;
+    const buy = async (client: ApiClient, buyer: string, key: string) => {
+      const token = client.token(buyer);
+      const access = await client.request('GET', `/sales/${saleId}/access`, { token });
+      expect(access.status).toBe(200);
+      return { token, request: { token, headers: { 'idempotency-key': key }, body: { quantity: 1, purchaseToken: access.body.purchaseToken } } };
+    };
+    // Each replica has loaded the sale's inventory (a purchase of its own), and both own shards of it. 100 units a
+    // shard: the shard leases' deal has no reason to read a shard a few events behind (none can have emptied it).
+    for (const [client, buyer] of [[b, 'expiry-b'], [a, 'expiry-a']] as const) {
+      const early = await buy(client, buyer, `expiry-key-${buyer}`);
+      expect((await client.request('POST', `/sales/${saleId}/reservations`, early.request)).status).toBe(201);
+    }
+    await eventually('both replicas own shards of the sale', async () => (await ownedShards(a, saleId)).length > 0 && (await ownedShards(b, saleId)).length > 0);
+    const late = await buy(a, 'expiry-late', 'expiry-key-late');
+    const first = await a.request('POST', `/sales/${saleId}/reservations`, late.request);
+    expect(first.status).toBe(201);
+    expect(await ownedShards(a, saleId)).toContain(first.body.shard);
+    // The hold runs out unpaid; where it was placed, the key is answered with the order as it now stands.
+    let there: ApiResponse | undefined;
+    await eventually('the hold expired, its quota released, as a sees it', async () => {
+      there = await a.request('POST', `/sales/${saleId}/reservations`, late.request);
+      const order = await a.request('GET', `/orders/${first.body.orderId as string}`, { token: late.token });
+      return there.status === 200 && order.body.status === 'expired';
+    });
+    // b, which owns other shards and never had a reason to read that one: the same answer, not SOLD_OUT.
+    const replay = await b.request('POST', `/sales/${saleId}/reservations`, late.request);
+    expect({ status: replay.status, body: replay.body }).toEqual({ status: 200, body: there?.body });
   });
 });

@@ -64,3 +64,20 @@ describe('SaleInventory: one order, one placement, across processes', () => {
     expect((await store.readAll({ after: 0, maxCount: 100 })).filter((e) => e.type === 'OrderPlaced')).toHaveLength(2);
   });
 });
+
+describe('one order placed twice, on two replicas', () => {
+  it("answers the placement the store holds, and keeps none of the refused one in the refusing shard's cache", async () => {
+    const store = new MemoryEventStore(() => 1_000);
+    const big = testSale({ saleId: 'sale-twice', totalStock: 400, shards: 4 });
+    const owning = (shards: number[]): ShardOwnership => ({ owns: (_sale, shard) => shards.includes(shard) });
+    const a = await SaleInventory.load(store, clock, big, [100, 100, 100, 100], { maxBatch: 16 }, owning([1, 3]));
+    const b = await SaleInventory.load(store, clock, big, [100, 100, 100, 100], { maxBatch: 16 }, owning([0, 2]));
+    const orderId = randomUUID();
+    const first = await a.reserve(orderId, 'user-x', 1, {}, 3);
+    // b has not read shard 3: it decides the order on a shard of its own, and the store refuses that second placement.
+    const again = await b.reserve(orderId, 'user-x', 1, {});
+    expect({ shard: again.shard, events: again.events.length, orderId: again.order?.orderId }).toEqual({ shard: first.shard, events: 0, orderId });
+    expect(b.writers.filter((w) => w.state.shard !== first.shard && w.state.orders.has(orderId)).map((w) => w.state.shard)).toEqual([]);
+    expect(b.available()).toBe(400 - 1);
+  });
+});

@@ -250,13 +250,19 @@ export class ShardWriter {
         return;
       } catch (error) {
         // The store holds this order's OrderPlaced on another shard already: that command alone is answered (the caller
-        // finds the order there), the rest of the batch decided again on the unchanged cache, as the same attempt.
+        // finds the order there), the rest of the batch decided again, as the same attempt. The decisions folded the
+        // cache in place (the refused placement included), so it is read afresh first: left as it is, it would hold an
+        // order the store refused, and answer it.
         const placed = error instanceof DuplicateEventId ? encoded.findIndex((events) => events.some((e) => e.type === 'OrderPlaced' && e.eventId.toLowerCase() === error.eventId.toLowerCase())) : -1;
         const elsewhere = decided[placed];
         if (elsewhere !== undefined) {
+          this.stale = true;
           elsewhere.job.reject(new PlacedElsewhere(orderIdOf(elsewhere.job.command)));
           batch = batch.filter((job) => job !== elsewhere.job);
-          if (batch.length === 0) return;
+          if (batch.length === 0) {
+            await this.reload();
+            return;
+          }
           attempt--;
           continue;
         }

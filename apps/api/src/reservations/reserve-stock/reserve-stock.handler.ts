@@ -85,7 +85,9 @@ export class ReserveStockHandler implements ICommandHandler<ReserveStockCommand>
   private async replay(sale: CatalogSale, cmd: ReserveStockCommand, claim: QuotaClaim): Promise<ReservationResult> {
     if (claim.quantity !== cmd.quantity) throw new IdempotencyKeyReused(cmd.idempotencyKey);
     const inventory = await this.inventories.forSale(sale.definition.saleId);
-    const found = inventory.findOrder(claim.reservationId);
+    // Not in this replica's caches: placed on a shard another replica owns, which this one reads only when it needs it
+    // (lazy catch-up). The order's location is in the log: read the log to its head, then that one shard.
+    const found = inventory.findOrder(claim.reservationId) ?? (await this.inventories.findOrder(claim.reservationId));
     if (found) return { created: false, view: reservationView(cmd.saleId, found.order, found.shard) };
     if (claim.released) throw new SoldOut(cmd.saleId);
     // Past the attempt's window (its purchase token's life) the compensation saga settles the claim, not a retry.
