@@ -2,7 +2,7 @@ import { describeWithPostgres } from '../../libs/event-store/test/postgres-suppo
 import { eventually } from '../support/eventually';
 import { parsePrometheusText } from '../support/prometheus-text';
 import { ApiClient, ApiResponse, openSale } from './support/client';
-import { ReplicaSet } from './support/replica-set';
+import { replicaSetForSuite } from './support/replica-set';
 
 /**
  * Two api processes on one PostgreSQL event store and one Redis (API.md "Several processes"): what one replica
@@ -21,18 +21,10 @@ const ownedShards = async (client: ApiClient, saleId: string): Promise<number[]>
 };
 
 describeWithPostgres('two api replicas on one store', () => {
-  const set = new ReplicaSet({ labels: ['replica-a', 'replica-b'], env: { ACCESS_LIMITS: 'off', SHARD_LEASE_MS: '900' }, jwtSecret: 'r'.repeat(40), concurrency: 16 });
-  let clients: ApiClient[] = [];
-
-  beforeAll(async () => {
-    await set.start();
-    clients = set.clients;
-  });
-
-  afterAll(() => set.stop());
+  const set = replicaSetForSuite({ labels: ['replica-a', 'replica-b'], env: { ACCESS_LIMITS: 'off', SHARD_LEASE_MS: '900' }, jwtSecret: 'r'.repeat(40), concurrency: 16 });
 
   it('finds an order on the other replica right after its 201, replays its key there, and sells no more than the stock', async () => {
-    const [a, b] = clients as [ApiClient, ApiClient];
+    const [a, b] = set.clients as [ApiClient, ApiClient];
     const admin = a.token('admin-1', ['admin']);
     const STOCK = 40;
     const sale = await a.request('POST', '/admin/sales', { token: admin, body: openSale({ totalStock: STOCK, shards: 4, perUserLimit: 1 }) });
@@ -75,7 +67,7 @@ describeWithPostgres('two api replicas on one store', () => {
   });
 
   it('splits a sale\'s shards between the replicas under leases (each owns some, none both) and still sells exactly the stock', async () => {
-    const [a, b] = clients as [ApiClient, ApiClient];
+    const [a, b] = set.clients as [ApiClient, ApiClient];
     const admin = a.token('admin-1', ['admin']);
     const STOCK = 160;
     const SHARDS = 8;
@@ -121,23 +113,15 @@ describeWithPostgres('two api replicas on one store', () => {
 
 describeWithPostgres('two api replicas and their workers on one store (WORKER=external)', () => {
   // The holds are expired by a worker process, not by either replica: neither replica writes the other's shards.
-  const set = new ReplicaSet({
+  const set = replicaSetForSuite({
     labels: ['replica-c', 'replica-d'],
     env: { ACCESS_LIMITS: 'off', SHARD_LEASE_MS: '900', WORKER: 'external', SWEEP_INTERVAL_MS: '200' },
     jwtSecret: 'r'.repeat(40),
     concurrency: 16,
   });
-  let clients: ApiClient[] = [];
-
-  beforeAll(async () => {
-    await set.start();
-    clients = set.clients;
-  });
-
-  afterAll(() => set.stop());
 
   it("replays a key on the replica that never read the order's shard, after the hold expired: the same answer as where it was placed", async () => {
-    const [a, b] = clients as [ApiClient, ApiClient];
+    const [a, b] = set.clients as [ApiClient, ApiClient];
     const admin = a.token('admin-1', ['admin']);
     const sale = await a.request('POST', '/admin/sales', { token: admin, body: openSale({ totalStock: 400, shards: 4, perUserLimit: 1, holdTtlMs: 1000 }) });
     expect(sale.status).toBe(201);

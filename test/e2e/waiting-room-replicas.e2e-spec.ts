@@ -1,6 +1,5 @@
 import { describeWithPostgres } from '../../libs/event-store/test/postgres-support';
-import { ApiClient } from './support/client';
-import { ReplicaSet } from './support/replica-set';
+import { replicaSetForSuite } from './support/replica-set';
 import { roomChecks } from './support/waiting-room-checks';
 
 /**
@@ -10,21 +9,13 @@ import { roomChecks } from './support/waiting-room-checks';
  * loaded machine (the rate rule has its own unit test); ACCESS_LIMITS=off: the crowd comes from one address here.
  */
 describeWithPostgres('the waiting room on two api replicas sharing Redis', () => {
-  const set = new ReplicaSet({
+  const set = replicaSetForSuite({
     labels: ['room-replica-a', 'room-replica-b'],
     env: { ACCESS_LIMITS: 'off', WAITING_ROOM_ADAPTIVE: 'off' },
     jwtSecret: 'q'.repeat(40),
     concurrency: 32,
   });
-  let clients: ApiClient[] = [];
-  const checks = roomChecks({ replicas: () => clients });
-
-  beforeAll(async () => {
-    await set.start();
-    clients = set.clients;
-  });
-
-  afterAll(() => set.stop());
+  const checks = roomChecks({ replicas: () => set.clients });
 
   it('admits 2,000 users who join in random order across both, strictly in ticket order, each once, at admitPerSecond', () => checks.admitsInTicketOrderAtTheRate(), 300_000);
 

@@ -50,3 +50,11 @@ export class ReplicaSet {
     await this.database.drop();
   }
 }
+
+/** A ReplicaSet started before the suite's tests and stopped after them (call it inside the describe). */
+export const replicaSetForSuite = (options: ReplicaSetOptions): ReplicaSet => {
+  const set = new ReplicaSet(options);
+  beforeAll(() => set.start());
+  afterAll(() => set.stop());
+  return set;
+};
