@@ -212,6 +212,35 @@ describeWithPostgres('PostgresEventStore (PostgreSQL)', () => {
       expect(proxy.commits - before).toBe(2);
     });
 
+    it('plans appends against the table as it grows: none reads the grown table through a sequential scan', async () => {
+      const schema = newSchema();
+      const store = await open(schema);
+      // Single appends first, so the batch statement's plan is cached while the table is tiny; then the table grows.
+      for (let i = 0; i < 8; i++) await store.append(streamName('young'), makeEvents(1), NO_STREAM);
+      await Promise.all(Array.from({ length: 40 }, () => store.append(streamName('bulk'), makeEvents(100), NO_STREAM)));
+      const grown = Array.from({ length: 20 }, () => streamName('grown'));
+      for (const stream of grown) await store.append(stream, makeEvents(2), NO_STREAM);
+      expect(await store.readAll({ after: 4000, maxCount: 5 })).toHaveLength(5);
+      expect(await store.readStream(grown[0] as string)).toHaveLength(2);
+      // A backend publishes its counters when it exits: close the store, then wait for the writer's inserts to show.
+      await store.close();
+      opened.delete(store);
+      let counters: { seq_tup_read: string; n_tup_ins: string } | undefined;
+      await eventually(
+        "the store's backends' counters",
+        async () => {
+          [counters] = await db.query<{ seq_tup_read: string; n_tup_ins: string }>(
+            `SELECT seq_tup_read, n_tup_ins FROM pg_stat_user_tables WHERE schemaname = $1 AND relname = 'events'`,
+            [schema],
+          );
+          return Number(counters?.n_tup_ins) === 8 + 40 * 100 + 20 * 2;
+        },
+        { seen: () => counters },
+      );
+      // While the table was tiny a scan could be the better plan; one scan of the grown table alone would read 4,048 rows.
+      expect(Number(counters?.seq_tup_read)).toBeLessThan(4_048);
+    });
+
     it('an append whose data the server refuses fails alone: the others of its transaction are written, positions contiguous', async () => {
       const store = await open(newSchema());
       // jsonb cannot hold U+0000: the batch statement fails on the server, and the appends are retried one by one.
