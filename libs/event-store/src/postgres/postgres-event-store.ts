@@ -235,7 +235,7 @@ export class PostgresEventStore implements EventStore, LogReader {
       // plan is made once, from a young table's statistics (never analysed: "10 pages"), and kept as the table grows:
       // measured, its event-id check became a sequential scan, 35,000 rows and 8 ms of every transaction, in a sale's
       // first seconds on a fresh store (the first autovacuum analyse comes later). Planning it costs far less.
-      writer = new Pool({ ...session, max: 1, pipeline: true, options: '-c plan_cache_mode=force_custom_plan' });
+      writer = new Pool({ ...session, max: 1, pipeline: true, options: [session.options, '-c plan_cache_mode=force_custom_plan'].filter(Boolean).join(' ') });
     } catch (error) {
       throw new Error(`cannot use the PostgreSQL event store URL ${redactedUrl(url)}: ${describeError(error)}`, { cause: error });
     }
