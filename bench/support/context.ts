@@ -39,6 +39,23 @@ const profileFolder = (ctx: BenchContext, label: string): string | undefined => 
   return dir;
 };
 
+/** The CPU profile of a stopped server, summarised beside it and kept for the report. */
+const summarize = (ctx: BenchContext, dir: string, label: string): ProfileSummary | undefined => {
+  const summary = summarizeProfile(dir, label);
+  if (summary) {
+    fs.writeFileSync(path.join(dir, 'summary.txt'), summary.text + '\n');
+    ctx.profiles.push(summary);
+    process.stderr.write(summary.text + '\n');
+  }
+  return summary;
+};
+
+/** With --profile, the worker beside an api is profiled too, into a folder of its own. */
+const workerProfile = (ctx: BenchContext, label: string): { cpuProfDir?: string } => {
+  const dir = profileFolder(ctx, `${label}-worker`);
+  return dir ? { cpuProfDir: dir } : {};
+};
+
 const startSystem = async (
   ctx: BenchContext,
   label: string,
@@ -77,14 +94,9 @@ const startSystem = async (
       if (companion) await companion.stop();
       if (code !== 0) progress(`${label}: exited with ${String(code)} on SIGTERM\n${proc.logs.slice(-2000)}`);
       if (dataDir) fs.rmSync(dataDir, { recursive: true, force: true });
-      if (!cpuProfDir) return undefined;
-      const summary = summarizeProfile(cpuProfDir, label);
-      if (summary) {
-        fs.writeFileSync(path.join(cpuProfDir, 'summary.txt'), summary.text + '\n');
-        ctx.profiles.push(summary);
-        process.stderr.write(summary.text + '\n');
-      }
-      return summary;
+      const companionDir = companion?.options.cpuProfDir;
+      if (companion && companionDir) summarize(ctx, companionDir, companion.options.label);
+      return cpuProfDir ? summarize(ctx, cpuProfDir, label) : undefined;
     },
   };
 };
@@ -110,7 +122,7 @@ export const startEngine = async (ctx: BenchContext, label: string, env: Record<
   };
   const worker =
     engineEnv.WORKER === 'external'
-      ? new NodeProcess({ label: `${label}-worker`, script: path.join(ctx.dist, 'apps/worker/src/main.js'), env: engineEnv, placement: ctx.placement })
+      ? new NodeProcess({ label: `${label}-worker`, script: path.join(ctx.dist, 'apps/worker/src/main.js'), env: engineEnv, placement: ctx.placement, ...workerProfile(ctx, label) })
       : undefined;
   return startSystem(ctx, label, path.join(ctx.dist, 'apps/api/src/main.js'), engineEnv, dataDir, worker);
 };
