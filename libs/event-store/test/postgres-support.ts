@@ -119,6 +119,8 @@ export class CommitProxy {
   private dropReply: (() => void) | undefined;
   /** COMMITs clients have sent through the proxy (held ones included). */
   commits = 0;
+  /** Statements clients have had executed through the extended protocol (their Bind messages): queries sent. */
+  binds = 0;
 
   private constructor(private readonly upstream: { host: string; port: number }) {
     this.server = net.createServer((client) => this.accept(client));
@@ -181,6 +183,7 @@ export class CommitProxy {
           held.push(message);
           continue;
         }
+        if (message[0] === 0x42) this.binds++;
         const isCommit = queryText(message)?.trim().toUpperCase() === 'COMMIT';
         if (isCommit) this.commits++;
         const hold = this.hold;

@@ -241,6 +241,25 @@ describeWithPostgres('PostgresEventStore (PostgreSQL)', () => {
       expect(Number(counters?.seq_tup_read)).toBeLessThan(4_048);
     });
 
+    it('answers the stream reads of one turn with one statement, each read its own events from its revision', async () => {
+      const store = await open(newSchema(), { port: proxy.port });
+      const streams = Array.from({ length: 40 }, (_, i) => ({ stream: streamName('buyer'), events: makeEvents(1 + (i % 3)) }));
+      await Promise.all(streams.map(({ stream, events }) => store.append(stream, events, NO_STREAM)));
+      const before = proxy.binds;
+      const reads = await Promise.all([
+        ...streams.map(({ stream }) => store.readStream(stream)),
+        store.readStream(streamName('never-written')),
+        store.readStream((streams[2] as { stream: string }).stream, 1),
+      ]);
+      expect(proxy.binds - before).toBe(1);
+      streams.forEach(({ events }, i) => expect(ids(reads[i] as RecordedEvent[])).toEqual(ids(events)));
+      expect(reads[40]).toEqual([]);
+      expect((reads[41] as RecordedEvent[]).map((e) => e.revision)).toEqual([1, 2]);
+      // Alone in its turn, a read is the one prepared statement it always was.
+      expect(ids(await store.readStream((streams[0] as { stream: string }).stream))).toEqual(ids(streams[0]?.events ?? []));
+      expect(proxy.binds - before).toBe(2);
+    });
+
     it('an append whose data the server refuses fails alone: the others of its transaction are written, positions contiguous', async () => {
       const store = await open(newSchema());
       // jsonb cannot hold U+0000: the batch statement fails on the server, and the appends are retried one by one.
