@@ -1,7 +1,7 @@
 import { SaleShardStock } from '@flash/command-side';
 import Redis from 'ioredis';
 import pino from 'pino';
-import { eventually } from '../../../../test/support/eventually';
+import { eventually, settlesWithin } from '../../../../test/support/eventually';
 import { RedisServer } from '../../../../test/support/redis-server';
 import { RedisLeaseStore } from './redis-lease-store';
 import { LeasedShardOwnership, RedisSaleMembers } from './shard-leases';
@@ -12,8 +12,8 @@ const logger = pino({ level: 'silent' });
 
 /**
  * Shard ownership under leases in a real redis-server: several replicas of one store split a sale's stocked shards with
- * no shard owned twice at any moment, take over a dead replica's shards once its leases run out, and deal the shards
- * still stocked again as theirs run dry.
+ * no shard owned twice at any moment, take over a dead replica's shards once its leases run out, deal the shards
+ * still stocked again as theirs run dry, and keep the shards they hold while their stock read stalls or fails.
  */
 RedisServer.describeWithRedis('shard ownership under leases in Redis', () => {
   const redis = new RedisServer();
@@ -23,10 +23,14 @@ RedisServer.describeWithRedis('shard ownership under leases in Redis', () => {
   /** What each replica's shard writers say is still stocked: the test plays the sale. */
   let stocked: number[] = [];
 
-  const replica = (name: string, sharedScope: string): { ownership: LeasedShardOwnership; connection: Redis } => {
+  const stock = (): SaleShardStock[] => [{ saleId: 'sale-1', shards: SHARDS, stocked }];
+  const replica = (
+    name: string,
+    sharedScope: string,
+    sales: () => SaleShardStock[] | Promise<SaleShardStock[]> = stock,
+  ): { ownership: LeasedShardOwnership; connection: Redis } => {
     const connection = new Redis(redis.url, { maxRetriesPerRequest: 1 });
     connections.push(connection);
-    const sales = (): SaleShardStock[] => [{ saleId: 'sale-1', shards: SHARDS, stocked }];
     const ownership = new LeasedShardOwnership(
       new RedisLeaseStore(connection, sharedScope, false),
       new RedisSaleMembers(connection, sharedScope),
@@ -119,4 +123,55 @@ RedisServer.describeWithRedis('shard ownership under leases in Redis', () => {
     expect(ownedBy(b)).toEqual([]);
     await eventually('replica-a owns every shard', async () => ownedBy(a).length === SHARDS, { timeoutMs: 10_000 });
   });
+
+  it.each([
+    ['never answers', (): Promise<SaleShardStock[]> => new Promise<SaleShardStock[]>(() => undefined)],
+    ['answers only after three lease lengths', (): Promise<SaleShardStock[]> => new Promise((resolve) => setTimeout(() => resolve(stock()), TTL_MS * 3))],
+    ['rejects', (): Promise<SaleShardStock[]> => Promise.reject(new Error('store unreachable'))],
+    [
+      'throws',
+      (): SaleShardStock[] => {
+        throw new Error('store unreachable');
+      },
+    ],
+  ])(
+    'keeps renewing the shards it holds while its stock read %s: owned throughout, taken by no other replica, no unhandled rejection; the deal resumes once the read answers',
+    async (_, wrong) => {
+      const unhandled: unknown[] = [];
+      const onUnhandled = (reason: unknown): void => void unhandled.push(reason);
+      process.on('unhandledRejection', onUnhandled);
+      try {
+        let readGoesWrong = false;
+        let bRounds = 0;
+        const a = replica('replica-a', `s${scope}`, () => (readGoesWrong ? wrong() : stock())).ownership;
+        const b = replica('replica-b', `s${scope}`, () => {
+          bRounds++;
+          return stock();
+        }).ownership;
+        a.start();
+        await eventually('replica-a owns every shard', async () => ownedBy(a).length === SHARDS, { timeoutMs: 10_000 });
+        // Its store stalls or fails, and replica-b joins wanting half the shards.
+        readGoesWrong = true;
+        b.start();
+        let lapses = 0;
+        const watch = setInterval(() => (lapses += SHARDS - ownedBy(a).length + ownedBy(b).length), 5);
+        try {
+          // Twelve rounds of replica-b: four lease lengths.
+          await eventually('replica-b asked for its shards through four lease lengths', async () => bRounds >= 12, { timeoutMs: 20_000 });
+        } finally {
+          clearInterval(watch);
+        }
+        expect(lapses).toBe(0);
+        expect(unhandled).toEqual([]);
+        // A round ends, and resolves, however the read went.
+        await expect(settlesWithin('a round of replica-a', a.step(), 10_000)).resolves.toBeUndefined();
+        readGoesWrong = false;
+        await eventually('the two replicas own three shards each', async () => ownedBy(a).length === 3 && ownedBy(b).length === 3, { timeoutMs: 10_000 });
+        await b.stop();
+        await eventually('replica-a takes every shard again', async () => ownedBy(a).length === SHARDS, { timeoutMs: 10_000 });
+      } finally {
+        process.off('unhandledRejection', onUnhandled);
+      }
+    },
+  );
 });

@@ -55,10 +55,14 @@ interface Held {
 }
 
 /**
- * Shard ownership under leases (ShardOwnership): every third of a lease, for each sale whose inventory this replica
- * has loaded, it says it serves the sale (SaleMembers), works out which stocked shards are its own (assignShards over
- * the members), takes the leases of those that are free, renews those it holds, and gives back those no longer its
- * own — so the next owner takes them a round later instead of a lease later.
+ * Shard ownership under leases (ShardOwnership): every third of a lease it renews the shard leases it holds, then, for
+ * each sale whose inventory this replica has loaded, says it serves the sale (SaleMembers), works out which stocked
+ * shards are its own (assignShards over the members), takes the leases of those that are free, and gives back those no
+ * longer its own — so the next owner takes them a round later instead of a lease later.
+ *
+ * The renewals need only Redis and go first, alongside the read of the loaded sales' stock (which may read the store):
+ * a read that is slow or fails costs this round its new shards, never the shards held — a stalled store must not hand
+ * a live replica's shards over.
  *
  * `owns` is answered from memory: true only while the last renewal, counted from when it was sent, leaves more than a
  * fifth of the lease (the margin LeasedJob keeps too). A replica cut off from Redis stops routing to its shards before
@@ -67,6 +71,8 @@ interface Held {
  */
 export class LeasedShardOwnership implements ShardOwnership {
   private readonly held = new Map<string, Held>();
+  /** The sales this replica said it serves: it leaves them at stop. */
+  private readonly serving = new Set<string>();
   private round: Promise<void> | undefined;
   private pacer: NodeJS.Timeout | undefined;
   private stopped = false;
@@ -94,7 +100,7 @@ export class LeasedShardOwnership implements ShardOwnership {
     const owned = new Map<string, number>();
     for (const [job, held] of this.held) {
       if (this.rhythm.now() >= held.validUntil) continue;
-      const saleId = job.slice(JOB_PREFIX.length, job.lastIndexOf(':'));
+      const saleId = saleOf(job);
       owned.set(saleId, (owned.get(saleId) ?? 0) + 1);
     }
     return owned;
@@ -106,25 +112,51 @@ export class LeasedShardOwnership implements ShardOwnership {
     void this.step();
   }
 
-  /** One round over every loaded sale; rounds never overlap. A sale loaded since the last round is taken up at once. */
+  /**
+   * One round over every loaded sale; rounds never overlap. A sale loaded since the last round is taken up at once.
+   * Never rejects: it runs from a timer, where a rejection would end the process.
+   */
   step(): Promise<void> {
     if (this.stopped) return Promise.resolve();
-    this.round ??= this.takeOrRenewAll().finally(() => (this.round = undefined));
+    this.round ??= this.takeOrRenewAll()
+      .catch((error: unknown) => this.logger.warn({ err: error }, 'shard lease round failed; retrying next round'))
+      .finally(() => (this.round = undefined));
     return this.round;
   }
 
   private async takeOrRenewAll(): Promise<void> {
-    const sales = await this.sales();
-    await Promise.all(
-      sales.map((sale) =>
-        this.takeOrRenew(sale).catch((error: unknown) => this.logger.warn({ err: error, saleId: sale.saleId }, 'could not renew shard leases; retrying next round')),
+    const renewals = Promise.all([...this.held.keys()].map((job) => this.renew(job)));
+    const sales = await this.readSales();
+    await renewals;
+    if (sales === undefined) return;
+    // A held shard of a sale no longer listed is nobody's to serve here: given back like any shard no longer this one's.
+    const listed = new Set(sales.map((sale) => sale.saleId));
+    const unlisted = [...this.held.keys()].filter((job) => !listed.has(saleOf(job)));
+    await Promise.all([
+      ...unlisted.map((job) => this.settle(job, false).catch((error: unknown) => this.logger.warn({ err: error, job }, 'could not give a shard lease back'))),
+      ...sales.map((sale) =>
+        this.takeOrRenew(sale).catch((error: unknown) => this.logger.warn({ err: error, saleId: sale.saleId }, 'could not take shard leases; retrying next round')),
       ),
-    );
+    ]);
+  }
+
+  /** The loaded sales' stock, or undefined when the read failed or has not answered within a pacing interval. */
+  private async readSales(): Promise<readonly SaleShardStock[] | undefined> {
+    try {
+      // Read anew each round (a shard's catch-up under way is joined, not begun again: ShardWriter.fresh).
+      const sales = await answeredWithin(Promise.resolve().then(() => this.sales()), this.rhythm.pacingMs);
+      if (sales === undefined) this.logger.warn('the loaded sales\' stock not read within a round; held shards renewed, none taken this round');
+      return sales;
+    } catch (error) {
+      this.logger.warn({ err: error }, 'could not read the loaded sales\' stock; held shards renewed, none taken this round');
+      return undefined;
+    }
   }
 
   private async takeOrRenew(sale: SaleShardStock): Promise<void> {
+    this.serving.add(sale.saleId);
     const members = await answeredWithin(this.members.heartbeat(sale.saleId, this.holder, this.options.ttlMs), this.rhythm.pacingMs);
-    // Unanswered: renew what is held (a silent Redis ends it through `validUntil`), take nothing new.
+    // Unanswered: keep what is held (renewed already; a silent Redis ends it through `validUntil`), take nothing new.
     const mine = members === undefined ? undefined : new Set(assignShards(sale.saleId, sale.stocked, members).get(this.holder) ?? []);
     await Promise.all(
       Array.from({ length: sale.shards }, (_, shard) => {
@@ -142,16 +174,8 @@ export class LeasedShardOwnership implements ShardOwnership {
       await this.leases.release(held.lease);
       return;
     }
-    if (held !== undefined) {
-      const renewed = await answeredWithin(this.leases.renew(held.lease, this.options.ttlMs), this.rhythm.pacingMs);
-      if (renewed === true) held.validUntil = this.rhythm.actUntil(sentAt);
-      else if (renewed === false) {
-        this.held.delete(job);
-        this.logger.warn({ job, fence: held.lease.fence }, 'shard lease lost to another replica');
-      }
-      return;
-    }
-    if (!want) return;
+    // Held and still wanted: renewed at the round's start already.
+    if (held !== undefined || !want) return;
     const asked = this.leases.acquire(job, this.holder, this.options.ttlMs);
     const lease = await answeredWithin(asked, this.rhythm.pacingMs);
     if (lease === undefined) {
@@ -167,6 +191,22 @@ export class LeasedShardOwnership implements ShardOwnership {
     this.logger.debug({ job, fence: lease.fence }, 'shard lease taken');
   }
 
+  /** Renews a held shard's lease; unanswered, it stays held until `validUntil` says it may be over. */
+  private async renew(job: string): Promise<void> {
+    const held = this.held.get(job);
+    if (held === undefined) return;
+    const sentAt = this.rhythm.now();
+    const renewed = await answeredWithin(this.leases.renew(held.lease, this.options.ttlMs), this.rhythm.pacingMs).catch((error: unknown) => {
+      this.logger.warn({ err: error, job }, 'could not renew a shard lease; retrying next round');
+      return undefined;
+    });
+    if (renewed === true) held.validUntil = this.rhythm.actUntil(sentAt);
+    else if (renewed === false) {
+      this.held.delete(job);
+      this.logger.warn({ job, fence: held.lease.fence }, 'shard lease lost to another replica');
+    }
+  }
+
   /** Gives every shard back and leaves every sale, so the other replicas take them at their next round; closes the store. */
   async stop(): Promise<void> {
     this.stopped = true;
@@ -174,10 +214,10 @@ export class LeasedShardOwnership implements ShardOwnership {
     await this.round;
     const held = [...this.held.values()];
     this.held.clear();
-    const sales = await Promise.resolve(this.sales()).catch(() => []);
+    // The sales it said it serves, not a new stock read: a stalled store must not hold up the stop.
     await Promise.allSettled([
       ...held.map((h) => this.leases.release(h.lease)),
-      ...sales.map((sale) => this.members.heartbeat(sale.saleId, this.holder, 0)),
+      ...[...this.serving].map((saleId) => this.members.heartbeat(saleId, this.holder, 0)),
     ]);
     await this.leases.close();
   }
@@ -185,6 +225,7 @@ export class LeasedShardOwnership implements ShardOwnership {
 
 const JOB_PREFIX = 'shard:';
 const jobOf = (saleId: string, shard: number): string => `${JOB_PREFIX}${saleId}:${shard}`;
+const saleOf = (job: string): string => job.slice(JOB_PREFIX.length, job.lastIndexOf(':'));
 
 /**
  * Shard ownership for an api replica: under leases in Redis when several replicas can share the store (a server-backed
