@@ -2,6 +2,7 @@ import { createHash } from 'node:crypto';
 import { Client, Pool, PoolClient, QueryConfig } from 'pg';
 import { assertAppendable, recognisedRetry, StoredEventRef } from '../idempotent-append';
 import { AppendSignal, catchUpSubscription } from '../catch-up-subscription';
+import { clientSocket, coalesceWrites } from './coalesced-writes';
 import {
   AppendOptions,
   AppendResult,
@@ -254,6 +255,10 @@ export class PostgresEventStore implements EventStore, LogReader {
     // An idle pooled connection that dies (server restart, terminated backend) is dropped and replaced on demand.
     pool.on('error', () => undefined);
     writer.on('error', () => undefined);
+    for (const p of [pool, writer]) p.on('connect', (client) => {
+      const socket = clientSocket(client);
+      if (socket) coalesceWrites(socket);
+    });
     try {
       if (options.readonly) await checkSchema(pool, schema);
       else await ensureSchema(pool, schema);
