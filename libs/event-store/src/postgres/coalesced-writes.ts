@@ -21,7 +21,7 @@ export const coalesceWrites = (socket: Socket): void => {
       process.nextTick(uncork);
     }
     return write(...args);
-  }) as Socket['write'];
+  });
 };
 
 /** The socket under a node-postgres client (an internal of pg 8 with no public accessor); undefined if it moved. */
