@@ -27,6 +27,9 @@ import { collectDefaultMetrics, Registry } from 'prom-client';
 import { LogFollower, SAGAS_CHECKPOINT, sagaFollower, SAGA_CHECKPOINTS_FILE, SqliteCheckpointStore, StatusBoard } from '@flash/sagas';
 import { MetricsEndpoint } from './metrics-endpoint';
 
+/** How often, at most, the worker reads the head of a server store (see Worker.open). */
+const WORKER_FOLLOW_MS = 100;
+
 /** The worker's jobs: each runs on one worker at a time, under a lease of its own. */
 export const WORKER_JOBS = { sagas: 'sagas', analytics: 'projection:analytics' } as const;
 
@@ -64,7 +67,10 @@ export class Worker {
   ) {}
 
   static async open(config: AppConfig, logger: Logger, clock: Clock): Promise<Worker> {
-    const store = await openEventStore(config);
+    // Nothing the worker does needs another process's append sooner than its next sweep or a tenth of a second, and a
+    // standby only keeps its indexes warm: on a server store it follows the log at that pace, one read per interval
+    // instead of one per commit of every api replica.
+    const store = await openEventStore(config, { followEveryMs: Math.min(WORKER_FOLLOW_MS, config.sweepIntervalMs) });
     // Checkpoints and embedded read models live in DATA_DIR whatever the store (per host, so far).
     fs.mkdirSync(config.dataDir, { recursive: true });
     // An in-process gate lives in the api, which keeps it in step itself; a Redis gate is shared, and synced here.

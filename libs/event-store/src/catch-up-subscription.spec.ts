@@ -86,3 +86,40 @@ describe('catchUpSubscription', () => {
     expect(log.reads).toBe(3);
   });
 });
+
+describe('catchUpSubscription with followEveryMs', () => {
+  afterEach(() => jest.useRealTimers());
+
+  it('at the head reads at most once per interval however often the log is appended to, and misses nothing', async () => {
+    jest.useFakeTimers({ now: 0 });
+    const log = new CountedLog();
+    const subscription = catchUpSubscription(log.source, 0, { followEveryMs: 200, now: () => Date.now() });
+    const iterator = subscription[Symbol.asyncIterator]();
+    const seen: number[] = [];
+    const consuming = (async () => {
+      for (let next = await iterator.next(); !next.done; next = await iterator.next()) seen.push(next.value.position);
+    })();
+    // An append every 10 ms for a second: 100 commits.
+    for (let t = 0; t < 1000; t += 10) {
+      log.append(1);
+      await jest.advanceTimersByTimeAsync(10);
+    }
+    await jest.advanceTimersByTimeAsync(400);
+    expect(seen).toEqual(Array.from({ length: 100 }, (_, i) => i + 1));
+    // The first read, then one per 200 ms at most over 1.4 s.
+    expect(log.reads).toBeLessThanOrEqual(1 + 7);
+    subscription.close();
+    await consuming;
+  });
+
+  it('catches up without pause: full pages are read one after the other', async () => {
+    jest.useFakeTimers({ now: 0 });
+    const log = new CountedLog();
+    log.append(3500);
+    const subscription = catchUpSubscription(log.source, 0, { followEveryMs: 60_000, now: () => Date.now() });
+    const iterator = subscription[Symbol.asyncIterator]();
+    expect((await take(iterator, 3500)).at(-1)).toBe(3500);
+    expect(log.reads).toBe(4);
+    subscription.close();
+  });
+});

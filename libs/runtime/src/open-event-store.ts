@@ -15,12 +15,16 @@ const ESDB_PROBE_DEADLINE_MS = 5000;
  * esdb:// or kurrentdb:// one, else embedded SQLite in DATA_DIR. A server that cannot be reached is a ConfigError naming the variable, raised before anything is
  * written to DATA_DIR (open the store first).
  */
-export const openEventStore = async (config: Pick<AppConfig, 'eventStoreUrl' | 'dataDir' | 'sqliteSynchronous' | 'sqliteCoalesceAppends'>): Promise<EventStore> => {
+export const openEventStore = async (
+  config: Pick<AppConfig, 'eventStoreUrl' | 'dataDir' | 'sqliteSynchronous' | 'sqliteCoalesceAppends'>,
+  /** For a server the subscribers read from (PostgreSQL): at the head, each reads at most once per this many ms. */
+  follow: { readonly followEveryMs?: number } = {},
+): Promise<EventStore> => {
   const url = config.eventStoreUrl;
   const kind = eventStoreKind(url);
   if (url !== undefined && kind !== 'sqlite') {
     try {
-      return kind === 'postgres' ? await PostgresEventStore.connect(url) : await EsdbEventStore.connect({ url, probeDeadlineMs: ESDB_PROBE_DEADLINE_MS });
+      return kind === 'postgres' ? await PostgresEventStore.connect(url, follow) : await EsdbEventStore.connect({ url, probeDeadlineMs: ESDB_PROBE_DEADLINE_MS });
     } catch (error) {
       throw new ConfigError(`EVENTSTORE_URL: ${error instanceof Error ? error.message : String(error)}`);
     }

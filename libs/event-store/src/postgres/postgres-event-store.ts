@@ -23,6 +23,8 @@ export interface PostgresEventStoreOptions {
   readonly schema?: string;
   /** How often a subscriber reads anyway, should a notification be lost (LISTEN/NOTIFY is the live path). */
   readonly pollMs?: number;
+  /** At the head, a subscriber reads at most once per this many ms (catchUpSubscription's followEveryMs). Default 0. */
+  readonly followEveryMs?: number;
   /** Connecting (TCP, TLS, authentication) gives up after this. Default 5000. */
   readonly connectTimeoutMs?: number;
   /** The deadline of every statement, on the server and on the client. Default 10000. */
@@ -677,6 +679,7 @@ export class PostgresEventStore implements EventStore, LogReader {
         waitForAppend: () => this.appended.wait(this.pollMs),
       },
       after,
+      { followEveryMs: this.options.followEveryMs ?? 0 },
     );
     this.subscriptions.add(subscription);
     return subscription;
