@@ -122,4 +122,25 @@ describe('catchUpSubscription with followEveryMs', () => {
     expect(log.reads).toBe(4);
     subscription.close();
   });
+
+  it('a wall clock set back does not stall it: the pause is never longer than the interval', async () => {
+    jest.useFakeTimers({ now: 1_000_000 });
+    const log = new CountedLog();
+    let skew = 0;
+    const subscription = catchUpSubscription(log.source, 0, { followEveryMs: 100, now: () => Date.now() - skew });
+    const iterator = subscription[Symbol.asyncIterator]();
+    let delivered = 0;
+    const consuming = (async () => {
+      for (let next = await iterator.next(); !next.done; next = await iterator.next()) delivered = next.value.position;
+    })();
+    log.append(1);
+    await jest.advanceTimersByTimeAsync(150);
+    expect(delivered).toBe(1);
+    skew = 60_000; // the clock goes back a minute
+    log.append(1);
+    await jest.advanceTimersByTimeAsync(150);
+    expect(delivered).toBe(2);
+    subscription.close();
+    await consuming;
+  });
 });

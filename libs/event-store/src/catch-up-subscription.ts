@@ -69,7 +69,8 @@ export const catchUpSubscription = (source: CatchUpSource, after: number, option
         atHead = undefined;
         await waitFor(armed);
         if (isClosed()) break;
-        const early = lastReadAt + followEveryMs - now();
+        // Never longer than the interval: a wall clock set back must not stall the follower for the jump.
+        const early = Math.min(followEveryMs, lastReadAt + followEveryMs - now());
         if (early > 0) await waitFor(pause(early));
         if (isClosed()) break;
       }

@@ -2,10 +2,10 @@ import type { Socket } from 'node:net';
 
 /**
  * Makes the writes a socket receives in one tick go out as one: the first write of a tick corks the socket and the
- * next tick uncorks it. node-postgres writes every protocol message on its own (Parse, Bind, Describe, Execute, Sync:
- * five for a read, about twenty for the appending transaction's pipelined statements), and each was a system call
- * and a segment that woke the server: `writev` was the api's largest self time in row 10's profile (12–16%).
- * The messages and their order are unchanged; they are only sent together.
+ * next tick uncorks it. node-postgres corks a query's own messages (Parse, Bind, Describe, Execute, Sync), but every
+ * query is still a write of its own: the appending transaction's pipelined BEGIN, head lock, batch statement and
+ * COMMIT were four system calls and four segments waking the server, on the writer connection every process
+ * serialises its appends through. The messages and their order are unchanged; they are only sent together.
  */
 export const coalesceWrites = (socket: Socket): void => {
   const write = socket.write.bind(socket) as (...args: unknown[]) => boolean;

@@ -260,6 +260,16 @@ describeWithPostgres('PostgresEventStore (PostgreSQL)', () => {
       expect(proxy.binds - before).toBe(2);
     });
 
+    it('answers a stream read made just before close(), as it did before reads were batched', async () => {
+      const store = await open(newSchema());
+      const stream = streamName('buyer');
+      await store.append(stream, makeEvents(2), NO_STREAM);
+      const read = store.readStream(stream);
+      await store.close();
+      opened.delete(store);
+      expect(await read).toHaveLength(2);
+    });
+
     it('an append whose data the server refuses fails alone: the others of its transaction are written, positions contiguous', async () => {
       const store = await open(newSchema());
       // jsonb cannot hold U+0000: the batch statement fails on the server, and the appends are retried one by one.

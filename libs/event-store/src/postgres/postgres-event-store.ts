@@ -257,7 +257,8 @@ export class PostgresEventStore implements EventStore, LogReader {
     // An idle pooled connection that dies (server restart, terminated backend) is dropped and replaced on demand.
     pool.on('error', () => undefined);
     writer.on('error', () => undefined);
-    for (const p of [pool, writer]) p.on('connect', (client) => {
+    // The appending transaction's four pipelined statements in one write (see coalesced-writes.ts).
+    writer.on('connect', (client) => {
       const socket = clientSocket(client);
       if (socket) coalesceWrites(socket);
     });
@@ -586,13 +587,18 @@ export class PostgresEventStore implements EventStore, LogReader {
       this.streamReads.push({ streamId, fromRevision, resolve, reject });
       if (this.streamReadsScheduled) return;
       this.streamReadsScheduled = true;
-      setImmediate(() => {
-        this.streamReadsScheduled = false;
-        const reads = this.streamReads;
-        this.streamReads = [];
-        for (let from = 0; from < reads.length; from += MAX_STREAM_READS_PER_STATEMENT) void this.readStreams(reads.slice(from, from + MAX_STREAM_READS_PER_STATEMENT));
-      });
+      setImmediate(() => void this.takeStreamReads());
     });
+  }
+
+  /** Sends the stream reads queued so far, a statement per MAX_STREAM_READS_PER_STATEMENT; each settles every read it has. */
+  private takeStreamReads(): Promise<void>[] {
+    this.streamReadsScheduled = false;
+    const reads = this.streamReads;
+    this.streamReads = [];
+    const sent: Promise<void>[] = [];
+    for (let from = 0; from < reads.length; from += MAX_STREAM_READS_PER_STATEMENT) sent.push(this.readStreams(reads.slice(from, from + MAX_STREAM_READS_PER_STATEMENT)));
+    return sent;
   }
 
   private async readStreams(reads: readonly PendingStreamRead[]): Promise<void> {
@@ -745,6 +751,8 @@ export class PostgresEventStore implements EventStore, LogReader {
         this.startDrain();
         await this.writing;
       }
+      // Stream reads made before close() but not sent yet (their turn's batch) are answered, as they were one by one.
+      await Promise.all(this.takeStreamReads());
       for (const s of this.subscriptions) s.close();
       if (this.listenerTimer !== undefined) clearTimeout(this.listenerTimer);
       const listener = this.listener;

@@ -174,4 +174,15 @@ RedisServer.describeWithRedis('shard ownership under leases in Redis', () => {
       }
     },
   );
+
+  it('a replica leaving a sale does not shorten the membership the others keep alive', async () => {
+    const members = new RedisSaleMembers(replica('unused', `s${scope}`).connection, `s${scope}`);
+    const probe = replica('probe', `s${scope}`).connection;
+    await members.heartbeat('sale-1', 'replica-a', 10_000);
+    await members.heartbeat('sale-1', 'replica-b', 10_000);
+    await members.heartbeat('sale-1', 'replica-a', 0);
+    // replica-b said it serves the sale for 10 s: its entry (and the key holding it) must outlive a 4 s leave.
+    expect(await probe.pttl(`flash:members:s${scope}:sale-1`)).toBeGreaterThan(10_000);
+    expect(await members.heartbeat('sale-1', 'replica-b', 10_000)).toEqual(['replica-b']);
+  });
 });

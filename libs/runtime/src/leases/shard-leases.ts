@@ -22,7 +22,7 @@ local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 local ttl = tonumber(ARGV[2])
 redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now)
 if ttl > 0 then redis.call('ZADD', KEYS[1], now + ttl, ARGV[1]) else redis.call('ZREM', KEYS[1], ARGV[1]) end
-redis.call('PEXPIRE', KEYS[1], math.max(ttl, 1000) * 4)
+if ttl > 0 then redis.call('PEXPIRE', KEYS[1], math.max(ttl, 1000) * 4) end
 return redis.call('ZRANGE', KEYS[1], 0, -1)
 `;
 
@@ -73,6 +73,8 @@ export class LeasedShardOwnership implements ShardOwnership {
   private readonly held = new Map<string, Held>();
   /** The sales this replica said it serves: it leaves them at stop. */
   private readonly serving = new Set<string>();
+  /** Shards whose acquire has been sent and not answered yet. */
+  private readonly asking = new Set<string>();
   private round: Promise<void> | undefined;
   private pacer: NodeJS.Timeout | undefined;
   private stopped = false;
@@ -125,7 +127,7 @@ export class LeasedShardOwnership implements ShardOwnership {
   }
 
   private async takeOrRenewAll(): Promise<void> {
-    const renewals = Promise.all([...this.held.keys()].map((job) => this.renew(job)));
+    const renewals = Promise.allSettled([...this.held.keys()].map((job) => this.renew(job)));
     const sales = await this.readSales();
     await renewals;
     if (sales === undefined) return;
@@ -176,7 +178,11 @@ export class LeasedShardOwnership implements ShardOwnership {
     }
     // Held and still wanted: renewed at the round's start already.
     if (held !== undefined || !want) return;
-    const asked = this.leases.acquire(job, this.holder, this.options.ttlMs);
+    // One acquire of a shard at a time: a late grant given back below could otherwise be the very grant a later round
+    // has just recorded as held (the same holder is granted the same fence), leaving the shard free in Redis.
+    if (this.asking.has(job)) return;
+    this.asking.add(job);
+    const asked = this.leases.acquire(job, this.holder, this.options.ttlMs).finally(() => this.asking.delete(job));
     const lease = await answeredWithin(asked, this.rhythm.pacingMs);
     if (lease === undefined) {
       // A late grant is given back rather than left to run out (the next round asks again).
