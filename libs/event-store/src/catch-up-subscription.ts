@@ -30,7 +30,7 @@ export interface CatchUpOptions {
  *
  * A read that returns less than a page has reached the head: the next one waits for the wake-up armed before it
  * (which has already fired if anything was appended since), instead of asking again at once and finding nothing.
- * Measured on PostgreSQL under load, those empty reads were 2.7 of every 3.7 a follower made.
+ * Measured on PostgreSQL under row 10's load, a follower's reads per event fell by about a third with this.
  */
 export const catchUpSubscription = (source: CatchUpSource, after: number, options: CatchUpOptions = {}): Subscription => {
   const followEveryMs = options.followEveryMs ?? 0;
