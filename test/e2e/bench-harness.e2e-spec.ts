@@ -86,8 +86,12 @@ describe('benchmark harness (npm run bench -- --smoke)', () => {
     // Row 10 compared two replicas with one, each side on a store of its own that held exactly the 201s it answered.
     const replicas = byId.get(10);
     expect(replicas?.baseline?.label).toBe('one replica');
-    // Where cores can be pinned (taskset, two cores: so in CI), a third side ran the two replicas on a core each.
+    // Where cores can be pinned (taskset, two cores: so in CI), a third side ran the two replicas on a core each: the
+    // headline, its ratio the row's; the two on one core reported beside it.
     const spreadSide = hasTaskset() ? (['twoOnACoreEach'] as const) : [];
+    const headline = hasTaskset() ? 'twoOnACoreEach' : 'two';
+    expect(replicas?.details.headline).toBe(headline);
+    expect(replicas?.ratio).toBe((replicas?.details[headline] as { ratio?: number } | undefined)?.ratio);
     for (const side of ['one', 'two', ...spreadSide] as const) {
       const d = replicas?.details[side] as
         | { replicas: number; cpuMicrosPerReservation: number; accounting: { reserved: number; problems: string[]; store: { reservations: number } } }
