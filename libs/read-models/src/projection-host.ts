@@ -19,6 +19,8 @@ export interface ProjectionHostOptions {
   readonly onSwitch?: (from: number, to: number) => void;
   /** See ProjectionRunnerOptions.pace: applies to the live runner, not to a rebuild's catch-up. */
   readonly pace?: () => number;
+  /** See ProjectionRunnerOptions.followEveryMs. */
+  readonly followEveryMs?: number;
 }
 
 export async function readActiveGeneration(docs: DocumentStore, projection: string): Promise<number | undefined> {

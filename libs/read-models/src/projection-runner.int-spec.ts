@@ -169,6 +169,33 @@ async function waitFor(condition: () => Promise<boolean>, message: () => Promise
   }
 }
 
+describe('a runner following with followEveryMs', () => {
+  it('folds what arrived while it waited in one batch, and a catch-up does not wait between batches', async () => {
+    const store = new MemoryEventStore(() => 1_000);
+    await appendSaleHistory(store, { saleId: 's1', stock: 40, shards: 2, orders: 30, seed: 3 });
+    const docs = new SqliteDocumentStore(':memory:');
+    const batches: number[] = [];
+    const runner = new ProjectionRunner(store, docs, analyticsProjection, {
+      ...options(1, 50),
+      followEveryMs: 60_000,
+      onBatch: (p) => batches.push(p.position),
+    });
+    await runner.loadCheckpoint();
+    runner.follow();
+    // Several batches of 50, one after the other: a wait between them would outlast this deadline.
+    await eventually('the runner caught up with the history', async () => (await store.headPosition()) === runner.progress().position, { timeoutMs: 20_000 });
+    const caughtUp = batches.length;
+    expect(caughtUp).toBeGreaterThan(1);
+    // More history arrives while the runner waits after its last batch (it reached the head): nothing is folded until
+    // the wait is over, however many appends come.
+    await appendSaleHistory(store, { saleId: 's2', stock: 40, shards: 2, orders: 30, seed: 4 });
+    await new Promise((r) => setTimeout(r, 200));
+    expect(batches).toHaveLength(caughtUp);
+    expect(runner.progress().position).toBeLessThan(await store.headPosition());
+    await runner.stop();
+  });
+});
+
 describe('blue/green rebuild', () => {
   it('queries answer from the old generation during every slice of a rebuild, from the new one after the switch, and still once the old one is dropped', async () => {
     const store = new SteppedStore();

@@ -45,6 +45,12 @@ export interface ProjectionRunnerOptions {
    * are in flight, so a spike is served first and the read models catch up after it (the lag shows in metrics).
    */
   readonly pace?: () => number;
+  /**
+   * After a batch that reached the head, wait this long before the next (0: go on). A follower whose readers can wait
+   * that long (the worker's analytics) then folds a stretch of the log per batch, one document write and one checkpoint
+   * for it, instead of a batch of a few events per commit; a batch behind the head (a catch-up) never waits.
+   */
+  readonly followEveryMs?: number;
   /** Called when the follow loop hits an error; it retries after `idleMs`. */
   readonly onError?: (error: unknown) => void;
 }
@@ -214,7 +220,8 @@ export class ProjectionRunner {
         await this.step();
         await this.countLag();
         const pause = this.options.pace?.() ?? 0;
-        if (pause > 0) await this.sleep(pause);
+        const following = this.position >= this.head ? (this.options.followEveryMs ?? 0) : 0;
+        if (pause > 0 || following > 0) await this.sleep(Math.max(pause, following));
         // A synchronous store (SQLite) hands every page over at once: without a turn of the event loop between
         // batches, a catch-up would hold the process until it is done, /health/live and purchases included.
         else await new Promise((resolve) => setImmediate(resolve));

@@ -51,6 +51,8 @@ export const analyticsProjectionHost = (
   logger: Logger,
   now: () => number,
   pace?: () => number,
+  /** A batch that reached the head waits this long before the next (ProjectionRunnerOptions.followEveryMs). */
+  followEveryMs?: number,
 ): ProjectionHost => {
   const log = logger.child({ component: 'projections' });
   return new ProjectionHost(store, docs, analyticsProjection, {
@@ -60,6 +62,7 @@ export const analyticsProjectionHost = (
     pointerPollMs: 2000,
     dropAfterMs: 60_000,
     ...(pace === undefined ? {} : { pace }),
+    ...(followEveryMs === undefined ? {} : { followEveryMs }),
     onError: (error) => log.error({ err: error }, 'projection batch failed; retrying'),
     onSwitch: (from, to) => log.info({ from, to }, 'projection switched generation'),
   });
