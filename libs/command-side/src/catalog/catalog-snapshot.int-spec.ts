@@ -61,6 +61,24 @@ const openIndexer = (store: EventStore, file: string): { indexer: LogIndexer; in
   return { indexer, indexes, subscribedFrom };
 };
 
+/** Indexes holding one sale named `saleId`, with `count` orders and claimants of its own (ids prefixed by it). */
+const indexesOf = (saleId: string, count: number): CatalogIndexes => {
+  const indexes = freshIndexes();
+  indexes.catalogue.apply(saleScheduled(saleId) as never);
+  for (let i = 0; i < count; i++) {
+    indexes.locator.place(`${saleId}-order-${i}`, saleId, i % 2);
+    indexes.claimants.note(saleId, `${saleId}-u${i}`);
+  }
+  return indexes;
+};
+
+/** What two indexes hold, comparable with toEqual. */
+const contentOf = (indexes: CatalogIndexes) => ({
+  sales: indexes.catalogue.allSales().map((s) => s.definition.saleId),
+  orders: [...indexes.locator.entries()].sort(),
+  claimants: [...indexes.claimants.entries()].sort(),
+});
+
 const expectIndexesOf = (indexes: CatalogIndexes, orders: number): void => {
   expect(indexes.catalogue.allSales().map((s) => [s.definition.saleId, s.allocations])).toEqual([
     ['sale-0', [5, 5]],
@@ -170,5 +188,41 @@ describe('the catalog snapshot (DATA_DIR/catalog.sqlite)', () => {
     expect(second.subscribedFrom).toEqual([0]);
     expectIndexesOf(second.indexes, 10);
     second.indexer.stop();
+  });
+
+  describe('restore, while another connection on the file saves', () => {
+    const a1 = { position: 10, eventId: 'event-10' };
+    const a2 = { position: 20, eventId: 'event-20' };
+
+    it('loads the snapshot as it was when the restore began, none of the one saved meanwhile', async () => {
+      const x = indexesOf('sale-x', 10);
+      const a = new SqliteCatalogSnapshots(file, 2);
+      const b = new SqliteCatalogSnapshots(file, 2);
+      a.save(x, a1);
+      const into = freshIndexes();
+      const restoring = a.restore(into, a1);
+      // One chunk read, the next ones not yet: the other connection replaces the snapshot now.
+      await new Promise((resolve) => setImmediate(resolve));
+      b.save(indexesOf('sale-y', 12), a2);
+      expect(await restoring).toBe(a1.position);
+      expect(contentOf(into)).toEqual(contentOf(x));
+      expect(b.anchor()).toEqual(a2);
+      a.close();
+      b.close();
+    });
+
+    it('loads nothing and returns 0 when the snapshot is no longer at the anchor checked (saved again since)', async () => {
+      const a = new SqliteCatalogSnapshots(file, 2);
+      const b = new SqliteCatalogSnapshots(file, 2);
+      a.save(indexesOf('sale-x', 10), a1);
+      const checked = a.anchor();
+      expect(checked).toEqual(a1);
+      b.save(indexesOf('sale-y', 12), a2);
+      const into = freshIndexes();
+      expect(await a.restore(into, checked as typeof a1)).toBe(0);
+      expect(contentOf(into)).toEqual({ sales: [], orders: [], claimants: [] });
+      a.close();
+      b.close();
+    });
   });
 });

@@ -38,8 +38,12 @@ export interface SnapshotAnchor {
 export interface CatalogSnapshots {
   /** Where the snapshot kept stands, or undefined when there is none (or of another format). */
   anchor(): SnapshotAnchor | undefined;
-  /** Loads the snapshot into empty indexes, letting the event loop run between slices; returns its position. */
-  restore(into: CatalogIndexes): Promise<number>;
+  /**
+   * Loads the snapshot into empty indexes, letting the event loop run between slices, all of it as of one moment (a
+   * save meanwhile is not seen); returns its position. Loads nothing and returns 0 unless it still stands at `expected`
+   * (the anchor the caller checked: saved again since, it is not the one checked).
+   */
+  restore(into: CatalogIndexes, expected: SnapshotAnchor): Promise<number>;
   /** Replaces the snapshot with the indexes as they are, at `at` (all at once: a crash keeps the old one). */
   save(from: CatalogIndexes, at: SnapshotAnchor): void;
   close(): void;
@@ -65,32 +69,48 @@ export class SqliteCatalogSnapshots implements CatalogSnapshots {
   }
 
   anchor(): SnapshotAnchor | undefined {
-    const row = this.db
-      .prepare<[], { format: number; position: number; event_id: string }>('SELECT format, position, event_id FROM snapshot JOIN snapshot_anchor USING (id) WHERE id = 1')
-      .get();
-    return row?.format === FORMAT ? { position: row.position, eventId: row.event_id } : undefined;
+    const row = this.readSnapshot();
+    return row === undefined ? undefined : { position: row.position, eventId: row.event_id };
   }
 
-  async restore(into: CatalogIndexes): Promise<number> {
-    const row = this.db.prepare<[], { format: number; position: number; sales: string }>('SELECT format, position, sales FROM snapshot WHERE id = 1').get();
-    if (row?.format !== FORMAT) return 0;
-    for (const sale of JSON.parse(row.sales) as CatalogSale[]) into.catalogue.restore(sale);
-    // Rows read one at a time by rowid, with a turn of the event loop between them: /health/live is answered meanwhile.
-    const orders = this.db.prepare<[number], { rowid: number; sale_id: string; shard: number; order_ids: string }>(
-      'SELECT rowid, sale_id, shard, order_ids FROM order_chunks WHERE rowid > ? ORDER BY rowid LIMIT 1',
-    );
-    for (let chunk = orders.get(0); chunk !== undefined; chunk = orders.get(chunk.rowid)) {
-      for (const orderId of JSON.parse(chunk.order_ids) as string[]) into.locator.place(orderId, chunk.sale_id, chunk.shard);
-      await new Promise((resolve) => setImmediate(resolve));
+  async restore(into: CatalogIndexes, expected: SnapshotAnchor): Promise<number> {
+    // One read transaction for the whole load: its first SELECT fixes the WAL snapshot it reads, so a save() meanwhile
+    // (another process, another connection on this file) is neither seen halfway nor blocked. Deferred, as a read.
+    this.db.exec('BEGIN');
+    try {
+      const row = this.readSnapshot();
+      // Saved again since the caller checked its anchor: what it checked is gone, nothing here is loaded.
+      if (row === undefined || row.position !== expected.position || row.event_id !== expected.eventId) return 0;
+      for (const sale of JSON.parse(row.sales) as CatalogSale[]) into.catalogue.restore(sale);
+      // Rows read one at a time by rowid, with a turn of the event loop between them: /health/live is answered meanwhile.
+      const orders = this.db.prepare<[number], { rowid: number; sale_id: string; shard: number; order_ids: string }>(
+        'SELECT rowid, sale_id, shard, order_ids FROM order_chunks WHERE rowid > ? ORDER BY rowid LIMIT 1',
+      );
+      for (let chunk = orders.get(0); chunk !== undefined; chunk = orders.get(chunk.rowid)) {
+        for (const orderId of JSON.parse(chunk.order_ids) as string[]) into.locator.place(orderId, chunk.sale_id, chunk.shard);
+        await new Promise((resolve) => setImmediate(resolve));
+      }
+      const claimants = this.db.prepare<[number], { rowid: number; sale_id: string; user_ids: string }>(
+        'SELECT rowid, sale_id, user_ids FROM claimant_chunks WHERE rowid > ? ORDER BY rowid LIMIT 1',
+      );
+      for (let chunk = claimants.get(0); chunk !== undefined; chunk = claimants.get(chunk.rowid)) {
+        for (const userId of JSON.parse(chunk.user_ids) as string[]) into.claimants.note(chunk.sale_id, userId);
+        await new Promise((resolve) => setImmediate(resolve));
+      }
+      return row.position;
+    } finally {
+      this.db.exec('COMMIT');
     }
-    const claimants = this.db.prepare<[number], { rowid: number; sale_id: string; user_ids: string }>(
-      'SELECT rowid, sale_id, user_ids FROM claimant_chunks WHERE rowid > ? ORDER BY rowid LIMIT 1',
-    );
-    for (let chunk = claimants.get(0); chunk !== undefined; chunk = claimants.get(chunk.rowid)) {
-      for (const userId of JSON.parse(chunk.user_ids) as string[]) into.claimants.note(chunk.sale_id, userId);
-      await new Promise((resolve) => setImmediate(resolve));
-    }
-    return row.position;
+  }
+
+  /** The snapshot row with its anchor, or undefined when there is none (or of another format). */
+  private readSnapshot(): { position: number; event_id: string; sales: string } | undefined {
+    const row = this.db
+      .prepare<[], { format: number; position: number; event_id: string; sales: string }>(
+        'SELECT format, position, event_id, sales FROM snapshot JOIN snapshot_anchor USING (id) WHERE id = 1',
+      )
+      .get();
+    return row?.format === FORMAT ? row : undefined;
   }
 
   save(from: CatalogIndexes, at: SnapshotAnchor): void {

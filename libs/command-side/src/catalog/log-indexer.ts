@@ -88,7 +88,11 @@ export class LogIndexer {
         this.logger.warn({ position: anchor.position }, 'the catalog snapshot was taken of another event log: ignored, the indexes are folded from 0');
         return 0;
       }
-      const restored = await kept.snapshots.restore(kept.indexes);
+      const restored = await kept.snapshots.restore(kept.indexes, anchor);
+      if (restored === 0) {
+        this.logger.warn({ position: anchor.position }, 'the catalog snapshot was replaced since it was checked: ignored, the indexes are folded from 0');
+        return 0;
+      }
       this.logger.info({ position: restored, orders: kept.indexes.locator.size, ms: Date.now() - started }, 'command-side indexes loaded from their snapshot');
       return restored;
     } catch (error) {
