@@ -134,7 +134,7 @@ export class Worker {
       async (): Promise<LeasedWork> => {
         // Analysts read figures, not single reservations: a quarter of a second more lag folds a stretch of the log per
         // batch (one write of each document it touched) instead of a few events per commit.
-        const projection = analyticsProjectionHost(store, docs, config, logger, now, undefined, ANALYTICS_FOLLOW_MS);
+        const projection = analyticsProjectionHost(store, docs, config, logger, now, { followEveryMs: ANALYTICS_FOLLOW_MS });
         await projection.start('run');
         runningProjection = projection;
         return {

@@ -1,6 +1,6 @@
 import path from 'node:path';
 import { EventStore } from '@flash/event-store';
-import { analyticsProjection, DocumentStore, MongoDocumentStore, PipelineRunner, ProjectionHost, SqliteDocumentStore, WorkerPipelineRunner } from '@flash/read-models';
+import { analyticsProjection, DocumentStore, MongoDocumentStore, PipelineRunner, ProjectionHost, ProjectionHostOptions, SqliteDocumentStore, WorkerPipelineRunner } from '@flash/read-models';
 import type { Logger } from 'pino';
 import { AppConfig, ConfigError } from './config';
 
@@ -42,7 +42,7 @@ export const openPipelineRunner = (
 /**
  * The analytics projection's host, as the api and the worker both run it: batches of PROJECTION_BATCH_SIZE, a poll of
  * the generation pointer (a rebuild by the CLI), old generations dropped a minute after a switch. `pace` lets the api
- * put requests in flight first.
+ * put requests in flight first; `followEveryMs` lets the worker fold a stretch of the log per batch.
  */
 export const analyticsProjectionHost = (
   store: EventStore,
@@ -50,9 +50,8 @@ export const analyticsProjectionHost = (
   config: Pick<AppConfig, 'projectionBatchSize'>,
   logger: Logger,
   now: () => number,
-  pace?: () => number,
-  /** A batch that reached the head waits this long before the next (ProjectionRunnerOptions.followEveryMs). */
-  followEveryMs?: number,
+  /** The live runner's pacing (ProjectionRunnerOptions.pace and followEveryMs): how the api and the worker differ. */
+  { pace, followEveryMs }: Pick<ProjectionHostOptions, 'pace' | 'followEveryMs'> = {},
 ): ProjectionHost => {
   const log = logger.child({ component: 'projections' });
   return new ProjectionHost(store, docs, analyticsProjection, {

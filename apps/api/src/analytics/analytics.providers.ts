@@ -15,7 +15,7 @@ export const analyticsProviders: Provider[] = [
     provide: ANALYTICS_HOST,
     useFactory: (store: EventStore, docs: DocumentStore, config: AppConfig, clock: Clock, logger: Logger, shedder: OverloadShedder) =>
       // Requests in flight come first: while serving, at most one batch per PROJECTION_BUSY_PAUSE_MS.
-      analyticsProjectionHost(store, docs, config, logger, () => clock.now(), () => (shedder.inFlight > 0 ? config.projectionBusyPauseMs : 0)),
+      analyticsProjectionHost(store, docs, config, logger, () => clock.now(), { pace: () => (shedder.inFlight > 0 ? config.projectionBusyPauseMs : 0) }),
     inject: [EVENT_STORE, DOCUMENT_STORE, APP_CONFIG, CLOCK, LOGGER, OverloadShedder],
   },
   {

@@ -137,7 +137,7 @@ export class LeasedShardOwnership implements ShardOwnership {
     await Promise.all([
       ...unlisted.map((job) => this.settle(job, false).catch((error: unknown) => this.logger.warn({ err: error, job }, 'could not give a shard lease back'))),
       ...sales.map((sale) =>
-        this.takeOrRenew(sale).catch((error: unknown) => this.logger.warn({ err: error, saleId: sale.saleId }, 'could not take shard leases; retrying next round')),
+        this.takeOrGiveBack(sale).catch((error: unknown) => this.logger.warn({ err: error, saleId: sale.saleId }, 'could not take shard leases; retrying next round')),
       ),
     ]);
   }
@@ -155,7 +155,7 @@ export class LeasedShardOwnership implements ShardOwnership {
     }
   }
 
-  private async takeOrRenew(sale: SaleShardStock): Promise<void> {
+  private async takeOrGiveBack(sale: SaleShardStock): Promise<void> {
     this.serving.add(sale.saleId);
     const members = await answeredWithin(this.members.heartbeat(sale.saleId, this.holder, this.options.ttlMs), this.rhythm.pacingMs);
     // Unanswered: keep what is held (renewed already; a silent Redis ends it through `validUntil`), take nothing new.
