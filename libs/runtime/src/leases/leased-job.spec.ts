@@ -114,3 +114,29 @@ describe('LeasedJob', () => {
     expect(t.timeline.map((e) => e.what)).toEqual(['a begins', 'a stops', 'b begins']);
   });
 });
+
+describe('LeasedJob asking for its lease', () => {
+  it('asks once while a grant is late: a later round sends no second acquire that giving the late grant back could undo', async () => {
+    const asked: Array<(lease: Lease | undefined) => void> = [];
+    const released: Lease[] = [];
+    const slow: LeaseStore = {
+      acquire: () => new Promise((answer) => asked.push(answer)),
+      renew: async () => true,
+      release: async (lease) => void released.push(lease),
+      close: async () => undefined,
+    };
+    const job = new LeasedJob(slow, 'sagas', 'worker-a', async () => ({ stop: async () => undefined }), silent, { ttlMs: TTL_MS });
+    await job.step(); // unanswered past the round's bound
+    await job.step();
+    await job.step();
+    expect(asked).toHaveLength(1);
+    // The late grant is given back, never taken; the next round asks again.
+    asked[0]?.({ job: 'sagas', holder: 'worker-a', fence: 1 });
+    await new Promise((r) => setImmediate(r));
+    expect(released).toHaveLength(1);
+    expect(job.leading).toBe(false);
+    void job.step();
+    await new Promise((r) => setImmediate(r));
+    expect(asked).toHaveLength(2);
+  });
+});

@@ -57,6 +57,8 @@ export class LeasedJob {
   private lease: Lease | undefined;
   private work: Promise<LeasedWork | undefined> | undefined;
   private round: Promise<void> | undefined;
+  /** An acquire sent and not answered yet. */
+  private asking = false;
   private pacer: NodeJS.Timeout | undefined;
   private watchdog: NodeJS.Timeout | undefined;
   private stopped = false;
@@ -108,7 +110,12 @@ export class LeasedJob {
   private async takeOrRenew(): Promise<void> {
     const sentAt = this.rhythm.now();
     if (this.lease === undefined) {
+      // One acquire at a time: a late grant given back below could otherwise be the very grant a later round has just
+      // taken (the same holder is granted the same fence), leaving the job free in the store while it runs here.
+      if (this.asking) return;
+      this.asking = true;
       const asked = this.leases.acquire(this.job, this.holder, this.options.ttlMs);
+      void asked.catch(() => undefined).finally(() => (this.asking = false));
       const lease = await this.within(asked).catch((error: unknown) => {
         this.logger.warn({ err: error, job: this.job }, 'could not ask for the job lease');
         return undefined;
