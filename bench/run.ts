@@ -110,12 +110,19 @@ const main = async (): Promise<void> => {
   };
 
   try {
-    if (wants(1)) await attempt('row 1', async () => [await filterRow(ctx)]);
+    let bareFastify: number | undefined;
+    if (wants(1)) {
+      await attempt('row 1', async () => {
+        const row1 = await filterRow(ctx);
+        bareFastify = row1.baseline?.value ?? undefined;
+        return [row1];
+      });
+    }
     let peak: number | undefined;
     let row2Naive: LoadResult | undefined;
     if (needsPeak) {
       await attempt('rows 2-3', async () => {
-        const durable = await durableRows(ctx, { groupCommitRow: wants(3) });
+        const durable = await durableRows(ctx, { groupCommitRow: wants(3), ...(bareFastify === undefined ? {} : { bareFastify }) });
         peak = durable.peak;
         row2Naive = durable.naive;
         return durable.row3 ? [durable.row2, durable.row3] : [durable.row2];

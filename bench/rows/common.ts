@@ -1,4 +1,5 @@
 import { LoadResult } from '../support/load';
+import { cpuCost } from '../support/report';
 
 /** Warnings a reader needs next to a throughput figure: a saturated load generator, or other work on the box. */
 export const loadNotes = (label: string, r: LoadResult, expectOtherCpu = false): string[] => {
@@ -26,4 +27,10 @@ export const unexpected = (label: string, r: LoadResult, expected: number): stri
   const others = Object.entries(r.statuses).filter(([status]) => status !== String(expected));
   if (others.length === 0) return [];
   return [`${label}: answers other than ${expected}: ${others.map(([s, n]) => `${n}× ${s}`).join(', ')}`];
+};
+
+/** "312 µs (0.97 cores)": the server's CPU per answer of a window at `perSecond` answers/s. */
+export const cpuText = (r: LoadResult, perSecond: number): string => {
+  const cost = cpuCost(r.cpu.sut, perSecond, '');
+  return `${cost === null ? '—' : `${Math.round(cost.us)} µs`} (${r.cpu.sut} cores)`;
 };

@@ -1,8 +1,8 @@
 import { reservationRequests } from '../support/buyers';
 import { BenchContext, startBaseline, startEngine } from '../support/context';
 import { rateOf, warmThenMeasure } from '../support/load';
-import { judge, RowResult, Target } from '../support/report';
-import { loadDetails, loadNotes, unexpected } from './common';
+import { cpuCost, judge, RowResult, Target } from '../support/report';
+import { cpuText, loadDetails, loadNotes, unexpected } from './common';
 
 const TARGET: Target = { kind: 'ratio-at-least', threshold: 0.8, text: '≥ 0.8×' };
 
@@ -70,7 +70,9 @@ export const filterRow = async (ctx: BenchContext): Promise<RowResult> => {
     ratio,
     target: TARGET,
     pass: judge(TARGET, value, ratio),
+    cpu: cpuCost(engineResult.cpu.sut, value, '409'),
     notes: [
+      `server CPU per 409: engine ${cpuText(engineResult, value)}, bare Fastify ${cpuText(bareResult, baseline)}`,
       `${mode.filterBuyers.toLocaleString('en-US')} distinct buyers cycled (more than the server's 10k JWT cache), a fresh Idempotency-Key per attempt, ${mode.connections} connections`,
       ...unexpected('engine', engineResult, 409),
       ...unexpected('bare Fastify', bareResult, 409),

@@ -5,10 +5,10 @@ import { waitForQuiet } from '../support/cpu';
 import { loud, progress } from '../support/log';
 import { NodeProcess, Placement } from '../support/processes';
 import { redisServerOnPath, startPrivateRedis } from '../support/redis';
-import { judge, RowResult, skippedRow, Target } from '../support/report';
+import { cpuCost, judge, RowResult, skippedRow, Target } from '../support/report';
 
-/** The issue's target: the gate adapter keeps at least 0.8× the decisions/s of a raw EVALSHA one-key decrement. */
-const TARGET: Target = { kind: 'ratio-at-least', threshold: 0.8, text: '≥ 0.8×' };
+/** Issue #23: the admits of one event-loop turn go to Redis as one script call, so the gate outruns one-key calls. */
+const TARGET: Target = { kind: 'ratio-at-least', threshold: 3, text: '≥ 3×' };
 const TITLE = 'Redis gate: RedisGate.admit decisions/s vs raw EVALSHA of a one-key decrement';
 
 const skip = (reason: string): RowResult => {
@@ -124,6 +124,8 @@ export const gateRow = async (ctx: BenchContext): Promise<RowResult> => {
     ratio,
     target: TARGET,
     pass: judge(TARGET, out.gate.perSecond, ratio),
+    // The server here is Redis: its CPU per decision (the driver's, the client side, is in the notes).
+    cpu: out.gate.cpuCores.redis === null ? null : cpuCost(out.gate.cpuCores.redis, out.gate.perSecond, 'decision (Redis)'),
     notes: [
       `one driver process (${placement}), ${out.concurrency} in flight on each side, ioredis with the gate's client options; Redis ${out.redisVersion}: ${redis.placement}`,
       `gate: RedisGate.admit, a new buyer and reservation per decision, perUserLimit 1, stock taken, 8 shards of 10^8 (every check, then three writes)`,

@@ -6,7 +6,7 @@ import { loud, progress } from '../support/log';
 import { BenchDatabase, createDatabase, PostgresProbe, probePostgres, runStatement } from '../support/postgres';
 import { sleep } from '../support/processes';
 import { PrivateRedis, redisServerOnPath, startPrivateRedis } from '../support/redis';
-import { judge, RowResult, skippedRow, Target } from '../support/report';
+import { cpuCost, judge, RowResult, skippedRow, Target } from '../support/report';
 import { loadDetails, loadNotes, unexpected } from './common';
 import { PLENTY } from './durable';
 
@@ -287,6 +287,7 @@ export const replicasRow = async (ctx: BenchContext): Promise<RowResult> => {
     ratio,
     target: TARGET,
     pass: unsound.length > 0 ? false : judge(TARGET, value, ratio),
+    cpu: cpuCost(headline.load.cpu.sut, value, '201 (replicas summed)'),
     notes: [
       ...unsound,
       `row 8's load and requests (a new buyer per request, stock 10^9 over ${PLENTY.shards} shards, ${ctx.mode.connections} connections, split evenly over the replicas); EVENTSTORE_URL on a fresh database and REDIS_URL on a fresh redis-server per side, dropped after`,

@@ -202,6 +202,8 @@ export const restartRow = async (ctx: BenchContext): Promise<RowResult> => {
       ratio: null,
       target: TARGET,
       pass,
+      // A start-up serves no requests: CPU during it is in each case's details (cpuCores), not a cost per request.
+      cpu: null,
       notes: [
         ...cases.map(caseLine),
         ...(typeof checkpointed === 'string' ? [`checkpointed: not measured: ${checkpointed}`] : []),

@@ -3,13 +3,32 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 
-export type TargetKind = 'ratio-at-least' | 'value-below' | 'value-at-least';
+export type TargetKind = 'ratio-at-least' | 'ratio-at-most' | 'value-below' | 'value-at-least';
 
 export interface Target {
   readonly kind: TargetKind;
   readonly threshold: number;
   /** As printed: "≥ 0.8×", "< 25 ms". */
   readonly text: string;
+}
+
+/** A second figure a row is judged on, beside its first (row 2 against bare Fastify, row 6's rebuild, row 7 with Redis). */
+export interface AlsoJudged {
+  /** As printed after the figure: "vs bare Fastify", "rebuild". */
+  readonly label: string;
+  readonly value: number | null;
+  readonly ratio: number | null;
+  readonly target: Target;
+  /** null when the figure could not be measured in this run (`missing` says why). */
+  readonly pass: boolean | null;
+  readonly missing?: string;
+}
+
+/** Server CPU time per answered request (or per decision, per event) over the row's timed window. */
+export interface CpuCost {
+  readonly us: number;
+  /** What one unit is: "201", "409", "decision", "event". */
+  readonly per: string;
 }
 
 export interface RowResult {
@@ -26,14 +45,40 @@ export interface RowResult {
   /** null when the row (or its comparison) was skipped. */
   readonly pass: boolean | null;
   readonly skipped?: string;
+  /** Issue #23: every row reports the server CPU µs per answered request; null when the row has no such figure. */
+  readonly cpu?: CpuCost | null;
+  /** Further figures with targets of their own; `pass` is true only when the first figure and all of these pass. */
+  readonly also?: readonly AlsoJudged[];
   readonly notes: readonly string[];
   readonly details: Record<string, unknown>;
 }
+
+/** µs of CPU per unit from cores busy over a window and units per second. */
+export const cpuCost = (cores: number, perSecond: number, per: string): CpuCost | null =>
+  perSecond > 0 ? { us: (cores * 1e6) / perSecond, per } : null;
+
+/** The row's verdict over its first figure and its `also` figures: a MISS when any misses, unjudged when none was judged. */
+export const judgeAll = (first: boolean | null, also: readonly AlsoJudged[]): boolean | null => {
+  const verdicts = [first, ...also.map((a) => a.pass)].filter((v): v is boolean => v !== null);
+  if (verdicts.length === 0) return null;
+  return verdicts.every(Boolean);
+};
+
+export const alsoJudged = (label: string, target: Target, value: number | null, ratio: number | null, missing?: string): AlsoJudged => ({
+  label,
+  value,
+  ratio,
+  target,
+  pass: missing === undefined ? judge(target, value, ratio) : null,
+  ...(missing === undefined ? {} : { missing }),
+});
 
 export const judge = (target: Target, value: number | null, ratio: number | null): boolean | null => {
   switch (target.kind) {
     case 'ratio-at-least':
       return ratio === null ? null : ratio >= target.threshold;
+    case 'ratio-at-most':
+      return ratio === null ? null : ratio <= target.threshold;
     case 'value-below':
       return value === null ? null : value < target.threshold;
     case 'value-at-least':
@@ -90,16 +135,25 @@ const fmt = (n: number | null, digits = 0): string => {
   return n.toLocaleString('en-US', { maximumFractionDigits: digits, minimumFractionDigits: digits });
 };
 
-const cells = (r: RowResult): string[] => {
-  const digits = r.value !== null && r.value < 100 ? 2 : 0;
-  const measured = r.value === null ? '—' : `${fmt(r.value, digits)} ${r.metric}`;
-  const baseline = r.baseline ? `${r.baseline.value === null ? '—' : fmt(r.baseline.value, r.baseline.value < 100 ? 2 : 0)} (${r.baseline.label})` : '';
-  const ratio = r.ratio === null ? '' : `${r.ratio.toFixed(2)}×`;
-  const result = r.skipped !== undefined && r.pass === null ? `SKIPPED: ${r.skipped}` : r.pass === null ? 'n/a' : r.pass ? 'PASS' : 'MISS';
-  return [String(r.id), r.title, measured, baseline, ratio, r.target.text, result];
+const figure = (value: number | null): string => (value === null ? '—' : fmt(value, value < 100 ? 2 : 0));
+
+const alsoFigure = (a: AlsoJudged): string => {
+  if (a.missing !== undefined) return `${a.label}: not measured (${a.missing})`;
+  return a.ratio !== null ? `${a.label} ${a.ratio.toFixed(2)}×` : `${a.label} ${figure(a.value)}`;
 };
 
-const HEADER = ['#', 'row', 'measured', 'baseline', 'ratio', 'target', 'result'];
+const cells = (r: RowResult): string[] => {
+  const measured = r.value === null ? '—' : `${figure(r.value)} ${r.metric}`;
+  const baseline = r.baseline ? `${figure(r.baseline.value)} (${r.baseline.label})` : '';
+  const also = r.also ?? [];
+  const ratio = [...(r.ratio === null ? [] : [`${r.ratio.toFixed(2)}×`]), ...also.map(alsoFigure)].join('; ');
+  const target = [r.target.text, ...also.map((a) => `${a.label} ${a.target.text}`)].join('; ');
+  const cpu = r.cpu ? `${fmt(r.cpu.us, r.cpu.us < 100 ? 1 : 0)} µs/${r.cpu.per}` : '—';
+  const result = r.skipped !== undefined && r.pass === null ? `SKIPPED: ${r.skipped}` : r.pass === null ? 'n/a' : r.pass ? 'PASS' : 'MISS';
+  return [String(r.id), r.title, measured, cpu, baseline, ratio, target, result];
+};
+
+const HEADER = ['#', 'row', 'measured', 'server CPU', 'baseline', 'ratio', 'target', 'result'];
 
 /** The plain-text table printed on stdout. */
 export const textTable = (rows: readonly RowResult[]): string => {

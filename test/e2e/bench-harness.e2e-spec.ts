@@ -12,8 +12,10 @@ interface Row {
   readonly ratio: number | null;
   readonly pass: boolean | null;
   readonly skipped?: string;
-  readonly target: { readonly kind: 'ratio-at-least' | 'value-below' | 'value-at-least' };
+  readonly target: { readonly kind: 'ratio-at-least' | 'ratio-at-most' | 'value-below' | 'value-at-least' };
   readonly baseline?: { readonly label: string; readonly value: number | null };
+  readonly cpu?: { readonly us: number; readonly per: string } | null;
+  readonly also?: ReadonlyArray<{ readonly label: string; readonly value: number | null; readonly pass: boolean | null; readonly missing?: string }>;
   readonly notes: readonly string[];
   readonly details: Record<string, unknown>;
 }
@@ -25,6 +27,8 @@ interface Row {
  */
 const EXPECTED_SKIPS_IN_SMOKE: Readonly<Record<number, string>> = { 7: 'not run in smoke mode' };
 const ROWS = [1, 2, 3, 4, 5, 6, 7, 8, 9, 10];
+/** Issue #23: every row reports its server CPU per answered request, except the restart row (it answers none). */
+const ROWS_WITHOUT_CPU = new Set([9]);
 
 const runHarness = (args: string[]): Promise<{ code: number | null; output: string }> =>
   new Promise((resolve) => {
@@ -47,6 +51,12 @@ const problemsOf = (row: Row): string[] => {
   if (row.skipped !== undefined) problems.push(`row ${row.id} skipped: ${row.skipped}`);
   if (!isFigure(row.value)) problems.push(`row ${row.id} measured no figure (value ${String(row.value)})`);
   if (row.pass === null) problems.push(`row ${row.id} was not judged against its target`);
+  if (!ROWS_WITHOUT_CPU.has(row.id) && !isFigure(row.cpu?.us)) problems.push(`row ${row.id} reports no server CPU per request (${JSON.stringify(row.cpu)})`);
+  for (const also of row.also ?? []) {
+    if (also.missing !== undefined || also.pass === null) problems.push(`row ${row.id}: "${also.label}" was not measured (${also.missing ?? 'not judged'})`);
+  }
+  // A row fails when any of its figures does: its verdict is never better than its second figure's.
+  if ((row.also ?? []).some((a) => a.pass === false) && row.pass !== false) problems.push(`row ${row.id} passes though "${row.also?.find((a) => a.pass === false)?.label}" misses`);
   if (row.target.kind === 'ratio-at-least') {
     if (!isFigure(row.baseline?.value)) problems.push(`row ${row.id} measured no baseline (${JSON.stringify(row.baseline)})`);
     if (!isFigure(row.ratio)) problems.push(`row ${row.id} has no ratio (${String(row.ratio)})`);
@@ -79,6 +89,11 @@ describe('benchmark harness (npm run bench -- --smoke)', () => {
     // Row 2's baseline is the naive PostgreSQL service; row 6 is the audit CLI over a log it verifies as clean.
     const byId = new Map(report.rows.map((r) => [r.id, r]));
     expect(byId.get(2)?.baseline?.label).toBe('naive PostgreSQL');
+    // Its second figure is against row 1's bare Fastify of the same run (issue #23's new ratio).
+    const bare = byId.get(1)?.baseline?.value ?? NaN;
+    const vsBare = byId.get(2)?.also?.find((a) => a.label === 'vs bare Fastify') as { ratio?: number } | undefined;
+    expect(vsBare?.ratio).toBeCloseTo((byId.get(2)?.value ?? NaN) / bare, 9);
+    expect(byId.get(6)?.also?.map((a) => a.label)).toEqual(['rebuild']);
     // Row 8's engine wrote its events to a PostgreSQL database of its own, and is compared with row 2's naive window.
     expect(byId.get(8)?.baseline?.label).toBe('naive PostgreSQL');
     expect(byId.get(8)?.details.baselineFromRow2).toBe(true);
