@@ -8,7 +8,7 @@ interface CallFrame {
 }
 
 interface CpuProfile {
-  readonly nodes: readonly { readonly id: number; readonly callFrame: CallFrame }[];
+  readonly nodes: readonly { readonly id: number; readonly callFrame: CallFrame; readonly children?: readonly number[] }[];
   readonly samples: readonly number[];
   readonly timeDeltas: readonly number[];
 }
@@ -20,12 +20,23 @@ export interface ProfileEntry {
   readonly percent: number;
 }
 
+/** A stretch of samples with no idle one between them: one long task of the event loop (or several back to back). */
+export interface BusyStretch {
+  readonly ms: number;
+  /** When it began, from the profile's start (the first stretch of a server is its start-up). */
+  readonly atMs: number;
+  /** Where its time went, by the nearest project function on each sample's stack (else the sample's area). */
+  readonly by: ProfileEntry[];
+}
+
 export interface ProfileSummary {
   readonly file: string;
   readonly busyMs: number;
   readonly idlePercent: number;
   readonly topFunctions: ProfileEntry[];
   readonly byArea: ProfileEntry[];
+  /** The longest busy stretches, longest first (what a request arriving at their start waits behind). */
+  readonly longest: BusyStretch[];
   readonly text: string;
 }
 
@@ -49,7 +60,65 @@ const shortUrl = (url: string): string => {
   return projectPath(url) ?? url.replace(/^file:\/\//, '');
 };
 
-/** Self time per function and per area from the newest .cpuprofile in `dir`. */
+const rankUs = (m: Map<string, number>, n: number, total: number): ProfileEntry[] =>
+  [...m.entries()]
+    .sort((a, b) => b[1] - a[1])
+    .slice(0, n)
+    .map(([name, us]) => ({ name, selfMs: Math.round(us / 1000), percent: Math.round((us / Math.max(1, total)) * 1000) / 10 }));
+
+const frameName = (frame: CallFrame): string => (frame.url === '' ? frame.functionName : `${frame.functionName || '(anonymous)'} ${shortUrl(frame.url)}:${frame.lineNumber + 1}`);
+
+/**
+ * The `count` longest runs of consecutive busy samples. Each sample is charged to the nearest frame of the project's
+ * own code on its stack (a GC or a SQLite call is charged to the project function that caused it), else to its area.
+ */
+const longestStretches = (profile: CpuProfile, count: number): BusyStretch[] => {
+  const frames = new Map(profile.nodes.map((n) => [n.id, n.callFrame]));
+  const parents = new Map<number, number>();
+  for (const n of profile.nodes) for (const c of n.children ?? []) parents.set(c, n.id);
+  const owner = new Map<number, string>();
+  const ownerOf = (id: number): string => {
+    const known = owner.get(id);
+    if (known !== undefined) return known;
+    let at: number | undefined = id;
+    let found: string | undefined;
+    while (at !== undefined && found === undefined) {
+      const frame = frames.get(at);
+      if (frame && projectPath(frame.url) !== undefined) found = frameName(frame);
+      at = parents.get(at);
+    }
+    const frame = frames.get(id);
+    const name = found ?? (frame ? areaOf(frame) : 'unknown');
+    owner.set(id, name);
+    return name;
+  };
+  const stretches: { us: number; atUs: number; samples: Array<[number, number]> }[] = [];
+  let current: { us: number; atUs: number; samples: Array<[number, number]> } | undefined;
+  let clockUs = 0;
+  profile.samples.forEach((id, i) => {
+    const us = profile.timeDeltas[i + 1] ?? 0;
+    clockUs += profile.timeDeltas[i] ?? 0;
+    if (frames.get(id)?.functionName === '(idle)') {
+      if (current) stretches.push(current);
+      current = undefined;
+      return;
+    }
+    current ??= { us: 0, atUs: clockUs, samples: [] };
+    current.us += us;
+    current.samples.push([id, us]);
+  });
+  if (current) stretches.push(current);
+  return stretches
+    .sort((a, b) => b.us - a.us)
+    .slice(0, count)
+    .map((s) => {
+      const by = new Map<string, number>();
+      for (const [id, us] of s.samples) by.set(ownerOf(id), (by.get(ownerOf(id)) ?? 0) + us);
+      return { ms: Math.round(s.us / 1000), atMs: Math.round(s.atUs / 1000), by: rankUs(by, 4, s.us) };
+    });
+};
+
+/** Self time per function and per area from the newest .cpuprofile in `dir`, and its longest busy stretches. */
 export const summarizeProfile = (dir: string, label: string, top = 15): ProfileSummary | undefined => {
   const files = fs
     .readdirSync(dir)
@@ -72,18 +141,14 @@ export const summarizeProfile = (dir: string, label: string, top = 15): ProfileS
       return;
     }
     busyUs += us;
-    const name = frame.url === '' ? frame.functionName : `${frame.functionName || '(anonymous)'} ${shortUrl(frame.url)}:${frame.lineNumber + 1}`;
+    const name = frameName(frame);
     byFunction.set(name, (byFunction.get(name) ?? 0) + us);
     const area = areaOf(frame);
     byArea.set(area, (byArea.get(area) ?? 0) + us);
   });
-  const rank = (m: Map<string, number>, n: number): ProfileEntry[] =>
-    [...m.entries()]
-      .sort((a, b) => b[1] - a[1])
-      .slice(0, n)
-      .map(([name, us]) => ({ name, selfMs: Math.round(us / 1000), percent: Math.round((us / Math.max(1, busyUs)) * 1000) / 10 }));
-  const topFunctions = rank(byFunction, top);
-  const areas = rank(byArea, 12);
+  const topFunctions = rankUs(byFunction, top, busyUs);
+  const areas = rankUs(byArea, 12, busyUs);
+  const longest = longestStretches(profile, 5);
   const idlePercent = Math.round((idleUs / Math.max(1, idleUs + busyUs)) * 1000) / 10;
   const lines = [
     `CPU profile of ${label}: ${path.relative(process.cwd(), file)}`,
@@ -92,6 +157,8 @@ export const summarizeProfile = (dir: string, label: string, top = 15): ProfileS
     ...topFunctions.map((e) => `  ${e.percent.toFixed(1).padStart(5)}%  ${String(e.selfMs).padStart(7)} ms  ${e.name}`),
     'by area:',
     ...areas.map((e) => `  ${e.percent.toFixed(1).padStart(5)}%  ${String(e.selfMs).padStart(7)} ms  ${e.name}`),
+    'longest busy stretches (no idle sample between), charged to the nearest project function on the stack:',
+    ...longest.map((l) => `  ${String(l.ms).padStart(6)} ms at ${(l.atMs / 1000).toFixed(1)} s: ${l.by.map((e) => `${e.percent.toFixed(0)}% ${e.name}`).join('; ')}`),
   ];
-  return { file, busyMs: Math.round(busyUs / 1000), idlePercent, topFunctions, byArea: areas, text: lines.join('\n') };
+  return { file, busyMs: Math.round(busyUs / 1000), idlePercent, topFunctions, byArea: areas, longest, text: lines.join('\n') };
 };
