@@ -72,6 +72,16 @@ export interface AppendOptions {
   readonly durability?: AppendDurability;
 }
 
+export interface SubscribeOptions {
+  /**
+   * The event types whose data and metadata the subscriber reads. Events of other types still come, in order, with
+   * their stream, revision, id, type, position and time, but a store may leave their `data` empty ({}) and their
+   * `metadata` with its schemaVersion alone, sparing the read and the parse of what nobody looks at (the PostgreSQL
+   * store does). Unset: every payload.
+   */
+  readonly payloadOf?: readonly string[];
+}
+
 export interface EventStore {
   /** True when positions are exactly 1, 2, 3, … with no gap, so that `head - position` counts events. */
   readonly densePositions?: boolean;
@@ -87,7 +97,7 @@ export interface EventStore {
    */
   whenDurable(position: number): Promise<void>;
   /** Catch-up from `after` (exclusive), then live; no gap, no duplicate, in position order. */
-  subscribeToAll(after: number): Subscription;
+  subscribeToAll(after: number, options?: SubscribeOptions): Subscription;
   close(): Promise<void>;
 }
 

@@ -3,7 +3,7 @@
  * store's position p shows as p × STRIDE + OFFSET. Lets the consumers of positions (lag, progress, checkpoints) and
  * the contract's sparse mode be tested without a server.
  */
-import { AppendOptions, AppendResult, EventData, EventStore, ExpectedRevision, ReadAllOptions, RecordedEvent, Subscription } from '../src/event-store.port';
+import { AppendOptions, AppendResult, EventData, EventStore, ExpectedRevision, ReadAllOptions, RecordedEvent, SubscribeOptions, Subscription } from '../src/event-store.port';
 
 export const STRIDE = 173;
 const OFFSET = 40;
@@ -39,8 +39,8 @@ export class SparseEventStore implements EventStore {
     return this.inner.whenDurable(back(position));
   }
 
-  subscribeToAll(after: number): Subscription {
-    const subscription = this.inner.subscribeToAll(back(after));
+  subscribeToAll(after: number, options?: SubscribeOptions): Subscription {
+    const subscription = this.inner.subscribeToAll(back(after), options);
     return {
       close: () => subscription.close(),
       [Symbol.asyncIterator]: () => {

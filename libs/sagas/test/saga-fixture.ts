@@ -38,6 +38,7 @@ import {
   RecordedEvent,
   reservationIdFor,
   SqliteEventStore,
+  SubscribeOptions,
   Subscription,
 } from '@flash/event-store';
 import { BuyerQuota, ClaimantIndex, Clock, SaleInventory, shardConfig } from '@flash/command-side';
@@ -103,8 +104,8 @@ export class ForwardingEventStore implements EventStore {
     return this.inner.whenDurable(position);
   }
 
-  subscribeToAll(after: number): Subscription {
-    return this.inner.subscribeToAll(after);
+  subscribeToAll(after: number, options?: SubscribeOptions): Subscription {
+    return this.inner.subscribeToAll(after, options);
   }
 
   close(): Promise<void> {

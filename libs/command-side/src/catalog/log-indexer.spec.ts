@@ -1,5 +1,6 @@
-import { encodeEvent, EventStore, MemoryEventStore, NO_STREAM, Subscription } from '@flash/event-store';
+import { encodeEvent, EventStore, MemoryEventStore, NO_STREAM, RecordedEvent, SubscribeOptions, Subscription } from '@flash/event-store';
 import pino from 'pino';
+import { ClaimantIndex } from './claimant-index';
 import { OrderLocator } from './order-locator';
 import { LogIndexer } from './log-indexer';
 
@@ -77,5 +78,46 @@ describe('LogIndexer.start: the catch-up at start', () => {
     expect(ticksDuringCatchUp).toBeGreaterThan(1);
     expect(locator.locate(`order-${EVENTS - 1}`)).toBeDefined();
     indexer.stop();
+  });
+});
+
+describe('LogIndexer: what it asks the store for', () => {
+  it("asks for the payloads of the indexed types only, and feeds the indexes from them while the others come bare", async () => {
+    const store = new MemoryEventStore(() => 1_000);
+    const asked: Array<SubscribeOptions | undefined> = [];
+    // As the PostgreSQL store does: the events of the types not asked for come without data and metadata.
+    const bare: EventStore = Object.assign(Object.create(store) as EventStore, {
+      subscribeToAll: (after: number, options?: SubscribeOptions): Subscription => {
+        asked.push(options);
+        const subscription = store.subscribeToAll(after);
+        const iterator = subscription[Symbol.asyncIterator]();
+        const strip = (e: RecordedEvent): RecordedEvent => (options?.payloadOf === undefined || options.payloadOf.includes(e.type) ? e : { ...e, data: {}, metadata: { schemaVersion: e.metadata.schemaVersion } });
+        return Object.assign(Object.create(subscription) as Subscription, {
+          [Symbol.asyncIterator]: () => ({ next: async () => { const next = await iterator.next(); return next.done === true ? next : { done: false, value: strip(next.value) }; } }),
+        });
+      },
+    });
+    const stream = 'inventory-sale-1-2';
+    const reserved = { type: 'StockReserved' as const, data: { saleId: 'sale-1', shard: 2, orderId: 'order-1', userId: 'u-1', quantity: 1, reservedAt: 1_000 } };
+    await store.append(stream, [encodeEvent(stream, reserved, {}), encodeEvent(stream, orderPlaced('order-1') as never, {})], NO_STREAM);
+    const claimed = { type: 'QuotaClaimed' as const, data: { saleId: 'sale-1', userId: 'u-1', reservationId: 'order-1', idempotencyKey: 'key-0001', quantity: 1, claimedAt: 1_000 } };
+    await store.append('buyer-sale-1-u-1', [encodeEvent('buyer-sale-1-u-1', claimed, {})], NO_STREAM);
+    const recorded: RecordedEvent[] = [];
+    const locator = new OrderLocator();
+    const claimants = new ClaimantIndex();
+    const indexer = new LogIndexer(bare, [locator, claimants], logger, { onRecorded: (e) => recorded.push(e) });
+    await indexer.start();
+    indexer.stop();
+
+    expect(asked).toHaveLength(1);
+    expect([...(asked[0]?.payloadOf ?? [])].sort()).toEqual(['OrderPlaced', 'QuotaClaimed', 'SaleClosed', 'SaleScheduled', 'SaleStockAllocated']);
+    // Every event still reaches onRecorded, in order, with its stream and revision (the shard writers' watch).
+    expect(recorded.map((e) => [e.type, e.streamId, e.revision])).toEqual([
+      ['StockReserved', stream, 0],
+      ['OrderPlaced', stream, 1],
+      ['QuotaClaimed', 'buyer-sale-1-u-1', 0],
+    ]);
+    expect(locator.locate('order-1')).toMatchObject({ saleId: 'sale-1', shard: 2 });
+    expect(claimants.mayHaveClaimed('sale-1', 'u-1')).toBe(true);
   });
 });

@@ -37,6 +37,18 @@ describe('SaleInventory under shard ownership', () => {
     await expect(inventory.reserve(orders[8] as string, 'user-8', 1, {})).rejects.toMatchObject({ code: 'SOLD_OUT' });
   });
 
+  it('asks the ownership once a shard to route a reservation (not at every comparison of its sort: 28 more for 8 shards)', async () => {
+    const eight = testSale({ totalStock: 16 });
+    let asks = 0;
+    const counting: ShardOwnership = { owns: (_sale, shard) => (asks++, shard % 2 === 1) };
+    const inventory = await SaleInventory.load(new MemoryEventStore(() => 1_000), clock, eight, [2, 2, 2, 2, 2, 2, 2, 2], { maxBatch: 16 }, counting);
+    asks = 0;
+    const { shard } = await inventory.reserve(orders[0] as string, 'user-0', 1, {}, 0);
+    expect(shard % 2).toBe(1);
+    // One ask per shard to order the rotation, and one to count a guest reservation.
+    expect(asks).toBe(8 + 1);
+  });
+
   it('without ownership (one process on its store), every shard is its own', async () => {
     const inventory = await SaleInventory.load(new MemoryEventStore(() => 1_000), clock, sale, [2, 2, 2, 2], { maxBatch: 16 });
     for (let i = 0; i < 8; i++) await inventory.reserve(orders[i] as string, `user-${i}`, 1, {});

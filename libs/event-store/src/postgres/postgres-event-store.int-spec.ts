@@ -260,6 +260,36 @@ describeWithPostgres('PostgresEventStore (PostgreSQL)', () => {
       expect(proxy.binds - before).toBe(2);
     });
 
+    it('a subscription asking for some types\' payloads (payloadOf) gets every event in order, the others without data or metadata', async () => {
+      const store = await open(newSchema());
+      const streams = [streamName('buyer'), streamName('inventory')];
+      const events = [
+        makeEvent('QuotaClaimed', { userId: 'u-1' }, { correlationId: 'c-1' }),
+        makeEvent('StockReserved', { orderId: 'o-1', nested: { list: [1, 'x'] } }, { correlationId: 'c-1', schemaVersion: 2 }),
+        makeEvent('OrderPlaced', { orderId: 'o-1' }, { correlationId: 'c-1' }),
+        makeEvent('StockReserved', { orderId: 'o-2' }, { correlationId: 'c-2' }),
+      ];
+      await store.append(streams[0] as string, events.slice(0, 1), NO_STREAM);
+      await store.append(streams[1] as string, events.slice(1), NO_STREAM);
+      const all = await store.readAll({ after: 0, maxCount: 10 });
+      const reader = new SubscriptionReader(store.subscribeToAll(0, { payloadOf: ['QuotaClaimed', 'OrderPlaced'] }));
+      const followed = await reader.take(4);
+      reader.subscription.close();
+      // Everything but the payload is the log's, event for event.
+      const bare = (e: RecordedEvent) => ({ eventId: e.eventId, type: e.type, streamId: e.streamId, revision: e.revision, position: e.position, recordedAt: e.recordedAt });
+      expect(followed.map(bare)).toEqual(all.map(bare));
+      // The types asked for come whole; the others with no data, and of their metadata the schema version alone.
+      expect([followed[0], followed[2]]).toEqual([all[0], all[2]]);
+      expect([followed[1], followed[3]].map((e) => ({ data: e?.data, metadata: e?.metadata }))).toEqual([
+        { data: {}, metadata: { schemaVersion: 2 } },
+        { data: {}, metadata: { schemaVersion: 1 } },
+      ]);
+      // Without the option a subscription reads every payload, as readAll does.
+      const whole = new SubscriptionReader(store.subscribeToAll(0));
+      expect(await whole.take(4)).toEqual(all);
+      whole.subscription.close();
+    });
+
     it('answers a stream read made just before close(), as it did before reads were batched', async () => {
       const store = await open(newSchema());
       const stream = streamName('buyer');

@@ -13,6 +13,7 @@ import {
   NO_STREAM,
   ReadAllOptions,
   RecordedEvent,
+  SubscribeOptions,
   Subscription,
   WrongExpectedRevision,
 } from '../event-store.port';
@@ -72,6 +73,19 @@ interface EventRow {
   metadata: RecordedEvent['metadata'];
   recorded_at: string;
 }
+
+/** A row of a subscription's read that asked for some types' payloads only: the others' data and metadata are NULL. */
+type FollowRow = Omit<EventRow, 'data' | 'metadata'> & { data: EventRow['data'] | null; metadata: EventRow['metadata'] | null; schema_version: number };
+
+/** What an event read without its payload carries as data (SubscribeOptions.payloadOf). */
+const NO_DATA: Readonly<Record<string, never>> = Object.freeze({});
+/** And as metadata, its schema version alone (the column the append stored): one frozen object per version. */
+const bareMetadata = new Map<number, EventRow['metadata']>();
+const metadataOf = (schemaVersion: number): EventRow['metadata'] => {
+  let metadata = bareMetadata.get(schemaVersion);
+  if (metadata === undefined) bareMetadata.set(schemaVersion, (metadata = Object.freeze({ schemaVersion })));
+  return metadata;
+};
 
 /** What the batch statement says of one append: written (its last position), or refused with the state that refused it. */
 interface BatchRow {
@@ -573,7 +587,7 @@ export class PostgresEventStore implements EventStore, LogReader {
   }
 
   /** A read as a named statement: each pooled connection parses and plans it once, not on every call. */
-  private prepared(statement: 'readStream' | 'readAll' | 'head', values: unknown[]): QueryConfig {
+  private prepared(statement: 'readStream' | 'readAll' | 'readAllPayloadsOf' | 'head', values: unknown[]): QueryConfig {
     return { name: `${this.sql.name}_${statement}`, text: this.sql[statement], values };
   }
 
@@ -625,6 +639,21 @@ export class PostgresEventStore implements EventStore, LogReader {
     return rows.map(toRecorded);
   }
 
+  /**
+   * readAll with the data and metadata of `payloadOf`'s types only (SubscribeOptions.payloadOf): the server neither
+   * sends the other events' JSON nor this process parses it. A follower of the whole log, such as an api replica's
+   * indexes, reads every replica's events and looks into a few types of them.
+   */
+  private async readAllPayloadsOf({ after, maxCount }: ReadAllOptions, payloadOf: readonly string[]): Promise<RecordedEvent[]> {
+    if (this.closed || maxCount <= 0) return [];
+    const { rows } = await this.pool.query<FollowRow>(this.prepared('readAllPayloadsOf', [after, maxCount, payloadOf]));
+    return rows.map((r) => {
+      r.data ??= NO_DATA;
+      r.metadata ??= metadataOf(r.schema_version);
+      return toRecorded(r as EventRow);
+    });
+  }
+
   /** LogReader: the events after `after` up to `upTo` (inclusive), at most `maxCount`, of `types` if given. */
   async readPage(request: LogPageRequest): Promise<LogPage> {
     return this.readLogRows(request, (r) => ({
@@ -672,13 +701,14 @@ export class PostgresEventStore implements EventStore, LogReader {
     return Promise.resolve();
   }
 
-  subscribeToAll(after: number): Subscription {
+  subscribeToAll(after: number, { payloadOf }: SubscribeOptions = {}): Subscription {
     this.listen();
+    const read = payloadOf === undefined ? (o: ReadAllOptions) => this.readAll(o) : (o: ReadAllOptions) => this.readAllPayloadsOf(o, payloadOf);
     const subscription = catchUpSubscription(
       {
         // A lost connection is not the end of a subscription: it reads again on the next wake-up or poll tick.
         readAll: (o) =>
-          this.readAll(o).catch((error: unknown) => {
+          read(o).catch((error: unknown) => {
             if (this.closed || isConnectionLoss(error)) return [];
             throw error;
           }),
@@ -889,6 +919,11 @@ const statements = (schema: string) => {
        CROSS JOIN LATERAL (SELECT ${columns} FROM ${schema}.events ev WHERE ev.stream_id = r.stream_id AND ev.revision >= r.from_revision ORDER BY ev.revision) e
        ORDER BY r.idx, e.revision`,
     readAll: `SELECT ${columns} FROM ${schema}.events WHERE position > $1 ORDER BY position LIMIT $2`,
+    readAllPayloadsOf: `
+      SELECT position, stream_id, revision, event_id, type, schema_version,
+             CASE WHEN type = ANY($3::text[]) THEN data END AS data, CASE WHEN type = ANY($3::text[]) THEN metadata END AS metadata,
+             (extract(epoch FROM recorded_at) * 1000)::bigint AS recorded_at
+        FROM ${schema}.events WHERE position > $1 ORDER BY position LIMIT $2`,
     head: `SELECT position FROM ${schema}.head`,
     readLog: `SELECT ${logColumns} FROM ${schema}.events WHERE position > $1 AND position <= $2 ORDER BY position LIMIT $3`,
     readLogOfTypes: `SELECT ${logColumns} FROM ${schema}.events WHERE position > $1 AND position <= $2 AND type = ANY($4::text[]) ORDER BY position LIMIT $3`,

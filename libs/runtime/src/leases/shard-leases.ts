@@ -71,6 +71,8 @@ interface Held {
  */
 export class LeasedShardOwnership implements ShardOwnership {
   private readonly held = new Map<string, Held>();
+  /** jobOf(sale, shard), per sale and shard, for `owns` (a sale's few names, kept while the process lives). */
+  private readonly jobNames = new Map<string, string[]>();
   /** The sales this replica said it serves: it leaves them at stop. */
   private readonly serving = new Set<string>();
   /** Shards whose acquire has been sent and not answered yet. */
@@ -92,9 +94,16 @@ export class LeasedShardOwnership implements ShardOwnership {
     this.rhythm = new LeaseRhythm(options.ttlMs, options.now);
   }
 
+  /** Asked a few times per reservation: the job's name is built once per shard, not at each call. */
   owns(saleId: string, shard: number): boolean {
-    const held = this.held.get(jobOf(saleId, shard));
+    const held = this.held.get(this.jobName(saleId, shard));
     return held !== undefined && this.rhythm.now() < held.validUntil;
+  }
+
+  private jobName(saleId: string, shard: number): string {
+    let names = this.jobNames.get(saleId);
+    if (names === undefined) this.jobNames.set(saleId, (names = []));
+    return (names[shard] ??= jobOf(saleId, shard));
   }
 
   /** Shards held now, per sale (metrics). */
