@@ -22,7 +22,7 @@ const USAGE = `usage: npm run bench [-- --quick | --smoke] [--rows 1,2,5] [--pro
 
   (default)   full run: 2 s warm-up + 10 s timed window per throughput row, 1M-event replay and restart, 1M-buyer scale row
   --quick     3 s windows, 100k-event replay and restart, 20k-buyer scale row (about a minute)
-  --smoke     1 s windows, 10k-event replay and restart, no scale row: proves the harness works (used by npm test)
+  --smoke     1 s windows, 10k-event replay and restart, 2k-buyer scale row: proves the harness works (used by npm test)
   --rows      only these rows (row 5 needs row 2's peak, so 5 runs 2 as well; row 8 reuses row 2's naive
               PostgreSQL window when 2 runs, else measures its own; row 10 runs alone, e.g. --rows 10)
   --profile   run the servers under --cpu-prof and print their top self-time functions (figures not comparable)

@@ -52,6 +52,8 @@ export const MODES: Readonly<Record<ModeSettings['name'], ModeSettings>> = {
     replayEvents: 10_000,
     quietWaitSeconds: 0,
     restart: { events: 10_000, capSeconds: 60, afterReadySeconds: 1 },
+    // A small scale row, so that npm test runs its code (both runs, the Redis reference, the joined stretches).
+    scale: { buyers: 2_000, stock: 200, shards: 64, capSeconds: 30 },
   },
 };
 

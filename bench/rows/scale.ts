@@ -10,7 +10,12 @@ import { cpuText, loadDetails, loadNotes } from './common';
 
 const TARGET: Target = { kind: 'value-below', threshold: 256, text: 'RSS < 256 MiB' };
 /** Issue #23: with REDIS_URL, the api's RSS after all the buyers within 1.2× of its RSS after the first 10k. */
-const REDIS_GROWTH_TARGET: Target = { kind: 'ratio-at-most', threshold: 1.2, text: '≤ 1.2× its RSS at 10k' };
+const REDIS_GROWTH_LIMIT = 1.2;
+const redisGrowthTarget = (referenceBuyers: number): Target => ({
+  kind: 'ratio-at-most',
+  threshold: REDIS_GROWTH_LIMIT,
+  text: `≤ ${REDIS_GROWTH_LIMIT}× its RSS after ${referenceBuyers.toLocaleString('en-US')} buyers`,
+});
 const REDIS_REFERENCE_BUYERS = 10_000;
 
 type Scale = NonNullable<BenchContext['mode']['scale']>;
@@ -90,6 +95,15 @@ const scaleRun = async (ctx: BenchContext, label: string, scale: Scale, env: Rec
   }
 };
 
+const scaleRunOnRedis = async (ctx: BenchContext, scale: Scale, referenceBuyers: number): Promise<ScaleRun> => {
+  const redis = await startPrivateRedis(ctx.placement);
+  try {
+    return await scaleRun(ctx, 'row7-engine-redis', scale, { REDIS_URL: redis.url }, referenceBuyers);
+  } finally {
+    await redis.stop();
+  }
+};
+
 const runText = (name: string, run: ScaleRun): string =>
   `${name}: ${(run.load.statuses['201'] ?? 0).toLocaleString('en-US')} reservations (201), ${(run.load.statuses['409'] ?? 0).toLocaleString('en-US')} sold out (409)` +
   `${run.load.statuses['503'] ? `, ${run.load.statuses['503'].toLocaleString('en-US')} shed (503)` : ''}; RSS at start ${Math.round(run.startRss)} MiB, ` +
@@ -107,23 +121,28 @@ export const scaleRow = async (ctx: BenchContext): Promise<RowResult> => {
   if (!scale) return skippedRow(7, 'scale', title, 'MiB', TARGET, `not run in ${ctx.mode.name} mode`);
   progress(`row 7: ${scale.buyers.toLocaleString('en-US')} buyers, stock ${scale.stock.toLocaleString('en-US')} over ${scale.shards} shards, cap ${scale.capSeconds} s per run (embedded, then with REDIS_URL)`);
   const embedded = await scaleRun(ctx, 'row7-engine', scale, {});
+  // The issue's reference is 10k buyers; a quick run of 20k takes its first tenth.
   const referenceBuyers = Math.min(REDIS_REFERENCE_BUYERS, Math.floor(scale.buyers / 10));
+  const growthTarget = redisGrowthTarget(referenceBuyers);
   let redisRun: ScaleRun | string;
-  if (!redisServerOnPath()) {
-    redisRun = 'redis-server is not on PATH';
-  } else {
-    const redis = await startPrivateRedis(ctx.placement);
-    try {
-      redisRun = await scaleRun(ctx, 'row7-engine-redis', scale, { REDIS_URL: redis.url }, referenceBuyers);
-    } finally {
-      await redis.stop();
-    }
+  try {
+    redisRun = redisServerOnPath() ? await scaleRunOnRedis(ctx, scale, referenceBuyers) : 'redis-server is not on PATH';
+  } catch (error) {
+    // The embedded figure stands on its own: a Redis-side failure leaves only the second figure unmeasured.
+    redisRun = `the run with REDIS_URL failed: ${error instanceof Error ? error.message.split('\n')[0] : String(error)}`;
   }
   const growth = typeof redisRun === 'string' || !redisRun.reference ? null : redisRun.rssMiB / redisRun.reference.rssMiB;
+  // Growth over fewer buyers than asked is not the figure: unmeasured, not a flattering pass.
+  const short =
+    typeof redisRun === 'string' || !redisRun.reference
+      ? undefined
+      : redisRun.reference.buyers < referenceBuyers || redisRun.load.responses < scale.buyers
+        ? `only ${redisRun.load.responses.toLocaleString('en-US')} of ${scale.buyers.toLocaleString('en-US')} buyers fit in the cap`
+        : undefined;
   const redisFigure =
     typeof redisRun === 'string'
-      ? alsoJudged('with REDIS_URL', REDIS_GROWTH_TARGET, null, null, redisRun)
-      : alsoJudged('with REDIS_URL', REDIS_GROWTH_TARGET, redisRun.rssMiB, growth);
+      ? alsoJudged('with REDIS_URL', growthTarget, null, null, redisRun)
+      : alsoJudged('with REDIS_URL', growthTarget, redisRun.rssMiB, growth, short);
   const attempts = embedded.load.responses;
   const complete = (run: ScaleRun): boolean => run.load.responses >= scale.buyers;
   return {
@@ -146,7 +165,7 @@ export const scaleRow = async (ctx: BenchContext): Promise<RowResult> => {
         ? [`with REDIS_URL: not measured (${redisRun})`]
         : [
             runText('with REDIS_URL (a private redis-server, no persistence, on the SUT core)', redisRun),
-            `with REDIS_URL: RSS at the end ${growth === null ? '—' : growth.toFixed(2)}× its RSS after the first ${redisRun.reference?.buyers.toLocaleString('en-US') ?? '—'} buyers (target ${REDIS_GROWTH_TARGET.text})`,
+            `with REDIS_URL: RSS at the end ${growth === null ? '—' : growth.toFixed(2)}× its RSS after the first ${redisRun.reference?.buyers.toLocaleString('en-US') ?? '—'} buyers (target ${growthTarget.text})`,
           ]),
       `the engine runs with NODE_OPTIONS=${ENGINE_NODE_OPTIONS} like every engine row`,
       ...loadNotes('embedded', embedded.load),

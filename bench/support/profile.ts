@@ -20,7 +20,11 @@ export interface ProfileEntry {
   readonly percent: number;
 }
 
-/** A stretch of samples with no idle one between them: one long task of the event loop (or several back to back). */
+/**
+ * A stretch of samples with no idle one between them: one long task of the event loop, or several turns back to back
+ * (work that yields between slices still makes one stretch: a request arriving then competes with it, and waits
+ * behind it only where it does not yield).
+ */
 export interface BusyStretch {
   readonly ms: number;
   /** When it began, from the profile's start (the first stretch of a server is its start-up). */
@@ -35,7 +39,7 @@ export interface ProfileSummary {
   readonly idlePercent: number;
   readonly topFunctions: ProfileEntry[];
   readonly byArea: ProfileEntry[];
-  /** The longest busy stretches, longest first (what a request arriving at their start waits behind). */
+  /** The longest busy stretches, longest first. */
   readonly longest: BusyStretch[];
   readonly text: string;
 }
@@ -70,7 +74,8 @@ const frameName = (frame: CallFrame): string => (frame.url === '' ? frame.functi
 
 /**
  * The `count` longest runs of consecutive busy samples. Each sample is charged to the nearest frame of the project's
- * own code on its stack (a GC or a SQLite call is charged to the project function that caused it), else to its area.
+ * own code on its stack (a SQLite or a Node call is charged to the project function that made it), else to its area
+ * (V8 hangs "(garbage collector)" and "(program)" off the root, so those stay themselves).
  */
 const longestStretches = (profile: CpuProfile, count: number): BusyStretch[] => {
   const frames = new Map(profile.nodes.map((n) => [n.id, n.callFrame]));

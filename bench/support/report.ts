@@ -57,11 +57,14 @@ export interface RowResult {
 export const cpuCost = (cores: number, perSecond: number, per: string): CpuCost | null =>
   perSecond > 0 ? { us: (cores * 1e6) / perSecond, per } : null;
 
-/** The row's verdict over its first figure and its `also` figures: a MISS when any misses, unjudged when none was judged. */
+/**
+ * The row's verdict over its first figure and its `also` figures: a MISS when any misses; otherwise unjudged (null)
+ * when any was not measured, so a row never shows PASS on the figures it happened to take.
+ */
 export const judgeAll = (first: boolean | null, also: readonly AlsoJudged[]): boolean | null => {
-  const verdicts = [first, ...also.map((a) => a.pass)].filter((v): v is boolean => v !== null);
-  if (verdicts.length === 0) return null;
-  return verdicts.every(Boolean);
+  const verdicts = [first, ...also.map((a) => a.pass)];
+  if (verdicts.includes(false)) return false;
+  return verdicts.includes(null) ? null : true;
 };
 
 export const alsoJudged = (label: string, target: Target, value: number | null, ratio: number | null, missing?: string): AlsoJudged => ({

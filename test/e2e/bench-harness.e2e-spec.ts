@@ -21,11 +21,11 @@ interface Row {
 }
 
 /**
- * The only rows allowed to skip in smoke mode, and why: `--smoke` has no scale row (bench/settings.ts). Every other
+ * The rows allowed to skip in smoke mode, and why: none (bench/settings.ts gives smoke mode a small scale row). Every
  * row must run and produce its figure; a missing service (PostgreSQL for rows 2, 8 and 10, redis-server for rows 4 and 10)
  * is a failure here, never a skip.
  */
-const EXPECTED_SKIPS_IN_SMOKE: Readonly<Record<number, string>> = { 7: 'not run in smoke mode' };
+const EXPECTED_SKIPS_IN_SMOKE: Readonly<Record<number, string>> = {};
 const ROWS = [1, 2, 3, 4, 5, 6, 7, 8, 9, 10];
 /** Issue #23: every row reports its server CPU per answered request, except the restart row (it answers none). */
 const ROWS_WITHOUT_CPU = new Set([9]);
@@ -75,7 +75,7 @@ describe('benchmark harness (npm run bench -- --smoke)', () => {
   const out = fs.mkdtempSync(path.join(os.tmpdir(), 'flash-bench-smoke-'));
   afterAll(() => fs.rmSync(out, { recursive: true, force: true }));
 
-  it('runs every row that smoke mode runs, each with its figure (and baseline and ratio where its target is one), and skips only the scale row', async () => {
+  it('runs every row that smoke mode runs, each with its figure (and baseline and ratio where its target is one), and skips none', async () => {
     if (!fs.existsSync(RUN)) throw new Error(`${RUN} is missing: run "npm run build" first (npm test does)`);
     const { code, output } = await runHarness(['--smoke', '--out', out]);
     if (code !== 0) throw new Error(`the harness exited ${String(code)}:\n${output.slice(-4000)}`);
