@@ -261,7 +261,8 @@ describeWithPostgres('PostgresEventStore (PostgreSQL)', () => {
     });
 
     it('a subscription asking for some types\' payloads (payloadOf) gets every event in order, the others without data or metadata', async () => {
-      const store = await open(newSchema());
+      const schema = newSchema();
+      const store = await open(schema);
       const streams = [streamName('buyer'), streamName('inventory')];
       const events = [
         makeEvent('QuotaClaimed', { userId: 'u-1' }, { correlationId: 'c-1' }),
@@ -288,6 +289,15 @@ describeWithPostgres('PostgresEventStore (PostgreSQL)', () => {
       const whole = new SubscriptionReader(store.subscribeToAll(0));
       expect(await whole.take(4)).toEqual(all);
       whole.subscription.close();
+
+      // A stored JSON null of a type asked for is handed on as it is (decoding refuses it, as after the full read),
+      // not dressed up as an event without its payload.
+      await db.query(`UPDATE ${schema}.events SET data = 'null'::jsonb, metadata = 'null'::jsonb WHERE position = 3`);
+      const again = new SubscriptionReader(store.subscribeToAll(0, { payloadOf: ['QuotaClaimed', 'OrderPlaced'] }));
+      const damaged = (await again.take(4))[2];
+      again.subscription.close();
+      expect({ type: damaged?.type, data: damaged?.data, metadata: damaged?.metadata }).toEqual({ type: 'OrderPlaced', data: null, metadata: null });
+      expect((await store.readAll({ after: 2, maxCount: 1 }))[0]?.data).toBeNull();
     });
 
     it('answers a stream read made just before close(), as it did before reads were batched', async () => {

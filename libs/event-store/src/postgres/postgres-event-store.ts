@@ -75,7 +75,8 @@ interface EventRow {
 }
 
 /** A row of a subscription's read that asked for some types' payloads only: the others' data and metadata are NULL. */
-type FollowRow = Omit<EventRow, 'data' | 'metadata'> & { data: EventRow['data'] | null; metadata: EventRow['metadata'] | null; schema_version: number };
+/** A row of readAllPayloadsOf: `whole` says its type was asked for, so its payload is the stored one, whatever it holds. */
+type FollowRow = Omit<EventRow, 'data' | 'metadata'> & { data: EventRow['data'] | null; metadata: EventRow['metadata'] | null; schema_version: number; whole: boolean };
 
 /** What an event read without its payload carries as data (SubscribeOptions.payloadOf). */
 const NO_DATA: Readonly<Record<string, never>> = Object.freeze({});
@@ -648,8 +649,12 @@ export class PostgresEventStore implements EventStore, LogReader {
     if (this.closed || maxCount <= 0) return [];
     const { rows } = await this.pool.query<FollowRow>(this.prepared('readAllPayloadsOf', [after, maxCount, payloadOf]));
     return rows.map((r) => {
-      r.data ??= NO_DATA;
-      r.metadata ??= metadataOf(r.schema_version);
+      // Only an event whose payload was not sent gets the stand-ins: a stored JSON null of an asked-for type stays
+      // null, so decoding refuses it as the full read does.
+      if (!r.whole) {
+        r.data = NO_DATA;
+        r.metadata = metadataOf(r.schema_version);
+      }
       return toRecorded(r as EventRow);
     });
   }
@@ -920,7 +925,7 @@ const statements = (schema: string) => {
        ORDER BY r.idx, e.revision`,
     readAll: `SELECT ${columns} FROM ${schema}.events WHERE position > $1 ORDER BY position LIMIT $2`,
     readAllPayloadsOf: `
-      SELECT position, stream_id, revision, event_id, type, schema_version,
+      SELECT position, stream_id, revision, event_id, type, schema_version, type = ANY($3::text[]) AS whole,
              CASE WHEN type = ANY($3::text[]) THEN data END AS data, CASE WHEN type = ANY($3::text[]) THEN metadata END AS metadata,
              (extract(epoch FROM recorded_at) * 1000)::bigint AS recorded_at
         FROM ${schema}.events WHERE position > $1 ORDER BY position LIMIT $2`,
