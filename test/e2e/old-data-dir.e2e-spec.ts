@@ -81,7 +81,8 @@ describe('a DATA_DIR written by 7a8fcd5 (issue #23)', () => {
   });
 
   it('is served by the current api: old orders with their status, stock figures, a new reservation, and the audit after it', async () => {
-    await server.start();
+    // LOG_LEVEL info: the sagas say where they resume, which shows the old worker.sqlite's checkpoint was read.
+    await server.start({ LOG_LEVEL: 'info' });
     client = new ApiClient(server.baseUrl, server.jwtSecret, 8);
     const api = client;
     const admin = api.token('admin-now', ['admin']);
@@ -93,6 +94,18 @@ describe('a DATA_DIR written by 7a8fcd5 (issue #23)', () => {
       seen = (await order(heldAtStop)).body;
       return (seen as { status?: string }).status === 'expired';
     }, { timeoutMs: 30_000, intervalMs: 100, seen: () => seen });
+    // ... resuming from the old checkpoint, not from the log's start (a version that dropped the old checkpoint
+    // would replay from 0 and pass every other check here).
+    // (The api's own gate sync, with WORKER=external, follows from 0 by design: its gate lives in the process.)
+    const resumedFrom = server.logs
+      .split('\n')
+      .filter((line) => line.includes('"sagas following the log"'))
+      .map((line) => JSON.parse(line) as { follower?: string; from: number })
+      .filter((line) => line.follower === 'sagas')
+      .map((line) => line.from);
+    expect(resumedFrom).toEqual([expect.any(Number)]);
+    expect(resumedFrom[0]).toBeGreaterThan(0);
+    expect(resumedFrom[0]).toBeLessThanOrEqual(manifest.storeHead);
 
     for (const [name, o] of Object.entries(manifest.orders)) {
       const status = o === heldAtStop ? 'expired' : o.status;

@@ -46,7 +46,7 @@ export class LogFollower {
     this.position = this.checkpoints.load(this.options.name);
     this.head = await this.store.headPosition();
     this.caughtUp = this.position >= this.head;
-    this.logger.info({ from: this.position, head: this.head }, 'sagas following the log');
+    this.logger.info({ follower: this.options.name, from: this.position, head: this.head }, 'sagas following the log');
     this.subscription = this.store.subscribeToAll(this.position);
     void this.follow(this.subscription);
     this.timer = setInterval(() => void this.tick(), this.options.tickIntervalMs);
