@@ -74,8 +74,10 @@ interface EventRow {
   recorded_at: string;
 }
 
-/** A row of a subscription's read that asked for some types' payloads only: the others' data and metadata are NULL. */
-/** A row of readAllPayloadsOf: `whole` says its type was asked for, so its payload is the stored one, whatever it holds. */
+/**
+ * A row of readAllPayloadsOf, a read that asked for some types' payloads only: the others' data and metadata are NULL,
+ * and `whole` says the type was asked for, so that its payload is the stored one, whatever it holds.
+ */
 type FollowRow = Omit<EventRow, 'data' | 'metadata'> & { data: EventRow['data'] | null; metadata: EventRow['metadata'] | null; schema_version: number; whole: boolean };
 
 /** What an event read without its payload carries as data (SubscribeOptions.payloadOf). */
