@@ -190,9 +190,16 @@ describe.each<Successor>(['restarted', 'standby'])('api and worker as processes 
         `expiries recorded ${String(Math.min(...timing.map((t) => t.lateMs)))}..${String(Math.max(...timing.map((t) => t.lateMs)))} ms after their deadline (bound ${String(boundMs)} ms)`,
     );
 
-    // Every order answers through the api with its status (the api catches its shard writers up from the log).
-    const answers = await pooled(orders, 16, async (o) => ({ o, res: await client.request('GET', `/orders/${o.orderId}`, { token: client.token(o.userId) }) }));
-    expect(answers.filter(({ o, res }) => res.status !== 200 || res.body.status !== (o.paid ? 'paid' : 'expired')).map(({ o, res }) => ({ ...o, status: res.status, body: res.body }))).toEqual([]);
+    // Every order answers through the api with its status: the api catches a shard writer up from the log once its own
+    // subscription has delivered the worker's append there. The sentinel above is no barrier for that: a standby's
+    // first sweep expires every overdue hold at once, the sentinel's not necessarily last, so the api may still be
+    // delivering the others' expiries when the sentinel shows expired (seen once on the EventStoreDB stand-in).
+    const wrongAnswers = async () => {
+      const answers = await pooled(orders, 16, async (o) => ({ o, res: await client.request('GET', `/orders/${o.orderId}`, { token: client.token(o.userId) }) }));
+      return answers.filter(({ o, res }) => res.status !== 200 || res.body.status !== (o.paid ? 'paid' : 'expired')).map(({ o, res }) => ({ ...o, status: res.status, body: res.body }));
+    };
+    let wrong: unknown[] = [];
+    await eventually('every order answers with its status through the api', async () => (wrong = await wrongAnswers()).length === 0, { timeoutMs: WAIT_MS, intervalMs: 200, seen: () => wrong });
 
     // The stock the expiries freed is on sale again: in the store's totals at once, on the cached public page within its second.
     const view = await client.request('GET', `/admin/sales/${saleId}`, { token: admin });

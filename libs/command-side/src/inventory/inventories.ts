@@ -57,7 +57,8 @@ export class Inventories {
 
   /**
    * Finds an order wherever it lives: the locator names its shard, the shard writer holds it, caught up first with
-   * whatever another process appended there (an expiry by the worker shows at once, not at the writer's next batch).
+   * whatever another process appended there that this process's log follower has delivered (an expiry by the worker
+   * shows as soon as the follower has seen it, not at the writer's next batch).
    */
   async findOrder(orderId: string): Promise<LocatedOrder | undefined> {
     let location = this.locator.locate(orderId);
