@@ -1,7 +1,7 @@
 import { ENGINE_NODE_OPTIONS } from '../settings';
 import { reservationRequests } from '../support/buyers';
 import { BenchContext, startEngine } from '../support/context';
-import { closedLoop, LoadResult } from '../support/load';
+import { closedLoop, LoadResult, sumStatuses } from '../support/load';
 import { progress } from '../support/log';
 import { memoryOf, sleep } from '../support/processes';
 import { redisServerOnPath, startPrivateRedis } from '../support/redis';
@@ -30,12 +30,6 @@ interface ScaleRun {
   readonly reference?: { readonly buyers: number; readonly rssMiB: number };
 }
 
-const sumStatuses = (a: Record<string, number>, b: Record<string, number>): Record<string, number> => {
-  const out = { ...a };
-  for (const [status, n] of Object.entries(b)) out[status] = (out[status] ?? 0) + n;
-  return out;
-};
-
 /** Two closed-loop stretches of one buyer sequence as one result (the CPU and time of both, their statuses summed). */
 const joined = (first: LoadResult, second: LoadResult): LoadResult => {
   const seconds = first.seconds + second.seconds;
@@ -45,7 +39,7 @@ const joined = (first: LoadResult, second: LoadResult): LoadResult => {
     seconds,
     responses: first.responses + second.responses,
     rate: (first.responses + second.responses) / seconds,
-    statuses: sumStatuses(first.statuses, second.statuses),
+    statuses: sumStatuses([first.statuses, second.statuses]),
     errors: first.errors + second.errors,
     cpu: { sut: cores((r) => r.cpu.sut), loadGenerator: cores((r) => r.cpu.loadGenerator), other: cores((r) => r.cpu.other) },
   };

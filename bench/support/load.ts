@@ -40,6 +40,13 @@ export interface LoadResult {
   readonly perTarget?: ReadonlyArray<{ readonly baseUrl: string; readonly connections: number; readonly statuses: Record<string, number> }>;
 }
 
+/** Status counts of several windows (or targets) added up. */
+export const sumStatuses = (counts: ReadonlyArray<Record<string, number> | undefined>): Record<string, number> => {
+  const total: Record<string, number> = {};
+  for (const c of counts) for (const [status, n] of Object.entries(c ?? {})) total[status] = (total[status] ?? 0) + n;
+  return total;
+};
+
 /** Responses per second that had the given status. */
 export const rateOf = (r: LoadResult, status: number): number => (r.statuses[String(status)] ?? 0) / r.seconds;
 
@@ -73,11 +80,6 @@ export const closedLoop = async (o: ClosedLoopOptions): Promise<LoadResult> => {
       }),
     );
     const cpu = endCpu();
-    const sum = (counts: ReadonlyArray<Record<string, number> | undefined>): Record<string, number> => {
-      const total: Record<string, number> = {};
-      for (const c of counts) for (const [status, n] of Object.entries(c ?? {})) total[status] = (total[status] ?? 0) + n;
-      return total;
-    };
     const latencies = new Float64Array(runs.reduce((n, r) => n + r.latencies.length, 0));
     runs.reduce((at, r) => (latencies.set(r.latencies, at), at + r.latencies.length), 0);
     const seconds = Math.max(...runs.map((r) => r.seconds));
@@ -87,14 +89,14 @@ export const closedLoop = async (o: ClosedLoopOptions): Promise<LoadResult> => {
         ? undefined
         : {
             sent: runs.reduce((n, r) => n + (r.drained?.sent ?? 0), 0),
-            statuses: sum(runs.map((r) => r.drained?.statuses)),
+            statuses: sumStatuses(runs.map((r) => r.drained?.statuses)),
             unanswered: runs.reduce((n, r) => n + (r.drained?.unanswered ?? 0), 0),
           };
     return {
       seconds,
       responses: answered,
       rate: answered / seconds,
-      statuses: sum(runs.map((r) => r.statuses)),
+      statuses: sumStatuses(runs.map((r) => r.statuses)),
       errors: runs.reduce((n, r) => n + r.errors, 0),
       timeouts: 0,
       latencyMs: latencySummary(latencies.sort()),
