@@ -82,24 +82,24 @@ export class SqliteCatalogSnapshots implements CatalogSnapshots {
       // Saved again since the caller checked its anchor: what it checked is gone, nothing here is loaded.
       if (row === undefined || row.position !== expected.position || row.event_id !== expected.eventId) return 0;
       for (const sale of JSON.parse(row.sales) as CatalogSale[]) into.catalogue.restore(sale);
-      // Rows read one at a time by rowid, with a turn of the event loop between them: /health/live is answered meanwhile.
-      const orders = this.db.prepare<[number], { rowid: number; sale_id: string; shard: number; order_ids: string }>(
-        'SELECT rowid, sale_id, shard, order_ids FROM order_chunks WHERE rowid > ? ORDER BY rowid LIMIT 1',
-      );
-      for (let chunk = orders.get(0); chunk !== undefined; chunk = orders.get(chunk.rowid)) {
+      await this.eachChunk<{ sale_id: string; shard: number; order_ids: string }>('order_chunks', ['sale_id', 'shard', 'order_ids'], (chunk) => {
         for (const orderId of JSON.parse(chunk.order_ids) as string[]) into.locator.place(orderId, chunk.sale_id, chunk.shard);
-        await new Promise((resolve) => setImmediate(resolve));
-      }
-      const claimants = this.db.prepare<[number], { rowid: number; sale_id: string; user_ids: string }>(
-        'SELECT rowid, sale_id, user_ids FROM claimant_chunks WHERE rowid > ? ORDER BY rowid LIMIT 1',
-      );
-      for (let chunk = claimants.get(0); chunk !== undefined; chunk = claimants.get(chunk.rowid)) {
+      });
+      await this.eachChunk<{ sale_id: string; user_ids: string }>('claimant_chunks', ['sale_id', 'user_ids'], (chunk) => {
         for (const userId of JSON.parse(chunk.user_ids) as string[]) into.claimants.note(chunk.sale_id, userId);
-        await new Promise((resolve) => setImmediate(resolve));
-      }
+      });
       return row.position;
     } finally {
       this.db.exec('COMMIT');
+    }
+  }
+
+  /** A chunk table's rows read one at a time by rowid, with a turn of the event loop between them: /health/live is answered meanwhile. */
+  private async eachChunk<T extends object>(table: 'order_chunks' | 'claimant_chunks', columns: ReadonlyArray<keyof T & string>, visit: (chunk: T) => void): Promise<void> {
+    const next = this.db.prepare<[number], T & { rowid: number }>(`SELECT rowid, ${columns.join(', ')} FROM ${table} WHERE rowid > ? ORDER BY rowid LIMIT 1`);
+    for (let chunk = next.get(0); chunk !== undefined; chunk = next.get(chunk.rowid)) {
+      visit(chunk);
+      await new Promise((resolve) => setImmediate(resolve));
     }
   }
 
