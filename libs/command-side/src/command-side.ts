@@ -56,7 +56,7 @@ export const openCommandSide = (store: EventStore, clock: Clock, logger: Logger,
     (): Promise<void> => indexes.reachHead(),
     options.ownership,
   );
-  const indexes: LogIndexer = new LogIndexer(store, [catalogue, locator, claimants], logger.child({ component: 'command-side' }), {
+  const indexes: LogIndexer = new LogIndexer(store, [catalogue, locator, ...(options.soleClaimant ? [claimants] : [])], logger.child({ component: 'command-side' }), {
     onRecorded: inventories.observe.bind(inventories),
     ...(options.snapshots === undefined ? {} : { snapshot: { snapshots: options.snapshots, indexes: { catalogue, locator, claimants } } }),
   });

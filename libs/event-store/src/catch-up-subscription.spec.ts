@@ -144,3 +144,75 @@ describe('catchUpSubscription with followEveryMs', () => {
     await consuming;
   });
 });
+
+describe('catchUpSubscription.hurry', () => {
+  afterEach(() => jest.useRealTimers());
+
+  /** The consumer's last delivered position, kept up to date by a loop over the subscription. */
+  const follow = (subscription: ReturnType<typeof catchUpSubscription>): { delivered: () => number; done: Promise<void> } => {
+    let delivered = 0;
+    const iterator = subscription[Symbol.asyncIterator]();
+    const done = (async () => {
+      for (let next = await iterator.next(); !next.done; next = await iterator.next()) delivered = next.value.position;
+    })();
+    return { delivered: () => delivered, done };
+  };
+
+  it('reads at once, neither waiting out the pace nor the wake-up (an append whose notification has not come yet)', async () => {
+    jest.useFakeTimers({ now: 0 });
+    const log = new CountedLog();
+    log.append(1);
+    const subscription = catchUpSubscription(log.source, 0, { followEveryMs: 60_000, now: () => Date.now() });
+    const consumer = follow(subscription);
+    await jest.advanceTimersByTimeAsync(1);
+    expect(consumer.delivered()).toBe(1);
+    log.events.push(recorded(2)); // another process's commit: no wake-up here yet
+    await jest.advanceTimersByTimeAsync(1000);
+    expect(consumer.delivered()).toBe(1);
+    subscription.hurry();
+    await jest.advanceTimersByTimeAsync(1);
+    expect(consumer.delivered()).toBe(2);
+    // Appended and notified right after: the pace holds again, the hurry was spent on the read it asked for.
+    log.append(1);
+    await jest.advanceTimersByTimeAsync(1000);
+    expect(consumer.delivered()).toBe(2);
+    await jest.advanceTimersByTimeAsync(60_000);
+    expect(consumer.delivered()).toBe(3);
+    subscription.close();
+    await consumer.done;
+  });
+
+  it('asked during a read, reads once more right after it: that read may have been taken before what the caller waits for', async () => {
+    jest.useFakeTimers({ now: 0 });
+    const log = new CountedLog();
+    let release: (() => void) | undefined;
+    const slowSource = {
+      readAll: async (options: { after: number; maxCount: number }): Promise<RecordedEvent[]> => {
+        const page = await log.source.readAll(options); // what the log holds when the read is made
+        await new Promise<void>((resolve) => (release = resolve));
+        return page;
+      },
+      waitForAppend: log.source.waitForAppend,
+    };
+    const subscription = catchUpSubscription(slowSource, 0, { followEveryMs: 60_000, now: () => Date.now() });
+    const consumer = follow(subscription);
+    await jest.advanceTimersByTimeAsync(1);
+    release?.(); // the first read: an empty log
+    await jest.advanceTimersByTimeAsync(1);
+    log.events.push(recorded(1));
+    subscription.hurry();
+    await jest.advanceTimersByTimeAsync(1); // the hurried read is in flight, and holds event 1
+    log.events.push(recorded(2));
+    subscription.hurry(); // about event 2, which that read does not hold
+    release?.();
+    await jest.advanceTimersByTimeAsync(1);
+    expect(consumer.delivered()).toBe(1);
+    release?.();
+    await jest.advanceTimersByTimeAsync(1);
+    expect(consumer.delivered()).toBe(2);
+    expect(log.reads).toBe(3);
+    subscription.close();
+    release?.();
+    await consumer.done;
+  });
+});

@@ -56,6 +56,12 @@ export interface ReadAllOptions {
 export interface Subscription extends AsyncIterable<RecordedEvent> {
   /** Ends the iteration; pending `next()` calls resolve as done. */
   close(): void;
+  /**
+   * Reads the log at once, whatever pace the subscriber follows at (followEveryMs) and without waiting for the store's
+   * wake-up: for a lookup that missed and waits for the follower (an order another replica has just answered for).
+   * Optional: a store whose subscriptions are pushed to it (EventStoreDB) has nothing to hurry.
+   */
+  hurry?(): void;
 }
 
 /**

@@ -7,6 +7,15 @@ export const EVENT_STORE = Symbol('EVENT_STORE');
 
 export const EVENTS_FILE = 'events.sqlite';
 
+/**
+ * How often, at most, an api's subscribers read the head of a server store (PostgreSQL): a read per this interval
+ * instead of one per commit of every replica and worker. Nothing an api answers waits on it: a lookup that misses
+ * (an order another replica has just answered 201 for) hurries its follower (LogIndexer.reachHead), a write to a
+ * shard whose news is late is refused by the stream's revision and decided again; a sale created on another replica,
+ * or an expiry by the worker, shows this much later at most.
+ */
+export const API_FOLLOW_MS = 20;
+
 /** How long a start waits for EventStoreDB to answer its first read: a start must fail within 10 s in all. */
 const ESDB_PROBE_DEADLINE_MS = 5000;
 

@@ -61,7 +61,7 @@ export class BuyerQuota {
       metadata,
       durability: 'ordered',
       ...(loaded === undefined ? {} : { loaded }),
-      beforeAppend: () => this.claimants.note(saleId, userId),
+      ...(this.options.soleClaimant ? { beforeAppend: () => this.claimants.note(saleId, userId) } : {}),
       isConflict: (error) => error instanceof WrongExpectedRevision || error instanceof DuplicateEventId,
       afterConflict: (error, reread) => {
         // The claim's id is the key's: stored, yet not in this sale's stream, it was claimed in another sale.

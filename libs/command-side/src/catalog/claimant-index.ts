@@ -7,6 +7,10 @@ import { DomainEvent } from '@flash/domain';
 export class ClaimantIndex {
   private readonly claimants = new Map<string, Set<string>>();
 
+  reads(type: string): boolean {
+    return type === 'QuotaClaimed';
+  }
+
   apply(event: DomainEvent): void {
     if (event.type === 'QuotaClaimed') this.note(event.data.saleId, event.data.userId);
   }

@@ -1,8 +1,9 @@
-import { encodeEvent, EventStore, MemoryEventStore, NO_STREAM, RecordedEvent, SubscribeOptions, Subscription } from '@flash/event-store';
+import { AppendSignal, catchUpSubscription, encodeEvent, EventStore, MemoryEventStore, NO_STREAM, RecordedEvent, SubscribeOptions, Subscription } from '@flash/event-store';
 import pino from 'pino';
 import { ClaimantIndex } from './claimant-index';
 import { OrderLocator } from './order-locator';
 import { LogIndexer } from './log-indexer';
+import { SaleCatalogue } from './sale-catalogue';
 
 const logger = pino({ level: 'silent' });
 const orderPlaced = (orderId: string) => ({
@@ -29,6 +30,23 @@ describe('LogIndexer.reachHead: a lookup that missed waits for what another proc
     // Appended by another process: this one only learns of it through the log.
     await store.append('inventory-sale-1-2', [encodeEvent('inventory-sale-1-2', orderPlaced('order-1') as never, {})], NO_STREAM);
     await indexer.reachHead();
+    expect(locator.locate('order-1')).toMatchObject({ saleId: 'sale-1', shard: 2 });
+    indexer.stop();
+  });
+
+  it('hurries a follower paced to spare the store: the lookup waits for one read, not for the pace or a notification', async () => {
+    const store = new MemoryEventStore(() => 1_000);
+    // Another process's commit as a paced api sees it (API_FOLLOW_MS, here a minute): its notification never comes.
+    const paced: EventStore = Object.assign(Object.create(store) as EventStore, {
+      subscribeToAll: (after: number): Subscription =>
+        catchUpSubscription({ readAll: (o) => store.readAll(o), waitForAppend: () => new AppendSignal().wait() }, after, { followEveryMs: 60_000 }),
+    });
+    const locator = new OrderLocator();
+    const indexer = new LogIndexer(paced, [locator], logger);
+    await indexer.start();
+    await store.append('inventory-sale-1-2', [encodeEvent('inventory-sale-1-2', orderPlaced('order-1') as never, {})], NO_STREAM);
+    // Unhurried, reachHead would give up after its timeout with the order still unknown here.
+    await indexer.reachHead(2000);
     expect(locator.locate('order-1')).toMatchObject({ saleId: 'sale-1', shard: 2 });
     indexer.stop();
   });
@@ -105,12 +123,17 @@ describe('LogIndexer: what it asks the store for', () => {
     const recorded: RecordedEvent[] = [];
     const locator = new OrderLocator();
     const claimants = new ClaimantIndex();
-    const indexer = new LogIndexer(bare, [locator, claimants], logger, { onRecorded: (e) => recorded.push(e) });
+    const indexer = new LogIndexer(bare, [new SaleCatalogue(), locator, claimants], logger, { onRecorded: (e) => recorded.push(e) });
     await indexer.start();
     indexer.stop();
+    // Where several processes claim, the claimant index is not kept (BuyerQuota reads every buyer stream): nor read.
+    const notSole = new LogIndexer(bare, [new SaleCatalogue(), new OrderLocator()], logger);
+    await notSole.start();
+    notSole.stop();
 
-    expect(asked).toHaveLength(1);
+    expect(asked).toHaveLength(2);
     expect([...(asked[0]?.payloadOf ?? [])].sort()).toEqual(['OrderPlaced', 'QuotaClaimed', 'SaleClosed', 'SaleScheduled', 'SaleStockAllocated']);
+    expect([...(asked[1]?.payloadOf ?? [])].sort()).toEqual(['OrderPlaced', 'SaleClosed', 'SaleScheduled', 'SaleStockAllocated']);
     // Every event still reaches onRecorded, in order, with its stream and revision (the shard writers' watch).
     expect(recorded.map((e) => [e.type, e.streamId, e.revision])).toEqual([
       ['StockReserved', stream, 0],

@@ -5,14 +5,16 @@ import { CatalogIndexes, CatalogSnapshots } from './catalog-snapshot';
 
 /** What follows the log: applies the events it cares about, idempotently (an event may come twice). */
 export interface LogIndex {
+  /** Whether it applies events of this type: events of no index's types are neither decoded nor read whole. */
+  reads(type: string): boolean;
   apply(event: DomainEvent): void;
 }
 
 export interface LogIndexerOptions {
   /**
    * Sees every recorded event first, undecoded (cheap): e.g. shard writers learning of appends made elsewhere. Only
-   * INDEXED_TYPES come with their data and metadata (SubscribeOptions.payloadOf): of the others read the stream,
-   * revision, type and position.
+   * the types the indexes read come with their data and metadata (SubscribeOptions.payloadOf): of the others read the
+   * stream, revision, type and position.
    */
   readonly onRecorded?: (recorded: RecordedEvent) => void;
   /** Where the indexes are kept between runs (the api's DATA_DIR): the start replays from there, the stop writes it. */
@@ -22,14 +24,6 @@ export interface LogIndexerOptions {
 /** Longest stretch the catch-up at start holds the event loop before letting other work run. */
 const CATCH_UP_SLICE_MS = 20;
 
-/**
- * Types the command side's indexes read: everything else is skipped without decoding, and the subscription asks the
- * store for these types' payloads only (SubscribeOptions.payloadOf): of a reservation's three events (QuotaClaimed,
- * StockReserved, OrderPlaced) the indexes read two, and onRecorded needs only streams and revisions.
- */
-const INDEXED = (type: string): boolean => type.startsWith('Sale') || type === 'OrderPlaced' || type === 'QuotaClaimed';
-/** The known types among them. (A type this version does not know still fails its decoding, as it did.) */
-export const INDEXED_TYPES: readonly EventType[] = (Object.keys(EVENT_SCHEMA_VERSIONS) as EventType[]).filter(INDEXED);
 
 /**
  * Feeds the command side's in-memory indexes (sale catalogue, order locator, claimant index) from the global log:
@@ -46,13 +40,26 @@ export class LogIndexer {
   private caughtUp = false;
   /** Lookups waiting for the indexes to reach a position (reachHead), woken as events are applied. */
   private waiters: Array<{ readonly position: number; readonly wake: () => void }> = [];
+  /**
+   * The known types some index reads: everything else is skipped without decoding, and the subscription asks the store
+   * for these types' payloads only (SubscribeOptions.payloadOf). Of a reservation's three events (QuotaClaimed,
+   * StockReserved, OrderPlaced) the order locator reads one, the claimant index (the sole claimant's only) one more;
+   * onRecorded needs only streams and revisions.
+   */
+  private readonly indexedTypes: readonly EventType[];
 
   constructor(
     private readonly store: EventStore,
     private readonly indexes: readonly LogIndex[],
     private readonly logger: Logger,
     private readonly options: LogIndexerOptions = {},
-  ) {}
+  ) {
+    this.indexedTypes = (Object.keys(EVENT_SCHEMA_VERSIONS) as EventType[]).filter((type) => this.indexed(type));
+  }
+
+  private indexed(type: string): boolean {
+    return this.indexes.some((index) => index.reads(type));
+  }
 
   /** Replays the log up to its current head, then keeps following it. */
   async start(): Promise<void> {
@@ -61,7 +68,7 @@ export class LogIndexer {
     const from = await this.restoreSnapshot(head);
     this.appliedPosition = from;
     this.foldedFrom = from;
-    const subscription = this.store.subscribeToAll(from, { payloadOf: INDEXED_TYPES });
+    const subscription = this.store.subscribeToAll(from, { payloadOf: this.indexedTypes });
     this.subscription = subscription;
     const iterator = subscription[Symbol.asyncIterator]();
     // Events counted, not positions: those may be sparse (EventStoreDB), and rarely a round number.
@@ -135,11 +142,14 @@ export class LogIndexer {
   /**
    * Resolves once everything the log held when called has been applied (or after `timeoutMs`, whichever is first): a
    * lookup that missed may be about an append another process made a moment ago, such as an order another api
-   * replica has just answered 201 for. Costs one head read, and a wait only while this process is behind.
+   * replica has just answered 201 for. Costs one head read, and while this process is behind, a read of the log at
+   * once (Subscription.hurry) and the wait for it.
    */
   async reachHead(timeoutMs = 2000): Promise<void> {
     const head = await this.store.headPosition();
     if (!this.caughtUp || this.appliedPosition >= head) return;
+    // A follower paced to spare the store (followEveryMs) reads now for the lookup waiting on it.
+    this.subscription?.hurry?.();
     let timer: NodeJS.Timeout | undefined;
     await new Promise<void>((resolve) => {
       const waiter = { position: head, wake: resolve };
@@ -166,7 +176,7 @@ export class LogIndexer {
     this.appliedPosition = recorded.position;
     this.appliedEventId = recorded.eventId;
     this.options.onRecorded?.(recorded);
-    if (INDEXED(recorded.type)) this.apply(decodeEvent(recorded));
+    if (this.indexed(recorded.type)) this.apply(decodeEvent(recorded));
     if (this.waiters.length > 0) this.wakeWaiters();
   }
 

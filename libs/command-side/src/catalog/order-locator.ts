@@ -17,6 +17,10 @@ export class OrderLocator {
   private readonly saleIds: string[] = [];
   private readonly saleIndex = new Map<string, number>();
 
+  reads(type: string): boolean {
+    return type === 'OrderPlaced';
+  }
+
   apply(event: DomainEvent): void {
     if (event.type === 'OrderPlaced') this.place(event.data.orderId, event.data.saleId, event.data.shard);
   }
