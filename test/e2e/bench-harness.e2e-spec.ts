@@ -101,6 +101,8 @@ describe('benchmark harness (npm run bench -- --smoke)', () => {
     // Row 10 compared two replicas with one, each side on a store of its own that held exactly the 201s it answered.
     const replicas = byId.get(10);
     expect(replicas?.baseline?.label).toBe('one replica');
+    // The cluster's topology (api replicas and worker processes) whatever --worker the other rows ran with.
+    expect(replicas?.details.worker).toBe('external');
     // Where cores can be pinned (taskset, two cores: so in CI), a third side ran the two replicas on a core each: the
     // headline, its ratio the row's; the two on one core reported beside it.
     const spreadSide = hasTaskset() ? (['twoOnACoreEach'] as const) : [];
