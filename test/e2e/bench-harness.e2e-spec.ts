@@ -109,16 +109,22 @@ describe('benchmark harness (npm run bench -- --smoke)', () => {
     const headline = hasTaskset() ? 'twoOnACoreEach' : 'two';
     expect(replicas?.details.headline).toBe(headline);
     expect(replicas?.ratio).toBe((replicas?.details[headline] as { ratio?: number } | undefined)?.ratio);
-    for (const side of ['one', 'two', ...spreadSide] as const) {
+    for (const side of ['one', 'two', ...spreadSide, 'oneAgain'] as const) {
       const d = replicas?.details[side] as
-        | { replicas: number; cpuMicrosPerReservation: number; accounting: { reserved: number; problems: string[]; store: { reservations: number } } }
+        | { replicas: number; cpuMicrosPerReservation: number; responsesPerSecond: number; accounting: { reserved: number; problems: string[]; store: { reservations: number } } }
         | undefined;
       expect(d?.accounting.problems).toEqual([]);
-      expect({ side, replicas: d?.replicas }).toEqual({ side, replicas: side === 'one' ? 1 : 2 });
+      expect({ side, replicas: d?.replicas }).toEqual({ side, replicas: side.startsWith('one') ? 1 : 2 });
       expect(d?.cpuMicrosPerReservation).toBeGreaterThan(0);
       expect(d?.accounting.reserved).toBeGreaterThan(0);
       expect(d?.accounting.store.reservations).toBeGreaterThanOrEqual(d?.accounting.reserved ?? Infinity);
     }
+    // The baseline brackets the two-replica sides: the one replica measured before and after them, averaged.
+    const rate201 = (side: string): number => {
+      const d = replicas?.details[side] as { statuses: Record<string, number>; seconds: number } | undefined;
+      return (d?.statuses['201'] ?? NaN) / (d?.seconds ?? NaN);
+    };
+    expect(replicas?.baseline?.value).toBeCloseTo((rate201('one') + rate201('oneAgain')) / 2, 6);
     // The two-replica side's load went to both replicas, and each reserved.
     const perReplica = (replicas?.details.two as { perReplica?: Array<{ statuses: Record<string, number> }> } | undefined)?.perReplica;
     expect(perReplica?.map((r) => (r.statuses['201'] ?? 0) > 0)).toEqual([true, true]);
