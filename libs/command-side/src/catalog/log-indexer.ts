@@ -24,7 +24,6 @@ export interface LogIndexerOptions {
 /** Longest stretch the catch-up at start holds the event loop before letting other work run. */
 const CATCH_UP_SLICE_MS = 20;
 
-
 /**
  * Feeds the command side's in-memory indexes (sale catalogue, order locator, claimant index) from the global log:
  * a catch-up subscription from position 0 at start (the process is not ready until it has caught up), then live.
