@@ -116,12 +116,16 @@ describe('hot spots with HOTSPOT_THROTTLE=on', () => {
 
   it('names the abusive user, its address and the sale first among 200 buyers', async () => {
     let ranking: { sales: { key: string; rate: number }[]; users: { key: string; rate: number }[]; ips: { key: string; rate: number }[] } | undefined;
+    // Ranked first by a clear margin, not first of a tie: at a slice's turn every rate may read 1 for a moment (seen
+    // once on a loaded CI machine), and a tie sorts the abuser first as readily as any buyer.
+    const clearlyFirst = (list: { key: string; rate: number }[] | undefined, key: string): boolean =>
+      list?.[0]?.key === key && list[0].rate > 5 * (list[1]?.rate ?? 0);
     await eventually(
-      'the abuser ranked first',
+      'the abuser ranked first, five times the next',
       async () => {
         await playRound();
         ranking = (await t.hotspots(t.admin)).body;
-        return ranking?.users[0]?.key === ABUSER && ranking.ips[0]?.key === ABUSER_IP;
+        return clearlyFirst(ranking?.users, ABUSER) && clearlyFirst(ranking?.ips, ABUSER_IP);
       },
       { timeoutMs: 90_000, intervalMs: 0, seen: () => ranking },
     );
