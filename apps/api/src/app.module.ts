@@ -14,7 +14,7 @@ import { DemoSaleController } from './demo/demo-sale.controller';
 import { JwksKeys } from './auth/jwks-keys';
 import { JWKS_KEYS, JwtService } from './auth/jwt.service';
 import { CLOCK, Clock, systemClock } from '@flash/command-side';
-import { API_FOLLOW_MS, APP_CONFIG, AppConfig, EVENT_STORE, Logger, LOGGER, openEventStore, openGate } from '@flash/runtime';
+import { apiFollowEveryMs, APP_CONFIG, AppConfig, EVENT_STORE, Logger, LOGGER, openEventStore, openGate } from '@flash/runtime';
 import { commandSideProviders, ELIGIBILITY_GATE } from './command-side.providers';
 import { HealthController } from './health/health.controller';
 import { ReadinessProbe } from './health/readiness-probe';
@@ -93,7 +93,7 @@ export class AppModule {
         { provide: ClientAddresses, useValue: clientAddresses ?? new ClientAddresses(config.trustProxy) },
         { provide: LOGGER, useValue: logger },
         { provide: CLOCK, useValue: clock ?? systemClock },
-        { provide: EVENT_STORE, useFactory: async () => store ?? (await openEventStore(config, { followEveryMs: API_FOLLOW_MS })) },
+        { provide: EVENT_STORE, useFactory: async () => store ?? (await openEventStore(config, { followEveryMs: apiFollowEveryMs(config) })) },
         { provide: ELIGIBILITY_GATE, useFactory: () => gate ?? openGate(config) },
         HotPathCounters,
         MetricsService,

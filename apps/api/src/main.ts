@@ -2,7 +2,7 @@ import 'reflect-metadata';
 import fs from 'node:fs';
 import { NestFastifyApplication } from '@nestjs/platform-fastify';
 import { createApp } from './bootstrap';
-import { API_FOLLOW_MS, ConfigError, createLogger, loadConfig, Logger, openEventStore } from '@flash/runtime';
+import { apiFollowEveryMs, ConfigError, createLogger, loadConfig, Logger, openEventStore } from '@flash/runtime';
 import { demoInstructions, ensureDemoSale } from './demo/demo-sale';
 import { AnalyticsHost } from './analytics/analytics-host';
 import { SagaHost } from './sagas/saga-host';
@@ -40,7 +40,7 @@ const main = async (): Promise<void> => {
   process.on('unhandledRejection', (reason) => logger.error({ err: reason }, 'unhandled rejection'));
   // The store first: one that cannot be opened (EVENTSTORE_URL unreachable) stops the start before anything else
   // (saga checkpoints, read models) is written to DATA_DIR.
-  const store = await openEventStore(config, { followEveryMs: API_FOLLOW_MS });
+  const store = await openEventStore(config, { followEveryMs: apiFollowEveryMs(config) });
   // Saga checkpoints and embedded read models live in DATA_DIR whatever the store (per host, so far).
   fs.mkdirSync(config.dataDir, { recursive: true });
   const app = await createApp({ config, logger, store });
