@@ -208,6 +208,9 @@ const measureSide = async (ctx: BenchContext, pg: PostgresProbe, replicas: numbe
 const sideName = (side: Pick<Side, 'replicas' | 'spread' | 'again'>): string =>
   side.replicas === 1 ? `one replica${side.again ? ', again' : ''}` : `${side.replicas} replicas${side.spread ? ', a core each' : ''}`;
 
+/** A side's 201s per second, rounded, as the notes print it. */
+const reservedPerSecond = (side: Side): string => Math.round(rateOf(side.load, 201)).toLocaleString('en-US');
+
 const perReservationMicros = (side: Side): number | null => {
   const rate = rateOf(side.load, 201);
   return rate > 0 ? Math.round((side.load.cpu.sut / rate) * 1e6) : null;
@@ -222,7 +225,7 @@ const sideText = (side: Side): string => {
   const cores = side.load.cpu.sutEach ? `${side.load.cpu.sut} (${side.load.cpu.sutEach.join(' + ')})` : String(side.load.cpu.sut);
   const split = side.load.perTarget ? `; 201s per replica ${side.load.perTarget.map((t) => (t.statuses['201'] ?? 0).toLocaleString('en-US')).join(' / ')}` : '';
   return (
-    `${sideName(side)}: ${Math.round(rateOf(side.load, 201)).toLocaleString('en-US')} 201/s, api CPU ${cores} cores = ${micros ?? '?'} µs per reservation, ` +
+    `${sideName(side)}: ${reservedPerSecond(side)} 201/s, api CPU ${cores} cores = ${micros ?? '?'} µs per reservation, ` +
     `${w.appends.toLocaleString('en-US')} shard appends of ${(w.commands / Math.max(1, w.appends)).toFixed(1)} commands on average, ${w.conflicts.toLocaleString('en-US')} OCC conflicts (re-decided), ${w.guests.toLocaleString('en-US')} reservations as a guest on another replica's shard${split}; ` +
     `PostgreSQL + Redis + anything else ${side.load.cpu.other} cores`
   );
@@ -282,8 +285,8 @@ export const replicasRow = async (given: BenchContext): Promise<RowResult> => {
   // A figure bought with a wrong store is a miss whatever the ratio.
   const unsound = sides.flatMap((side) => side.problems.map((p) => `${sideName(side)}: STORE DISAGREES WITH THE ANSWERS: ${p}`));
   progress(
-    `row ${ID}: one replica ${Math.round(baselineValue).toLocaleString('en-US')} 201/s (${Math.round(rateOf(one.load, 201)).toLocaleString('en-US')} before, ${Math.round(rateOf(oneAgain.load, 201)).toLocaleString('en-US')} after); two on one core ${Math.round(rateOf(two.load, 201)).toLocaleString('en-US')} 201/s (${oneCoreRatio?.toFixed(2) ?? '—'}×)` +
-      (spread ? `; two on a core each ${Math.round(rateOf(spread.load, 201)).toLocaleString('en-US')} 201/s (${spreadRatio?.toFixed(2) ?? '—'}×, the headline)` : ''),
+    `row ${ID}: one replica ${Math.round(baselineValue).toLocaleString('en-US')} 201/s (${reservedPerSecond(one)} before, ${reservedPerSecond(oneAgain)} after); two on one core ${reservedPerSecond(two)} 201/s (${oneCoreRatio?.toFixed(2) ?? '—'}×)` +
+      (spread ? `; two on a core each ${reservedPerSecond(spread)} 201/s (${spreadRatio?.toFixed(2) ?? '—'}×, the headline)` : ''),
   );
   const placement = ctx.placement.taskset
     ? `one replica (and its worker, and the Redis) pinned to core ${ctx.placement.sutCore}${spread ? '; the headline\'s two replicas on a core each, beside it two on that one core' : '; the two replicas on that one core (one core only: the headline)'}`
@@ -306,7 +309,7 @@ export const replicasRow = async (given: BenchContext): Promise<RowResult> => {
       ...unsound,
       `row 8's load and requests (a new buyer per request, stock 10^9 over ${PLENTY.shards} shards, ${ctx.mode.connections} connections, split evenly over the replicas); EVENTSTORE_URL on a fresh database and REDIS_URL on a fresh redis-server per side, dropped after`,
       `${placement}; WORKER=external whatever --worker says (the cluster's topology): a worker beside each replica, pinned to its core, one of them holding the jobs under the Redis lease; PostgreSQL ${pg.version} not pinned`,
-      `baseline: the one replica's two windows, before the two-replica sides (${Math.round(rateOf(one.load, 201)).toLocaleString('en-US')} 201/s) and after them (${Math.round(rateOf(oneAgain.load, 201)).toLocaleString('en-US')} 201/s), averaged`,
+      `baseline: the one replica's two windows, before the two-replica sides (${reservedPerSecond(one)} 201/s) and after them (${reservedPerSecond(oneAgain)} 201/s), averaged`,
       `the replicas split each sale's stocked shards under leases in the Redis (SHARD_LEASE_MS); a write to a shard another replica owns (the tail, a handover) is decided under the store's optimistic concurrency`,
       ...(spread
         ? [

@@ -125,20 +125,19 @@ export const scaleRow = async (ctx: BenchContext): Promise<RowResult> => {
     // The embedded figure stands on its own: a Redis-side failure leaves only the second figure unmeasured.
     redisRun = `the run with REDIS_URL failed: ${error instanceof Error ? error.message.split('\n')[0] : String(error)}`;
   }
-  const growth = typeof redisRun === 'string' || !redisRun.reference ? null : redisRun.rssMiB / redisRun.reference.rssMiB;
+  const complete = (run: ScaleRun): boolean => run.load.responses >= scale.buyers;
+  const reference = typeof redisRun === 'string' ? undefined : redisRun.reference;
+  const growth = typeof redisRun === 'string' || !reference ? null : redisRun.rssMiB / reference.rssMiB;
   // Growth over fewer buyers than asked is not the figure: unmeasured, not a flattering pass.
   const short =
-    typeof redisRun === 'string' || !redisRun.reference
-      ? undefined
-      : redisRun.reference.buyers < referenceBuyers || redisRun.load.responses < scale.buyers
-        ? `only ${redisRun.load.responses.toLocaleString('en-US')} of ${scale.buyers.toLocaleString('en-US')} buyers fit in the cap`
-        : undefined;
+    typeof redisRun !== 'string' && reference && (reference.buyers < referenceBuyers || !complete(redisRun))
+      ? `only ${redisRun.load.responses.toLocaleString('en-US')} of ${scale.buyers.toLocaleString('en-US')} buyers fit in the cap`
+      : undefined;
   const redisFigure =
     typeof redisRun === 'string'
       ? alsoJudged('with REDIS_URL', growthTarget, null, null, redisRun)
       : alsoJudged('with REDIS_URL', growthTarget, redisRun.rssMiB, growth, short);
   const attempts = embedded.load.responses;
-  const complete = (run: ScaleRun): boolean => run.load.responses >= scale.buyers;
   return {
     id: 7,
     key: 'scale',
