@@ -208,9 +208,10 @@ describe('crash safety: SIGKILL in the middle of the spike', () => {
       expect(order.body.orderId).toBe(a.response!.body.orderId);
     }
 
-    // Retrying every attempt with its original key returns the original order, never a second one. A 503 says "retry
-    // with the same key" (API.md: OVERLOADED when a buyer's concurrent attempts exhaust their conflicts, as 128 retries
-    // at once after a restart can on a slow store): retried as a client would, its final answer is the one judged.
+    // Retrying every attempt with its original key returns the original order, never a second one. A 503 is a "retry
+    // later" (e.g. OVERLOADED when a buyer's concurrent attempts exhaust their conflicts, as 128 retries at once after a
+    // restart can on a slow store; once seen on the EventStoreDB stand-in, its code not recorded): retried with the same
+    // key as a client would, its final answer is the one judged.
     const settle = async (a: Attempt): Promise<ApiResponse> => {
       for (let tries = 1; ; tries++) {
         const res = await reserve(client, saleId, a, tokens.get(a.userId)!);
