@@ -212,9 +212,12 @@ describeWithPostgres('PostgresEventStore (PostgreSQL)', () => {
       expect(proxy.commits - before).toBe(2);
     });
 
-    it('plans appends against the table as it grows: none reads the grown table through a sequential scan', async () => {
+    // Never analysed, the planner takes the table for ten pages; analysed while empty, for nothing at all (autovacuum
+    // may do that to a fresh store): on either, a plan made young and kept would scan for the event ids.
+    it.each([['never analysed'], ['analysed while empty']])('plans appends against the table as it grows (%s): none reads the grown table through a sequential scan', async (state) => {
       const schema = newSchema();
       const store = await open(schema);
+      if (state === 'analysed while empty') await db.query(`ANALYZE ${schema}.events`);
       // Single appends first, so the batch statement's plan is cached while the table is tiny; then the table grows.
       for (let i = 0; i < 8; i++) await store.append(streamName('young'), makeEvents(1), NO_STREAM);
       await Promise.all(Array.from({ length: 40 }, () => store.append(streamName('bulk'), makeEvents(100), NO_STREAM)));
