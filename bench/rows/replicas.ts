@@ -17,6 +17,8 @@ const TARGET: Target = { kind: 'ratio-at-least', threshold: 1, text: '≥ 1× (m
 const TITLE = 'scale-out: durable reservations/s, two api replicas (a core each) vs one, on one PostgreSQL store and one Redis';
 /** How long the end of a window waits for the answers in flight (each is a durable append, well under this). */
 const DRAIN_MS = 10_000;
+/** How many windows the headline side (two replicas on a core each) gets, each followed by one of the one replica. */
+const SPREAD_WINDOWS = 2;
 const SHARD_METRICS = ['shard_occ_conflicts_total', 'shard_append_batch_size_count', 'shard_append_batch_size_sum', 'shard_guest_reservations_total'] as const;
 
 /** One replica's shard writers over the timed window, from its /metrics (ShardWriter's counters). */
@@ -52,8 +54,8 @@ interface Side {
   readonly replicas: number;
   /** Each replica (and its worker) pinned to a core of its own, instead of all on the SUT core. */
   readonly spread: boolean;
-  /** The one replica measured a second time, after the two-replica sides (the baseline brackets them). */
-  readonly again: boolean;
+  /** Which window of this side it is (1, 2, …): the sides alternate, so that each is measured over the run's drift. */
+  readonly window: number;
   readonly load: LoadResult;
   readonly writers: readonly WriterCounts[];
   readonly store: StoreCount;
@@ -145,9 +147,9 @@ const accountingProblems = (side: Pick<Side, 'store' | 'acknowledged'>): string[
  * One side of the row: `replicas` api processes on a fresh database and a fresh Redis of their own, row 8's load split
  * evenly over them (the connections, each keeping its replica), every request sent accounted for at the end.
  */
-const measureSide = async (ctx: BenchContext, pg: PostgresProbe, replicas: number, { spread = false, again = false } = {}): Promise<Side> => {
-  const label = `row ${ID} ${sideName({ replicas, spread, again })}`;
-  const tag = `${replicas}x${spread ? '-spread' : ''}${again ? '-again' : ''}`;
+const measureSide = async (ctx: BenchContext, pg: PostgresProbe, replicas: number, { spread = false, window = 1 } = {}): Promise<Side> => {
+  const label = `row ${ID} ${sideName({ replicas, spread, window })}`;
+  const tag = `${replicas}x${spread ? '-spread' : ''}${window > 1 ? `-w${window}` : ''}`;
   let database: BenchDatabase | undefined;
   let redis: PrivateRedis | undefined;
   const engines: RunningSystem[] = [];
@@ -197,7 +199,7 @@ const measureSide = async (ctx: BenchContext, pg: PostgresProbe, replicas: numbe
       if (twice.length > 0) problems.push(`orders reserved more than once: ${JSON.stringify(twice)}`);
       loud(`ROW ${ID} ${label}: THE STORE DISAGREES WITH THE ANSWERS: ${problems.join('; ')}`);
     }
-    return { replicas, spread, again, load, writers, store, acknowledged, eventsAppended: events, ...(logTails ? { logTails } : {}), problems };
+    return { replicas, spread, window, load, writers, store, acknowledged, eventsAppended: events, ...(logTails ? { logTails } : {}), problems };
   } finally {
     await Promise.all(engines.map((e) => e.stop()));
     await redis?.stop();
@@ -205,8 +207,11 @@ const measureSide = async (ctx: BenchContext, pg: PostgresProbe, replicas: numbe
   }
 };
 
-const sideName = (side: Pick<Side, 'replicas' | 'spread' | 'again'>): string =>
-  side.replicas === 1 ? `one replica${side.again ? ', again' : ''}` : `${side.replicas} replicas${side.spread ? ', a core each' : ''}`;
+const sideName = (side: Pick<Side, 'replicas' | 'spread' | 'window'>): string =>
+  `${side.replicas === 1 ? 'one replica' : `${side.replicas} replicas${side.spread ? ', a core each' : ''}`}${side.window > 1 ? `, window ${side.window}` : ''}`;
+
+/** The mean of the sides' 201s per second. */
+const meanRate = (sides: readonly Side[]): number => sides.reduce((sum, side) => sum + rateOf(side.load, 201), 0) / sides.length;
 
 /** A side's 201s per second, rounded, as the notes print it. */
 const reservedPerSecond = (side: Side): string => Math.round(rateOf(side.load, 201)).toLocaleString('en-US');
@@ -234,7 +239,7 @@ const sideText = (side: Side): string => {
 const sideDetails = (side: Side): Record<string, unknown> => ({
   replicas: side.replicas,
   spread: side.spread,
-  again: side.again,
+  window: side.window,
   ...loadDetails(side.load),
   cpuMicrosPerReservation: perReservationMicros(side),
   ...(side.load.perTarget ? { perReplica: side.load.perTarget.map((t, i) => ({ ...t, writers: side.writers[i] })) } : { writers: side.writers[0] }),
@@ -247,13 +252,13 @@ const sideDetails = (side: Side): Record<string, unknown> => ({
 
 /**
  * Row 10 (issue #22, scale-out): row 8's closed-loop load on the engine over the PostgreSQL event store with a Redis
- * gate, first one api replica, then two sharing a fresh store and Redis (neither side inherits the other's log), then
- * the one replica again, in one run; the ratio two / one (the mean of its two windows) must not fall below 1, "on two
- * cores". The headline puts the two replicas on a core each
- * (core 0 and the next: what adding a replica adds in a deployment, a CPU of its own; on a two-core machine the second
- * core is the load generator's and PostgreSQL's too) against the one replica on core 0. Beside it, never in place of
- * it, the two replicas on the one core (every replica, worker and the Redis on core 0): what a replica costs when it
- * brings no CPU. Where cores cannot be pinned, or there is one, only that side runs and it is the headline.
+ * gate, one api replica against two sharing a store and a Redis (each window on a fresh store and Redis of its own:
+ * none inherits another's log), in one run; the ratio two / one must not fall below 1, "on two cores". The windows
+ * alternate and each side is the mean of its windows (see SPREAD_WINDOWS). The headline puts the two replicas on a
+ * core each (core 0 and the next: what adding a replica adds in a deployment, a CPU of its own; on a two-core machine
+ * the second core is the load generator's and PostgreSQL's too) against the one replica on core 0. Beside it, never in
+ * place of it, the two replicas on the one core (every replica, worker and the Redis on core 0): what a replica costs
+ * when it brings no CPU. Where cores cannot be pinned, or there is one, only that side runs and it is the headline.
  */
 export const replicasRow = async (given: BenchContext): Promise<RowResult> => {
   // The deployment issue #22 scales out, whatever --worker says for the other rows: api replicas with WORKER=external
@@ -268,28 +273,35 @@ export const replicasRow = async (given: BenchContext): Promise<RowResult> => {
   };
   if (typeof pg === 'string') return skip(`PostgreSQL unreachable (${pg})`);
   if (!redisServerOnPath()) return skip('redis-server is not on PATH: the replicas need a Redis of their own');
-  const one = await measureSide(ctx, pg, 1);
+  // The windows alternate, one replica first and last: A B C A C A with the two on a core each (C) as the headline,
+  // A B A without it. The machine's speed drifts over a run and between its cores (a shared VM: the same side measured
+  // 1,420 and 2,170 /s on the same code minutes apart, and a memory-bound loop ran at half speed on core 0 while
+  // core 1 ran it at full), so each side is the mean of its windows, each measured between two of the other's.
+  const canSpread = ctx.placement.taskset && os.cpus().length >= 2;
+  const ones = [await measureSide(ctx, pg, 1)];
   const two = await measureSide(ctx, pg, 2);
-  const spread = ctx.placement.taskset && os.cpus().length >= 2 ? await measureSide(ctx, pg, 2, { spread: true }) : undefined;
-  // A, B, A: the machine's speed drifts over a run (a shared VM: the same side measured 1,420 and 2,170 /s on the same
-  // code minutes apart), so the one replica is measured before and after the two-replica sides, and the baseline is
-  // the mean of the two windows (both reported), not whichever end of the drift came first.
-  const oneAgain = await measureSide(ctx, pg, 1, { again: true });
-  const sides = spread ? [one, two, spread, oneAgain] : [one, two, oneAgain];
-  const headline = spread ?? two;
-  const value = rateOf(headline.load, 201);
-  const baselineValue = (rateOf(one.load, 201) + rateOf(oneAgain.load, 201)) / 2;
+  const spreads: Side[] = [];
+  for (let window = 1; window <= (canSpread ? SPREAD_WINDOWS : 1); window++) {
+    if (canSpread) spreads.push(await measureSide(ctx, pg, 2, { spread: true, window }));
+    ones.push(await measureSide(ctx, pg, 1, { window: window + 1 }));
+  }
+  const [one, oneAgain] = ones as [Side, Side];
+  const sides = [one, two, ...spreads.flatMap((side, i) => [side, ones[i + 1] as Side])].concat(spreads.length === 0 ? [oneAgain] : []);
+  const headline = spreads.length > 0 ? spreads : [two];
+  const value = meanRate(headline);
+  const baselineValue = meanRate(ones);
   const ratio = baselineValue > 0 ? value / baselineValue : null;
   const oneCoreRatio = baselineValue > 0 ? rateOf(two.load, 201) / baselineValue : null;
-  const spreadRatio = spread ? ratio : null;
+  const spreadRatio = spreads.length > 0 ? ratio : null;
+  const windows = (list: readonly Side[]): string => list.map(reservedPerSecond).join(', ');
   // A figure bought with a wrong store is a miss whatever the ratio.
   const unsound = sides.flatMap((side) => side.problems.map((p) => `${sideName(side)}: STORE DISAGREES WITH THE ANSWERS: ${p}`));
   progress(
-    `row ${ID}: one replica ${Math.round(baselineValue).toLocaleString('en-US')} 201/s (${reservedPerSecond(one)} before, ${reservedPerSecond(oneAgain)} after); two on one core ${reservedPerSecond(two)} 201/s (${oneCoreRatio?.toFixed(2) ?? '—'}×)` +
-      (spread ? `; two on a core each ${reservedPerSecond(spread)} 201/s (${spreadRatio?.toFixed(2) ?? '—'}×, the headline)` : ''),
+    `row ${ID}: one replica ${Math.round(baselineValue).toLocaleString('en-US')} 201/s (windows ${windows(ones)}); two on one core ${reservedPerSecond(two)} 201/s (${oneCoreRatio?.toFixed(2) ?? '—'}×)` +
+      (spreads.length > 0 ? `; two on a core each ${Math.round(value).toLocaleString('en-US')} 201/s (windows ${windows(spreads)}; ${spreadRatio?.toFixed(2) ?? '—'}×, the headline)` : ''),
   );
   const placement = ctx.placement.taskset
-    ? `one replica (and its worker, and the Redis) pinned to core ${ctx.placement.sutCore}${spread ? '; the headline\'s two replicas on a core each, beside it two on that one core' : '; the two replicas on that one core (one core only: the headline)'}`
+    ? `one replica (and its worker, and the Redis) pinned to core ${ctx.placement.sutCore}${spreads.length > 0 ? '; the headline\'s two replicas on a core each, beside it two on that one core' : '; the two replicas on that one core (one core only: the headline)'}`
     : 'nothing pinned';
   const accounting = (side: Side): string =>
     `${sideName(side)}: ${side.store.reservations.toLocaleString('en-US')} reserved in the store ${side.store.reservations === side.acknowledged.reserved ? '=' : '≥'} ${side.acknowledged.reserved.toLocaleString('en-US')} answered 201 ` +
@@ -304,16 +316,17 @@ export const replicasRow = async (given: BenchContext): Promise<RowResult> => {
     ratio,
     target: TARGET,
     pass: unsound.length > 0 ? false : judge(TARGET, value, ratio),
-    cpu: cpuCost(headline.load.cpu.sut, value, '201 (replicas summed)'),
+    cpu: cpuCost(headline.reduce((sum, side) => sum + side.load.cpu.sut, 0) / headline.length, value, '201 (replicas summed)'),
     notes: [
       ...unsound,
       `row 8's load and requests (a new buyer per request, stock 10^9 over ${PLENTY.shards} shards, ${ctx.mode.connections} connections, split evenly over the replicas); EVENTSTORE_URL on a fresh database and REDIS_URL on a fresh redis-server per side, dropped after`,
       `${placement}; WORKER=external whatever --worker says (the cluster's topology): a worker beside each replica, pinned to its core, one of them holding the jobs under the Redis lease; PostgreSQL ${pg.version} not pinned`,
-      `baseline: the one replica's two windows, before the two-replica sides (${reservedPerSecond(one)} 201/s) and after them (${reservedPerSecond(oneAgain)} 201/s), averaged`,
+      `windows in turn: ${sides.map(sideName).join(' → ')}; each side is the mean of its windows`,
+      `baseline: the one replica's ${ones.length} windows, first, between and last (${windows(ones)} 201/s), averaged`,
       `the replicas split each sale's stocked shards under leases in the Redis (SHARD_LEASE_MS); a write to a shard another replica owns (the tail, a handover) is decided under the store's optimistic concurrency`,
-      ...(spread
+      ...(spreads.length > 0
         ? [
-            `headline: two replicas on a core each (core ${ctx.placement.sutCore} and the next, the second shared with the load generator and PostgreSQL on a two-core machine) sold ${spreadRatio?.toFixed(2) ?? '—'}× what one replica sold`,
+            `headline: two replicas on a core each (core ${ctx.placement.sutCore} and the next, the second shared with the load generator and PostgreSQL on a two-core machine), ${spreads.length} windows (${windows(spreads)} 201/s), sold ${spreadRatio?.toFixed(2) ?? '—'}× what one replica sold`,
             `beside it (not in place of it): two replicas on one core, with their workers and the Redis, sold ${oneCoreRatio?.toFixed(2) ?? '—'}× (what a replica costs when it brings no CPU)`,
           ]
         : []),
@@ -325,11 +338,14 @@ export const replicasRow = async (given: BenchContext): Promise<RowResult> => {
     ],
     details: {
       worker: ctx.worker,
-      headline: spread ? 'twoOnACoreEach' : 'two',
+      headline: spreads.length > 0 ? 'twoOnACoreEach' : 'two',
+      order: sides.map(sideName),
       one: sideDetails(one),
       oneAgain: sideDetails(oneAgain),
+      // Every window of a side, in the order measured (the first two of the one replica's are also above).
+      oneWindows: ones.map(sideDetails),
       two: { ...sideDetails(two), ratio: oneCoreRatio },
-      ...(spread ? { twoOnACoreEach: { ...sideDetails(spread), ratio: spreadRatio } } : {}),
+      ...(spreads.length > 0 ? { twoOnACoreEach: { ratio: spreadRatio, responsesPerSecond201: value, windows: spreads.map(sideDetails) } } : {}),
       postgres: pg,
     },
   };

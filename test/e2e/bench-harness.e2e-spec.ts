@@ -105,26 +105,31 @@ describe('benchmark harness (npm run bench -- --smoke)', () => {
     expect(replicas?.details.worker).toBe('external');
     // Where cores can be pinned (taskset, two cores: so in CI), a third side ran the two replicas on a core each: the
     // headline, its ratio the row's; the two on one core reported beside it.
-    const spreadSide = hasTaskset() ? (['twoOnACoreEach'] as const) : [];
     const headline = hasTaskset() ? 'twoOnACoreEach' : 'two';
     expect(replicas?.details.headline).toBe(headline);
     expect(replicas?.ratio).toBe((replicas?.details[headline] as { ratio?: number } | undefined)?.ratio);
-    for (const side of ['one', 'two', ...spreadSide, 'oneAgain'] as const) {
-      const d = replicas?.details[side] as
-        | { replicas: number; cpuMicrosPerReservation: number; responsesPerSecond: number; accounting: { reserved: number; problems: string[]; store: { reservations: number } } }
-        | undefined;
-      expect(d?.accounting.problems).toEqual([]);
-      expect({ side, replicas: d?.replicas }).toEqual({ side, replicas: side.startsWith('one') ? 1 : 2 });
-      expect(d?.cpuMicrosPerReservation).toBeGreaterThan(0);
-      expect(d?.accounting.reserved).toBeGreaterThan(0);
-      expect(d?.accounting.store.reservations).toBeGreaterThanOrEqual(d?.accounting.reserved ?? Infinity);
+    type SideDetails = { replicas: number; cpuMicrosPerReservation: number; statuses: Record<string, number>; seconds: number; accounting: { reserved: number; problems: string[]; store: { reservations: number } } };
+    const ones = replicas?.details.oneWindows as SideDetails[] | undefined;
+    const spreads = hasTaskset() ? (replicas?.details.twoOnACoreEach as { windows: SideDetails[] } | undefined)?.windows : [];
+    // The windows alternate, the one replica's first and last: A B C A C A where a third side ran the two replicas on
+    // a core each, else A B A.
+    expect(replicas?.details.order).toEqual(
+      hasTaskset()
+        ? ['one replica', '2 replicas', '2 replicas, a core each', 'one replica, window 2', '2 replicas, a core each, window 2', 'one replica, window 3']
+        : ['one replica', '2 replicas', 'one replica, window 2'],
+    );
+    for (const d of [...(ones ?? []), replicas?.details.two as SideDetails, ...(spreads ?? [])]) {
+      expect(d.accounting.problems).toEqual([]);
+      expect(d.cpuMicrosPerReservation).toBeGreaterThan(0);
+      expect(d.accounting.reserved).toBeGreaterThan(0);
+      expect(d.accounting.store.reservations).toBeGreaterThanOrEqual(d.accounting.reserved);
     }
-    // The baseline brackets the two-replica sides: the one replica measured before and after them, averaged.
-    const rate201 = (side: string): number => {
-      const d = replicas?.details[side] as { statuses: Record<string, number>; seconds: number } | undefined;
-      return (d?.statuses['201'] ?? NaN) / (d?.seconds ?? NaN);
-    };
-    expect(replicas?.baseline?.value).toBeCloseTo((rate201('one') + rate201('oneAgain')) / 2, 6);
+    expect(ones?.map((d) => d.replicas)).toEqual(hasTaskset() ? [1, 1, 1] : [1, 1]);
+    expect(spreads?.map((d) => d.replicas)).toEqual(hasTaskset() ? [2, 2] : []);
+    // Each side is the mean of its windows: the baseline the one replica's, the headline the two replicas'.
+    const mean = (sides: readonly SideDetails[]): number => sides.reduce((sum, d) => sum + (d.statuses['201'] ?? NaN) / d.seconds, 0) / sides.length;
+    expect(replicas?.baseline?.value).toBeCloseTo(mean(ones ?? []), 6);
+    expect(replicas?.value).toBeCloseTo(mean(hasTaskset() ? (spreads ?? []) : [replicas?.details.two as SideDetails]), 6);
     // The two-replica side's load went to both replicas, and each reserved.
     const perReplica = (replicas?.details.two as { perReplica?: Array<{ statuses: Record<string, number> }> } | undefined)?.perReplica;
     expect(perReplica?.map((r) => (r.statuses['201'] ?? 0) > 0)).toEqual([true, true]);
