@@ -278,15 +278,21 @@ export const replicasRow = async (given: BenchContext): Promise<RowResult> => {
   // 1,420 and 2,170 /s on the same code minutes apart, and a memory-bound loop ran at half speed on core 0 while
   // core 1 ran it at full), so each side is the mean of its windows, each measured between two of the other's.
   const canSpread = ctx.placement.taskset && os.cpus().length >= 2;
-  const ones = [await measureSide(ctx, pg, 1)];
-  const two = await measureSide(ctx, pg, 2);
+  /** Every window, in the order measured. */
+  const sides: Side[] = [];
+  const measure = async (replicas: number, options: { spread?: boolean; window?: number } = {}): Promise<Side> => {
+    const side = await measureSide(ctx, pg, replicas, options);
+    sides.push(side);
+    return side;
+  };
+  const ones = [await measure(1)];
+  const two = await measure(2);
   const spreads: Side[] = [];
   for (let window = 1; window <= (canSpread ? SPREAD_WINDOWS : 1); window++) {
-    if (canSpread) spreads.push(await measureSide(ctx, pg, 2, { spread: true, window }));
-    ones.push(await measureSide(ctx, pg, 1, { window: window + 1 }));
+    if (canSpread) spreads.push(await measure(2, { spread: true, window }));
+    ones.push(await measure(1, { window: window + 1 }));
   }
   const [one, oneAgain] = ones as [Side, Side];
-  const sides = [one, two, ...spreads.flatMap((side, i) => [side, ones[i + 1] as Side])].concat(spreads.length === 0 ? [oneAgain] : []);
   const headline = spreads.length > 0 ? spreads : [two];
   const value = meanRate(headline);
   const baselineValue = meanRate(ones);
