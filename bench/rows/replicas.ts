@@ -210,14 +210,15 @@ const measureSide = async (ctx: BenchContext, pg: PostgresProbe, replicas: numbe
 const sideName = (side: Pick<Side, 'replicas' | 'spread' | 'window'>): string =>
   `${side.replicas === 1 ? 'one replica' : `${side.replicas} replicas${side.spread ? ', a core each' : ''}`}${side.window > 1 ? `, window ${side.window}` : ''}`;
 
-/** The mean of the sides' 201s per second. */
-const meanRate = (sides: readonly Side[]): number => sides.reduce((sum, side) => sum + rateOf(side.load, 201), 0) / sides.length;
+/** The mean of a figure over a side's windows. */
+const meanOf = (sides: readonly Side[], figure: (side: Side) => number): number => sides.reduce((sum, side) => sum + figure(side), 0) / sides.length;
+const rate201 = (side: Side): number => rateOf(side.load, 201);
 
 /** A side's 201s per second, rounded, as the notes print it. */
-const reservedPerSecond = (side: Side): string => Math.round(rateOf(side.load, 201)).toLocaleString('en-US');
+const reservedPerSecond = (side: Side): string => Math.round(rate201(side)).toLocaleString('en-US');
 
 const perReservationMicros = (side: Side): number | null => {
-  const rate = rateOf(side.load, 201);
+  const rate = rate201(side);
   return rate > 0 ? Math.round((side.load.cpu.sut / rate) * 1e6) : null;
 };
 
@@ -293,21 +294,22 @@ export const replicasRow = async (given: BenchContext): Promise<RowResult> => {
     ones.push(await measure(1, { window: window + 1 }));
   }
   const [one, oneAgain] = ones as [Side, Side];
-  const headline = spreads.length > 0 ? spreads : [two];
-  const value = meanRate(headline);
-  const baselineValue = meanRate(ones);
+  const spread = spreads.length > 0;
+  const headline = spread ? spreads : [two];
+  const value = meanOf(headline, rate201);
+  const baselineValue = meanOf(ones, rate201);
   const ratio = baselineValue > 0 ? value / baselineValue : null;
-  const oneCoreRatio = baselineValue > 0 ? rateOf(two.load, 201) / baselineValue : null;
-  const spreadRatio = spreads.length > 0 ? ratio : null;
+  const oneCoreRatio = baselineValue > 0 ? rate201(two) / baselineValue : null;
+  const spreadRatio = spread ? ratio : null;
   const windows = (list: readonly Side[]): string => list.map(reservedPerSecond).join(', ');
   // A figure bought with a wrong store is a miss whatever the ratio.
   const unsound = sides.flatMap((side) => side.problems.map((p) => `${sideName(side)}: STORE DISAGREES WITH THE ANSWERS: ${p}`));
   progress(
     `row ${ID}: one replica ${Math.round(baselineValue).toLocaleString('en-US')} 201/s (windows ${windows(ones)}); two on one core ${reservedPerSecond(two)} 201/s (${oneCoreRatio?.toFixed(2) ?? '—'}×)` +
-      (spreads.length > 0 ? `; two on a core each ${Math.round(value).toLocaleString('en-US')} 201/s (windows ${windows(spreads)}; ${spreadRatio?.toFixed(2) ?? '—'}×, the headline)` : ''),
+      (spread ? `; two on a core each ${Math.round(value).toLocaleString('en-US')} 201/s (windows ${windows(spreads)}; ${spreadRatio?.toFixed(2) ?? '—'}×, the headline)` : ''),
   );
   const placement = ctx.placement.taskset
-    ? `one replica (and its worker, and the Redis) pinned to core ${ctx.placement.sutCore}${spreads.length > 0 ? '; the headline\'s two replicas on a core each, beside it two on that one core' : '; the two replicas on that one core (one core only: the headline)'}`
+    ? `one replica (and its worker, and the Redis) pinned to core ${ctx.placement.sutCore}${spread ? '; the headline\'s two replicas on a core each, beside it two on that one core' : '; the two replicas on that one core (one core only: the headline)'}`
     : 'nothing pinned';
   const accounting = (side: Side): string =>
     `${sideName(side)}: ${side.store.reservations.toLocaleString('en-US')} reserved in the store ${side.store.reservations === side.acknowledged.reserved ? '=' : '≥'} ${side.acknowledged.reserved.toLocaleString('en-US')} answered 201 ` +
@@ -322,7 +324,7 @@ export const replicasRow = async (given: BenchContext): Promise<RowResult> => {
     ratio,
     target: TARGET,
     pass: unsound.length > 0 ? false : judge(TARGET, value, ratio),
-    cpu: cpuCost(headline.reduce((sum, side) => sum + side.load.cpu.sut, 0) / headline.length, value, '201 (replicas summed)'),
+    cpu: cpuCost(meanOf(headline, (side) => side.load.cpu.sut), value, '201 (replicas summed)'),
     notes: [
       ...unsound,
       `row 8's load and requests (a new buyer per request, stock 10^9 over ${PLENTY.shards} shards, ${ctx.mode.connections} connections, split evenly over the replicas); EVENTSTORE_URL on a fresh database and REDIS_URL on a fresh redis-server per side, dropped after`,
@@ -330,7 +332,7 @@ export const replicasRow = async (given: BenchContext): Promise<RowResult> => {
       `windows in turn: ${sides.map(sideName).join(' → ')}; each side is the mean of its windows`,
       `baseline: the one replica's ${ones.length} windows, first, between and last (${windows(ones)} 201/s), averaged`,
       `the replicas split each sale's stocked shards under leases in the Redis (SHARD_LEASE_MS); a write to a shard another replica owns (the tail, a handover) is decided under the store's optimistic concurrency`,
-      ...(spreads.length > 0
+      ...(spread
         ? [
             `headline: two replicas on a core each (core ${ctx.placement.sutCore} and the next, the second shared with the load generator and PostgreSQL on a two-core machine), ${spreads.length} windows (${windows(spreads)} 201/s), sold ${spreadRatio?.toFixed(2) ?? '—'}× what one replica sold`,
             `beside it (not in place of it): two replicas on one core, with their workers and the Redis, sold ${oneCoreRatio?.toFixed(2) ?? '—'}× (what a replica costs when it brings no CPU)`,
@@ -344,14 +346,14 @@ export const replicasRow = async (given: BenchContext): Promise<RowResult> => {
     ],
     details: {
       worker: ctx.worker,
-      headline: spreads.length > 0 ? 'twoOnACoreEach' : 'two',
+      headline: spread ? 'twoOnACoreEach' : 'two',
       order: sides.map(sideName),
       one: sideDetails(one),
       oneAgain: sideDetails(oneAgain),
       // Every window of a side, in the order measured (the first two of the one replica's are also above).
       oneWindows: ones.map(sideDetails),
       two: { ...sideDetails(two), ratio: oneCoreRatio },
-      ...(spreads.length > 0 ? { twoOnACoreEach: { ratio: spreadRatio, responsesPerSecond201: value, windows: spreads.map(sideDetails) } } : {}),
+      ...(spread ? { twoOnACoreEach: { ratio: spreadRatio, responsesPerSecond201: value, windows: spreads.map(sideDetails) } } : {}),
       postgres: pg,
     },
   };
