@@ -1,6 +1,7 @@
 import os from 'node:os';
 import { reservationRequests } from '../support/buyers';
 import { BenchContext, RunningSystem, startEngine } from '../support/context';
+import { GroupCpu, postgresPids } from '../support/cpu';
 import { LoadResult, rateOf, warmThenMeasure } from '../support/load';
 import { loud, progress } from '../support/log';
 import { BenchDatabase, createDatabase, PostgresProbe, probePostgres, runStatement } from '../support/postgres';
@@ -179,6 +180,13 @@ const measureSide = async (ctx: BenchContext, pg: PostgresProbe, replicas: numbe
       warmupSeconds: ctx.mode.warmupSeconds,
       next: requests.next,
       sutPid: engines.map((e) => e.process.pid),
+      // Where a second replica's CPU goes (the fourteenth session's question): each kind of process apart.
+      processGroups: {
+        apis: engines.map((e) => e.process.pid),
+        workers: engines.flatMap((e) => (e.worker ? [e.worker.pid] : [])),
+        postgres: postgresPids,
+        redis: [redis.pid],
+      },
       drainMs: DRAIN_MS,
       beforeTimed: async () => {
         before = await Promise.all(engines.map(writerCounts));
@@ -233,8 +241,20 @@ const sideText = (side: Side): string => {
   return (
     `${sideName(side)}: ${reservedPerSecond(side)} 201/s, api CPU ${cores} cores = ${micros ?? '?'} µs per reservation, ` +
     `${w.appends.toLocaleString('en-US')} shard appends of ${(w.commands / Math.max(1, w.appends)).toFixed(1)} commands on average, ${w.conflicts.toLocaleString('en-US')} OCC conflicts (re-decided), ${w.guests.toLocaleString('en-US')} reservations as a guest on another replica's shard${split}; ` +
-    `PostgreSQL + Redis + anything else ${side.load.cpu.other} cores`
+    `PostgreSQL + Redis + anything else ${side.load.cpu.other} cores${groupsText(side)}`
   );
+};
+
+/** Each kind of process's CPU per reservation, user and system apart, and how often it was preempted. */
+const groupsText = (side: Side): string => {
+  const groups = side.load.cpu.groups;
+  const rate = rate201(side);
+  if (!groups || rate <= 0) return '';
+  const micros = (cores: number): number => Math.round((cores / rate) * 1e6);
+  const each = Object.entries(groups).map(
+    ([name, g]: [string, GroupCpu]) => `${name} ${g.cores} (${micros(g.cores)} µs: user ${micros(g.user)}, system ${micros(g.system)}; ${g.preemptionsPerSecond.toLocaleString('en-US')} preemptions/s)`,
+  );
+  return `; by process, cores (per reservation): ${each.join(', ')}`;
 };
 
 const sideDetails = (side: Side): Record<string, unknown> => ({

@@ -25,6 +25,8 @@ export interface BenchContext {
 export interface RunningSystem {
   readonly label: string;
   readonly process: NodeProcess;
+  /** The worker process beside the api (WORKER=external), when there is one. */
+  readonly worker?: NodeProcess;
   readonly baseUrl: string;
   readonly api: BenchApi;
   /** Stops it (SIGTERM), removes its data, and returns the CPU profile summary when profiling. */
@@ -87,6 +89,7 @@ const startSystem = async (
   return {
     label,
     process: proc,
+    ...(companion ? { worker: companion } : {}),
     baseUrl,
     api: new BenchApi(baseUrl, ctx.auth),
     stop: async () => {

@@ -14,6 +14,83 @@ const processTicks = (pid: number): number => {
   }
 };
 
+/** A process's CPU in clock ticks, user and system apart, and how often the scheduler took the CPU from it. */
+interface ProcessCounters {
+  readonly user: number;
+  readonly system: number;
+  readonly involuntarySwitches: number;
+}
+
+const processCounters = (pid: number): ProcessCounters | undefined => {
+  try {
+    const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    const switches = /^nonvoluntary_ctxt_switches:\s+(\d+)$/m.exec(fs.readFileSync(`/proc/${pid}/status`, 'utf8'));
+    return { user: Number(fields[11]), system: Number(fields[12]), involuntarySwitches: Number(switches?.[1] ?? 0) };
+  } catch {
+    return undefined; // gone (a backend that closed): its last ticks are lost, a few at most
+  }
+};
+
+/**
+ * Every local process whose command is `postgres` (the postmaster, its backends and helpers): PostgreSQL's own CPU,
+ * which a row's "other" otherwise only holds among everything else. None when the server runs on another machine.
+ */
+export const postgresPids = (): number[] => {
+  const pids: number[] = [];
+  for (const entry of fs.readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      if (fs.readFileSync(`/proc/${entry}/comm`, 'utf8').trim() === 'postgres') pids.push(Number(entry));
+    } catch {
+      // gone between the listing and the read
+    }
+  }
+  return pids;
+};
+
+/** Processes a window reports apart: fixed pids, or a listing made at each end (PostgreSQL's backends come and go). */
+export type ProcessGroup = readonly number[] | (() => readonly number[]);
+
+/** Where one group of processes' CPU went over a window, in cores, and how often they were preempted. */
+export interface GroupCpu {
+  readonly cores: number;
+  readonly user: number;
+  readonly system: number;
+  /** Times per second the scheduler took a CPU from one of them while it could still run (nonvoluntary switches). */
+  readonly preemptionsPerSecond: number;
+}
+
+const listOf = (group: ProcessGroup): readonly number[] => (typeof group === 'function' ? group() : group);
+
+/**
+ * Starts measuring each group; the returned function ends the window. A process seen only at the end started within
+ * the window and counts from zero; one seen only at the start ended within it and counts for nothing.
+ */
+const groupsWindow = (groups: Readonly<Record<string, ProcessGroup>>): ((seconds: number) => Record<string, GroupCpu>) => {
+  const start = new Map(Object.entries(groups).map(([name, group]) => [name, new Map(listOf(group).map((pid) => [pid, processCounters(pid)]))]));
+  return (seconds) => {
+    const round = (ticks: number): number => Math.round((ticks / TICKS_PER_SECOND / seconds) * 100) / 100;
+    const result: Record<string, GroupCpu> = {};
+    for (const [name, group] of Object.entries(groups)) {
+      const before = start.get(name);
+      let user = 0;
+      let system = 0;
+      let switches = 0;
+      for (const pid of listOf(group)) {
+        const end = processCounters(pid);
+        if (!end) continue;
+        const from = before?.get(pid) ?? { user: 0, system: 0, involuntarySwitches: 0 };
+        user += end.user - from.user;
+        system += end.system - from.system;
+        switches += end.involuntarySwitches - from.involuntarySwitches;
+      }
+      result[name] = { cores: round(user + system), user: round(user), system: round(system), preemptionsPerSecond: Math.round(switches / seconds) };
+    }
+    return result;
+  };
+};
+
 const machineBusyTicks = (): number => {
   const line = fs.readFileSync('/proc/stat', 'utf8').split('\n', 1)[0] ?? '';
   const [, user, nice, system, , , irq, softirq, steal] = line.trim().split(/\s+/).map(Number);
@@ -30,11 +107,14 @@ export interface CpuShare {
   readonly loadGenerator: number;
   /** Everything else on the machine: PostgreSQL for the naive baseline, otherwise noise from other work. */
   readonly other: number;
+  /** The process groups the caller named (cpuWindow's `groups`), each apart; they may overlap `sut` and `other`. */
+  readonly groups?: Readonly<Record<string, GroupCpu>>;
 }
 
 /** Starts measuring; the returned function ends the window and returns the shares. */
-export const cpuWindow = (sutPid: number | readonly number[] | undefined): (() => CpuShare) => {
+export const cpuWindow = (sutPid: number | readonly number[] | undefined, groups?: Readonly<Record<string, ProcessGroup>>): (() => CpuShare) => {
   const pids = sutPid === undefined ? [] : typeof sutPid === 'number' ? [sutPid] : sutPid;
+  const endGroups = groups && groupsWindow(groups);
   const started = performance.now();
   const sut0 = pids.map(processTicks);
   const self0 = process.cpuUsage();
@@ -52,6 +132,7 @@ export const cpuWindow = (sutPid: number | readonly number[] | undefined): (() =
       ...(pids.length > 1 ? { sutEach: each.map(round) } : {}),
       loadGenerator: round(self),
       other: round(Math.max(0, busy - sut - self)),
+      ...(endGroups ? { groups: endGroups(seconds) } : {}),
     };
   };
 };

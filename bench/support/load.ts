@@ -1,6 +1,6 @@
 import { Pool } from 'undici';
 import { RequestFactory } from './buyers';
-import { cpuWindow, CpuShare, waitForQuiet } from './cpu';
+import { cpuWindow, CpuShare, ProcessGroup, waitForQuiet } from './cpu';
 import { Drained, rawClosedLoop } from './http-load';
 import { progress } from './log';
 
@@ -15,6 +15,8 @@ export interface ClosedLoopOptions {
   readonly amount?: number;
   /** Measured for CPU shares (summed when several: the replicas). */
   readonly sutPid?: number | readonly number[];
+  /** Processes whose CPU the window also reports apart, by name (CpuShare.groups). */
+  readonly processGroups?: Readonly<Record<string, ProcessGroup>>;
   /** Called every `tickSeconds` with the responses so far. */
   readonly onTick?: (responses: number, elapsedS: number) => void;
   readonly tickSeconds?: number;
@@ -58,7 +60,7 @@ export const closedLoop = async (o: ClosedLoopOptions): Promise<LoadResult> => {
   const targets = typeof o.baseUrl === 'string' ? [o.baseUrl] : o.baseUrl;
   if (targets.length > 1 && o.amount !== undefined) throw new Error(`${o.label}: a request budget (amount) is for one server`);
   if (targets.length > o.connections) throw new Error(`${o.label}: ${targets.length} servers need at least as many connections`);
-  const endCpu = cpuWindow(o.sutPid);
+  const endCpu = cpuWindow(o.sutPid, o.processGroups);
   const started = performance.now();
   let responses = 0;
   const ticker = setInterval(() => o.onTick?.(responses, (performance.now() - started) / 1000), (o.tickSeconds ?? 5) * 1000);

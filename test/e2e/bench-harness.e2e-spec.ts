@@ -123,6 +123,13 @@ describe('benchmark harness (npm run bench -- --smoke)', () => {
       expect(d.cpuMicrosPerReservation).toBeGreaterThan(0);
       expect(d.accounting.reserved).toBeGreaterThan(0);
       expect(d.accounting.store.reservations).toBeGreaterThanOrEqual(d.accounting.reserved);
+      // Each kind of process's CPU apart: the apis' the same pids as the side's own figure, the workers and
+      // PostgreSQL's backends found and busy (they append and follow every reservation).
+      const cpu = (d as { cpuCores?: { sut: number; groups?: Record<string, { cores: number; user: number; system: number }> } }).cpuCores;
+      expect(Object.keys(cpu?.groups ?? {})).toEqual(['apis', 'workers', 'postgres', 'redis']);
+      expect(Math.abs((cpu?.groups?.apis?.cores ?? NaN) - (cpu?.sut ?? NaN))).toBeLessThanOrEqual(0.05);
+      expect(cpu?.groups?.workers?.cores).toBeGreaterThan(0);
+      expect(cpu?.groups?.postgres?.cores).toBeGreaterThan(0);
     }
     expect(ones?.map((d) => d.replicas)).toEqual(hasTaskset() ? [1, 1, 1] : [1, 1]);
     expect(spreads?.map((d) => d.replicas)).toEqual(hasTaskset() ? [2, 2] : []);
