@@ -3,17 +3,6 @@ import fs from 'node:fs';
 /** Linux reports process and system CPU time in clock ticks of 1/100 s (USER_HZ) on every mainstream kernel. */
 const TICKS_PER_SECOND = 100;
 
-const processTicks = (pid: number): number => {
-  try {
-    // Fields after the command name (which may contain spaces): state is field 3; utime and stime are 14 and 15.
-    const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
-    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    return Number(fields[11]) + Number(fields[12]);
-  } catch {
-    return 0;
-  }
-};
-
 /** A process's CPU in clock ticks, user and system apart, and how often the scheduler took the CPU from it. */
 interface ProcessCounters {
   readonly user: number;
@@ -21,12 +10,28 @@ interface ProcessCounters {
   readonly involuntarySwitches: number;
 }
 
-const processCounters = (pid: number): ProcessCounters | undefined => {
+/** Its CPU ticks (utime, stime), or undefined once it is gone. */
+const cpuTicks = (pid: number): { user: number; system: number } | undefined => {
   try {
+    // Fields after the command name (which may contain spaces): state is field 3; utime and stime are 14 and 15.
     const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
     const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return { user: Number(fields[11]), system: Number(fields[12]) };
+  } catch {
+    return undefined;
+  }
+};
+
+const processTicks = (pid: number): number => {
+  const ticks = cpuTicks(pid);
+  return ticks ? ticks.user + ticks.system : 0;
+};
+
+const processCounters = (pid: number): ProcessCounters | undefined => {
+  const ticks = cpuTicks(pid);
+  try {
     const switches = /^nonvoluntary_ctxt_switches:\s+(\d+)$/m.exec(fs.readFileSync(`/proc/${pid}/status`, 'utf8'));
-    return { user: Number(fields[11]), system: Number(fields[12]), involuntarySwitches: Number(switches?.[1] ?? 0) };
+    return ticks && { ...ticks, involuntarySwitches: Number(switches?.[1] ?? 0) };
   } catch {
     return undefined; // gone (a backend that closed): its last ticks are lost, a few at most
   }
