@@ -225,10 +225,13 @@ const rate201 = (side: Side): number => rateOf(side.load, 201);
 /** A side's 201s per second, rounded, as the notes print it. */
 const reservedPerSecond = (side: Side): string => Math.round(rate201(side)).toLocaleString('en-US');
 
-const perReservationMicros = (side: Side): number | null => {
-  const rate = rate201(side);
-  return rate > 0 ? Math.round((side.load.cpu.sut / rate) * 1e6) : null;
+/** `cores` of CPU over a side's window, in µs per reservation (report.ts's cpuCost), rounded; null when none was made. */
+const microsPerReservation = (side: Side, cores: number): number | null => {
+  const cost = cpuCost(cores, rate201(side), '201');
+  return cost && Math.round(cost.us);
 };
+
+const perReservationMicros = (side: Side): number | null => microsPerReservation(side, side.load.cpu.sut);
 
 const sumWriters = (writers: readonly WriterCounts[]): WriterCounts =>
   writers.reduce((a, b) => ({ appends: a.appends + b.appends, commands: a.commands + b.commands, conflicts: a.conflicts + b.conflicts, guests: a.guests + b.guests }), { appends: 0, commands: 0, conflicts: 0, guests: 0 });
@@ -248,9 +251,8 @@ const sideText = (side: Side): string => {
 /** Each kind of process's CPU per reservation, user and system apart, and how often it was preempted. */
 const groupsText = (side: Side): string => {
   const groups = side.load.cpu.groups;
-  const rate = rate201(side);
-  if (!groups || rate <= 0) return '';
-  const micros = (cores: number): number => Math.round((cores / rate) * 1e6);
+  if (!groups || rate201(side) <= 0) return '';
+  const micros = (cores: number): number | null => microsPerReservation(side, cores);
   const each = Object.entries(groups).map(
     ([name, g]: [string, GroupCpu]) => `${name} ${g.cores} (${micros(g.cores)} µs: user ${micros(g.user)}, system ${micros(g.system)}; ${g.preemptionsPerSecond.toLocaleString('en-US')} preemptions/s)`,
   );
